@@ -1,0 +1,46 @@
+package dev.portcullis;
+
+import dev.portcullis.handshake.Identity;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.util.Optional;
+
+/**
+ * A connection handed to a {@link Handler}: who the peer is, what it proved, and blocking streams.
+ *
+ * <p>The streams block the calling thread, but not by blocking in the kernel: a read with no data
+ * parks the thread until the event loop sees the socket readable. On JDK 21 and newer, handlers run
+ * on virtual threads (pass {@code Executors.newVirtualThreadPerTaskExecutor()} to {@code
+ * Server.executor}) therefore cost no carrier thread while they wait.
+ *
+ * <p>The output stream is not buffered: wrap it in a {@link java.io.BufferedOutputStream} for many
+ * small writes. One thread may read while another writes; two threads must not read (or write) at
+ * once. Closing either stream closes the connection.
+ */
+public interface Connection extends AutoCloseable {
+  /**
+   * The peer: the socket's peer address, or the address a handshake step established (the real
+   * client behind a trusted proxy).
+   */
+  InetSocketAddress peer();
+
+  /** The socket's own peer address, which may be a proxy's. */
+  InetSocketAddress socketPeer();
+
+  /** The local address the connection was accepted on. */
+  InetSocketAddress localAddress();
+
+  /** What the peer proved during the handshake (a key id, a certificate), if any step said. */
+  Optional<Identity> identity();
+
+  /** Bytes from the peer; {@code read} returns -1 once the peer has closed its side. */
+  InputStream input();
+
+  /** Bytes to the peer, unbuffered. */
+  OutputStream output();
+
+  /** Closes the connection. Idempotent. */
+  @Override
+  void close();
+}

@@ -1,0 +1,44 @@
+package dev.portcullis;
+
+import dev.portcullis.policy.AccessPolicy;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * A started server. Close it to stop listening and release the port.
+ *
+ * <pre>{@code
+ * try (RunningServer server = Server.on(0).allow("127.0.0.1").handle(h).start()) {
+ *     System.out.println("listening on " + server.localAddress());
+ *     server.awaitTermination();   // until another thread (or a shutdown hook) closes it
+ * }
+ * }</pre>
+ */
+public interface RunningServer extends AutoCloseable {
+  /** The address the server listens on, with the real port when 0 was asked for. */
+  InetSocketAddress localAddress();
+
+  /** The access policy in force. */
+  AccessPolicy policy();
+
+  /** A snapshot of the server's counters. */
+  ServerStats stats();
+
+  /**
+   * Stops accepting, closes the listening socket and every open connection (handlers see end of
+   * stream or an exception), and stops the server's own handler threads. Returns once the port is
+   * released. Idempotent; safe from any thread.
+   */
+  @Override
+  void close();
+
+  /** Blocks until the server is closed. */
+  void awaitTermination() throws InterruptedException;
+
+  /**
+   * Blocks until the server is closed or the timeout passes.
+   *
+   * @return whether the server is closed
+   */
+  boolean awaitTermination(Duration timeout) throws InterruptedException;
+}

@@ -1,0 +1,250 @@
+package dev.portcullis;
+
+import com.google.common.net.InetAddresses;
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.internal.ServerConfig;
+import dev.portcullis.internal.ServerInstance;
+import dev.portcullis.internal.Transports;
+import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.spi.Transport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+
+/**
+ * Declares an access-controlled TCP server in one statement: where it listens, who may connect,
+ * which handshake they must pass, and what serves them.
+ *
+ * <pre>{@code
+ * try (RunningServer server = Server.on(7000)
+ *         .backlog(512)
+ *         .allow("10.0.0.0/8")
+ *         .deny("10.66.0.0/16")
+ *         .handle(conn -> conn.output().write(conn.input().readNBytes(5)))
+ *         .start()) {
+ *     server.awaitTermination();
+ * }
+ * }</pre>
+ *
+ * <p>Each connection goes through {@code accept -> address check -> handshake chain -> address
+ * check again (if a step changed the peer) -> handler}. A denied peer is closed as soon as it is
+ * accepted; nothing from it reaches application code.
+ *
+ * <p>Each setter checks its argument at once and throws {@link IllegalArgumentException} naming
+ * the bad value. Missing or conflicting settings fail at {@link #start()} with {@link
+ * IllegalStateException}. A server with no access rules at all does not start: call {@link
+ * #allowAll()} to run an open server on purpose. The builder may be started more than once; each
+ * start takes a snapshot of the settings.
+ */
+public final class Server {
+  /** The default {@link #backlog(int)}. */
+  public static final int DEFAULT_BACKLOG = 1024;
+
+  /** The default {@link #handshakeTimeout(Duration)}. */
+  public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
+
+  private final int port;
+  private Optional<InetAddress> bindAddress = Optional.empty();
+  private int backlog = DEFAULT_BACKLOG;
+  private final AccessPolicy.Builder rules = AccessPolicy.builder();
+  private boolean anyRule;
+  private boolean allowAll;
+  private AccessPolicy policy;
+  private final List<Handshake> handshakes = new ArrayList<>();
+  private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  private Handler handler;
+  private Executor executor;
+  private Transport transport;
+
+  private Server(int port) {
+    this.port = port;
+  }
+
+  /**
+   * A server on a TCP port, listening on every local address (dual-stack {@code ::} where IPv6 is
+   * available) unless {@link #bindAddress} says otherwise.
+   *
+   * @param port {@code 0..65535}; 0 lets the kernel pick a free port, which {@link
+   *     RunningServer#localAddress()} then reports
+   * @throws IllegalArgumentException if the port is out of range
+   */
+  public static Server on(int port) {
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("Port out of range: " + port + " (expected 0..65535; 0 picks a free port)");
+    }
+    return new Server(port);
+  }
+
+  /**
+   * Listens only on this local address. {@code "::"} is dual-stack (IPv4 clients appear as
+   * IPv4-mapped addresses and are matched against IPv4 rules); {@code "0.0.0.0"} is IPv4 only.
+   * Default: all addresses, dual-stack.
+   *
+   * @param address an IP address literal such as {@code 127.0.0.1} or {@code ::1}; never resolved
+   * @throws IllegalArgumentException if it is not an IP address literal
+   */
+  public Server bindAddress(String address) {
+    Objects.requireNonNull(address, "address");
+    if (!InetAddresses.isInetAddress(address)) {
+      throw new IllegalArgumentException("Bind address '" + address
+          + "' is not an IP address literal (hostnames are not resolved)");
+    }
+    return bindAddress(InetAddresses.forString(address));
+  }
+
+  /** Listens only on this local address; see {@link #bindAddress(String)}. */
+  public Server bindAddress(InetAddress address) {
+    this.bindAddress = Optional.of(Objects.requireNonNull(address, "address"));
+    return this;
+  }
+
+  /**
+   * The length of the queue of connections the kernel has completed but the server has not yet
+   * accepted, passed to {@code listen(2)} as is. The kernel silently caps it at {@code
+   * /proc/sys/net/core/somaxconn} (4096 on current Linux). Default {@value #DEFAULT_BACKLOG}.
+   *
+   * @throws IllegalArgumentException if {@code backlog < 1}
+   */
+  public Server backlog(int backlog) {
+    if (backlog < 1) {
+      throw new IllegalArgumentException("Backlog must be at least 1: " + backlog);
+    }
+    this.backlog = backlog;
+    return this;
+  }
+
+  /**
+   * Allows peers in this prefix ({@code 10.0.0.0/8}, {@code 2001:db8::/32}, or a bare address for
+   * one host). The most specific matching rule wins; see {@link AccessPolicy}.
+   *
+   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
+   */
+  public Server allow(String cidr) {
+    rules.allow(cidr);
+    anyRule = true;
+    return this;
+  }
+
+  /**
+   * Denies peers in this prefix; see {@link #allow(String)}.
+   *
+   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
+   */
+  public Server deny(String cidr) {
+    rules.deny(cidr);
+    anyRule = true;
+    return this;
+  }
+
+  /**
+   * Allows every peer not denied by a more specific rule ({@code allow 0.0.0.0/0} and {@code allow
+   * ::/0}). Without this or some rule, {@link #start()} refuses to run an open server.
+   */
+  public Server allowAll() {
+    this.allowAll = true;
+    return this;
+  }
+
+  /**
+   * Uses a prepared policy (for example {@link AccessPolicy#load}) instead of {@code allow}/{@code
+   * deny} calls. Combining it with those calls or with {@link #allowAll()} fails at {@link
+   * #start()}.
+   */
+  public Server policy(AccessPolicy policy) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    return this;
+  }
+
+  /**
+   * Adds a step to the handshake chain. Steps run in the order they were added, after the address
+   * check and before the handler; see {@link Handshake}.
+   */
+  public Server handshake(Handshake step) {
+    handshakes.add(Objects.requireNonNull(step, "step"));
+    return this;
+  }
+
+  /**
+   * The absolute deadline for the whole handshake chain, counted from accept and not reset when
+   * bytes arrive. A connection still in its handshake then is closed. Default 10 seconds.
+   *
+   * @throws IllegalArgumentException if not positive
+   */
+  public Server handshakeTimeout(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.isZero()) {
+      throw new IllegalArgumentException("Handshake timeout must be positive: " + timeout);
+    }
+    this.handshakeTimeout = timeout;
+    return this;
+  }
+
+  /** The application code that serves each allowed connection. Required. */
+  public Server handle(Handler handler) {
+    this.handler = Objects.requireNonNull(handler, "handler");
+    return this;
+  }
+
+  /**
+   * Where handlers run. Default: the server's own pool of up to 256 threads, created on demand and
+   * idle-timed after 60 s; when all 256 are busy a new connection is closed and counted as {@link
+   * ServerStats#overloaded()}. On JDK 21+, {@code Executors.newVirtualThreadPerTaskExecutor()}
+   * serves any number of mostly-waiting connections. An executor passed here is not shut down by
+   * the server.
+   */
+  public Server executor(Executor executor) {
+    this.executor = Objects.requireNonNull(executor, "executor");
+    return this;
+  }
+
+  /**
+   * The transport to run on. Default: the first available one found with {@link
+   * java.util.ServiceLoader}.
+   */
+  public Server transport(Transport transport) {
+    this.transport = Objects.requireNonNull(transport, "transport");
+    return this;
+  }
+
+  /**
+   * Validates the settings, opens the listening socket and starts accepting.
+   *
+   * @return the running server
+   * @throws IllegalStateException if the handler is missing, there are no access rules, or
+   *     settings conflict; or if no transport is available
+   * @throws java.net.BindException if the address is in use or the port needs privileges
+   * @throws IOException if another socket call fails
+   */
+  public RunningServer start() throws IOException {
+    if (handler == null) {
+      throw new IllegalStateException("Server on port " + port
+          + " has no handler: call .handle(connection -> ...) before start()");
+    }
+    if (policy != null && (anyRule || allowAll)) {
+      throw new IllegalStateException("Server on port " + port
+          + " has both .policy(...) and .allow/.deny/.allowAll rules; put every rule in one place");
+    }
+    AccessPolicy effective = policy;
+    if (effective == null) {
+      AccessPolicy.Builder all = AccessPolicy.builder().rules(rules.build());
+      if (allowAll) {
+        all.rules(AccessPolicy.allowAll());
+      }
+      effective = all.build();
+    }
+    if (effective.isEmpty()) {
+      throw new IllegalStateException("Server on port " + port
+          + " has no access rules, so anyone on any machine could connect. Say who may connect with"
+          + " .allow(\"10.0.0.0/8\") (or .policy(...)), or call .allowAll() to run an open server on purpose.");
+    }
+    Transport t = transport != null ? transport : Transports.load();
+    ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
+        handshakeTimeout, handler, Optional.ofNullable(executor));
+    return ServerInstance.start(config, t);
+  }
+}

@@ -1,0 +1,26 @@
+package dev.portcullis;
+
+/**
+ * A snapshot of a running server's counters. Every accepted connection ends in exactly one
+ * outcome: denied by its address, a failed or timed-out handshake, denied after the handshake
+ * changed its address, refused because no handler thread was free, or handed to the handler.
+ *
+ * @param accepted connections returned by {@code accept}
+ * @param denied connections closed at once because the policy denied their address
+ * @param handshakeFailures connections closed because a handshake step failed or the peer left
+ * @param handshakeTimeouts connections closed because the handshake deadline passed
+ * @param deniedAfterHandshake connections closed because the address a handshake established is
+ *     denied
+ * @param overloaded connections closed because the executor refused the handler
+ * @param handled connections handed to the handler
+ * @param handlerFailures handlers that ended with an exception
+ */
+public record ServerStats(
+    long accepted,
+    long denied,
+    long handshakeFailures,
+    long handshakeTimeouts,
+    long deniedAfterHandshake,
+    long overloaded,
+    long handled,
+    long handlerFailures) {}

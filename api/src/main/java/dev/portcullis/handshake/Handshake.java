@@ -1,0 +1,67 @@
+package dev.portcullis.handshake;
+
+/**
+ * One step of a server's handshake chain: a small protocol that runs after the peer's address was
+ * allowed and before the handler sees the connection. A step can read and write bytes, replace the
+ * peer address (as the PROXY protocol does), and attach an {@link Identity}.
+ *
+ * <p>A {@code Handshake} is an immutable, shareable description; {@link #newStep()} creates the
+ * state for one connection. Steps are driven by the transport's event loop: they are called when
+ * bytes arrive and must never block, so a server can hold thousands of connections in their
+ * handshake without a thread for each. The whole chain is bound by one absolute deadline
+ * ({@code Server.handshakeTimeout}), which is not reset when bytes arrive.
+ *
+ * <pre>{@code
+ * // A custom step: the client must send "HELLO <name>\n"; the name becomes its identity.
+ * Handshake hello = Handshake.of("hello", () -> (input, ctx) -> {
+ *     int end = Handshakes.indexOfNewline(input);
+ *     if (end < 0) {
+ *         if (input.remaining() > 64) throw new HandshakeException("hello line too long");
+ *         return HandshakeStep.Progress.NEED_MORE;
+ *     }
+ *     String line = Handshakes.takeLine(input, end);
+ *     if (!line.startsWith("HELLO ")) throw new HandshakeException("expected HELLO, got " + line);
+ *     ctx.identity(Identity.of("hello", line.substring(6)));
+ *     return HandshakeStep.Progress.DONE;
+ * });
+ * }</pre>
+ *
+ * @see Handshakes for the built-in steps
+ */
+public interface Handshake {
+  /** A short name for logs and error messages, such as {@code expect-line}. */
+  String name();
+
+  /**
+   * Creates the per-connection state of this step. Called on the event loop once per connection
+   * that reaches this step.
+   */
+  HandshakeStep newStep();
+
+  /**
+   * A step made of a name and a factory, for steps written as lambdas.
+   *
+   * @param name a short name for logs and errors
+   * @param factory creates one {@link HandshakeStep} per connection
+   */
+  static Handshake of(String name, java.util.function.Supplier<? extends HandshakeStep> factory) {
+    java.util.Objects.requireNonNull(name, "name");
+    java.util.Objects.requireNonNull(factory, "factory");
+    return new Handshake() {
+      @Override
+      public String name() {
+        return name;
+      }
+
+      @Override
+      public HandshakeStep newStep() {
+        return factory.get();
+      }
+
+      @Override
+      public String toString() {
+        return name;
+      }
+    };
+  }
+}

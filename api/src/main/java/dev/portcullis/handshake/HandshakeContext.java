@@ -1,0 +1,42 @@
+package dev.portcullis.handshake;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.Optional;
+
+/**
+ * What a {@link HandshakeStep} may see and change about its connection. Used only on the event
+ * loop, during the step's calls.
+ */
+public interface HandshakeContext {
+  /** The peer as currently known: the socket peer, or the address a step replaced it with. */
+  InetSocketAddress peer();
+
+  /** The address of the socket's actual peer (a proxy, when one is in front). Never changes. */
+  InetSocketAddress socketPeer();
+
+  /** The local address the connection was accepted on. */
+  InetSocketAddress localAddress();
+
+  /**
+   * Replaces the peer address, as the PROXY protocol does. When the chain finishes, the access
+   * policy is checked again against the new address, and the connection is closed if it is
+   * denied.
+   */
+  void replacePeer(InetSocketAddress peer);
+
+  /** Attaches an identity to the connection; the handler sees it as {@code Connection.identity()}. */
+  void identity(Identity identity);
+
+  /** The identity attached so far, if any. */
+  Optional<Identity> identity();
+
+  /**
+   * Queues bytes to send to the peer (copied). They are written without blocking, before the next
+   * step begins and before the handler runs.
+   */
+  void write(ByteBuffer bytes);
+
+  /** The absolute deadline of the whole chain, in {@link System#nanoTime()} units. */
+  long deadlineNanos();
+}

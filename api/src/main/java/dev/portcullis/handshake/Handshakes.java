@@ -1,0 +1,119 @@
+package dev.portcullis.handshake;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+
+/**
+ * The built-in handshake steps, and helpers for writing line-based steps of your own.
+ *
+ * <pre>{@code
+ * Server.on(7000)
+ *     .allow("127.0.0.1")
+ *     .handshake(Handshakes.greeting("portcullis ready"))  // server speaks first
+ *     .handshake(Handshakes.expectLine("HELLO"))            // client must answer HELLO
+ *     .handle(conn -> ...)
+ *     .start();
+ * }</pre>
+ */
+public final class Handshakes {
+  private Handshakes() {}
+
+  /**
+   * The server sends {@code line} followed by {@code \n} and goes on without waiting.
+   *
+   * @throws IllegalArgumentException if the line contains a CR or LF
+   */
+  public static Handshake greeting(String line) {
+    checkLine(line);
+    byte[] bytes = (line + "\n").getBytes(StandardCharsets.UTF_8);
+    return Handshake.of("greeting", () -> new HandshakeStep() {
+      @Override
+      public Progress begin(HandshakeContext context) {
+        context.write(ByteBuffer.wrap(bytes));
+        return Progress.DONE;
+      }
+
+      @Override
+      public Progress onInput(ByteBuffer input, HandshakeContext context) {
+        return Progress.DONE;
+      }
+    });
+  }
+
+  /**
+   * The client must send exactly {@code line}, ended by {@code \n} or {@code \r\n}, before the
+   * deadline; anything else closes the connection. Bytes after the line are kept for the next step
+   * or the handler.
+   *
+   * @throws IllegalArgumentException if the line contains a CR or LF, or is longer than 1024 bytes
+   */
+  public static Handshake expectLine(String line) {
+    checkLine(line);
+    byte[] expected = line.getBytes(StandardCharsets.UTF_8);
+    if (expected.length > 1024) {
+      throw new IllegalArgumentException("expected line is " + expected.length + " bytes; at most 1024");
+    }
+    return Handshake.of("expect-line", () -> (input, context) -> {
+      int end = indexOfNewline(input);
+      if (end < 0) {
+        if (input.remaining() > expected.length + 1) {
+          throw new HandshakeException("expected the line '" + line + "', got " + input.remaining()
+              + " bytes without a newline");
+        }
+        return HandshakeStep.Progress.NEED_MORE;
+      }
+      String got = takeLine(input, end);
+      if (!got.equals(line)) {
+        throw new HandshakeException("expected the line '" + line + "', got '" + printable(got) + "'");
+      }
+      return HandshakeStep.Progress.DONE;
+    });
+  }
+
+  /**
+   * The index of the first {@code \n} between the buffer's position and limit, or -1.
+   *
+   * @param input a buffer; its position is not changed
+   */
+  public static int indexOfNewline(ByteBuffer input) {
+    for (int i = input.position(); i < input.limit(); i++) {
+      if (input.get(i) == '\n') {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Consumes the bytes up to and including the {@code \n} at {@code newlineIndex} and returns them
+   * as UTF-8 text without the line ending ({@code \n} or {@code \r\n}).
+   */
+  public static String takeLine(ByteBuffer input, int newlineIndex) {
+    int start = input.position();
+    int end = newlineIndex;
+    if (end > start && input.get(end - 1) == '\r') {
+      end--;
+    }
+    byte[] bytes = new byte[end - start];
+    input.get(bytes);
+    input.position(newlineIndex + 1);
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+
+  private static String printable(String s) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < s.length() && i < 80; i++) {
+      char c = s.charAt(i);
+      sb.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+    }
+    return s.length() > 80 ? sb + "..." : sb.toString();
+  }
+
+  private static void checkLine(String line) {
+    Objects.requireNonNull(line, "line");
+    if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
+      throw new IllegalArgumentException("line must not contain CR or LF: '" + printable(line) + "'");
+    }
+  }
+}

@@ -1,0 +1,185 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.Connection;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.spi.Channel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.SocketException;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A {@link Connection} over a non-blocking {@link Channel}. A stream call with nothing to do parks
+ * the calling thread until the event loop signals readiness, so a virtual thread waiting here
+ * releases its carrier.
+ */
+final class ChannelConnection implements Connection {
+  private final Channel channel;
+  private final InetSocketAddress peer;
+  private final Identity identity;
+  private final In input = new In();
+  private final Out output = new Out();
+  private byte[] leftover;
+  private int leftoverPos;
+
+  ChannelConnection(Channel channel, InetSocketAddress peer, Identity identity, byte[] leftover) {
+    this.channel = channel;
+    this.peer = peer;
+    this.identity = identity;
+    this.leftover = leftover;
+  }
+
+  @Override
+  public InetSocketAddress peer() {
+    return peer != null ? peer : channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress socketPeer() {
+    return channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    return channel.localAddress();
+  }
+
+  @Override
+  public Optional<Identity> identity() {
+    return Optional.ofNullable(identity);
+  }
+
+  @Override
+  public InputStream input() {
+    return input;
+  }
+
+  @Override
+  public OutputStream output() {
+    return output;
+  }
+
+  @Override
+  public void close() {
+    channel.close();
+  }
+
+  @Override
+  public String toString() {
+    return "Connection[" + peer() + "]";
+  }
+
+  /** Parks one thread until the event loop runs this as a readiness callback. */
+  private static final class Waiter implements Runnable {
+    private volatile boolean ready;
+    private volatile Thread thread;
+
+    void await(Channel channel, boolean read) throws IOException {
+      if (!channel.isOpen()) {
+        throw new SocketException("Connection closed");
+      }
+      ready = false;
+      thread = Thread.currentThread();
+      if (read) {
+        channel.whenReadable(this);
+      } else {
+        channel.whenWritable(this);
+      }
+      while (!ready) {
+        LockSupport.park(this);
+        if (Thread.interrupted()) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("Interrupted while waiting for the connection");
+        }
+      }
+    }
+
+    @Override
+    public void run() {
+      ready = true;
+      Thread t = thread;
+      if (t != null) {
+        LockSupport.unpark(t);
+      }
+    }
+  }
+
+  private final class In extends InputStream {
+    private final Waiter waiter = new Waiter();
+    private final byte[] one = new byte[1];
+
+    @Override
+    public int read() throws IOException {
+      int n = read(one, 0, 1);
+      return n < 0 ? -1 : one[0] & 0xFF;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      Objects.checkFromIndexSize(off, len, b.length);
+      if (len == 0) {
+        return 0;
+      }
+      if (leftover != null) {
+        int n = Math.min(len, leftover.length - leftoverPos);
+        System.arraycopy(leftover, leftoverPos, b, off, n);
+        leftoverPos += n;
+        if (leftoverPos == leftover.length) {
+          leftover = null;
+        }
+        return n;
+      }
+      while (true) {
+        int n = channel.read(b, off, len);
+        if (n != 0) {
+          return n;
+        }
+        waiter.await(channel, true);
+      }
+    }
+
+    @Override
+    public int available() {
+      byte[] l = leftover;
+      return l == null ? 0 : l.length - leftoverPos;
+    }
+
+    @Override
+    public void close() {
+      ChannelConnection.this.close();
+    }
+  }
+
+  private final class Out extends OutputStream {
+    private final Waiter waiter = new Waiter();
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      Objects.checkFromIndexSize(off, len, b.length);
+      while (len > 0) {
+        int n = channel.write(b, off, len);
+        if (n == 0) {
+          waiter.await(channel, false);
+          continue;
+        }
+        off += n;
+        len -= n;
+      }
+    }
+
+    @Override
+    public void close() {
+      ChannelConnection.this.close();
+    }
+  }
+}

@@ -1,0 +1,226 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.handshake.HandshakeContext;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.spi.Channel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One connection's trip through the handshake chain. Lives on the event loop only: it reads when
+ * the loop says the socket is readable and holds no thread while it waits. The deadline is
+ * absolute, set once at start.
+ */
+final class HandshakeRun implements HandshakeContext {
+  private static final Logger log = LoggerFactory.getLogger(HandshakeRun.class);
+
+  private final Pipeline pipeline;
+  private final Channel channel;
+  private final Runnable advance = this::advance;
+  private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>(2);
+  private long deadline;
+  private Channel.Cancellable timer;
+  private int stepIndex;
+  private HandshakeStep step;
+  private ByteBuffer in;
+  private boolean feed;
+  private boolean finished;
+  private InetSocketAddress peer;
+  private Identity identity;
+
+  HandshakeRun(Pipeline pipeline, Channel channel) {
+    this.pipeline = pipeline;
+    this.channel = channel;
+  }
+
+  void start() {
+    deadline = System.nanoTime() + pipeline.handshakeTimeoutNanos;
+    timer = channel.schedule(this::timedOut, pipeline.handshakeTimeoutNanos, TimeUnit.NANOSECONDS);
+    advance();
+  }
+
+  private void advance() {
+    if (finished) {
+      return;
+    }
+    try {
+      while (true) {
+        if (step == null) {
+          if (stepIndex == pipeline.handshakes.size()) {
+            if (flush()) {
+              finish();
+            }
+            return;
+          }
+          step = pipeline.handshakes.get(stepIndex).newStep();
+          if (step.begin(this) == HandshakeStep.Progress.DONE) {
+            nextStep();
+            continue;
+          }
+          feed = in != null && in.position() > 0;
+        }
+        if (feed) {
+          feed = false;
+          in.flip();
+          HandshakeStep.Progress progress = step.onInput(in, this);
+          in.compact();
+          if (progress == HandshakeStep.Progress.DONE) {
+            nextStep();
+            continue;
+          }
+        }
+        if (!flush()) {
+          return;
+        }
+        int n = readSome();
+        if (n > 0) {
+          feed = true;
+          continue;
+        }
+        if (n < 0) {
+          throw new HandshakeException("peer closed the connection during the handshake");
+        }
+        channel.whenReadable(advance);
+        return;
+      }
+    } catch (HandshakeException e) {
+      fail(e.getMessage(), null);
+    } catch (IOException e) {
+      fail("I/O error: " + e.getMessage(), null);
+    } catch (RuntimeException e) {
+      fail("step threw " + e, e);
+    }
+  }
+
+  private void nextStep() {
+    step = null;
+    stepIndex++;
+  }
+
+  private String stepName() {
+    return stepIndex < pipeline.handshakes.size() ? pipeline.handshakes.get(stepIndex).name() : "end";
+  }
+
+  /** Reads into the input buffer, growing it up to the limit; -1 at end of stream. */
+  private int readSome() throws IOException, HandshakeException {
+    if (in == null) {
+      in = ByteBuffer.allocate(512);
+    } else if (!in.hasRemaining()) {
+      if (in.capacity() >= HandshakeStep.MAX_BUFFERED) {
+        throw new HandshakeException("step '" + stepName() + "' buffered " + in.capacity()
+            + " bytes without finishing");
+      }
+      in = ByteBuffer.allocate(Math.min(in.capacity() * 4, HandshakeStep.MAX_BUFFERED)).put(in.flip());
+    }
+    int n = channel.read(in.array(), in.arrayOffset() + in.position(), in.remaining());
+    if (n > 0) {
+      in.position(in.position() + n);
+    }
+    return n;
+  }
+
+  /** Writes queued output; true when all is written, else waits for writability. */
+  private boolean flush() throws IOException {
+    while (!pending.isEmpty()) {
+      ByteBuffer b = pending.peek();
+      int n = channel.write(b.array(), b.arrayOffset() + b.position(), b.remaining());
+      b.position(b.position() + n);
+      if (b.hasRemaining()) {
+        channel.whenWritable(advance);
+        return false;
+      }
+      pending.poll();
+    }
+    return true;
+  }
+
+  private void finish() {
+    finished = true;
+    timer.cancel();
+    if (peer != null && !pipeline.admitAfterHandshake(peer)) {
+      log.debug("Denied {} (via {}) after the handshake", peer, channel.remoteAddress());
+      channel.close();
+      return;
+    }
+    byte[] leftover = null;
+    if (in != null && in.position() > 0) {
+      leftover = Arrays.copyOf(in.array(), in.position());
+    }
+    pipeline.dispatch(channel, peer, identity, leftover);
+  }
+
+  private void timedOut() {
+    if (finished) {
+      return;
+    }
+    finished = true;
+    pipeline.counters.handshakeTimeouts.incrementAndGet();
+    log.debug("Handshake with {} timed out in step '{}'", channel.remoteAddress(), stepName());
+    channel.close();
+  }
+
+  private void fail(String why, Throwable t) {
+    finished = true;
+    timer.cancel();
+    pipeline.counters.handshakeFailures.incrementAndGet();
+    if (t != null) {
+      log.warn("Handshake step '{}' with {} failed: {}", stepName(), channel.remoteAddress(), why, t);
+    } else {
+      log.debug("Handshake step '{}' with {} failed: {}", stepName(), channel.remoteAddress(), why);
+    }
+    channel.close();
+  }
+
+  @Override
+  public InetSocketAddress peer() {
+    return peer != null ? peer : channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress socketPeer() {
+    return channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    return channel.localAddress();
+  }
+
+  @Override
+  public void replacePeer(InetSocketAddress newPeer) {
+    this.peer = Objects.requireNonNull(newPeer, "peer");
+  }
+
+  @Override
+  public void identity(Identity id) {
+    this.identity = Objects.requireNonNull(id, "identity");
+  }
+
+  @Override
+  public Optional<Identity> identity() {
+    return Optional.ofNullable(identity);
+  }
+
+  @Override
+  public void write(ByteBuffer bytes) {
+    ByteBuffer copy = ByteBuffer.allocate(bytes.remaining());
+    copy.put(bytes.duplicate()).flip();
+    bytes.position(bytes.limit());
+    pending.add(copy);
+  }
+
+  @Override
+  public long deadlineNanos() {
+    return deadline;
+  }
+}

@@ -1,0 +1,103 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.Handler;
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.spi.Acceptor;
+import dev.portcullis.spi.Channel;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The connection pipeline behind a running server: address check, handshake chain, second address
+ * check, hand-off to the handler. Transport-independent; the transport drives it through {@link
+ * Acceptor}.
+ */
+final class Pipeline implements Acceptor {
+  private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+
+  final AccessPolicy policy;
+  final List<Handshake> handshakes;
+  final long handshakeTimeoutNanos;
+  final Counters counters;
+  private final Handler handler;
+  private final Executor executor;
+
+  Pipeline(ServerConfig config, Executor executor, Counters counters) {
+    this.policy = config.policy();
+    this.handshakes = config.handshakes();
+    this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
+    this.handler = config.handler();
+    this.executor = executor;
+    this.counters = counters;
+  }
+
+  @Override
+  public boolean admitIpv4(int address) {
+    counters.accepted.incrementAndGet();
+    if (policy.decideIpv4(address).isAllowed()) {
+      return true;
+    }
+    counters.denied.incrementAndGet();
+    return false;
+  }
+
+  @Override
+  public boolean admitIpv6(long high, long low) {
+    counters.accepted.incrementAndGet();
+    if (policy.decideIpv6(high, low).isAllowed()) {
+      return true;
+    }
+    counters.denied.incrementAndGet();
+    return false;
+  }
+
+  @Override
+  public void accepted(Channel channel) {
+    if (handshakes.isEmpty()) {
+      dispatch(channel, null, null, null);
+    } else {
+      new HandshakeRun(this, channel).start();
+    }
+  }
+
+  /** Called by a finished handshake whose peer address changed: the policy decides again. */
+  boolean admitAfterHandshake(InetSocketAddress peer) {
+    if (policy.decide(peer.getAddress()).isAllowed()) {
+      return true;
+    }
+    counters.deniedAfterHandshake.incrementAndGet();
+    return false;
+  }
+
+  void dispatch(Channel channel, InetSocketAddress peer, Identity identity, byte[] leftover) {
+    ChannelConnection connection = new ChannelConnection(channel, peer, identity, leftover);
+    try {
+      executor.execute(() -> serve(connection));
+    } catch (RejectedExecutionException e) {
+      counters.overloaded.incrementAndGet();
+      log.warn("No handler thread free for {}; connection closed", connection.peer());
+      channel.close();
+    }
+  }
+
+  private void serve(ChannelConnection connection) {
+    counters.handled.incrementAndGet();
+    try {
+      handler.handle(connection);
+    } catch (Throwable t) {
+      counters.handlerFailures.incrementAndGet();
+      log.warn("Handler failed for {}", connection.peer(), t);
+      if (t instanceof Error e && !(t instanceof StackOverflowError)) {
+        throw e;
+      }
+    } finally {
+      connection.close();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.RunningServer;
+import dev.portcullis.ServerStats;
+import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.Transport;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A started server: its listener, pipeline and, when the user gave none, its own executor. */
+public final class ServerInstance implements RunningServer {
+  private static final Logger log = LoggerFactory.getLogger(ServerInstance.class);
+
+  /** Handlers the default executor runs at once. */
+  static final int DEFAULT_MAX_HANDLERS = 256;
+
+  private final ServerConfig config;
+  private final Counters counters = new Counters();
+  private final ExecutorService ownedExecutor;
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final CountDownLatch terminated = new CountDownLatch(1);
+  private Listener listener;
+
+  private ServerInstance(ServerConfig config) {
+    this.config = config;
+    this.ownedExecutor = config.executor().isPresent() ? null : defaultExecutor(config.port());
+  }
+
+  /**
+   * Starts a server from frozen settings on a transport.
+   *
+   * @throws IOException if listening fails; nothing stays open then
+   */
+  public static ServerInstance start(ServerConfig config, Transport transport) throws IOException {
+    ServerInstance s = new ServerInstance(config);
+    Executor executor = config.executor().orElse(s.ownedExecutor);
+    Pipeline pipeline = new Pipeline(config, executor, s.counters);
+    try {
+      s.listener = transport.listen(
+          new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
+    } catch (IOException | RuntimeException e) {
+      if (s.ownedExecutor != null) {
+        s.ownedExecutor.shutdownNow();
+      }
+      throw e;
+    }
+    log.info("Listening on {} ({} rules, {} handshake steps, transport {})", s.listener.localAddress(),
+        config.policy().rules().size(), config.handshakes().size(), transport.name());
+    return s;
+  }
+
+  private static ExecutorService defaultExecutor(int port) {
+    AtomicInteger n = new AtomicInteger();
+    ThreadFactory factory = r -> {
+      Thread t = new Thread(r, "portcullis-handler-" + port + "-" + n.incrementAndGet());
+      t.setDaemon(false);
+      return t;
+    };
+    return new ThreadPoolExecutor(0, DEFAULT_MAX_HANDLERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
+        factory, new ThreadPoolExecutor.AbortPolicy());
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    return listener.localAddress();
+  }
+
+  @Override
+  public AccessPolicy policy() {
+    return config.policy();
+  }
+
+  @Override
+  public ServerStats stats() {
+    return counters.snapshot();
+  }
+
+  @Override
+  public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      try {
+        terminated.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return;
+    }
+    try {
+      listener.close();
+      if (ownedExecutor != null) {
+        ownedExecutor.shutdownNow();
+        if (!ownedExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
+          log.warn("Some handlers of {} did not stop within 5 s of close", listener.localAddress());
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      terminated.countDown();
+      log.info("Closed {}", listener.localAddress());
+    }
+  }
+
+  @Override
+  public void awaitTermination() throws InterruptedException {
+    terminated.await();
+  }
+
+  @Override
+  public boolean awaitTermination(Duration timeout) throws InterruptedException {
+    return terminated.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public String toString() {
+    return "RunningServer[" + listener.localAddress() + "]";
+  }
+}

@@ -1,0 +1,34 @@
+package dev.portcullis.spi;
+
+/**
+ * The api's side of accepting: the transport asks it to admit each raw peer address, then hands
+ * over the connections it admitted. All methods are called on the transport's event loop and must
+ * not block.
+ */
+public interface Acceptor {
+  /**
+   * Whether to keep a connection from this IPv4 peer. Called before any per-connection object is
+   * made; must not allocate.
+   *
+   * @param address the peer address, big-endian ({@code 10.0.0.1} is {@code 0x0A000001})
+   * @return false to have the transport close the connection at once
+   */
+  boolean admitIpv4(int address);
+
+  /**
+   * Whether to keep a connection from this IPv6 peer (IPv4-mapped addresses included). Must not
+   * allocate.
+   *
+   * @param high the high 64 bits of the address
+   * @param low the low 64 bits of the address
+   * @return false to have the transport close the connection at once
+   */
+  boolean admitIpv6(long high, long low);
+
+  /**
+   * A connection was admitted; from now on the api owns it and must close it.
+   *
+   * @param channel the connection, non-blocking, driven by the event loop
+   */
+  void accepted(Channel channel);
+}

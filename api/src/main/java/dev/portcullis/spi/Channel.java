@@ -1,0 +1,71 @@
+package dev.portcullis.spi;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One accepted connection, non-blocking, owned by an event loop. {@code read}, {@code write},
+ * {@code close} and the {@code when...} registrations may be called from any thread; callbacks run
+ * on the event loop. One thread may read while another writes.
+ *
+ * <p>The transport guarantees that a closed channel never reads or writes a descriptor that the
+ * kernel has since given to another connection.
+ */
+public interface Channel {
+  /** The socket's peer address. */
+  InetSocketAddress remoteAddress();
+
+  /** The socket's local address. */
+  InetSocketAddress localAddress();
+
+  /**
+   * Reads what is available without blocking.
+   *
+   * @return the number of bytes read, 0 if none are available now, or -1 at end of stream
+   * @throws IOException if the connection failed or was closed
+   */
+  int read(byte[] dst, int offset, int length) throws IOException;
+
+  /**
+   * Writes what fits without blocking.
+   *
+   * @return the number of bytes written; 0 if the socket's send buffer is full
+   * @throws IOException if the connection failed or was closed
+   */
+  int write(byte[] src, int offset, int length) throws IOException;
+
+  /**
+   * Runs {@code task} once on the event loop when the channel becomes readable, reaches end of
+   * stream, fails, or is closed. A later call replaces an earlier pending one.
+   */
+  void whenReadable(Runnable task);
+
+  /**
+   * Runs {@code task} once on the event loop when the channel becomes writable, fails, or is
+   * closed. A later call replaces an earlier pending one.
+   */
+  void whenWritable(Runnable task);
+
+  /** Runs {@code task} on the event loop after {@code delay}; the returned handle cancels it. */
+  Cancellable schedule(Runnable task, long delay, TimeUnit unit);
+
+  /** Runs {@code task} on the event loop, soon. */
+  void execute(Runnable task);
+
+  /** Whether the calling thread is this channel's event loop. */
+  boolean inEventLoop();
+
+  /** Whether {@link #close()} has not been called. */
+  boolean isOpen();
+
+  /** Closes the connection; pending {@code when...} tasks run once more. Idempotent. */
+  void close();
+
+  /** A scheduled task that can still be cancelled. */
+  @FunctionalInterface
+  interface Cancellable {
+    /** Cancels the task if it has not run yet. */
+    void cancel();
+  }
+}

@@ -1,0 +1,30 @@
+package dev.portcullis.spi;
+
+import java.net.InetAddress;
+import java.util.Optional;
+
+/**
+ * Where and how a transport listens.
+ *
+ * @param bindAddress the local address; empty means the wildcard, dual-stack {@code ::} where IPv6
+ *     is available and {@code 0.0.0.0} where it is not. An explicit {@code ::} is dual-stack too
+ *     ({@code IPV6_V6ONLY} off); {@code 0.0.0.0} is IPv4 only.
+ * @param port {@code 0..65535}; 0 lets the kernel pick a free port
+ * @param backlog passed to {@code listen(2)} as is; the kernel caps it at {@code somaxconn}
+ */
+public record ListenOptions(Optional<InetAddress> bindAddress, int port, int backlog) {
+  /**
+   * Checks the values.
+   *
+   * @throws IllegalArgumentException if the port or backlog is out of range
+   */
+  public ListenOptions {
+    java.util.Objects.requireNonNull(bindAddress, "bindAddress");
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("Port out of range: " + port + " (expected 0..65535)");
+    }
+    if (backlog < 1) {
+      throw new IllegalArgumentException("Backlog must be at least 1: " + backlog);
+    }
+  }
+}

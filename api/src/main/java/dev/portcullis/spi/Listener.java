@@ -1,0 +1,16 @@
+package dev.portcullis.spi;
+
+import java.net.InetSocketAddress;
+
+/** A listening socket and the event loop that accepts on it. */
+public interface Listener extends AutoCloseable {
+  /** The address actually bound, with the real port when 0 was asked for. */
+  InetSocketAddress localAddress();
+
+  /**
+   * Stops accepting, closes the listening socket and every connection the transport still holds,
+   * and stops the event loop. Returns when the port is released. Idempotent.
+   */
+  @Override
+  void close();
+}

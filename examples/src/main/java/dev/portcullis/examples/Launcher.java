@@ -1,0 +1,66 @@
+package dev.portcullis.examples;
+
+import dev.portcullis.examples.check.Check;
+import dev.portcullis.examples.demo.Demo;
+import dev.portcullis.examples.echo.EchoService;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/**
+ * The {@code portcullis} launcher: {@code java -jar portcullis-examples.jar COMMAND [OPTIONS]}.
+ * Each command is an example with its own package and {@code main}; this class only dispatches.
+ */
+public final class Launcher {
+  private Launcher() {}
+
+  /** The usage text printed on {@code --help} and, with exit status 2, on a bad command line. */
+  public static final String USAGE = String.join("\n",
+      "usage: portcullis COMMAND [OPTIONS]",
+      "",
+      "commands:",
+      "  demo     start a server that allows only 127.0.0.1, connect from 127.0.0.1 and 127.0.0.2",
+      "  echo     --port P [--bind ADDR] [--backlog N] [--allow CIDR]... [--deny CIDR]...",
+      "           [--policy FILE] [--allow-all]",
+      "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
+      "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
+      "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",
+      "");
+
+  /** Entry point; exits with the command's status. */
+  public static void main(String[] args) {
+    int status = run(args, System.in, System.out, System.err);
+    if (status != 0 || !"echo".equals(args.length > 0 ? args[0] : "")) {
+      System.exit(status);
+    }
+  }
+
+  /** Runs a command with the given streams and returns its exit status. */
+  public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+    if (args.length == 0) {
+      err.print(USAGE);
+      return 2;
+    }
+    String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    try {
+      return switch (args[0]) {
+        case "demo" -> Demo.run(rest, out, err);
+        case "echo" -> EchoService.run(rest, out, err);
+        case "check" -> Check.run(rest, in, out, err);
+        case "help", "--help", "-h" -> {
+          out.print(USAGE);
+          yield 0;
+        }
+        default -> {
+          err.println("portcullis: unknown command '" + args[0] + "'");
+          err.print(USAGE);
+          yield 2;
+        }
+      };
+    } catch (UsageException e) {
+      err.println("portcullis " + args[0] + ": " + e.getMessage());
+      err.print(USAGE);
+      return 2;
+    }
+  }
+}

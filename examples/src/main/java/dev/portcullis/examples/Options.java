@@ -1,0 +1,89 @@
+package dev.portcullis.examples;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A small command-line parser for the launcher: {@code --name value} options (repeatable), {@code
+ * --flag} switches, and positional arguments. Anything unknown is a {@link UsageException}.
+ */
+public final class Options {
+  private final Map<String, List<String>> values = new LinkedHashMap<>();
+  private final List<String> positional = new ArrayList<>();
+
+  private Options() {}
+
+  /**
+   * Parses {@code args}.
+   *
+   * @param valued the options that take a value, such as {@code --port}
+   * @param flags the options that take none, such as {@code --allow-all}
+   * @throws UsageException for an unknown option or a missing value
+   */
+  public static Options parse(String[] args, Set<String> valued, Set<String> flags) {
+    Options o = new Options();
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (valued.contains(a)) {
+        if (i + 1 >= args.length) {
+          throw new UsageException("option " + a + " needs a value");
+        }
+        o.values.computeIfAbsent(a, k -> new ArrayList<>()).add(args[++i]);
+      } else if (flags.contains(a)) {
+        o.values.computeIfAbsent(a, k -> new ArrayList<>()).add("");
+      } else if (a.startsWith("--")) {
+        throw new UsageException("unknown option '" + a + "'");
+      } else {
+        o.positional.add(a);
+      }
+    }
+    return o;
+  }
+
+  /** Every value given for a repeatable option, in order. */
+  public List<String> all(String name) {
+    return values.getOrDefault(name, List.of());
+  }
+
+  /** The single value of an option, or null; given twice is a usage error. */
+  public String one(String name) {
+    List<String> v = all(name);
+    if (v.size() > 1) {
+      throw new UsageException("option " + name + " given more than once");
+    }
+    return v.isEmpty() ? null : v.get(0);
+  }
+
+  /** Whether a flag was given. */
+  public boolean has(String name) {
+    return values.containsKey(name);
+  }
+
+  /** An integer option within a range, or the default when absent. */
+  public int integer(String name, int min, int max, Integer fallback) {
+    String v = one(name);
+    if (v == null) {
+      if (fallback == null) {
+        throw new UsageException("option " + name + " is required");
+      }
+      return fallback;
+    }
+    try {
+      int n = Integer.parseInt(v);
+      if (n < min || n > max) {
+        throw new UsageException(name + " " + v + " is out of range " + min + ".." + max);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new UsageException(name + " '" + v + "' is not a whole number");
+    }
+  }
+
+  /** The positional arguments. */
+  public List<String> positional() {
+    return positional;
+  }
+}

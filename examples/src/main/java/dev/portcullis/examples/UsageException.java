@@ -1,0 +1,11 @@
+package dev.portcullis.examples;
+
+/** A bad command line: the launcher prints the message and the usage, and exits with status 2. */
+public final class UsageException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  /** A usage error that says what was wrong. */
+  public UsageException(String message) {
+    super(message);
+  }
+}

@@ -1,0 +1,2 @@
+/** The {@code check} example command. */
+package dev.portcullis.examples.check;

@@ -1,0 +1,2 @@
+/** The {@code demo} example command. */
+package dev.portcullis.examples.demo;

@@ -1,0 +1,80 @@
+package dev.portcullis.examples.echo;
+
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.examples.Options;
+import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.UsageException;
+import dev.portcullis.policy.AccessPolicy;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * An access-controlled echo microservice: every allowed client gets its bytes back.
+ *
+ * <pre>
+ * portcullis echo --port 7000 --allow 10.0.0.0/8 --deny 10.66.0.0/16
+ * portcullis echo --port 0 --bind 127.0.0.1 --policy office.policy
+ * </pre>
+ *
+ * Prints {@code listening on HOST:PORT} once ready, and stops cleanly on SIGTERM or Ctrl-C.
+ */
+public final class EchoService {
+  private EchoService() {}
+
+  private static final Set<String> FLAGS = Set.of("--allow-all");
+  private static final Set<String> VALUED;
+
+  static {
+    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
+    v.addAll(Set.of("--port", "--bind", "--backlog"));
+    VALUED = Set.copyOf(v);
+  }
+
+  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.echo.EchoService --port ...}. */
+  public static void main(String[] args) {
+    int status = run(args, System.out, System.err);
+    if (status != 0) {
+      System.exit(status);
+    }
+  }
+
+  /** Runs the service until the process is asked to stop; returns the exit status. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    Options o = Options.parse(args, VALUED, FLAGS);
+    if (!o.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
+    }
+    int port = o.integer("--port", 0, 65535, null);
+    int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
+    try {
+      AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
+      Server server = Server.on(port).backlog(backlog).policy(policy)
+          .handle(conn -> conn.input().transferTo(conn.output()));
+      String bind = o.one("--bind");
+      if (bind != null) {
+        server.bindAddress(bind);
+      }
+      RunningServer running = server.start();
+      Runtime.getRuntime().addShutdownHook(new Thread(running::close, "portcullis-shutdown"));
+      InetSocketAddress at = running.localAddress();
+      String host = at.getAddress().getHostAddress();
+      out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());
+      out.flush();
+      running.awaitTermination();
+      return 0;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      err.println("portcullis echo: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("portcullis echo: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 1;
+    }
+  }
+}

@@ -1,0 +1,2 @@
+/** The {@code echo} example command. */
+package dev.portcullis.examples.echo;

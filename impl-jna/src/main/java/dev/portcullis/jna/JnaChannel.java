@@ -1,0 +1,294 @@
+package dev.portcullis.jna;
+
+import dev.portcullis.spi.Channel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketException;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An accepted TCP connection on an {@link EpollLoop}.
+ *
+ * <p>The descriptor is guarded so that it is closed only when no call is using it: {@code state}
+ * counts calls in flight, and its {@link #CLOSED} bit stops new ones. Whoever brings the count to
+ * zero with the bit set closes the fd, so no thread ever reads a number the kernel has already
+ * handed to a newer connection.
+ *
+ * <p>Readiness uses {@code EPOLLONESHOT}: the fd is armed only while someone waits, and each event
+ * disarms it, so an idle connection costs the loop nothing.
+ */
+final class JnaChannel implements Channel {
+  private static final int CLOSED = 1 << 30;
+
+  final EpollLoop loop;
+  final int fd;
+  final int generation;
+  private final int family;
+  private final long addressHigh;
+  private final long addressLow;
+  private final int port;
+  private final AtomicInteger state = new AtomicInteger();
+  private final int[] event = new int[4];
+  private volatile InetSocketAddress remote;
+  private volatile InetSocketAddress local;
+
+  // Guarded by this.
+  private Runnable onReadable;
+  private Runnable onWritable;
+  private boolean registered;
+
+  JnaChannel(EpollLoop loop, int fd, int generation, int family, long high, long low, int port) {
+    this.loop = loop;
+    this.fd = fd;
+    this.generation = generation;
+    this.family = family;
+    this.addressHigh = high;
+    this.addressLow = low;
+    this.port = port;
+  }
+
+  @Override
+  public InetSocketAddress remoteAddress() {
+    InetSocketAddress r = remote;
+    if (r == null) {
+      r = SockAddr.of(family, addressHigh, addressLow, port);
+      remote = r;
+    }
+    return r;
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    InetSocketAddress l = local;
+    if (l == null) {
+      l = loop.localAddress();
+      if (acquire()) {
+        try {
+          l = Sockets.localAddress(fd);
+        } catch (SocketException e) {
+          // Keep the listener's address; the socket is going away anyway.
+        } finally {
+          release();
+        }
+      }
+      local = l;
+    }
+    return l;
+  }
+
+  @Override
+  public int read(byte[] dst, int offset, int length) throws IOException {
+    Objects.checkFromIndexSize(offset, length, dst.length);
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    Scratch s = Scratch.acquire();
+    try {
+      while (true) {
+        long n = LibC.read(fd, s.address, Math.min(length, Scratch.SIZE));
+        if (n > 0) {
+          s.memory.read(0, dst, offset, (int) n);
+          return (int) n;
+        }
+        if (n == 0) {
+          return length == 0 ? 0 : -1;
+        }
+        int errno = Errors.lastErrno();
+        if (errno == LinuxErrno.EAGAIN) {
+          return 0;
+        }
+        if (errno != LinuxErrno.EINTR) {
+          throw Errors.exception("read(fd " + fd + ")", errno);
+        }
+      }
+    } finally {
+      Scratch.release(s);
+      release();
+    }
+  }
+
+  @Override
+  public int write(byte[] src, int offset, int length) throws IOException {
+    Objects.checkFromIndexSize(offset, length, src.length);
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    Scratch s = Scratch.acquire();
+    try {
+      int chunk = Math.min(length, Scratch.SIZE);
+      s.memory.write(0, src, offset, chunk);
+      while (true) {
+        long n = LibC.send(fd, s.address, chunk, LibC.MSG_NOSIGNAL);
+        if (n >= 0) {
+          return (int) n;
+        }
+        int errno = Errors.lastErrno();
+        if (errno == LinuxErrno.EAGAIN) {
+          return 0;
+        }
+        if (errno != LinuxErrno.EINTR) {
+          throw Errors.exception("send(fd " + fd + ")", errno);
+        }
+      }
+    } finally {
+      Scratch.release(s);
+      release();
+    }
+  }
+
+  @Override
+  public void whenReadable(Runnable task) {
+    Objects.requireNonNull(task, "task");
+    synchronized (this) {
+      onReadable = task;
+      if (rearm()) {
+        return;
+      }
+      onReadable = null;
+    }
+    loop.execute(task);
+  }
+
+  @Override
+  public void whenWritable(Runnable task) {
+    Objects.requireNonNull(task, "task");
+    synchronized (this) {
+      onWritable = task;
+      if (rearm()) {
+        return;
+      }
+      onWritable = null;
+    }
+    loop.execute(task);
+  }
+
+  /** Arms epoll for the callbacks waiting; false if the channel is closed or epoll refused. */
+  private boolean rearm() {
+    if (!acquire()) {
+      return false;
+    }
+    try {
+      int events = LibC.EPOLLONESHOT;
+      if (onReadable != null) {
+        events |= LibC.EPOLLIN | LibC.EPOLLRDHUP;
+      }
+      if (onWritable != null) {
+        events |= LibC.EPOLLOUT;
+      }
+      int op = registered ? LibC.EPOLL_CTL_MOD : LibC.EPOLL_CTL_ADD;
+      if (!loop.control(op, fd, events, generation, event)) {
+        return false;
+      }
+      registered = true;
+      return true;
+    } finally {
+      release();
+    }
+  }
+
+  /** Called on the loop with the events epoll reported for this channel. */
+  void onEvents(int events) {
+    Runnable r = null;
+    Runnable w = null;
+    synchronized (this) {
+      if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
+        r = onReadable;
+        onReadable = null;
+      }
+      if ((events & (LibC.EPOLLOUT | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
+        w = onWritable;
+        onWritable = null;
+      }
+      if (onReadable != null || onWritable != null) {
+        if (!rearm()) {
+          r = r == null ? onReadable : r;
+          w = w == null ? onWritable : w;
+          onReadable = null;
+          onWritable = null;
+        }
+      }
+    }
+    EpollLoop.runSafely(r);
+    EpollLoop.runSafely(w);
+  }
+
+  @Override
+  public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
+    return loop.schedule(task, unit.toNanos(delay));
+  }
+
+  @Override
+  public void execute(Runnable task) {
+    loop.execute(task);
+  }
+
+  @Override
+  public boolean inEventLoop() {
+    return loop.inEventLoop();
+  }
+
+  @Override
+  public boolean isOpen() {
+    return (state.get() & CLOSED) == 0;
+  }
+
+  private boolean acquire() {
+    while (true) {
+      int s = state.get();
+      if ((s & CLOSED) != 0) {
+        return false;
+      }
+      if (state.compareAndSet(s, s + 1)) {
+        return true;
+      }
+    }
+  }
+
+  private void release() {
+    if (state.decrementAndGet() == CLOSED) {
+      destroy();
+    }
+  }
+
+  @Override
+  public void close() {
+    while (true) {
+      int s = state.get();
+      if ((s & CLOSED) != 0) {
+        return;
+      }
+      if (state.compareAndSet(s, s | CLOSED)) {
+        if (s == 0) {
+          destroy();
+        }
+        break;
+      }
+    }
+    Runnable r;
+    Runnable w;
+    synchronized (this) {
+      r = onReadable;
+      w = onWritable;
+      onReadable = null;
+      onWritable = null;
+    }
+    if (r != null) {
+      loop.execute(r);
+    }
+    if (w != null) {
+      loop.execute(w);
+    }
+  }
+
+  private void destroy() {
+    LibC.close(fd);
+    loop.channelClosed();
+  }
+
+  @Override
+  public String toString() {
+    return "JnaChannel[fd " + fd + ", " + remoteAddress() + (isOpen() ? "" : ", closed") + "]";
+  }
+}

@@ -1,0 +1,90 @@
+package dev.portcullis.jna;
+
+import com.sun.jna.Platform;
+import dev.portcullis.spi.Acceptor;
+import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.Transport;
+import java.io.IOException;
+import java.nio.ByteOrder;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The Linux transport: libc through direct-mapped JNA, one epoll loop per listener.
+ *
+ * <p>Found by {@link java.util.ServiceLoader} when {@code portcullis-jna} is on the class path, so
+ * {@code Server.on(port)...start()} uses it without naming it. Availability is probed once; on a
+ * machine where it cannot run (not 64-bit little-endian Linux, or no native JNA library), {@link
+ * #isAvailable()} is false and {@link #unavailabilityCause()} says why.
+ */
+public final class JnaTransport implements Transport {
+  private static final Throwable UNAVAILABILITY = probe();
+
+  /** Creates the provider; public and without arguments, as {@link java.util.ServiceLoader} requires. */
+  public JnaTransport() {}
+
+  private static Throwable probe() {
+    try {
+      if (!Platform.isLinux()) {
+        return new UnsupportedOperationException("the JNA transport needs Linux; this is "
+            + System.getProperty("os.name"));
+      }
+      if (!Platform.is64Bit() || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+        return new UnsupportedOperationException("the JNA transport needs a 64-bit little-endian CPU; this is "
+            + System.getProperty("os.arch"));
+      }
+      LibC.strerror(0); // loads and links the binding
+      return null;
+    } catch (Throwable t) {
+      return t;
+    }
+  }
+
+  /** {@code jna}. */
+  @Override
+  public String name() {
+    return "jna";
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return UNAVAILABILITY == null;
+  }
+
+  @Override
+  public Optional<Throwable> unavailabilityCause() {
+    return Optional.ofNullable(UNAVAILABILITY);
+  }
+
+  /**
+   * Throws if the transport cannot run here.
+   *
+   * @throws IllegalStateException with the cause attached
+   */
+  public void ensureAvailability() {
+    if (UNAVAILABILITY != null) {
+      throw new IllegalStateException("The Portcullis JNA transport is not available: " + UNAVAILABILITY,
+          UNAVAILABILITY);
+    }
+  }
+
+  @Override
+  public Listener listen(ListenOptions options, Acceptor acceptor) throws IOException {
+    Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(acceptor, "acceptor");
+    ensureAvailability();
+    int fd = Sockets.openTcpListener(options);
+    try {
+      return EpollLoop.start(fd, acceptor);
+    } catch (IOException | RuntimeException e) {
+      LibC.close(fd);
+      throw e;
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "JnaTransport[" + (isAvailable() ? "available" : "unavailable: " + UNAVAILABILITY) + "]";
+  }
+}

@@ -1,0 +1,89 @@
+package dev.portcullis.jna;
+
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteOrder;
+
+/** Encodes and decodes {@code sockaddr_in} / {@code sockaddr_in6} for the setup calls. */
+final class SockAddr {
+  private SockAddr() {}
+
+  static final int IN_LENGTH = 16;
+  static final int IN6_LENGTH = 28;
+  static final int STORAGE_LENGTH = 128;
+
+  /** A sockaddr for {@code address:port}, in the family of the address. */
+  static byte[] encode(InetAddress address, int port) {
+    byte[] raw = address.getAddress();
+    boolean v6 = address instanceof Inet6Address;
+    byte[] sa = new byte[v6 ? IN6_LENGTH : IN_LENGTH];
+    putFamily(sa, v6 ? LibC.AF_INET6 : LibC.AF_INET);
+    sa[2] = (byte) (port >>> 8);
+    sa[3] = (byte) port;
+    System.arraycopy(raw, 0, sa, v6 ? 8 : 4, raw.length);
+    return sa;
+  }
+
+  private static void putFamily(byte[] sa, int family) {
+    if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
+      sa[0] = (byte) family;
+      sa[1] = (byte) (family >>> 8);
+    } else {
+      sa[0] = (byte) (family >>> 8);
+      sa[1] = (byte) family;
+    }
+  }
+
+  static int family(byte[] sa) {
+    return ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN
+        ? (sa[0] & 0xFF) | (sa[1] & 0xFF) << 8
+        : (sa[0] & 0xFF) << 8 | (sa[1] & 0xFF);
+  }
+
+  /** Decodes an IPv4 or IPv6 sockaddr; IPv4-mapped IPv6 addresses come back as IPv4. */
+  static InetSocketAddress decode(byte[] sa) {
+    int family = family(sa);
+    int port = (sa[2] & 0xFF) << 8 | (sa[3] & 0xFF);
+    byte[] raw;
+    if (family == LibC.AF_INET) {
+      raw = java.util.Arrays.copyOfRange(sa, 4, 8);
+    } else if (family == LibC.AF_INET6) {
+      raw = java.util.Arrays.copyOfRange(sa, 8, 24);
+    } else {
+      throw new IllegalArgumentException("not an internet socket address: family " + family);
+    }
+    try {
+      return new InetSocketAddress(InetAddress.getByAddress(raw), port);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  /** An InetSocketAddress from the raw fields kept by a channel. */
+  static InetSocketAddress of(int family, long hi, long lo, int port) {
+    byte[] raw;
+    if (family == LibC.AF_INET) {
+      raw = new byte[] {(byte) (lo >>> 24), (byte) (lo >>> 16), (byte) (lo >>> 8), (byte) lo};
+    } else {
+      raw = new byte[16];
+      for (int i = 0; i < 8; i++) {
+        raw[i] = (byte) (hi >>> (56 - 8 * i));
+        raw[i + 8] = (byte) (lo >>> (56 - 8 * i));
+      }
+    }
+    try {
+      return new InetSocketAddress(InetAddress.getByAddress(raw), port);
+    } catch (UnknownHostException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  static String describe(InetAddress address, int port) {
+    return address instanceof Inet4Address
+        ? address.getHostAddress() + ":" + port
+        : "[" + address.getHostAddress() + "]:" + port;
+  }
+}
