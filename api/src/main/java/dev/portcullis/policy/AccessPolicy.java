@@ -113,6 +113,9 @@ public final class AccessPolicy {
    */
   public static AccessPolicy load(Path file) throws IOException {
     String text = Files.readString(file, StandardCharsets.UTF_8);
+    if (text.startsWith("\uFEFF")) {
+      text = text.substring(1); // a byte-order mark some editors write; invisible in error messages
+    }
     return parse(text, file + ":");
   }
 

@@ -119,14 +119,15 @@ public final class Cidr implements Comparable<Cidr> {
 
   private static Cidr create(int family, long hi, long lo, int length, String text) {
     Cidr network = new Cidr(family, hi & maskHi(family, length), lo & maskLo(family, length), length);
+    // Checked before host bits, so that the suggestion is the IPv4 rule, not another mapped prefix.
+    if (family == 6 && length >= 96 && network.hi == 0 && (network.lo >>> 32) == 0xFFFFL) {
+      String v4 = IpLiterals.formatIpv4((int) network.lo) + "/" + (length - 96);
+      throw new IllegalArgumentException(quote(text) + " is inside the IPv4-mapped range ::ffff:0:0/96;"
+          + " mapped peers are matched as IPv4, so write the IPv4 rule " + v4);
+    }
     if (network.hi != hi || network.lo != lo) {
       throw new IllegalArgumentException(quote(text) + " has host bits set after the first " + length
           + " bits; did you mean " + network + "?");
-    }
-    if (family == 6 && length >= 96 && hi == 0 && (lo >>> 32) == 0xFFFFL) {
-      String v4 = IpLiterals.formatIpv4((int) lo) + "/" + (length - 96);
-      throw new IllegalArgumentException(quote(text) + " is inside the IPv4-mapped range ::ffff:0:0/96;"
-          + " mapped peers are matched as IPv4, so write the IPv4 rule " + v4);
     }
     return network;
   }

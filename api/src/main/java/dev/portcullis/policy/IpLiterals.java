@@ -40,14 +40,14 @@ final class IpLiterals {
     }
     int value = 0;
     for (String part : parts) {
-      value = (value << 8) | parseIpv4Part(part, whole);
+      value = (value << 8) | parseIpv4Part(part, text, whole);
     }
     return value;
   }
 
-  private static int parseIpv4Part(String part, String whole) {
+  private static int parseIpv4Part(String part, String text, String whole) {
     if (part.isEmpty() || part.length() > 3) {
-      if (looksLikeHostname(whole)) {
+      if (looksLikeHostname(text)) {
         throw hostname(whole);
       }
       throw new IllegalArgumentException(quote(whole)
@@ -56,7 +56,7 @@ final class IpLiterals {
     for (int i = 0; i < part.length(); i++) {
       char c = part.charAt(i);
       if (c < '0' || c > '9') {
-        if (looksLikeHostname(whole)) {
+        if (looksLikeHostname(text)) {
           throw hostname(whole);
         }
         throw new IllegalArgumentException(quote(whole)
@@ -134,7 +134,9 @@ final class IpLiterals {
       }
       int v = 0;
       for (int k = 0; k < p.length(); k++) {
-        int d = Character.digit(p.charAt(k), 16);
+        char c = p.charAt(k);
+        // ASCII only: Character.digit also accepts other scripts' and fullwidth digits and letters.
+        int d = c < 0x80 ? Character.digit(c, 16) : -1;
         if (d < 0) {
           throw new IllegalArgumentException(quote(whole)
               + " is not an IPv6 address: '" + p + "' is not hexadecimal");
