@@ -243,6 +243,11 @@ public final class Server {
           + " .allow(\"10.0.0.0/8\") (or .policy(...)), or call .allowAll() to run an open server on purpose.");
     }
     Transport t = transport != null ? transport : Transports.load();
+    if (!t.isAvailable()) {
+      Throwable cause = t.unavailabilityCause().orElse(null);
+      throw new IllegalStateException("Transport '" + t.name() + "' cannot run on this machine: "
+          + (cause == null ? "no reason given" : cause), cause);
+    }
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
         handshakeTimeout, handler, Optional.ofNullable(executor));
     return ServerInstance.start(config, t);

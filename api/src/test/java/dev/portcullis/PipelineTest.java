@@ -1,0 +1,327 @@
+package dev.portcullis;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.Mockito.mock;
+import static org.mockito.Mockito.never;
+import static org.mockito.Mockito.verify;
+import static org.mockito.Mockito.when;
+
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
+import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.spi.Acceptor;
+import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.Transport;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.mockito.ArgumentCaptor;
+
+/**
+ * The api pipeline alone: a Mockito transport hands the server's {@link Acceptor} to the test, which
+ * plays the event loop with {@link FakeChannel}s. Handlers run inline on the test thread.
+ */
+@Timeout(10)
+class PipelineTest {
+  private final Transport transport = mock(Transport.class);
+  private final Listener listener = mock(Listener.class);
+  private final List<Connection> served = new ArrayList<>();
+  private final List<String> received = new ArrayList<>();
+  private RunningServer server;
+  private Acceptor acceptor;
+
+  /** An echo-ish handler that records the connection and what it read, then replies "ok:" + it. */
+  private final Handler recording = conn -> {
+    served.add(conn);
+    String text = new String(conn.input().readAllBytes(), StandardCharsets.UTF_8);
+    received.add(text);
+    conn.output().write(("ok:" + text).getBytes(StandardCharsets.UTF_8));
+  };
+
+  private Server server() throws Exception {
+    when(transport.name()).thenReturn("mock");
+    when(transport.isAvailable()).thenReturn(true);
+    when(transport.listen(any(), any())).thenReturn(listener);
+    when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
+    Executor inline = Runnable::run;
+    return Server.on(7000).transport(transport).executor(inline);
+  }
+
+  private void start(Server s) throws Exception {
+    server = s.start();
+    ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
+    ArgumentCaptor<ListenOptions> options = ArgumentCaptor.forClass(ListenOptions.class);
+    verify(transport).listen(options.capture(), captor.capture());
+    acceptor = captor.getValue();
+  }
+
+  @AfterEach
+  void close() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private static int ipv4(String dotted) {
+    String[] p = dotted.split("\\.");
+    return Integer.parseInt(p[0]) << 24 | Integer.parseInt(p[1]) << 16 | Integer.parseInt(p[2]) << 8
+        | Integer.parseInt(p[3]);
+  }
+
+  /** Admits and, if admitted, hands over a channel from {@code peer}, as a transport would. */
+  private FakeChannel connect(String peer) {
+    FakeChannel ch = new FakeChannel(peer, 40000);
+    if (acceptor.admitIpv4(ipv4(peer))) {
+      acceptor.accepted(ch);
+    }
+    return ch;
+  }
+
+  @Test
+  void allowedPeerReachesHandlerAndIsClosedAfterIt() throws Exception {
+    start(server().allow("10.0.0.0/8").handle(recording));
+    FakeChannel ch = new FakeChannel("10.1.2.3", 40000);
+    ch.feed("hello");
+    ch.peerCloses();
+    assertTrue(acceptor.admitIpv4(ipv4("10.1.2.3")));
+    acceptor.accepted(ch);
+
+    assertEquals(List.of("hello"), received);
+    assertEquals("ok:hello", ch.written());
+    assertEquals(new InetSocketAddress("10.1.2.3", 40000), served.get(0).peer());
+    assertFalse(ch.isOpen(), "the connection is closed when the handler returns");
+    ServerStats stats = server.stats();
+    assertEquals(1, stats.accepted());
+    assertEquals(0, stats.denied());
+    assertEquals(1, stats.handled());
+  }
+
+  @Test
+  void deniedPeerIsRefusedBeforeAnyChannelExists() throws Exception {
+    Handler handler = mock(Handler.class);
+    start(server().allow("10.0.0.0/8").deny("10.66.0.0/16").handle(handler));
+
+    assertFalse(acceptor.admitIpv4(ipv4("10.66.1.2")));
+    assertFalse(acceptor.admitIpv4(ipv4("192.0.2.1")));
+    assertTrue(acceptor.admitIpv4(ipv4("10.1.1.1")));
+
+    verify(handler, never()).handle(any());
+    assertEquals(3, server.stats().accepted());
+    assertEquals(2, server.stats().denied());
+  }
+
+  @Test
+  void mappedIpv6PeerIsDecidedByIpv4Rules() throws Exception {
+    start(server().allow("127.0.0.1").handle(recording));
+    long mappedHigh = 0;
+    long mapped127001 = 0x0000_FFFF_7F00_0001L;
+    long mapped127002 = 0x0000_FFFF_7F00_0002L;
+    assertTrue(acceptor.admitIpv6(mappedHigh, mapped127001));
+    assertFalse(acceptor.admitIpv6(mappedHigh, mapped127002));
+    assertFalse(acceptor.admitIpv6(0, 1), "::1 is IPv6 and only an IPv4 rule exists");
+  }
+
+  @Test
+  void handshakePassesAndLeftoverBytesReachTheHandler() throws Exception {
+    start(server().allow("10.0.0.0/8")
+        .handshake(Handshakes.greeting("ready"))
+        .handshake(Handshakes.expectLine("HELLO"))
+        .handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    assertEquals("ready\n", ch.written(), "the greeting is sent before any input");
+    assertTrue(received.isEmpty());
+
+    ch.feed("HEL");
+    assertTrue(received.isEmpty(), "half a line is not enough");
+    ch.feedAndClose("LO\r\npayload");
+
+    assertEquals(List.of("payload"), received);
+    assertEquals("ready\nok:payload", ch.written());
+    assertEquals(0, ch.pendingTimers(), "the deadline is cancelled once the chain is done");
+  }
+
+  @Test
+  void failedHandshakeClosesWithoutCallingTheHandler() throws Exception {
+    Handler handler = mock(Handler.class);
+    start(server().allow("10.0.0.0/8").handshake(Handshakes.expectLine("HELLO")).handle(handler));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed("NOPE\n");
+
+    assertFalse(ch.isOpen());
+    verify(handler, never()).handle(any());
+    assertEquals(1, server.stats().handshakeFailures());
+    assertEquals(0, server.stats().handled());
+  }
+
+  @Test
+  void handshakeDeadlineIsAbsoluteAndClosesTheConnection() throws Exception {
+    Handler handler = mock(Handler.class);
+    start(server().allow("10.0.0.0/8").handshake(Handshakes.expectLine("HELLO")).handle(handler));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed("H");
+    ch.feed("E");
+    assertEquals(1, ch.pendingTimers(), "arriving bytes do not add or reset deadlines");
+
+    assertEquals(1, ch.elapse());
+    assertFalse(ch.isOpen());
+    verify(handler, never()).handle(any());
+    assertEquals(1, server.stats().handshakeTimeouts());
+    assertEquals(0, server.stats().handshakeFailures());
+  }
+
+  @Test
+  void peerLeavingDuringHandshakeCountsAsFailure() throws Exception {
+    start(server().allow("10.0.0.0/8").handshake(Handshakes.expectLine("HELLO")).handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed("HEL");
+    ch.peerCloses();
+    assertFalse(ch.isOpen());
+    assertEquals(1, server.stats().handshakeFailures());
+    assertTrue(received.isEmpty());
+  }
+
+  private static Handshake replacePeerWith(String address) {
+    return Handshake.of("replace", () -> new HandshakeStep() {
+      @Override
+      public Progress begin(dev.portcullis.handshake.HandshakeContext ctx) {
+        ctx.replacePeer(new InetSocketAddress(address, 5555));
+        ctx.identity(Identity.of("test", "proxied"));
+        return Progress.DONE;
+      }
+
+      @Override
+      public Progress onInput(java.nio.ByteBuffer input, dev.portcullis.handshake.HandshakeContext ctx) {
+        return Progress.DONE;
+      }
+    });
+  }
+
+  @Test
+  void replacedPeerIsCheckedAgainAndDeniedIfThePolicySaysSo() throws Exception {
+    Handler handler = mock(Handler.class);
+    start(server().allow("10.0.0.1").deny("192.0.2.0/24").handshake(replacePeerWith("192.0.2.7")).handle(handler));
+    FakeChannel ch = connect("10.0.0.1");
+    assertFalse(ch.isOpen());
+    verify(handler, never()).handle(any());
+    assertEquals(1, server.stats().deniedAfterHandshake());
+  }
+
+  @Test
+  void replacedPeerAndIdentityReachTheHandler() throws Exception {
+    start(server().allow("10.0.0.1").allow("198.51.100.0/24").handshake(replacePeerWith("198.51.100.9"))
+        .handle(recording));
+    FakeChannel ch = new FakeChannel("10.0.0.1", 40000);
+    ch.peerCloses();
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.1")));
+    acceptor.accepted(ch);
+
+    Connection c = served.get(0);
+    assertEquals(new InetSocketAddress("198.51.100.9", 5555), c.peer());
+    assertEquals(new InetSocketAddress("10.0.0.1", 40000), c.socketPeer());
+    assertEquals(Optional.of(Identity.of("test", "proxied")), c.identity());
+  }
+
+  @Test
+  void stepThatThrowsIsAFailedHandshakeNotACrash() throws Exception {
+    Handshake broken = Handshake.of("broken", () -> (input, ctx) -> {
+      throw new IllegalStateException("bug in a custom step");
+    });
+    start(server().allow("10.0.0.0/8").handshake(broken).handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed("x");
+    assertFalse(ch.isOpen());
+    assertEquals(1, server.stats().handshakeFailures());
+  }
+
+  @Test
+  void stepThatNeverFinishesCannotBufferWithoutBound() throws Exception {
+    Handshake greedy = Handshake.of("greedy", () -> (input, ctx) -> HandshakeStep.Progress.NEED_MORE);
+    start(server().allow("10.0.0.0/8").handshake(greedy).handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed(new byte[HandshakeStep.MAX_BUFFERED - 1]);
+    assertTrue(ch.isOpen(), "below the limit the step may keep waiting");
+    ch.feed(new byte[1]);
+    assertFalse(ch.isOpen());
+    assertEquals(1, server.stats().handshakeFailures());
+  }
+
+  @Test
+  void customStepSeesOnlyUnconsumedBytesAgain() throws Exception {
+    List<Integer> seen = new ArrayList<>();
+    Handshake twoBytes = Handshake.of("two-bytes", () -> (input, ctx) -> {
+      seen.add(input.remaining());
+      if (input.remaining() < 2) {
+        return HandshakeStep.Progress.NEED_MORE;
+      }
+      input.position(input.position() + 2);
+      return HandshakeStep.Progress.DONE;
+    });
+    start(server().allow("10.0.0.0/8").handshake(twoBytes).handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    ch.feed("a");
+    ch.feedAndClose("bcd");
+    assertEquals(List.of(1, 4), seen);
+    assertEquals(List.of("cd"), received);
+  }
+
+  @Test
+  void handshakeOutputWaitsForRoomInTheSendBuffer() throws Exception {
+    start(server().allow("10.0.0.0/8").handshake(Handshakes.greeting("a-long-greeting"))
+        .handshake(Handshakes.expectLine("OK")).handle(recording));
+    FakeChannel ch = new FakeChannel("10.0.0.5", 40000);
+    ch.sendCapacity(4);
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.5")));
+    acceptor.accepted(ch);
+    assertEquals("a-lo", ch.written());
+    ch.feed("OK\n");
+    assertTrue(received.isEmpty(), "the next step waits until the greeting is out");
+    ch.peerCloses();
+    ch.drain();
+    assertEquals("a-long-greeting\nok:", ch.written());
+  }
+
+  @Test
+  void handlerThatThrowsIsCountedAndItsConnectionClosed() throws Exception {
+    start(server().allow("10.0.0.0/8").handle(conn -> {
+      throw new IllegalStateException("application bug");
+    }));
+    FakeChannel ch = connect("10.0.0.5");
+    assertFalse(ch.isOpen());
+    assertEquals(1, server.stats().handlerFailures());
+  }
+
+  @Test
+  void saturatedExecutorRefusesTheConnection() throws Exception {
+    Executor full = task -> {
+      throw new RejectedExecutionException("full");
+    };
+    Handler handler = mock(Handler.class);
+    start(server().executor(full).allow("10.0.0.0/8").handle(handler));
+    FakeChannel ch = connect("10.0.0.5");
+    assertFalse(ch.isOpen());
+    verify(handler, never()).handle(any());
+    assertEquals(1, server.stats().overloaded());
+  }
+
+  @Test
+  void closeClosesTheListenerOnceAndEndsAwaitTermination() throws Exception {
+    start(server().allow("10.0.0.0/8").handle(recording));
+    server.close();
+    server.close();
+    assertTrue(server.awaitTermination(java.time.Duration.ZERO));
+    verify(listener, org.mockito.Mockito.times(1)).close();
+  }
+}

@@ -1,0 +1,67 @@
+package dev.portcullis.jna;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/** Loopback clients and waiting helpers for the transport tests. */
+final class Clients {
+  private Clients() {}
+
+  /** A client socket bound to {@code from} (any 127.x.y.z plays another host) and connected. */
+  static Socket connect(String from, InetSocketAddress to) throws IOException {
+    Socket s = new Socket();
+    try {
+      s.bind(new InetSocketAddress(InetAddress.getByName(from), 0));
+      s.connect(to, 5000);
+      s.setSoTimeout(5000);
+      return s;
+    } catch (IOException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  /** Sends {@code text}, half-closes, and returns everything the server sent, or null if refused. */
+  static String exchange(String from, InetSocketAddress to, String text) throws IOException {
+    try (Socket s = connect(from, to)) {
+      s.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+      s.shutdownOutput();
+      byte[] reply = s.getInputStream().readAllBytes();
+      return reply.length == 0 ? null : new String(reply, StandardCharsets.UTF_8);
+    } catch (SocketException e) {
+      return null; // reset by the server: refused
+    }
+  }
+
+  /** The number of descriptors this process has open. */
+  static long openDescriptors() throws IOException {
+    try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+      return fds.count();
+    }
+  }
+
+  /** Polls until the condition holds or the timeout passes; returns whether it held. */
+  static boolean await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(5);
+    }
+    return true;
+  }
+
+  static InetSocketAddress loopback(int port) {
+    return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+  }
+}
