@@ -20,7 +20,8 @@ import java.util.Set;
  * portcullis echo --port 0 --bind 127.0.0.1 --policy office.policy
  * </pre>
  *
- * Prints {@code listening on HOST:PORT} once ready, and stops cleanly on SIGTERM or Ctrl-C.
+ * Prints {@code listening on HOST:PORT} once ready. On SIGTERM or Ctrl-C it closes the server
+ * (releasing the port and closing open connections) and prints {@code stopped}.
  */
 public final class EchoService {
   private EchoService() {}
@@ -59,7 +60,11 @@ public final class EchoService {
         server.bindAddress(bind);
       }
       RunningServer running = server.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(running::close, "portcullis-shutdown"));
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        running.close();
+        out.println("stopped");
+        out.flush();
+      }, "portcullis-shutdown"));
       InetSocketAddress at = running.localAddress();
       String host = at.getAddress().getHostAddress();
       out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());

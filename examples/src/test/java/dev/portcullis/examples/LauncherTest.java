@@ -1,0 +1,113 @@
+package dev.portcullis.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The launcher's commands in-process, with captured streams. */
+@Timeout(60)
+class LauncherTest {
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int run(String stdin, String... args) {
+    return Launcher.run(args, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  private String out() {
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  private String err() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void demoServesTheAllowedClientAndRefusesTheOther() {
+    assertEquals(0, run("", "demo"), err());
+    assertTrue(out().contains("client  127.0.0.1: sent \"hello\", received \"echo: hello\""), out());
+    assertTrue(out().contains("server  decided 127.0.0.2: deny (default)"), out());
+    assertTrue(out().contains("denied 1, handled 1"), out());
+  }
+
+  @Test
+  void checkDecidesEachArgumentNamingTheRule() {
+    assertEquals(0, run("", "check", "--allow", "10.0.0.0/8", "--deny", "10.66.0.0/16",
+        "10.66.1.1", "10.1.1.1", "192.0.2.1", "::ffff:10.1.1.1"), err());
+    assertEquals(String.join("\n",
+        "10.66.1.1 deny deny 10.66.0.0/16",
+        "10.1.1.1 allow allow 10.0.0.0/8",
+        "192.0.2.1 deny default",
+        "::ffff:10.1.1.1 allow allow 10.0.0.0/8", ""), out());
+  }
+
+  @Test
+  void checkReadsAddressesFromStdinWithAPolicyFile(@TempDir Path dir) throws Exception {
+    Path policy = dir.resolve("office.policy");
+    Files.writeString(policy, "# office\nallow 192.168.10.0/24\ndeny 192.168.10.66\nallow 2001:db8::/32\n");
+    assertEquals(0, run("192.168.10.7\n\n192.168.10.66\n2001:db8::1\n", "check", "--policy", policy.toString()));
+    assertEquals(String.join("\n",
+        "192.168.10.7 allow allow 192.168.10.0/24",
+        "192.168.10.66 deny deny 192.168.10.66/32",
+        "2001:db8::1 allow allow 2001:db8::/32", ""), out());
+  }
+
+  @Test
+  void checkWithMalformedAddressStillDecidesTheOthersAndExits2() {
+    assertEquals(2, run("10.0.0.1\nexample.com\n10.1.2\n10.0.0.2\n", "check", "--allow", "10.0.0.0/8"));
+    assertEquals("10.0.0.1 allow allow 10.0.0.0/8\n10.0.0.2 allow allow 10.0.0.0/8\n", out());
+    assertTrue(err().contains("'example.com'") && err().contains("'10.1.2'"), err());
+  }
+
+  @Test
+  void checkWithMalformedRuleStopsWithStatus2NamingIt() {
+    assertEquals(2, run("", "check", "--allow", "10.1.2.3/8", "10.0.0.1"));
+    assertEquals("", out());
+    assertTrue(err().contains("'10.1.2.3/8'") && err().contains("10.0.0.0/8"), err());
+  }
+
+  @Test
+  void checkPolicyFileErrorNamesTheLine(@TempDir Path dir) throws Exception {
+    Path policy = dir.resolve("bad.policy");
+    Files.writeString(policy, "allow 10.0.0.0/8\npermit 10.1.0.0/16\n");
+    assertEquals(2, run("", "check", "--policy", policy.toString(), "10.0.0.1"));
+    assertTrue(err().contains(policy + ":2:") && err().contains("'permit'"), err());
+  }
+
+  @Test
+  void checkWithoutRulesIsAUsageError() {
+    assertEquals(2, run("", "check", "10.0.0.1"));
+    assertTrue(err().contains("no rules"), err());
+  }
+
+  @Test
+  void unknownCommandOrOptionPrintsUsageAndExits2() {
+    assertEquals(2, run("", "serve"));
+    assertTrue(err().contains("unknown command 'serve'") && err().contains("usage: portcullis"), err());
+    err.reset();
+    assertEquals(2, run("", "check", "--frobnicate", "x"));
+    assertTrue(err().contains("unknown option '--frobnicate'") && err().contains("usage: portcullis"), err());
+    err.reset();
+    assertEquals(2, run(""));
+    assertTrue(err().contains("usage: portcullis"), err());
+  }
+
+  @Test
+  void echoRejectsBadPortAndMissingRulesBeforeListening() {
+    assertEquals(2, run("", "echo", "--port", "70000", "--allow-all"));
+    assertTrue(err().contains("--port 70000 is out of range"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--port", "0", "--bind", "127.0.0.1"));
+    assertTrue(err().contains("no access rules") && err().contains("--allow-all") == false, err());
+  }
+}
