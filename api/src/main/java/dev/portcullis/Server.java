@@ -58,6 +58,7 @@ public final class Server {
   private final List<Handshake> handshakes = new ArrayList<>();
   private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
   private Handler handler;
+  private LoopHandler loopHandler;
   private Executor executor;
   private Transport transport;
 
@@ -184,9 +185,24 @@ public final class Server {
     return this;
   }
 
-  /** The application code that serves each allowed connection. Required. */
+  /**
+   * The application code that serves each allowed connection, with blocking streams, on the
+   * {@link #executor}. The simplest style, and the right one for request/response code that calls
+   * other blocking APIs. This or {@link #handleOnLoop} is required.
+   */
   public Server handle(Handler handler) {
     this.handler = Objects.requireNonNull(handler, "handler");
+    return this;
+  }
+
+  /**
+   * The application code that serves each allowed connection, as callbacks on the event loop:
+   * no thread is held while a connection waits, and no thread hand-off is paid per message. The
+   * right style for many idle connections, proxies and small fast protocols; callbacks must never
+   * block. See {@link LoopHandler}. This or {@link #handle} is required.
+   */
+  public Server handleOnLoop(LoopHandler handler) {
+    this.loopHandler = Objects.requireNonNull(handler, "handler");
     return this;
   }
 
@@ -221,9 +237,13 @@ public final class Server {
    * @throws IOException if another socket call fails
    */
   public RunningServer start() throws IOException {
-    if (handler == null) {
+    if (handler == null && loopHandler == null) {
       throw new IllegalStateException("Server on port " + port
-          + " has no handler: call .handle(connection -> ...) before start()");
+          + " has no handler: call .handle(connection -> ...) or .handleOnLoop(...) before start()");
+    }
+    if (handler != null && loopHandler != null) {
+      throw new IllegalStateException("Server on port " + port
+          + " has both .handle(...) and .handleOnLoop(...); choose one handler style");
     }
     if (policy != null && (anyRule || allowAll)) {
       throw new IllegalStateException("Server on port " + port
@@ -249,7 +269,8 @@ public final class Server {
           + (cause == null ? "no reason given" : cause), cause);
     }
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
-        handshakeTimeout, handler, Optional.ofNullable(executor));
+        handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
+        Optional.ofNullable(executor));
     return ServerInstance.start(config, t);
   }
 }

@@ -1,6 +1,7 @@
 package dev.portcullis.internal;
 
 import dev.portcullis.Handler;
+import dev.portcullis.LoopHandler;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.policy.AccessPolicy;
@@ -26,13 +27,15 @@ final class Pipeline implements Acceptor {
   final long handshakeTimeoutNanos;
   final Counters counters;
   private final Handler handler;
+  private final LoopHandler loopHandler;
   private final Executor executor;
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
     this.handshakes = config.handshakes();
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
-    this.handler = config.handler();
+    this.handler = config.handler().orElse(null);
+    this.loopHandler = config.loopHandler().orElse(null);
     this.executor = executor;
     this.counters = counters;
   }
@@ -76,6 +79,11 @@ final class Pipeline implements Acceptor {
   }
 
   void dispatch(Channel channel, InetSocketAddress peer, Identity identity, byte[] leftover) {
+    if (loopHandler != null) {
+      counters.handled.incrementAndGet();
+      new LoopConnectionImpl(channel, peer, identity, loopHandler, counters).open(leftover);
+      return;
+    }
     ChannelConnection connection = new ChannelConnection(channel, peer, identity, leftover);
     try {
       executor.execute(() -> serve(connection));

@@ -1,6 +1,7 @@
 package dev.portcullis.internal;
 
 import dev.portcullis.Handler;
+import dev.portcullis.LoopHandler;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.policy.AccessPolicy;
 import java.net.InetAddress;
@@ -17,5 +18,6 @@ public record ServerConfig(
     AccessPolicy policy,
     List<Handshake> handshakes,
     Duration handshakeTimeout,
-    Handler handler,
+    Optional<Handler> handler,
+    Optional<LoopHandler> loopHandler,
     Optional<Executor> executor) {}

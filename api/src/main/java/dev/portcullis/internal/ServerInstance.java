@@ -37,7 +37,8 @@ public final class ServerInstance implements RunningServer {
 
   private ServerInstance(ServerConfig config) {
     this.config = config;
-    this.ownedExecutor = config.executor().isPresent() ? null : defaultExecutor(config.port());
+    boolean needsExecutor = config.handler().isPresent() && config.executor().isEmpty();
+    this.ownedExecutor = needsExecutor ? defaultExecutor(config.port()) : null;
   }
 
   /**
@@ -47,7 +48,7 @@ public final class ServerInstance implements RunningServer {
    */
   public static ServerInstance start(ServerConfig config, Transport transport) throws IOException {
     ServerInstance s = new ServerInstance(config);
-    Executor executor = config.executor().orElse(s.ownedExecutor);
+    Executor executor = config.executor().isPresent() ? config.executor().get() : s.ownedExecutor;
     Pipeline pipeline = new Pipeline(config, executor, s.counters);
     try {
       s.listener = transport.listen(

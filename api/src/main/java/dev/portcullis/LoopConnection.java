@@ -1,0 +1,48 @@
+package dev.portcullis;
+
+import dev.portcullis.handshake.Identity;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.Optional;
+
+/**
+ * A connection served by a {@link LoopHandler}. Writes never block: what the socket does not take
+ * at once is queued and written when it has room. While more than {@link #MAX_QUEUED} bytes are
+ * queued, the connection stops reading, so a peer that does not read cannot make the server
+ * buffer without bound.
+ */
+public interface LoopConnection {
+  /** Queued output above which reading pauses until the queue drains. */
+  int MAX_QUEUED = 1 << 20;
+
+  /** The peer, as the handshake chain left it (see {@link Connection#peer()}). */
+  InetSocketAddress peer();
+
+  /** The socket's own peer address, which may be a proxy's. */
+  InetSocketAddress socketPeer();
+
+  /** The local address the connection was accepted on. */
+  InetSocketAddress localAddress();
+
+  /** What the peer proved during the handshake, if any step said. */
+  Optional<Identity> identity();
+
+  /**
+   * Writes the buffer's remaining bytes without blocking, queueing a copy of what the socket does
+   * not take at once; the buffer's position is advanced to its limit. Safe from any thread. Bytes
+   * written after {@link #close()} are dropped.
+   */
+  void write(ByteBuffer data);
+
+  /** Bytes queued and not yet written. */
+  long queuedBytes();
+
+  /** Closes the connection once queued output is written. Idempotent; safe from any thread. */
+  void close();
+
+  /** Closes the connection at once, dropping queued output. Idempotent; safe from any thread. */
+  void abort();
+
+  /** Whether the connection is still open. */
+  boolean isOpen();
+}

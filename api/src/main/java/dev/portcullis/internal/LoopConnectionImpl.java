@@ -1,0 +1,274 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.LoopConnection;
+import dev.portcullis.LoopHandler;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.spi.Channel;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A {@link LoopConnection}: all state is touched on the event loop only; calls from other threads
+ * are handed to it. Reads go into one buffer per loop thread, so an idle connection owns no
+ * buffer; only output the socket did not take is queued per connection.
+ */
+final class LoopConnectionImpl implements LoopConnection {
+  private static final Logger log = LoggerFactory.getLogger(LoopConnectionImpl.class);
+  private static final int READ_BUFFER = 64 * 1024;
+  private static final int READS_PER_WAKEUP = 16;
+  private static final ThreadLocal<ByteBuffer> BUFFER =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_BUFFER));
+
+  private final Channel channel;
+  private final InetSocketAddress peer;
+  private final Identity identity;
+  private final LoopHandler handler;
+  private final Counters counters;
+  private final Runnable readTask = this::onReadable;
+  private final Runnable writeTask = this::onWritable;
+  private ArrayDeque<ByteBuffer> queue;
+  private volatile long queued;
+  private boolean paused;
+  private boolean closing;
+  private volatile boolean closed;
+
+  LoopConnectionImpl(Channel channel, InetSocketAddress peer, Identity identity, LoopHandler handler,
+      Counters counters) {
+    this.channel = channel;
+    this.peer = peer;
+    this.identity = identity;
+    this.handler = handler;
+    this.counters = counters;
+  }
+
+  /** Runs on the loop: opens the handler, delivers bytes left over from the handshake, reads. */
+  void open(byte[] leftover) {
+    try {
+      handler.onOpen(this);
+      if (leftover != null && !closed) {
+        handler.onData(this, ByteBuffer.wrap(leftover));
+      }
+    } catch (Throwable t) {
+      fail(t);
+      return;
+    }
+    armRead();
+  }
+
+  private void armRead() {
+    if (!closed && !closing && !paused) {
+      channel.whenReadable(readTask);
+    }
+  }
+
+  private void onReadable() {
+    if (closed) {
+      return;
+    }
+    ByteBuffer buffer = BUFFER.get();
+    byte[] array = buffer.array();
+    try {
+      for (int i = 0; i < READS_PER_WAKEUP; i++) {
+        int n = channel.read(array, 0, array.length);
+        if (n > 0) {
+          buffer.clear().limit(n);
+          handler.onData(this, buffer);
+          if (closed || closing || paused || n < array.length) {
+            break;
+          }
+        } else if (n == 0) {
+          break;
+        } else {
+          handler.onEndOfStream(this);
+          return;
+        }
+      }
+    } catch (IOException e) {
+      log.debug("Read from {} failed: {}", peer(), e.getMessage());
+      closeNow();
+      return;
+    } catch (Throwable t) {
+      fail(t);
+      return;
+    }
+    armRead();
+  }
+
+  @Override
+  public void write(ByteBuffer data) {
+    if (!channel.inEventLoop()) {
+      ByteBuffer copy = copyOf(data);
+      channel.execute(() -> writeOnLoop(copy));
+      return;
+    }
+    writeOnLoop(data);
+  }
+
+  private void writeOnLoop(ByteBuffer data) {
+    if (closed || closing) {
+      data.position(data.limit());
+      return;
+    }
+    if (queue != null && !queue.isEmpty()) {
+      enqueue(copyOf(data));
+      return;
+    }
+    try {
+      writeSome(data);
+    } catch (IOException e) {
+      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      closeNow();
+      return;
+    }
+    if (data.hasRemaining()) {
+      enqueue(copyOf(data));
+      channel.whenWritable(writeTask);
+    }
+  }
+
+  private void writeSome(ByteBuffer data) throws IOException {
+    if (!data.hasArray()) {
+      ByteBuffer heap = copyOf(data);
+      data = heap;
+    }
+    while (data.hasRemaining()) {
+      int n = channel.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
+      if (n == 0) {
+        return;
+      }
+      data.position(data.position() + n);
+    }
+  }
+
+  private void enqueue(ByteBuffer copy) {
+    if (queue == null) {
+      queue = new ArrayDeque<>(4);
+    }
+    queue.add(copy);
+    queued += copy.remaining();
+    if (queued > MAX_QUEUED) {
+      paused = true;
+    }
+  }
+
+  private void onWritable() {
+    if (closed) {
+      return;
+    }
+    try {
+      while (queue != null && !queue.isEmpty()) {
+        ByteBuffer head = queue.peek();
+        int before = head.remaining();
+        writeSome(head);
+        queued -= before - head.remaining();
+        if (head.hasRemaining()) {
+          channel.whenWritable(writeTask);
+          return;
+        }
+        queue.poll();
+      }
+    } catch (IOException e) {
+      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      closeNow();
+      return;
+    }
+    if (closing) {
+      closeNow();
+    } else if (paused) {
+      paused = false;
+      armRead();
+    }
+  }
+
+  private static ByteBuffer copyOf(ByteBuffer data) {
+    ByteBuffer copy = ByteBuffer.allocate(data.remaining());
+    copy.put(data).flip();
+    return copy;
+  }
+
+  @Override
+  public long queuedBytes() {
+    return queued;
+  }
+
+  @Override
+  public void close() {
+    if (!channel.inEventLoop()) {
+      channel.execute(this::close);
+      return;
+    }
+    if (closed || closing) {
+      return;
+    }
+    closing = true;
+    if (queue == null || queue.isEmpty()) {
+      closeNow();
+    }
+  }
+
+  @Override
+  public void abort() {
+    if (!channel.inEventLoop()) {
+      channel.execute(this::abort);
+      return;
+    }
+    closeNow();
+  }
+
+  private void closeNow() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    queue = null;
+    queued = 0;
+    channel.close();
+    try {
+      handler.onClose(this);
+    } catch (Throwable t) {
+      counters.handlerFailures.incrementAndGet();
+      log.warn("LoopHandler.onClose failed for {}", peer(), t);
+    }
+  }
+
+  private void fail(Throwable t) {
+    counters.handlerFailures.incrementAndGet();
+    log.warn("LoopHandler failed for {}", peer(), t);
+    closeNow();
+  }
+
+  @Override
+  public boolean isOpen() {
+    return !closed;
+  }
+
+  @Override
+  public InetSocketAddress peer() {
+    return peer != null ? peer : channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress socketPeer() {
+    return channel.remoteAddress();
+  }
+
+  @Override
+  public InetSocketAddress localAddress() {
+    return channel.localAddress();
+  }
+
+  @Override
+  public Optional<Identity> identity() {
+    return Optional.ofNullable(identity);
+  }
+
+  @Override
+  public String toString() {
+    return "LoopConnection[" + peer() + "]";
+  }
+}
