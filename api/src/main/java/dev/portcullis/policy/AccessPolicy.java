@@ -188,7 +188,7 @@ public final class AccessPolicy {
    * nothing; this is the form transports call on every accepted connection.
    */
   public Decision decideIpv4(int address) {
-    return decisions[v4.lookup(0, address & 0xFFFF_FFFFL)];
+    return decisions[v4.lookupIpv4(address)];
   }
 
   /**
@@ -199,7 +199,7 @@ public final class AccessPolicy {
     if (high == 0 && (low >>> 32) == 0xFFFFL) {
       return decideIpv4((int) low);
     }
-    return decisions[v6.lookup(high, low)];
+    return decisions[v6.lookupIpv6(high, low)];
   }
 
   /** Equal when both hold the same set of rules, whatever their order. */

@@ -319,6 +319,39 @@ class FastMatcherAgainstLinearReferenceTest {
   }
 
   @Test
+  void ipv6RulesSharingALongPrefixAgreeInsideAndOutsideThatPrefix() {
+    // Every rule lies inside 2001:db8::/32, so the IPv6 index covers the bits after that prefix;
+    // probes below, inside and above it exercise the clamped first and last buckets.
+    Random rnd = new Random(0x2001_0DB8L);
+    long base = 0x2001_0DB8_0000_0000L;
+    List<Rule> rules = new java.util.ArrayList<>();
+    for (int i = 0; i < 4000; i++) {
+      int length = 33 + rnd.nextInt(96);
+      long hi = base | (rnd.nextLong() >>> 32);
+      long lo = rnd.nextLong();
+      Cidr c = RandomRules.v6(hi & RandomRules.v6HiMask(length), lo & RandomRules.v6LoMask(length), length);
+      rules.add(rnd.nextInt(3) == 0 ? Rule.deny(c) : Rule.allow(c));
+    }
+    AccessPolicy p = AccessPolicy.of(rules);
+    LinearPolicy ref = new LinearPolicy(rules);
+    Tally t = new Tally();
+    long[] outside = {0, 1, base - 1, base + (1L << 32), -1L, 0x2001_0DB7_FFFF_FFFFL, 0x2001_0DB9_0000_0000L};
+    for (long hi : outside) {
+      compareIpv6(p, ref, hi, 0, t, false);
+      compareIpv6(p, ref, hi, -1L, t, false);
+    }
+    for (Rule r : rules) {
+      Cidr c = r.cidr();
+      compareIpv6(p, ref, c.hi(), c.lo(), t, false);
+      compareIpv6(p, ref, c.lastHi(), c.lastLo(), t, false);
+      long nextLo = c.lastLo() + 1;
+      compareIpv6(p, ref, nextLo == 0 ? c.lastHi() + 1 : c.lastHi(), nextLo, t, false);
+      compareIpv6(p, ref, base | (rnd.nextLong() >>> 32), rnd.nextLong(), t, false);
+    }
+    assertTrue(t.compared > 16_000 && t.allowed > 1000 && t.denied > 100 && t.byDefault > 10, t.toString());
+  }
+
+  @Test
   void mixedFamilyPoliciesAgreeWithLinearReference() {
     Random rnd = new Random(0xD0A1L);
     for (int round = 0; round < 4; round++) {
