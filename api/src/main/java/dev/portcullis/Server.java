@@ -174,12 +174,16 @@ public final class Server {
    * The absolute deadline for the whole handshake chain, counted from accept and not reset when
    * bytes arrive. A connection still in its handshake then is closed. Default 10 seconds.
    *
-   * @throws IllegalArgumentException if not positive
+   * @throws IllegalArgumentException if not positive, or longer than a day
    */
   public Server handshakeTimeout(Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
       throw new IllegalArgumentException("Handshake timeout must be positive: " + timeout);
+    }
+    if (timeout.compareTo(Duration.ofDays(1)) > 0) {
+      throw new IllegalArgumentException("Handshake timeout " + timeout + " is longer than a day; a handshake"
+          + " that slow is an attack, not a client");
     }
     this.handshakeTimeout = timeout;
     return this;

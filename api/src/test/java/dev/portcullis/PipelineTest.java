@@ -235,6 +235,27 @@ class PipelineTest {
   }
 
   @Test
+  void unresolvedReplacementPeerFailsTheHandshake() throws Exception {
+    Handshake unresolved = Handshake.of("unresolved", () -> new HandshakeStep() {
+      @Override
+      public Progress begin(dev.portcullis.handshake.HandshakeContext ctx) {
+        ctx.replacePeer(InetSocketAddress.createUnresolved("proxy.example", 1));
+        return Progress.DONE;
+      }
+
+      @Override
+      public Progress onInput(java.nio.ByteBuffer input, dev.portcullis.handshake.HandshakeContext ctx) {
+        return Progress.DONE;
+      }
+    });
+    start(server().allow("10.0.0.0/8").handshake(unresolved).handle(recording));
+    FakeChannel ch = connect("10.0.0.5");
+    assertFalse(ch.isOpen());
+    assertEquals(1, server.stats().handshakeFailures());
+    assertTrue(received.isEmpty());
+  }
+
+  @Test
   void stepThatThrowsIsAFailedHandshakeNotACrash() throws Exception {
     Handshake broken = Handshake.of("broken", () -> (input, ctx) -> {
       throw new IllegalStateException("bug in a custom step");

@@ -47,6 +47,8 @@ class ServerTest {
         .getMessage().contains("0"));
     assertThrows(IllegalArgumentException.class, () -> Server.on(0).handshakeTimeout(Duration.ZERO));
     assertThrows(IllegalArgumentException.class, () -> Server.on(0).handshakeTimeout(Duration.ofSeconds(-1)));
+    assertThrows(IllegalArgumentException.class,
+        () -> Server.on(0).handshakeTimeout(java.time.temporal.ChronoUnit.FOREVER.getDuration()));
   }
 
   @Test

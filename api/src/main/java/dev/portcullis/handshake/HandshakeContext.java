@@ -22,6 +22,8 @@ public interface HandshakeContext {
    * Replaces the peer address, as the PROXY protocol does. When the chain finishes, the access
    * policy is checked again against the new address, and the connection is closed if it is
    * denied.
+   *
+   * @throws IllegalArgumentException if the address is unresolved
    */
   void replacePeer(InetSocketAddress peer);
 
@@ -32,8 +34,8 @@ public interface HandshakeContext {
   Optional<Identity> identity();
 
   /**
-   * Queues bytes to send to the peer (copied). They are written without blocking, before the next
-   * step begins and before the handler runs.
+   * Queues bytes to send to the peer (copied). They are written without blocking before more input
+   * is read and before the handler runs.
    */
   void write(ByteBuffer bytes);
 

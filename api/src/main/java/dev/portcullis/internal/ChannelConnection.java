@@ -80,6 +80,12 @@ final class ChannelConnection implements Connection {
     private volatile Thread thread;
 
     void await(Channel channel, boolean read) throws IOException {
+      if (channel.inEventLoop()) {
+        // Parking here would wait for a signal only this very thread can deliver.
+        throw new IllegalStateException("A blocking Connection stream was used on the event loop thread"
+            + " (an executor that runs handlers on the caller's thread, such as Runnable::run or"
+            + " CallerRunsPolicy?). Give Server.executor(...) its own threads, or use handleOnLoop(...).");
+      }
       if (!channel.isOpen()) {
         throw new SocketException("Connection closed");
       }

@@ -29,6 +29,9 @@ final class Pipeline implements Acceptor {
   private final Handler handler;
   private final LoopHandler loopHandler;
   private final Executor executor;
+  private volatile boolean closing;
+  private volatile Runnable onListenerFailure = () -> {};
+  private long lastOverloadLog;
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
@@ -60,6 +63,24 @@ final class Pipeline implements Acceptor {
     return false;
   }
 
+  /** The server is closing: handlers that fail because their connection was closed are not failures. */
+  void closing() {
+    closing = true;
+  }
+
+  /** What to do when the transport's loop dies on its own. */
+  void onListenerFailure(Runnable action) {
+    onListenerFailure = action;
+  }
+
+  @Override
+  public void listenerStopped(Throwable failure) {
+    if (failure != null && !closing) {
+      log.error("The listener stopped on its own; the server closes", failure);
+      onListenerFailure.run();
+    }
+  }
+
   @Override
   public void accepted(Channel channel) {
     if (handshakes.isEmpty()) {
@@ -89,7 +110,12 @@ final class Pipeline implements Acceptor {
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {
       counters.overloaded.incrementAndGet();
-      log.warn("No handler thread free for {}; connection closed", connection.peer());
+      long now = System.nanoTime();
+      if (lastOverloadLog == 0 || now - lastOverloadLog > 1_000_000_000L) {
+        lastOverloadLog = now;
+        log.warn("No handler thread free for {}; connection closed ({} refused so far)", connection.peer(),
+            counters.overloaded.get());
+      }
       channel.close();
     }
   }
@@ -99,6 +125,10 @@ final class Pipeline implements Acceptor {
     try {
       handler.handle(connection);
     } catch (Throwable t) {
+      if (closing && t instanceof java.io.IOException) {
+        log.debug("Handler for {} ended as the server closed: {}", connection.peer(), t.toString());
+        return;
+      }
       counters.handlerFailures.incrementAndGet();
       log.warn("Handler failed for {}", connection.peer(), t);
       if (t instanceof Error e && !(t instanceof StackOverflowError)) {

@@ -34,6 +34,7 @@ public final class ServerInstance implements RunningServer {
   private final AtomicBoolean closing = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private Listener listener;
+  private Pipeline pipeline;
 
   private ServerInstance(ServerConfig config) {
     this.config = config;
@@ -50,6 +51,8 @@ public final class ServerInstance implements RunningServer {
     ServerInstance s = new ServerInstance(config);
     Executor executor = config.executor().isPresent() ? config.executor().get() : s.ownedExecutor;
     Pipeline pipeline = new Pipeline(config, executor, s.counters);
+    s.pipeline = pipeline;
+    pipeline.onListenerFailure(() -> new Thread(s::close, "portcullis-close").start());
     try {
       s.listener = transport.listen(
           new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
@@ -101,6 +104,7 @@ public final class ServerInstance implements RunningServer {
       return;
     }
     try {
+      pipeline.closing();
       listener.close();
       if (ownedExecutor != null) {
         ownedExecutor.shutdownNow();

@@ -31,4 +31,12 @@ public interface Acceptor {
    * @param channel the connection, non-blocking, driven by the event loop
    */
   void accepted(Channel channel);
+
+  /**
+   * The listener stopped: closed on request, or because its event loop failed. Called once, from
+   * the loop thread as it exits. The default does nothing.
+   *
+   * @param failure why the loop stopped on its own, or null when it was closed on request
+   */
+  default void listenerStopped(Throwable failure) {}
 }

@@ -34,7 +34,7 @@ public final class Options {
         o.values.computeIfAbsent(a, k -> new ArrayList<>()).add(args[++i]);
       } else if (flags.contains(a)) {
         o.values.computeIfAbsent(a, k -> new ArrayList<>()).add("");
-      } else if (a.startsWith("--")) {
+      } else if (a.startsWith("-") && a.length() > 1 && !Character.isDigit(a.charAt(1)) && a.charAt(1) != ':') {
         throw new UsageException("unknown option '" + a + "'");
       } else {
         o.positional.add(a);
@@ -78,6 +78,9 @@ public final class Options {
       }
       return n;
     } catch (NumberFormatException e) {
+      if (v.matches("-?[0-9]+")) {
+        throw new UsageException(name + " " + v + " is out of range " + min + ".." + max);
+      }
       throw new UsageException(name + " '" + v + "' is not a whole number");
     }
   }

@@ -23,7 +23,15 @@ public final class PolicyOptions {
     AccessPolicy.Builder b = AccessPolicy.builder();
     String file = o.one("--policy");
     if (file != null) {
-      b.rules(AccessPolicy.load(Path.of(file)));
+      try {
+        b.rules(AccessPolicy.load(Path.of(file)));
+      } catch (java.nio.file.NoSuchFileException e) {
+        throw new IOException("cannot read policy file " + file + ": no such file", e);
+      } catch (java.nio.file.AccessDeniedException e) {
+        throw new IOException("cannot read policy file " + file + ": permission denied", e);
+      } catch (IOException e) {
+        throw new IOException("cannot read policy file " + file + ": " + e.getMessage(), e);
+      }
     }
     for (String c : o.all("--allow")) {
       b.allow(c);

@@ -108,6 +108,26 @@ class LauncherTest {
     assertTrue(err().contains("--port 70000 is out of range"), err());
     err.reset();
     assertEquals(2, run("", "echo", "--port", "0", "--bind", "127.0.0.1"));
-    assertTrue(err().contains("no access rules") && err().contains("--allow-all") == false, err());
+    assertTrue(err().contains("no access rules") && err().contains("--allow-all") && !err().contains(".allow("),
+        err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--port", "99999999999", "--allow-all"));
+    assertTrue(err().contains("out of range"), err());
+  }
+
+  @Test
+  void unreadablePolicyFileIsNamedWithTheReason(@TempDir Path dir) {
+    String missing = dir.resolve("missing.policy").toString();
+    assertEquals(2, run("", "check", "--policy", missing, "10.0.0.1"));
+    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--port", "0", "--policy", missing));
+    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+  }
+
+  @Test
+  void singleDashOptionIsAUsageErrorNotAnAddress() {
+    assertEquals(2, run("", "check", "--allow", "10.0.0.0/8", "-x"));
+    assertTrue(err().contains("unknown option '-x'") && err().contains("usage: portcullis"), err());
   }
 }

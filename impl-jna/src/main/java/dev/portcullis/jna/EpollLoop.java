@@ -70,7 +70,10 @@ final class EpollLoop implements Listener, Runnable {
   private final PriorityQueue<Timer> timers = new PriorityQueue<>();
   private final AtomicInteger openChannels = new AtomicInteger();
   private final AtomicBoolean stopRequested = new AtomicBoolean();
+  private final Object wakeLock = new Object();
+  private boolean wakeClosed; // guarded by wakeLock: nothing writes to wakeFd once it is closed
   private volatile boolean terminated;
+  private volatile Throwable failure;
   private JnaChannel[] channels = new JnaChannel[1024];
   private int nextGeneration = 1;
   private long timerSequence;
@@ -149,7 +152,8 @@ final class EpollLoop implements Listener, Runnable {
           if (errno == LinuxErrno.EINTR) {
             continue;
           }
-          log.error("epoll_wait on {} failed: {}; the server stops", localAddress, LinuxErrno.name(errno));
+          failure = Errors.exception("epoll_wait(epfd " + epfd + ")", errno);
+          log.error("Event loop of {} failed; the server stops", localAddress, failure);
           break;
         }
         for (int i = 0; i < n; i++) {
@@ -168,6 +172,7 @@ final class EpollLoop implements Listener, Runnable {
         runTimers();
       }
     } catch (Throwable t) {
+      failure = t;
       log.error("Event loop of {} failed; the server stops", localAddress, t);
     } finally {
       shutdown();
@@ -207,17 +212,19 @@ final class EpollLoop implements Listener, Runnable {
       int family = peerNative.getShort(0);
       int port = peerBigEndian.getShort(2) & 0xFFFF;
       long high = 0;
-      long low;
-      boolean admitted;
-      if (family == LibC.AF_INET) {
-        low = peerBigEndian.getInt(4) & 0xFFFF_FFFFL;
-        admitted = acceptor.admitIpv4((int) low);
-      } else if (family == LibC.AF_INET6) {
-        high = peerBigEndian.getLong(8);
-        low = peerBigEndian.getLong(16);
-        admitted = acceptor.admitIpv6(high, low);
-      } else {
-        low = 0;
+      long low = 0;
+      boolean admitted = false;
+      try {
+        if (family == LibC.AF_INET) {
+          low = peerBigEndian.getInt(4) & 0xFFFF_FFFFL;
+          admitted = acceptor.admitIpv4((int) low);
+        } else if (family == LibC.AF_INET6) {
+          high = peerBigEndian.getLong(8);
+          low = peerBigEndian.getLong(16);
+          admitted = acceptor.admitIpv6(high, low);
+        }
+      } catch (Throwable t) {
+        log.error("Deciding on a connection to {} failed; it is closed", localAddress, t);
         admitted = false;
       }
       if (!admitted) {
@@ -240,8 +247,9 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   /**
-   * Out of descriptors or memory: the listener stays readable, so accepting again at once would
-   * spin. Stop watching it for a moment, and say so in the log at most every ten seconds.
+   * Out of descriptors or memory (or an error accept(2) does not list): the listener stays
+   * readable, so accepting again at once would spin. Stop watching it for a moment, and say so in
+   * the log at most every ten seconds.
    */
   private void pauseAccepting(int errno) {
     long now = System.nanoTime();
@@ -282,7 +290,15 @@ final class EpollLoop implements Listener, Runnable {
       return;
     }
     if (!inEventLoop() && wakePending.compareAndSet(false, true)) {
-      LibC.write(wakeFd, Pointer.nativeValue(ONE), 8);
+      wake();
+    }
+  }
+
+  private void wake() {
+    synchronized (wakeLock) {
+      if (!wakeClosed) {
+        LibC.write(wakeFd, Pointer.nativeValue(ONE), 8);
+      }
     }
   }
 
@@ -336,7 +352,7 @@ final class EpollLoop implements Listener, Runnable {
   public void close() {
     if (stopRequested.compareAndSet(false, true)) {
       if (!inEventLoop()) {
-        LibC.write(wakeFd, Pointer.nativeValue(ONE), 8);
+        wake();
       }
     }
     if (!inEventLoop()) {
@@ -359,9 +375,17 @@ final class EpollLoop implements Listener, Runnable {
     terminated = true;
     runTasks();
     timers.clear();
-    LibC.close(wakeFd);
+    synchronized (wakeLock) {
+      wakeClosed = true;
+      LibC.close(wakeFd);
+    }
     LibC.close(epfd);
     log.debug("Event loop of {} stopped", localAddress);
+    try {
+      acceptor.listenerStopped(failure);
+    } catch (Throwable t) {
+      log.error("Acceptor failed while the listener of {} stopped", localAddress, t);
+    }
   }
 
   /** A task due at a {@link System#nanoTime()} deadline; cancelled ones are dropped when due. */

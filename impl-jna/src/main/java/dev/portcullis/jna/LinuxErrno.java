@@ -7,6 +7,7 @@ package dev.portcullis.jna;
 final class LinuxErrno {
   private LinuxErrno() {}
 
+  static final int EPERM = 1;
   static final int EINTR = 4;
   static final int EBADF = 9;
   static final int EAGAIN = 11;
@@ -66,7 +67,7 @@ final class LinuxErrno {
   static boolean isTransientAcceptError(int errno) {
     return switch (errno) {
       case EINTR, ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
-          EOPNOTSUPP, ENETUNREACH, ETIMEDOUT, ECONNRESET -> true;
+          EOPNOTSUPP, ENETUNREACH, ETIMEDOUT, ECONNRESET, EPERM -> true; // EPERM: a firewall refused it
       default -> false;
     };
   }

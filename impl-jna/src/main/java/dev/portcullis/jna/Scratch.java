@@ -11,7 +11,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  */
 final class Scratch {
   static final int SIZE = 64 * 1024;
-  private static final int SLOTS = 64;
+  private static final int SLOTS = 128;
+  private static final int PROBES = 8;
   private static final AtomicReferenceArray<Scratch> POOL = new AtomicReferenceArray<>(SLOTS);
 
   final Memory memory;
@@ -29,7 +30,7 @@ final class Scratch {
 
   static Scratch acquire() {
     int home = home();
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < PROBES; i++) {
       Scratch s = POOL.getAndSet((home + i) & (SLOTS - 1), null);
       if (s != null) {
         return s;
@@ -40,7 +41,7 @@ final class Scratch {
 
   static void release(Scratch s) {
     int home = home();
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < PROBES; i++) {
       if (POOL.compareAndSet((home + i) & (SLOTS - 1), null, s)) {
         return;
       }

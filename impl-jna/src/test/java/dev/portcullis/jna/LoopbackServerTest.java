@@ -150,6 +150,7 @@ class LoopbackServerTest {
       server.close();
 
       assertTrue(handlerDone.await(5, TimeUnit.SECONDS), "a handler blocked in read is woken by close");
+      assertEquals(0, server.stats().handlerFailures(), "a handler ended by close is not a failure");
       assertEquals(-1, silent.getInputStream().read(), "a connection still in its handshake is closed");
       try (ServerSocket again = new ServerSocket()) {
         again.bind(new InetSocketAddress("127.0.0.1", port));
@@ -195,6 +196,20 @@ class LoopbackServerTest {
       writer.join();
       assertArrayEquals(payload, back);
     }
+  }
+
+  @Test
+  void callerRunsExecutorFailsTheHandlerInsteadOfFreezingTheLoop() throws Exception {
+    server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").executor(Runnable::run)
+        .handle(echo).start();
+    try (Socket s = Clients.connect("127.0.0.1", server.localAddress())) {
+      assertEquals(-1, s.getInputStream().read(), "the handler fails and its connection is closed");
+    }
+    assertTrue(await(() -> server.stats().handlerFailures() == 1, Duration.ofSeconds(5)));
+    // The loop is alive: it accepts the next connection and runs its handler. (Whether that handler
+    // must wait, and so fails, depends on whether the bytes arrived first; either way it answers.)
+    exchange("127.0.0.1", server.localAddress(), "x");
+    assertTrue(await(() -> server.stats().handled() == 2, Duration.ofSeconds(5)));
   }
 
   @Test

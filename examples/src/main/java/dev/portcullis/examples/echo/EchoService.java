@@ -53,6 +53,11 @@ public final class EchoService {
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
     try {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
+      if (policy.isEmpty()) {
+        err.println("portcullis echo: no access rules, so anyone on any machine could connect; give --allow CIDR,"
+            + " --policy FILE, or --allow-all to run an open server on purpose");
+        return 2;
+      }
       Server server = Server.on(port).backlog(backlog).policy(policy)
           .handle(conn -> conn.input().transferTo(conn.output()));
       String bind = o.one("--bind");
@@ -74,9 +79,12 @@ public final class EchoService {
     } catch (IllegalArgumentException | IllegalStateException e) {
       err.println("portcullis echo: " + e.getMessage());
       return 2;
-    } catch (IOException e) {
+    } catch (java.net.SocketException e) {
       err.println("portcullis echo: " + e.getMessage());
       return 1;
+    } catch (IOException e) {
+      err.println("portcullis echo: " + e.getMessage());
+      return 2;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return 1;
