@@ -1,0 +1,306 @@
+package dev.portcullis.bench;
+
+import dev.portcullis.bench.Processes.Result;
+import dev.portcullis.bench.Processes.Running;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The benchmark suite: C, JDK NIO, Netty and Portcullis servers doing the same work in one run on
+ * one machine, the server pinned to CPU 1 and the C load generator to CPU 0. Each measurement
+ * starts a fresh server, warms it up, then measures throughput and the server process's CPU time
+ * (utime + stime, all threads) per operation. Runs are interleaved across servers and the median
+ * is reported. Run from the {@code bench} folder: {@code java -jar target/portcullis-bench.jar}.
+ *
+ * <p>Options: {@code --runs N} (3), {@code --warmup S} (2), {@code --seconds S} (4), {@code
+ * --idle-conns N} (10000), {@code --quick} (1 run of 1+2 s, 2000 idle connections), {@code
+ * --skip-jmh}, {@code --only W1,W3-64,...}.
+ */
+public final class BenchSuite {
+  private BenchSuite() {}
+
+  static final long CLK_TCK = 100;
+
+  /** One workload of the load generator against servers in one mode. */
+  record Workload(String id, String title, String mode, boolean denyPolicy, List<String> load) {}
+
+  /** One server under test. */
+  record ServerKind(String name, boolean java, String mainClass) {}
+
+  private final Path bench = Path.of("").toAbsolutePath();
+  private final Path out = bench.resolve("target/results");
+  private final Path cDir = bench.resolve("target/c");
+  private final Path jar = bench.resolve("target/portcullis-bench.jar");
+  private int runs = 3;
+  private int warmup = 2;
+  private int seconds = 4;
+  private int idleConns = 10_000;
+  private boolean jmh = true;
+  private List<String> only = List.of();
+  private Path allowPolicy;
+  private Path denyPolicy;
+
+  static final List<ServerKind> SERVERS = List.of(
+      new ServerKind("C", false, null),
+      new ServerKind("JDK NIO", true, "dev.portcullis.bench.servers.NioServer"),
+      new ServerKind("Netty", true, "dev.portcullis.bench.servers.NettyServer"),
+      new ServerKind("Portcullis", true, "dev.portcullis.bench.servers.PortcullisServer"));
+
+  static final List<Workload> WORKLOADS = List.of(
+      new Workload("W1", "connection churn, 100,000 rules", "churn", false,
+          List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
+      new Workload("W2", "deny storm, 100,000 rules", "churn", true,
+          List.of("deny", "--concurrency", "32", "--from-net", "127.0.2")),
+      new Workload("W3-64", "echo, 16 connections, 64 B", "echo", false,
+          List.of("echo", "--conns", "16", "--size", "64")),
+      new Workload("W3-16K", "echo, 16 connections, 16 KiB", "echo", false,
+          List.of("echo", "--conns", "16", "--size", "16384")));
+
+  public static void main(String[] args) throws Exception {
+    BenchSuite suite = new BenchSuite();
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--runs" -> suite.runs = Integer.parseInt(args[++i]);
+        case "--warmup" -> suite.warmup = Integer.parseInt(args[++i]);
+        case "--seconds" -> suite.seconds = Integer.parseInt(args[++i]);
+        case "--idle-conns" -> suite.idleConns = Integer.parseInt(args[++i]);
+        case "--skip-jmh" -> suite.jmh = false;
+        case "--only" -> suite.only = List.of(args[++i].split(","));
+        case "--quick" -> {
+          suite.runs = 1;
+          suite.warmup = 1;
+          suite.seconds = 2;
+          suite.idleConns = 2000;
+        }
+        default -> throw new IllegalArgumentException("unknown option " + args[i]);
+      }
+    }
+    suite.run();
+  }
+
+  private boolean selected(String id) {
+    return only.isEmpty() || only.contains(id);
+  }
+
+  private void run() throws Exception {
+    Files.createDirectories(out);
+    Files.createDirectories(cDir);
+    for (String program : List.of("cserver", "loadgen")) {
+      Processes.run(List.of("gcc", "-O2", "-Wall", "-o", cDir.resolve(program).toString(),
+          bench.resolve("src/main/c/" + program + ".c").toString()));
+    }
+    allowPolicy = Policies.allowLoopback(out.resolve("policies"));
+    denyPolicy = Policies.denyStorm(out.resolve("policies"));
+
+    List<Measurement> rows = new ArrayList<>();
+    for (Workload w : WORKLOADS) {
+      if (!selected(w.id())) {
+        continue;
+      }
+      for (int r = 0; r < runs; r++) {
+        for (int k = 0; k < SERVERS.size(); k++) {
+          ServerKind s = SERVERS.get((k + r) % SERVERS.size()); // interleave: rotate the order each run
+          Measurement m = measure(w, s, r + 1);
+          System.out.printf("%-7s %-11s run %d: %,.0f ops/s, %.2f us CPU/op, errors %d%n", w.id(), s.name(),
+              r + 1, m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors());
+          rows.add(m);
+        }
+      }
+    }
+    List<IdleMeasurement> idle = new ArrayList<>();
+    if (selected("W4")) {
+      for (ServerKind s : SERVERS) {
+        IdleMeasurement m = measureIdle(s);
+        System.out.println("W4      " + m);
+        idle.add(m);
+      }
+    }
+    List<String[]> jmhRows = List.of();
+    if (jmh && selected("W5")) {
+      jmhRows = runJmh();
+    }
+    Report.write(out, rows, idle, jmhRows, runs, warmup, seconds, idleConns);
+    System.out.println("results: " + out.resolve("results.md"));
+  }
+
+  private List<String> serverCommand(ServerKind s, String mode, Path policy) {
+    List<String> c = new ArrayList<>();
+    if (s.java()) {
+      c.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms1g", "-Xmx1g",
+          "-XX:+UseParallelGC", "-cp", jar.toString(), s.mainClass()));
+    } else {
+      c.add(cDir.resolve("cserver").toString());
+    }
+    c.addAll(List.of("--port", "0", "--mode", mode, "--policy", policy.toString()));
+    return Processes.pinned(1, c);
+  }
+
+  private List<String> load(List<String> args, int port, int secs) {
+    List<String> c = new ArrayList<>();
+    c.add(cDir.resolve("loadgen").toString());
+    c.add(args.get(0));
+    c.addAll(List.of("--port", String.valueOf(port), "--seconds", String.valueOf(secs)));
+    c.addAll(args.subList(1, args.size()));
+    return Processes.pinned(0, c);
+  }
+
+  /** One measured run of one workload against one fresh server. */
+  record Measurement(String workload, String server, int run, Result result, double cpuSeconds) {
+    double opsPerSecond() {
+      return result.opsPerSecond();
+    }
+
+    double cpuMicrosPerOp() {
+      return result.ops() == 0 ? Double.NaN : cpuSeconds * 1e6 / result.ops();
+    }
+
+    long errors() {
+      return result.errors();
+    }
+  }
+
+  private Measurement measure(Workload w, ServerKind s, int run) throws Exception {
+    try (Running server = Processes.startServer(serverCommand(s, w.mode(), w.denyPolicy() ? denyPolicy : allowPolicy))) {
+      Processes.runLoad(load(w.load(), server.port(), warmup));
+      long before = server.cpuTicks();
+      Result r = Processes.runLoad(load(w.load(), server.port(), seconds));
+      long after = server.cpuTicks();
+      return new Measurement(w.id(), s.name(), run, r, (after - before) / (double) CLK_TCK);
+    }
+  }
+
+  /** W4: idle connections past the handshake, and W3 (64 B) running beside them. */
+  record IdleMeasurement(String server, int connections, long heapBefore, long heapAfter, long rssBefore,
+      long rssAfter, int threadsBefore, int threadsAfter, double idleCpuPercent, double echoAlone,
+      double echoWithIdle, long idleErrors) {
+    double heapPerConnection() {
+      return heapBefore < 0 ? Double.NaN : (heapAfter - heapBefore) / (double) connections;
+    }
+
+    double rssPerConnection() {
+      return (rssAfter - rssBefore) * 1024.0 / connections;
+    }
+
+    double slowdownPercent() {
+      return (1 - echoWithIdle / echoAlone) * 100;
+    }
+  }
+
+  private IdleMeasurement measureIdle(ServerKind s) throws Exception {
+    List<String> echo = WORKLOADS.get(2).load();
+    try (Running server = Processes.startServer(serverCommand(s, "echo", allowPolicy))) {
+      Processes.runLoad(load(echo, server.port(), warmup));
+      double alone = Processes.runLoad(load(echo, server.port(), seconds)).opsPerSecond();
+      long[] before = s.java() ? server.javaStats() : new long[] {-1, server.threads()};
+      long rssBefore = rssKb(server);
+      int idleSeconds = 1 + 3 + seconds + 8;
+      Process idle = new ProcessBuilder(load(List.of("idle", "--conns", String.valueOf(idleConns),
+          "--from-net", "127.0.3"), server.port(), idleSeconds)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      BufferedReader idleOut = new BufferedReader(new InputStreamReader(idle.getInputStream(), StandardCharsets.UTF_8));
+      String line;
+      while ((line = idleOut.readLine()) != null && !line.startsWith("idle-ready")) {
+        // wait until every idle connection has completed the handshake
+      }
+      Thread.sleep(1000);
+      long c0 = server.cpuTicks();
+      Thread.sleep(3000);
+      long c1 = server.cpuTicks();
+      double idleCpu = (c1 - c0) / (double) CLK_TCK / 3.0 * 100;
+      long[] after = s.java() ? server.javaStats() : new long[] {-1, server.threads()};
+      long rssAfter = rssKb(server);
+      double withIdle = Processes.runLoad(load(echo, server.port(), seconds)).opsPerSecond();
+      long idleErrors = 0;
+      while ((line = idleOut.readLine()) != null) {
+        if (line.startsWith("result ")) {
+          idleErrors = Processes.parse(line).errors();
+        }
+      }
+      idle.waitFor(30, TimeUnit.SECONDS);
+      idle.destroyForcibly();
+      int threadsBefore = (int) before[1];
+      int threadsAfter = (int) after[1];
+      return new IdleMeasurement(s.name(), idleConns, before[0], after[0], rssBefore, rssAfter, threadsBefore,
+          threadsAfter, idleCpu, alone, withIdle, idleErrors);
+    }
+  }
+
+  private static long rssKb(Running server) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + server.process().pid() + "/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    return -1;
+  }
+
+  private List<String[]> runJmh() throws Exception {
+    Path csv = out.resolve("jmh.csv");
+    Processes.run(Processes.pinned(1, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", jar.toString(), "org.openjdk.jmh.Main", "PolicyLookupBenchmark", "-rf", "csv", "-rff",
+        csv.toString())));
+    List<String[]> rows = new ArrayList<>();
+    for (String line : Files.readAllLines(csv)) {
+      rows.add(parseCsvLine(line));
+    }
+    return rows;
+  }
+
+  static String[] parseCsvLine(String line) {
+    List<String> cells = new ArrayList<>();
+    StringBuilder cell = new StringBuilder();
+    boolean quoted = false;
+    for (int i = 0; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        cells.add(cell.toString());
+        cell.setLength(0);
+      } else {
+        cell.append(c);
+      }
+    }
+    cells.add(cell.toString());
+    return cells.toArray(new String[0]);
+  }
+
+  /** Medians per workload and server, in run order of {@link #SERVERS}. */
+  static Map<String, Map<String, double[]>> medians(List<Measurement> rows) {
+    Map<String, Map<String, double[]>> result = new LinkedHashMap<>();
+    for (Workload w : WORKLOADS) {
+      Map<String, double[]> perServer = new LinkedHashMap<>();
+      for (ServerKind s : SERVERS) {
+        List<Measurement> mine = rows.stream()
+            .filter(m -> m.workload().equals(w.id()) && m.server().equals(s.name())).toList();
+        if (mine.isEmpty()) {
+          continue;
+        }
+        perServer.put(s.name(), new double[] {
+            median(mine.stream().mapToDouble(Measurement::opsPerSecond).toArray()),
+            median(mine.stream().mapToDouble(Measurement::cpuMicrosPerOp).toArray()),
+            mine.stream().mapToLong(Measurement::errors).sum(),
+            median(mine.stream().mapToDouble(m -> m.result().bytes() / m.result().seconds()).toArray())});
+      }
+      if (!perServer.isEmpty()) {
+        result.put(w.id(), perServer);
+      }
+    }
+    return result;
+  }
+
+  static double median(double[] values) {
+    double[] v = values.clone();
+    java.util.Arrays.sort(v);
+    int n = v.length;
+    return n == 0 ? Double.NaN : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+}

@@ -1,0 +1,182 @@
+package dev.portcullis.bench;
+
+import dev.portcullis.bench.BenchSuite.IdleMeasurement;
+import dev.portcullis.bench.BenchSuite.Measurement;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** Writes results.csv (every run), results.md (medians, ratios, targets) and results.svg (the chart). */
+final class Report {
+  private Report() {}
+
+  private static final String[] COLORS = {"#6b7280", "#f59e0b", "#3b82f6", "#10b981"};
+
+  static void write(Path out, List<Measurement> rows, List<IdleMeasurement> idle, List<String[]> jmh, int runs,
+      int warmup, int seconds, int idleConns) throws IOException {
+    StringBuilder csv = new StringBuilder("workload,server,run,ops,seconds,ops_per_second,server_cpu_us_per_op,errors,bytes\n");
+    for (Measurement m : rows) {
+      csv.append(String.format(Locale.ROOT, "%s,%s,%d,%d,%.3f,%.1f,%.3f,%d,%d%n", m.workload(), m.server(), m.run(),
+          m.result().ops(), m.result().seconds(), m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors(), m.result().bytes()));
+    }
+    for (IdleMeasurement i : idle) {
+      csv.append(String.format(Locale.ROOT, "W4,%s,1,%d,,,,%d,%n", i.server(), i.connections(), i.idleErrors()));
+    }
+    Files.writeString(out.resolve("results.csv"), csv, StandardCharsets.UTF_8);
+
+    Map<String, Map<String, double[]>> med = BenchSuite.medians(rows);
+    StringBuilder md = new StringBuilder();
+    md.append("# Benchmark results\n\n");
+    md.append(String.format(Locale.ROOT, "Measured %s on %s (%d CPUs), %s, JDK %s. Each figure is the median of %d "
+        + "run(s) of %d s after a %d s warm-up, each on a fresh server process pinned to CPU 1 with the C load "
+        + "generator on CPU 0. Server CPU is utime+stime of the whole server process (every thread) per "
+        + "operation.%n%n", LocalDate.now(), cpuModel(), Runtime.getRuntime().availableProcessors(), kernel(),
+        System.getProperty("java.version"), runs, seconds, warmup));
+    for (BenchSuite.Workload w : BenchSuite.WORKLOADS) {
+      Map<String, double[]> perServer = med.get(w.id());
+      if (perServer == null) {
+        continue;
+      }
+      double cCpu = perServer.containsKey("C") ? perServer.get("C")[1] : Double.NaN;
+      double nettyCpu = perServer.containsKey("Netty") ? perServer.get("Netty")[1] : Double.NaN;
+      double cOps = perServer.containsKey("C") ? perServer.get("C")[0] : Double.NaN;
+      boolean bulk = w.id().equals("W3-16K");
+      md.append("## ").append(w.id()).append(": ").append(w.title()).append("\n\n");
+      md.append("| server | ops/s | ").append(bulk ? "GB/s | " : "").append(
+          "server CPU µs/op | CPU vs C | CPU vs Netty | ops/s vs C | errors |\n");
+      md.append("|---|---:|").append(bulk ? "---:|" : "").append("---:|---:|---:|---:|---:|\n");
+      for (Map.Entry<String, double[]> e : perServer.entrySet()) {
+        double[] v = e.getValue();
+        md.append(String.format(Locale.ROOT, "| %s | %,.0f | %s%.2f | %.2f | %.2f | %.2f | %d |%n", e.getKey(), v[0],
+            bulk ? String.format(Locale.ROOT, "%.2f | ", v[3] / 1e9) : "", v[1], v[1] / cCpu, v[1] / nettyCpu,
+            v[0] / cOps, (long) v[2]));
+      }
+      md.append('\n').append(target(w.id(), perServer)).append("\n\n");
+    }
+    if (!idle.isEmpty()) {
+      md.append(String.format(Locale.ROOT, "## W4: %,d idle connections past the handshake, plus W3 (64 B)%n%n",
+          idleConns));
+      md.append("| server | heap B/conn | RSS B/conn | threads before → after | idle CPU % | W3 alone ops/s | W3 with idle ops/s | slowdown % | idle errors |\n");
+      md.append("|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
+      for (IdleMeasurement i : idle) {
+        md.append(String.format(Locale.ROOT, "| %s | %s | %.0f | %d → %d | %.2f | %,.0f | %,.0f | %.1f | %d |%n",
+            i.server(), Double.isNaN(i.heapPerConnection()) ? "n/a" : String.format(Locale.ROOT, "%.0f",
+                i.heapPerConnection()), i.rssPerConnection(), i.threadsBefore(), i.threadsAfter(), i.idleCpuPercent(),
+            i.echoAlone(), i.echoWithIdle(), i.slowdownPercent(), i.idleErrors()));
+      }
+      md.append("\nTarget (Portcullis): ≤ 1 KiB heap per connection, threads constant, idle CPU zero, W3 within "
+          + "10 %.\n\n");
+    }
+    if (!jmh.isEmpty()) {
+      md.append("## W5: policy lookup (JMH)\n\n");
+      String[] header = jmh.get(0);
+      md.append("| ").append(String.join(" | ", header)).append(" |\n");
+      md.append("|").append("---|".repeat(header.length)).append('\n');
+      for (String[] r : jmh.subList(1, jmh.size())) {
+        md.append("| ").append(String.join(" | ", r)).append(" |\n");
+      }
+      md.append("\nTarget: ≤ 50 ns at 100k rules, flat from 1k to 1M, faster than Netty `IpSubnetFilter` and the "
+          + "IPAddress trie.\n");
+    }
+    Files.writeString(out.resolve("results.md"), md, StandardCharsets.UTF_8);
+    Files.writeString(out.resolve("results.svg"), chart(med), StandardCharsets.UTF_8);
+  }
+
+  private static String target(String id, Map<String, double[]> s) {
+    double[] p = s.get("Portcullis");
+    double[] c = s.get("C");
+    double[] n = s.get("Netty");
+    if (p == null || c == null || n == null) {
+      return "";
+    }
+    return switch (id) {
+      case "W1" -> verdict("server CPU per connection ≤ 1.10 × C and ≤ 0.85 × Netty",
+          p[1] <= 1.10 * c[1] && p[1] <= 0.85 * n[1], String.format(Locale.ROOT, "%.2f × C, %.2f × Netty",
+              p[1] / c[1], p[1] / n[1]));
+      case "W2" -> verdict("server CPU per denied connection ≤ 1.10 × C", p[1] <= 1.10 * c[1],
+          String.format(Locale.ROOT, "%.2f × C", p[1] / c[1]));
+      default -> verdict("round trips/s ≥ 0.90 × C and ahead of Netty", p[0] >= 0.90 * c[0] && p[0] > n[0],
+          String.format(Locale.ROOT, "%.2f × C, %.2f × Netty", p[0] / c[0], p[0] / n[0]));
+    };
+  }
+
+  private static String verdict(String target, boolean met, String measured) {
+    return "Target: " + target + ". Measured: " + measured + ": **" + (met ? "met" : "not met") + "**.";
+  }
+
+  /** Grouped bars: server CPU per operation relative to C (C = 1), one group per workload. */
+  static String chart(Map<String, Map<String, double[]>> med) {
+    int groups = med.size();
+    int width = 140 + groups * 170;
+    int height = 360;
+    int baseY = 300;
+    double max = 1;
+    for (Map<String, double[]> g : med.values()) {
+      double c = g.containsKey("C") ? g.get("C")[1] : Double.NaN;
+      for (double[] v : g.values()) {
+        max = Math.max(max, v[1] / c);
+      }
+    }
+    max = Math.ceil(max);
+    double scale = 240 / max;
+    StringBuilder svg = new StringBuilder();
+    svg.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+        + "font-family=\"sans-serif\" font-size=\"12\">%n", width, height));
+    svg.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+    svg.append("<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Server CPU per operation, relative "
+        + "to the C server (lower is better)</text>\n");
+    for (int t = 0; t <= max; t++) {
+      double y = baseY - t * scale;
+      svg.append(String.format(Locale.ROOT, "<line x1=\"60\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+          + "<text x=\"30\" y=\"%.1f\">%d×</text>%n", y, width - 10, y, y + 4, t));
+    }
+    int gx = 80;
+    for (Map.Entry<String, Map<String, double[]>> g : med.entrySet()) {
+      double c = g.getValue().containsKey("C") ? g.getValue().get("C")[1] : Double.NaN;
+      int i = 0;
+      for (BenchSuite.ServerKind s : BenchSuite.SERVERS) {
+        double[] v = g.getValue().get(s.name());
+        if (v != null) {
+          double r = v[1] / c;
+          double h = r * scale;
+          svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%.1f\" width=\"30\" height=\"%.1f\" fill=\"%s\"/>"
+              + "<text x=\"%d\" y=\"%.1f\" font-size=\"10\">%.2f</text>%n", gx + i * 34, baseY - h, h, COLORS[i],
+              gx + i * 34, baseY - h - 3, r));
+        }
+        i++;
+      }
+      svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>%n", gx + 40, baseY + 18, g.getKey()));
+      gx += 170;
+    }
+    int lx = 80;
+    for (int i = 0; i < BenchSuite.SERVERS.size(); i++) {
+      svg.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"335\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+          + "<text x=\"%d\" y=\"345\">%s</text>%n", lx, COLORS[i], lx + 16, BenchSuite.SERVERS.get(i).name()));
+      lx += 120;
+    }
+    svg.append("</svg>\n");
+    return svg.toString();
+  }
+
+  private static String cpuModel() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+        if (line.startsWith("model name")) {
+          return line.substring(line.indexOf(':') + 1).strip();
+        }
+      }
+    } catch (IOException e) {
+      // fall through
+    }
+    return System.getProperty("os.arch");
+  }
+
+  private static String kernel() {
+    return System.getProperty("os.name") + " " + System.getProperty("os.version");
+  }
+}

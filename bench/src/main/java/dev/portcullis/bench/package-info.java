@@ -1,0 +1,2 @@
+/** Benchmarks: servers doing the same work on each stack, the load runner, and JMH lookups. */
+package dev.portcullis.bench;

@@ -1,0 +1,51 @@
+package dev.portcullis.bench.servers;
+
+import dev.portcullis.LoopConnection;
+import dev.portcullis.LoopHandler;
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.handshake.Handshakes;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+
+/**
+ * The Portcullis bench server: the policy, the {@code HELLO} line as a handshake step, and the
+ * reply and echo in a {@link LoopHandler} ({@code --style loop}, the default) or a blocking
+ * {@code Handler} on the default executor ({@code --style threads}).
+ */
+public final class PortcullisServer {
+  private PortcullisServer() {}
+
+  public static void main(String[] args) throws Exception {
+    ServerMain m = ServerMain.parse(args);
+    Server server = Server.on(m.port).bindAddress("127.0.0.1").backlog(ServerMain.BACKLOG).policy(m.policy)
+        .handshake(Handshakes.expectLine("HELLO")).handshakeTimeout(Duration.ofSeconds(10));
+    if (m.style.equals("threads")) {
+      server.handle(conn -> {
+        conn.output().write(ServerMain.OK);
+        if (m.echo) {
+          conn.input().transferTo(conn.output());
+        }
+      });
+    } else {
+      server.handleOnLoop(new LoopHandler() {
+        @Override
+        public void onOpen(LoopConnection c) {
+          c.write(ByteBuffer.wrap(ServerMain.OK));
+          if (!m.echo) {
+            c.close();
+          }
+        }
+
+        @Override
+        public void onData(LoopConnection c, ByteBuffer data) {
+          c.write(data);
+        }
+      });
+    }
+    RunningServer running = server.start();
+    Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+    ServerMain.ready(running.localAddress().getPort());
+    running.awaitTermination();
+  }
+}
