@@ -34,6 +34,12 @@ public interface Connection extends AutoCloseable {
   /** What the peer proved during the handshake (a key id, a certificate), if any step said. */
   Optional<Identity> identity();
 
+  /**
+   * A value a handshake step attached, such as the {@link dev.portcullis.handshake.ProxyHeader}
+   * the PROXY protocol step parsed.
+   */
+  <T> Optional<T> attribute(Class<T> type);
+
   /** Bytes from the peer; {@code read} returns -1 once the peer has closed its side. */
   InputStream input();
 

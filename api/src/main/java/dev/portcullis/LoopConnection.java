@@ -27,6 +27,9 @@ public interface LoopConnection {
   /** What the peer proved during the handshake, if any step said. */
   Optional<Identity> identity();
 
+  /** A value a handshake step attached; see {@link Connection#attribute}. */
+  <T> Optional<T> attribute(Class<T> type);
+
   /**
    * Writes the buffer's remaining bytes without blocking, queueing a copy of what the socket does
    * not take at once; the buffer's position is advanced to its limit. Safe from any thread. Bytes

@@ -231,6 +231,20 @@ public final class Server {
     return this;
   }
 
+  private void checkChain() {
+    for (int i = 0; i < handshakes.size(); i++) {
+      Handshake h = handshakes.get(i);
+      if (h.mustRunFirst() && i > 0) {
+        throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
+            + " must come first: its bytes precede every other byte on the connection");
+      }
+      if (h instanceof dev.portcullis.handshake.ProxyProtocol p && p.trusted().isEmpty()) {
+        throw new IllegalStateException("The PROXY protocol step trusts no proxy: say which with"
+            + " Handshakes.proxyProtocol().trustedFrom(\"10.0.0.1/32\")");
+      }
+    }
+  }
+
   /**
    * Validates the settings, opens the listening socket and starts accepting.
    *
@@ -249,6 +263,7 @@ public final class Server {
       throw new IllegalStateException("Server on port " + port
           + " has both .handle(...) and .handleOnLoop(...); choose one handler style");
     }
+    checkChain();
     if (policy != null && (anyRule || allowAll)) {
       throw new IllegalStateException("Server on port " + port
           + " has both .policy(...) and .allow/.deny/.allowAll rules; put every rule in one place");

@@ -26,6 +26,7 @@ final class FakeChannel implements Channel {
   private int sendCapacity = Integer.MAX_VALUE;
   private final ByteArrayOutputStream written = new ByteArrayOutputStream();
   private Runnable readable;
+  private Runnable watcher;
   private Runnable writable;
   private final List<Scheduled> scheduled = new ArrayList<>();
 
@@ -102,6 +103,18 @@ final class FakeChannel implements Channel {
     readable = null;
     if (r != null) {
       r.run();
+    }
+    Runnable w = watcher;
+    if (w != null) {
+      w.run();
+    }
+  }
+
+  @Override
+  public void watchReadable(Runnable task) {
+    watcher = task;
+    if (task != null && (!open || peerClosed || inputPos < input.length)) {
+      task.run();
     }
   }
 
@@ -189,6 +202,7 @@ final class FakeChannel implements Channel {
     }
     open = false;
     fireReadable();
+    watcher = null;
     Runnable w = writable;
     writable = null;
     if (w != null) {

@@ -39,6 +39,15 @@ public interface Handshake {
   HandshakeStep newStep();
 
   /**
+   * Whether this step must be the first of the chain (and so can appear only once), as a PROXY
+   * protocol header precedes every other byte. {@code Server.start()} refuses a chain that breaks
+   * this. The default is false.
+   */
+  default boolean mustRunFirst() {
+    return false;
+  }
+
+  /**
    * A step made of a name and a factory, for steps written as lambdas.
    *
    * @param name a short name for logs and errors

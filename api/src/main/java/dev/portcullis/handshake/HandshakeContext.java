@@ -34,6 +34,15 @@ public interface HandshakeContext {
   Optional<Identity> identity();
 
   /**
+   * Attaches a value the handler can read with {@code connection.attribute(type)}, such as the
+   * parsed {@link ProxyHeader}. A later value of the same type replaces an earlier one.
+   */
+  <T> void attach(Class<T> type, T value);
+
+  /** A value attached earlier in the chain. */
+  <T> Optional<T> attribute(Class<T> type);
+
+  /**
    * Queues bytes to send to the peer (copied). They are written without blocking before more input
    * is read and before the handler runs.
    */

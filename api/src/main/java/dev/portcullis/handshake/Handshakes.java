@@ -20,6 +20,14 @@ public final class Handshakes {
   private Handshakes() {}
 
   /**
+   * The PROXY protocol, v1 and v2, accepted only from the proxies given to {@link
+   * ProxyProtocol#trustedFrom}; see {@link ProxyProtocol}.
+   */
+  public static ProxyProtocol proxyProtocol() {
+    return new ProxyProtocol(java.util.List.of());
+  }
+
+  /**
    * The server sends {@code line} followed by {@code \n} and goes on without waiting.
    *
    * @throws IllegalArgumentException if the line contains a CR or LF

@@ -22,15 +22,18 @@ final class ChannelConnection implements Connection {
   private final Channel channel;
   private final InetSocketAddress peer;
   private final Identity identity;
+  private final Attributes attributes;
   private final In input = new In();
   private final Out output = new Out();
   private byte[] leftover;
   private int leftoverPos;
 
-  ChannelConnection(Channel channel, InetSocketAddress peer, Identity identity, byte[] leftover) {
+  ChannelConnection(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes,
+      byte[] leftover) {
     this.channel = channel;
     this.peer = peer;
     this.identity = identity;
+    this.attributes = attributes;
     this.leftover = leftover;
   }
 
@@ -52,6 +55,11 @@ final class ChannelConnection implements Connection {
   @Override
   public Optional<Identity> identity() {
     return Optional.ofNullable(identity);
+  }
+
+  @Override
+  public <T> Optional<T> attribute(Class<T> type) {
+    return attributes.get(type);
   }
 
   @Override

@@ -40,6 +40,7 @@ final class HandshakeRun implements HandshakeContext {
   private boolean speculativeReadSkipped;
   private InetSocketAddress peer;
   private Identity identity;
+  private Attributes attributes = Attributes.NONE;
 
   HandshakeRun(Pipeline pipeline, Channel channel) {
     this.pipeline = pipeline;
@@ -164,7 +165,7 @@ final class HandshakeRun implements HandshakeContext {
     if (in != null && in.position() > 0) {
       leftover = Arrays.copyOf(in.array(), in.position());
     }
-    pipeline.dispatch(channel, peer, identity, leftover);
+    pipeline.dispatch(channel, peer, identity, attributes, leftover);
   }
 
   private void timedOut() {
@@ -229,6 +230,16 @@ final class HandshakeRun implements HandshakeContext {
     copy.put(bytes.duplicate()).flip();
     bytes.position(bytes.limit());
     pending.add(copy);
+  }
+
+  @Override
+  public <T> void attach(Class<T> type, T value) {
+    attributes = attributes.with(type, value);
+  }
+
+  @Override
+  public <T> Optional<T> attribute(Class<T> type) {
+    return attributes.get(type);
   }
 
   @Override

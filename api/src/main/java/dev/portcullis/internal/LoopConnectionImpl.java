@@ -27,6 +27,7 @@ final class LoopConnectionImpl implements LoopConnection {
   private final Channel channel;
   private final InetSocketAddress peer;
   private final Identity identity;
+  private final Attributes attributes;
   private final LoopHandler handler;
   private final Counters counters;
   private final Runnable readTask = this::onReadable;
@@ -37,11 +38,12 @@ final class LoopConnectionImpl implements LoopConnection {
   private boolean closing;
   private volatile boolean closed;
 
-  LoopConnectionImpl(Channel channel, InetSocketAddress peer, Identity identity, LoopHandler handler,
-      Counters counters) {
+  LoopConnectionImpl(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes,
+      LoopHandler handler, Counters counters) {
     this.channel = channel;
     this.peer = peer;
     this.identity = identity;
+    this.attributes = attributes;
     this.handler = handler;
     this.counters = counters;
   }
@@ -60,9 +62,10 @@ final class LoopConnectionImpl implements LoopConnection {
     armRead();
   }
 
+  /** Starts the standing, edge-triggered read watch (again, after a pause). */
   private void armRead() {
     if (!closed && !closing && !paused) {
-      channel.whenReadable(readTask);
+      channel.watchReadable(readTask);
     }
   }
 
@@ -70,33 +73,37 @@ final class LoopConnectionImpl implements LoopConnection {
     if (closed) {
       return;
     }
+    if (closing || paused) {
+      return;
+    }
     ByteBuffer buffer = BUFFER.get();
     byte[] array = buffer.array();
     try {
+      // The watch is edge-triggered: read until the socket is drained (a short read or 0), or
+      // come back later by ourselves when this connection has had its fair share for now.
       for (int i = 0; i < READS_PER_WAKEUP; i++) {
         int n = channel.read(array, 0, array.length);
         if (n > 0) {
           buffer.clear().limit(n);
           handler.onData(this, buffer);
           if (closed || closing || paused || n < array.length) {
-            break;
+            return;
           }
         } else if (n == 0) {
-          break;
+          return;
         } else {
+          channel.watchReadable(null);
           handler.onEndOfStream(this);
           return;
         }
       }
+      channel.execute(readTask);
     } catch (IOException e) {
       log.debug("Read from {} failed: {}", peer(), e.getMessage());
       closeNow();
-      return;
     } catch (Throwable t) {
       fail(t);
-      return;
     }
-    armRead();
   }
 
   @Override
@@ -151,8 +158,9 @@ final class LoopConnectionImpl implements LoopConnection {
     }
     queue.add(copy);
     queued += copy.remaining();
-    if (queued > MAX_QUEUED) {
+    if (queued > MAX_QUEUED && !paused) {
       paused = true;
+      channel.watchReadable(null);
     }
   }
 
@@ -182,6 +190,7 @@ final class LoopConnectionImpl implements LoopConnection {
     } else if (paused) {
       paused = false;
       armRead();
+      channel.execute(readTask); // bytes that arrived while paused raise no new edge
     }
   }
 
@@ -265,6 +274,11 @@ final class LoopConnectionImpl implements LoopConnection {
   @Override
   public Optional<Identity> identity() {
     return Optional.ofNullable(identity);
+  }
+
+  @Override
+  public <T> Optional<T> attribute(Class<T> type) {
+    return attributes.get(type);
   }
 
   @Override

@@ -42,6 +42,16 @@ public interface Channel {
   void whenReadable(Runnable task);
 
   /**
+   * Runs {@code task} on the event loop each time new bytes arrive, at end of stream, on an error
+   * and once at close, until {@code watchReadable(null)}: a standing registration, so a busy
+   * connection costs no re-arming per message. The watch is edge-triggered: the task must read
+   * until {@link #read} returns 0, -1 or fewer bytes than asked for, or run itself again with
+   * {@link #execute}; bytes already there when it stops early raise no new event. Takes the place
+   * of {@link #whenReadable}.
+   */
+  void watchReadable(Runnable task);
+
+  /**
    * Runs {@code task} once on the event loop when the channel becomes writable, fails, or is
    * closed. A later call replaces an earlier pending one.
    */

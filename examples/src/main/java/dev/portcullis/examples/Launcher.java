@@ -21,7 +21,7 @@ public final class Launcher {
       "commands:",
       "  demo     start a server that allows only 127.0.0.1, connect from 127.0.0.1 and 127.0.0.2",
       "  echo     --port P [--bind ADDR] [--backlog N] [--allow CIDR]... [--deny CIDR]...",
-      "           [--policy FILE] [--allow-all]",
+      "           [--policy FILE] [--allow-all] [--proxy-protocol TRUSTED_CIDR]...",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",

@@ -37,7 +37,9 @@ final class JnaChannel implements Channel {
   // Guarded by this.
   private Runnable onReadable;
   private Runnable onWritable;
+  private Runnable watcher;
   private boolean registered;
+  private int armed;
 
   JnaChannel(EpollLoop loop, int fd, int generation, int family, long high, long low, int port) {
     this.loop = loop;
@@ -152,6 +154,18 @@ final class JnaChannel implements Channel {
   }
 
   @Override
+  public void watchReadable(Runnable task) {
+    synchronized (this) {
+      watcher = task;
+      if (rearm() || task == null) {
+        return;
+      }
+      watcher = null;
+    }
+    loop.execute(task);
+  }
+
+  @Override
   public void whenWritable(Runnable task) {
     Objects.requireNonNull(task, "task");
     synchronized (this) {
@@ -164,24 +178,37 @@ final class JnaChannel implements Channel {
     loop.execute(task);
   }
 
-  /** Arms epoll for the callbacks waiting; false if the channel is closed or epoll refused. */
+  /**
+   * Arms epoll for the callbacks waiting; false if the channel is closed or epoll refused. With a
+   * standing read watch the registration is edge-triggered and stays armed, so nothing is done
+   * when the wanted events have not changed; otherwise it is one-shot and re-armed every time.
+   */
   private boolean rearm() {
     if (!acquire()) {
       return false;
     }
     try {
-      int events = LibC.EPOLLONESHOT;
-      if (onReadable != null) {
-        events |= LibC.EPOLLIN | LibC.EPOLLRDHUP;
-      }
-      if (onWritable != null) {
-        events |= LibC.EPOLLOUT;
+      int events;
+      if (watcher != null) {
+        events = LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLET | (onWritable != null ? LibC.EPOLLOUT : 0);
+        if (registered && events == armed) {
+          return true;
+        }
+      } else {
+        events = LibC.EPOLLONESHOT;
+        if (onReadable != null) {
+          events |= LibC.EPOLLIN | LibC.EPOLLRDHUP;
+        }
+        if (onWritable != null) {
+          events |= LibC.EPOLLOUT;
+        }
       }
       int op = registered ? LibC.EPOLL_CTL_MOD : LibC.EPOLL_CTL_ADD;
       if (!loop.control(op, fd, events, generation, event)) {
         return false;
       }
       registered = true;
+      armed = events;
       return true;
     } finally {
       release();
@@ -192,16 +219,18 @@ final class JnaChannel implements Channel {
   void onEvents(int events) {
     Runnable r = null;
     Runnable w = null;
+    Runnable watch = null;
     synchronized (this) {
       if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
         r = onReadable;
         onReadable = null;
+        watch = watcher;
       }
       if ((events & (LibC.EPOLLOUT | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
         w = onWritable;
         onWritable = null;
       }
-      if (onReadable != null || onWritable != null) {
+      if (watcher == null && (onReadable != null || onWritable != null)) {
         if (!rearm()) {
           r = r == null ? onReadable : r;
           w = w == null ? onWritable : w;
@@ -212,6 +241,7 @@ final class JnaChannel implements Channel {
     }
     EpollLoop.runSafely(r);
     EpollLoop.runSafely(w);
+    EpollLoop.runSafely(watch);
   }
 
   @Override
@@ -268,17 +298,23 @@ final class JnaChannel implements Channel {
     }
     Runnable r;
     Runnable w;
+    Runnable watch;
     synchronized (this) {
       r = onReadable;
       w = onWritable;
+      watch = watcher;
       onReadable = null;
       onWritable = null;
+      watcher = null;
     }
     if (r != null) {
       loop.execute(r);
     }
     if (w != null) {
       loop.execute(w);
+    }
+    if (watch != null) {
+      loop.execute(watch);
     }
   }
 

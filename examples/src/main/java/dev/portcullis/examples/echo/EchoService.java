@@ -5,6 +5,7 @@ import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.UsageException;
+import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -18,7 +19,11 @@ import java.util.Set;
  * <pre>
  * portcullis echo --port 7000 --allow 10.0.0.0/8 --deny 10.66.0.0/16
  * portcullis echo --port 0 --bind 127.0.0.1 --policy office.policy
+ * portcullis echo --port 7000 --allow 10.0.0.1 --allow 192.0.2.0/24 --proxy-protocol 10.0.0.1/32
  * </pre>
+ *
+ * With {@code --proxy-protocol CIDR} (repeatable) the service sits behind HAProxy or another proxy
+ * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies.
  *
  * Prints {@code listening on HOST:PORT} once ready. On SIGTERM or Ctrl-C it closes the server
  * (releasing the port and closing open connections) and prints {@code stopped}.
@@ -31,7 +36,7 @@ public final class EchoService {
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--backlog"));
+    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol"));
     VALUED = Set.copyOf(v);
   }
 
@@ -60,6 +65,9 @@ public final class EchoService {
       }
       Server server = Server.on(port).backlog(backlog).policy(policy)
           .handle(conn -> conn.input().transferTo(conn.output()));
+      if (!o.all("--proxy-protocol").isEmpty()) {
+        server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
+      }
       String bind = o.one("--bind");
       if (bind != null) {
         server.bindAddress(bind);

@@ -1,0 +1,94 @@
+package dev.portcullis.jna;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.handshake.ProxyHeader;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The PROXY protocol against real HAProxy on loopback: a client bound to 127.0.0.5 connects
+ * through HAProxy (on 127.0.0.1), and the server sees 127.0.0.5.
+ */
+@Timeout(60)
+class HaproxyTest {
+  @TempDir
+  Path dir;
+
+  private Process haproxy(String sendProxy, int backend) throws Exception {
+    String bin = ExternalTool.require("haproxy");
+    int frontend;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+      frontend = s.getLocalPort();
+    }
+    Path cfg = dir.resolve("haproxy.cfg");
+    Files.writeString(cfg, String.join("\n",
+        "global",
+        "  maxconn 64",
+        "defaults",
+        "  mode tcp",
+        "  timeout connect 5s",
+        "  timeout client 10s",
+        "  timeout server 10s",
+        "frontend fe",
+        "  bind 127.0.0.1:" + frontend,
+        "  default_backend be",
+        "backend be",
+        "  server s1 127.0.0.1:" + backend + " " + sendProxy,
+        ""));
+    Process p = new ProcessBuilder(bin, "-db", "-f", cfg.toString()).redirectErrorStream(true)
+        .redirectOutput(dir.resolve("haproxy.log").toFile()).start();
+    int port = frontend;
+    boolean up = Clients.await(() -> {
+      try (Socket probe = new Socket("127.0.0.1", port)) {
+        return true;
+      } catch (Exception e) {
+        return false;
+      }
+    }, Duration.ofSeconds(10));
+    assertTrue(up, "haproxy did not start: " + Files.readString(dir.resolve("haproxy.log")));
+    this.frontendPort = port;
+    return p;
+  }
+
+  private int frontendPort;
+
+  @ParameterizedTest
+  @ValueSource(strings = {"send-proxy", "send-proxy-v2"})
+  void serverSeesTheClientBehindHaproxyAndDeniesItByItsOwnAddress(String sendProxy) throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1")
+        .allow("127.0.0.0/8").deny("127.0.0.6")
+        .handshake(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32"))
+        .handle(conn -> {
+          ProxyHeader h = conn.attribute(ProxyHeader.class).orElseThrow();
+          conn.output().write((conn.peer().getAddress().getHostAddress() + " v" + h.version() + " via "
+              + conn.socketPeer().getAddress().getHostAddress() + "\n").getBytes(StandardCharsets.US_ASCII));
+        }).start()) {
+      Process haproxy = haproxy(sendProxy, server.localAddress().getPort());
+      try {
+        InetSocketAddress fe = new InetSocketAddress("127.0.0.1", frontendPort);
+        String expectedVersion = sendProxy.endsWith("v2") ? "v2" : "v1";
+        assertEquals("127.0.0.5 " + expectedVersion + " via 127.0.0.1\n", Clients.exchange("127.0.0.5", fe, ""));
+        assertNull(Clients.exchange("127.0.0.6", fe, ""), "denied by its own address though HAProxy's is allowed");
+        assertTrue(Clients.await(() -> server.stats().deniedAfterHandshake() == 1, Duration.ofSeconds(5)));
+      } finally {
+        haproxy.destroy();
+        haproxy.waitFor();
+      }
+    }
+  }
+}
