@@ -200,6 +200,9 @@ public final class BenchSuite {
     try (Running server = Processes.startServer(serverCommand(s, "echo", allowPolicy))) {
       Processes.runLoad(load(echo, server.port(), warmup));
       double alone = Processes.runLoad(load(echo, server.port(), seconds)).opsPerSecond();
+      if (s.java()) {
+        server.javaStats(); // the first full GC after start-up leaves garbage behind; settle first
+      }
       long[] before = s.java() ? server.javaStats() : new long[] {-1, server.threads()};
       long rssBefore = rssKb(server);
       int idleSeconds = 1 + 3 + seconds + 8;
@@ -245,7 +248,7 @@ public final class BenchSuite {
   private List<String[]> runJmh() throws Exception {
     Path csv = out.resolve("jmh.csv");
     Processes.run(Processes.pinned(1, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", jar.toString(), "org.openjdk.jmh.Main", "PolicyLookupBenchmark", "-rf", "csv", "-rff",
+        "-cp", jar.toString(), "org.openjdk.jmh.Main", "Policy(Lookup|Build)Benchmark", "-rf", "csv", "-rff",
         csv.toString())));
     List<String[]> rows = new ArrayList<>();
     for (String line : Files.readAllLines(csv)) {

@@ -1,0 +1,41 @@
+package dev.portcullis.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The report's arithmetic and layout, on made-up measurements. */
+class ReportTest {
+  @Test
+  void jmhCsvIsPivotedIntoOneRowPerFamilyAndRuleCount() {
+    List<String[]> csv = new ArrayList<>();
+    String header = "\"Benchmark\",\"Mode\",\"Threads\",\"Samples\",\"Score\",\"Score Error (99.9%)\",\"Unit\","
+        + "\"Param: family\",\"Param: rules\"";
+    csv.add(BenchSuite.parseCsvLine(header));
+    csv.add(BenchSuite.parseCsvLine("\"x.PolicyLookupBenchmark.portcullis\",\"avgt\",1,3,20.5,1.25,\"ns/op\",ipv4,1000"));
+    csv.add(BenchSuite.parseCsvLine("\"x.PolicyLookupBenchmark.netty\",\"avgt\",1,3,50,2,\"ns/op\",ipv4,1000"));
+    csv.add(BenchSuite.parseCsvLine("\"x.PolicyBuildBenchmark.portcullis\",\"ss\",1,3,4.5,NaN,\"ms/op\",ipv4,1000"));
+    csv.add(BenchSuite.parseCsvLine("\"x.PolicyLookupBenchmark.portcullis\",\"avgt\",1,3,31,3,\"ns/op\",ipv6,100000"));
+    String table = Report.jmhTable(csv);
+    assertTrue(table.contains("| ipv4 | 1,000 | 20.5 ± 1.3 | 50.0 ± 2.0 | n/a | 4.5 ± 0.0 | n/a | n/a |"), table);
+    assertTrue(table.contains("| ipv6 | 100,000 | 31.0 ± 3.0 |"), table);
+    assertTrue(table.indexOf("ipv4") < table.indexOf("ipv6"));
+  }
+
+  @Test
+  void mediansAndRatiosComeFromEveryRunOfEachServer() {
+    List<BenchSuite.Measurement> rows = List.of(
+        new BenchSuite.Measurement("W1", "C", 1, new Processes.Result(1000, 1.0, 0, 0), 0.010),
+        new BenchSuite.Measurement("W1", "C", 2, new Processes.Result(3000, 1.0, 0, 0), 0.030),
+        new BenchSuite.Measurement("W1", "C", 3, new Processes.Result(2000, 1.0, 1, 0), 0.010));
+    Map<String, Map<String, double[]>> med = BenchSuite.medians(rows);
+    double[] c = med.get("W1").get("C");
+    assertEquals(2000, c[0], 1e-9, "median ops/s");
+    assertEquals(10.0, c[1], 1e-9, "median CPU µs per op: 10, 10 and 5 µs");
+    assertEquals(1, c[2], 1e-9, "errors are summed");
+  }
+}
