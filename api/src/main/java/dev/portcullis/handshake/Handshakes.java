@@ -28,6 +28,16 @@ public final class Handshakes {
   }
 
   /**
+   * A shared-secret challenge-response (HMAC-SHA256 over a fresh nonce, keys named by id); see
+   * {@link SharedSecret} for the wire format and {@link SharedSecretClient} for the client side.
+   *
+   * @throws IllegalArgumentException for a bad key id or a key shorter than 16 bytes
+   */
+  public static SharedSecret sharedSecret(java.util.Map<String, byte[]> keys) {
+    return SharedSecret.withKeys(keys);
+  }
+
+  /**
    * The server sends {@code line} followed by {@code \n} and goes on without waiting.
    *
    * @throws IllegalArgumentException if the line contains a CR or LF

@@ -1,6 +1,7 @@
 package dev.portcullis.examples;
 
 import dev.portcullis.examples.check.Check;
+import dev.portcullis.examples.connect.Connect;
 import dev.portcullis.examples.demo.Demo;
 import dev.portcullis.examples.echo.EchoService;
 import java.io.InputStream;
@@ -21,10 +22,12 @@ public final class Launcher {
       "commands:",
       "  demo     start a server that allows only 127.0.0.1, connect from 127.0.0.1 and 127.0.0.2",
       "  echo     --port P [--bind ADDR] [--backlog N] [--allow CIDR]... [--deny CIDR]...",
-      "           [--policy FILE] [--allow-all] [--proxy-protocol TRUSTED_CIDR]...",
+      "           [--policy FILE] [--allow-all] [--proxy-protocol TRUSTED_CIDR]... [--secret-file FILE]",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",
+      "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
+      "           like nc: pass the shared-secret handshake, then relay stdin and stdout",
       "");
 
   /** Entry point; exits with the command's status. */
@@ -47,6 +50,7 @@ public final class Launcher {
         case "demo" -> Demo.run(rest, out, err);
         case "echo" -> EchoService.run(rest, out, err);
         case "check" -> Check.run(rest, in, out, err);
+        case "connect" -> Connect.run(rest, in, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;

@@ -6,6 +6,7 @@ import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.handshake.SharedSecret;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,7 +24,9 @@ import java.util.Set;
  * </pre>
  *
  * With {@code --proxy-protocol CIDR} (repeatable) the service sits behind HAProxy or another proxy
- * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies.
+ * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies. With {@code
+ * --secret-file FILE} ({@code KEY_ID:HEXKEY} lines) clients must pass the shared-secret challenge
+ * first; {@code portcullis connect} is such a client.
  *
  * Prints {@code listening on HOST:PORT} once ready. On SIGTERM or Ctrl-C it closes the server
  * (releasing the port and closing open connections) and prints {@code stopped}.
@@ -36,7 +39,7 @@ public final class EchoService {
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol"));
+    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file"));
     VALUED = Set.copyOf(v);
   }
 
@@ -67,6 +70,10 @@ public final class EchoService {
           .handle(conn -> conn.input().transferTo(conn.output()));
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
+      }
+      String secrets = o.one("--secret-file");
+      if (secrets != null) {
+        server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(java.nio.file.Path.of(secrets))));
       }
       String bind = o.one("--bind");
       if (bind != null) {

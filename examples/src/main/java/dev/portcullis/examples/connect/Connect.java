@@ -1,0 +1,87 @@
+package dev.portcullis.examples.connect;
+
+import com.google.common.net.HostAndPort;
+import dev.portcullis.examples.Options;
+import dev.portcullis.examples.UsageException;
+import dev.portcullis.handshake.SharedSecret;
+import dev.portcullis.handshake.SharedSecretClient;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A client like {@code nc}: connects, optionally passes the shared-secret handshake, then relays
+ * stdin to the server and the server to stdout until both sides are done.
+ *
+ * <pre>
+ * echo hello | portcullis connect 127.0.0.1:7000 --secret-file keys --key-id app-1
+ * </pre>
+ */
+public final class Connect {
+  private Connect() {}
+
+  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.connect.Connect HOST:PORT ...}. */
+  public static void main(String[] args) {
+    System.exit(run(args, System.in, System.out, System.err));
+  }
+
+  /** Runs the client; returns 0 when the exchange completed, 1 when the connection or handshake failed. */
+  public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
+    Options o = Options.parse(args, Set.of("--secret-file", "--key-id"), Set.of());
+    if (o.positional().size() != 1) {
+      throw new UsageException("connect takes one HOST:PORT");
+    }
+    HostAndPort target;
+    try {
+      target = HostAndPort.fromString(o.positional().get(0));
+      if (!target.hasPort()) {
+        throw new IllegalArgumentException("no port");
+      }
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("'" + o.positional().get(0) + "' is not HOST:PORT");
+    }
+    String file = o.one("--secret-file");
+    String keyId = o.one("--key-id");
+    if ((file == null) != (keyId == null)) {
+      throw new UsageException("--secret-file and --key-id go together");
+    }
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress(target.getHost(), target.getPort()), 10_000);
+      if (file != null) {
+        Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(file));
+        byte[] key = keys.get(keyId);
+        if (key == null) {
+          err.println("portcullis connect: key id '" + keyId + "' is not in " + file);
+          return 2;
+        }
+        SharedSecretClient.authenticate(socket.getInputStream(), socket.getOutputStream(), keyId, key);
+      }
+      OutputStream toServer = socket.getOutputStream();
+      Thread upstream = new Thread(() -> {
+        try {
+          in.transferTo(toServer);
+          socket.shutdownOutput();
+        } catch (IOException e) {
+          // the server went away; the downstream copy reports it
+        }
+      }, "portcullis-connect-stdin");
+      upstream.setDaemon(true);
+      upstream.start();
+      socket.getInputStream().transferTo(out);
+      out.flush();
+      return 0;
+    } catch (IllegalArgumentException e) {
+      err.println("portcullis connect: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("portcullis connect: " + e.getMessage());
+      return 1;
+    }
+  }
+}

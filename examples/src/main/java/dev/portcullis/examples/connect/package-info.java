@@ -1,0 +1,2 @@
+/** The {@code connect} client command. */
+package dev.portcullis.examples.connect;
