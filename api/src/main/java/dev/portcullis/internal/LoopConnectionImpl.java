@@ -21,8 +21,9 @@ final class LoopConnectionImpl implements LoopConnection {
   private static final Logger log = LoggerFactory.getLogger(LoopConnectionImpl.class);
   private static final int READ_BUFFER = 64 * 1024;
   private static final int READS_PER_WAKEUP = 16;
+  // Direct, so a transport can read into it and send out of it without copying.
   private static final ThreadLocal<ByteBuffer> BUFFER =
-      ThreadLocal.withInitial(() -> ByteBuffer.allocate(READ_BUFFER));
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(READ_BUFFER));
 
   private final Channel channel;
   private final InetSocketAddress peer;
@@ -77,16 +78,16 @@ final class LoopConnectionImpl implements LoopConnection {
       return;
     }
     ByteBuffer buffer = BUFFER.get();
-    byte[] array = buffer.array();
     try {
       // The watch is edge-triggered: read until the socket is drained (a short read or 0), or
       // come back later by ourselves when this connection has had its fair share for now.
       for (int i = 0; i < READS_PER_WAKEUP; i++) {
-        int n = channel.read(array, 0, array.length);
+        buffer.clear();
+        int n = channel.read(buffer);
         if (n > 0) {
-          buffer.clear().limit(n);
+          buffer.flip();
           handler.onData(this, buffer);
-          if (closed || closing || paused || n < array.length) {
+          if (closed || closing || paused || n < READ_BUFFER) {
             return;
           }
         } else if (n == 0) {
@@ -139,16 +140,10 @@ final class LoopConnectionImpl implements LoopConnection {
   }
 
   private void writeSome(ByteBuffer data) throws IOException {
-    if (!data.hasArray()) {
-      ByteBuffer heap = copyOf(data);
-      data = heap;
-    }
     while (data.hasRemaining()) {
-      int n = channel.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
-      if (n == 0) {
+      if (channel.write(data) == 0) {
         return;
       }
-      data.position(data.position() + n);
     }
   }
 

@@ -36,6 +36,51 @@ public interface Channel {
   int write(byte[] src, int offset, int length) throws IOException;
 
   /**
+   * Reads what is available into {@code dst} without blocking, advancing its position. A transport
+   * reads straight into a direct buffer's memory; the default goes through a heap array.
+   *
+   * @return the number of bytes read, 0 if none are available now, or -1 at end of stream
+   * @throws IOException if the connection failed or was closed
+   */
+  default int read(java.nio.ByteBuffer dst) throws IOException {
+    if (dst.hasArray()) {
+      int n = read(dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
+      if (n > 0) {
+        dst.position(dst.position() + n);
+      }
+      return n;
+    }
+    byte[] tmp = new byte[dst.remaining()];
+    int n = read(tmp, 0, tmp.length);
+    if (n > 0) {
+      dst.put(tmp, 0, n);
+    }
+    return n;
+  }
+
+  /**
+   * Writes what fits from {@code src} without blocking, advancing its position. A transport sends
+   * straight from a direct buffer's memory; the default goes through a heap array.
+   *
+   * @return the number of bytes written; 0 if the socket's send buffer is full
+   * @throws IOException if the connection failed or was closed
+   */
+  default int write(java.nio.ByteBuffer src) throws IOException {
+    int n;
+    if (src.hasArray()) {
+      n = write(src.array(), src.arrayOffset() + src.position(), src.remaining());
+    } else {
+      byte[] tmp = new byte[src.remaining()];
+      src.duplicate().get(tmp);
+      n = write(tmp, 0, tmp.length);
+    }
+    if (n > 0) {
+      src.position(src.position() + n);
+    }
+    return n;
+  }
+
+  /**
    * Runs {@code task} once on the event loop when the channel becomes readable, reaches end of
    * stream, fails, or is closed. A later call replaces an earlier pending one.
    */

@@ -1,9 +1,12 @@
 package dev.portcullis.jna;
 
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -107,6 +110,69 @@ final class JnaChannel implements Channel {
       }
     } finally {
       Scratch.release(s);
+      release();
+    }
+  }
+
+  /** Reads straight into a direct buffer's memory: no copy. */
+  @Override
+  public int read(ByteBuffer dst) throws IOException {
+    if (!dst.isDirect()) {
+      return Channel.super.read(dst);
+    }
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    try {
+      long address = Pointer.nativeValue(Native.getDirectBufferPointer(dst)) + dst.position();
+      while (true) {
+        long n = LibC.read(fd, address, dst.remaining());
+        if (n > 0) {
+          dst.position(dst.position() + (int) n);
+          return (int) n;
+        }
+        if (n == 0) {
+          return dst.hasRemaining() ? -1 : 0;
+        }
+        int errno = Errors.lastErrno();
+        if (errno == LinuxErrno.EAGAIN) {
+          return 0;
+        }
+        if (errno != LinuxErrno.EINTR) {
+          throw Errors.exception("read(fd " + fd + ")", errno);
+        }
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Sends straight from a direct buffer's memory: no copy. */
+  @Override
+  public int write(ByteBuffer src) throws IOException {
+    if (!src.isDirect()) {
+      return Channel.super.write(src);
+    }
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    try {
+      long address = Pointer.nativeValue(Native.getDirectBufferPointer(src)) + src.position();
+      while (true) {
+        long n = LibC.send(fd, address, src.remaining(), LibC.MSG_NOSIGNAL);
+        if (n >= 0) {
+          src.position(src.position() + (int) n);
+          return (int) n;
+        }
+        int errno = Errors.lastErrno();
+        if (errno == LinuxErrno.EAGAIN) {
+          return 0;
+        }
+        if (errno != LinuxErrno.EINTR) {
+          throw Errors.exception("send(fd " + fd + ")", errno);
+        }
+      }
+    } finally {
       release();
     }
   }
