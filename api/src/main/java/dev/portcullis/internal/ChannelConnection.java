@@ -20,46 +20,41 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class ChannelConnection implements Connection {
   private final Channel channel;
-  private final InetSocketAddress peer;
-  private final Identity identity;
-  private final Attributes attributes;
+  private final PeerFacts facts;
   private final In input = new In();
   private final Out output = new Out();
   private byte[] leftover;
   private int leftoverPos;
 
-  ChannelConnection(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes,
-      byte[] leftover) {
+  ChannelConnection(Channel channel, PeerFacts facts, byte[] leftover) {
     this.channel = channel;
-    this.peer = peer;
-    this.identity = identity;
-    this.attributes = attributes;
+    this.facts = facts;
     this.leftover = leftover;
   }
 
   @Override
   public InetSocketAddress peer() {
-    return peer != null ? peer : channel.remoteAddress();
+    return facts.peer();
   }
 
   @Override
   public InetSocketAddress socketPeer() {
-    return channel.remoteAddress();
+    return facts.socketPeer();
   }
 
   @Override
   public InetSocketAddress localAddress() {
-    return channel.localAddress();
+    return facts.localAddress();
   }
 
   @Override
   public Optional<Identity> identity() {
-    return Optional.ofNullable(identity);
+    return facts.identity();
   }
 
   @Override
   public <T> Optional<T> attribute(Class<T> type) {
-    return attributes.get(type);
+    return facts.attribute(type);
   }
 
   @Override

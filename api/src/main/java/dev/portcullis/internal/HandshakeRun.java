@@ -165,7 +165,7 @@ final class HandshakeRun implements HandshakeContext {
     if (in != null && in.position() > 0) {
       leftover = Arrays.copyOf(in.array(), in.position());
     }
-    pipeline.dispatch(channel, peer, identity, attributes, leftover);
+    pipeline.dispatch(channel, new PeerFacts(channel, peer, identity, attributes), leftover);
   }
 
   private void timedOut() {

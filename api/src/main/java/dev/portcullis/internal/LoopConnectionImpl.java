@@ -26,9 +26,7 @@ final class LoopConnectionImpl implements LoopConnection {
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(READ_BUFFER));
 
   private final Channel channel;
-  private final InetSocketAddress peer;
-  private final Identity identity;
-  private final Attributes attributes;
+  private final PeerFacts facts;
   private final LoopHandler handler;
   private final Counters counters;
   private final Runnable readTask = this::onReadable;
@@ -39,12 +37,9 @@ final class LoopConnectionImpl implements LoopConnection {
   private boolean closing;
   private volatile boolean closed;
 
-  LoopConnectionImpl(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes,
-      LoopHandler handler, Counters counters) {
+  LoopConnectionImpl(Channel channel, PeerFacts facts, LoopHandler handler, Counters counters) {
     this.channel = channel;
-    this.peer = peer;
-    this.identity = identity;
-    this.attributes = attributes;
+    this.facts = facts;
     this.handler = handler;
     this.counters = counters;
   }
@@ -253,27 +248,27 @@ final class LoopConnectionImpl implements LoopConnection {
 
   @Override
   public InetSocketAddress peer() {
-    return peer != null ? peer : channel.remoteAddress();
+    return facts.peer();
   }
 
   @Override
   public InetSocketAddress socketPeer() {
-    return channel.remoteAddress();
+    return facts.socketPeer();
   }
 
   @Override
   public InetSocketAddress localAddress() {
-    return channel.localAddress();
+    return facts.localAddress();
   }
 
   @Override
   public Optional<Identity> identity() {
-    return Optional.ofNullable(identity);
+    return facts.identity();
   }
 
   @Override
   public <T> Optional<T> attribute(Class<T> type) {
-    return attributes.get(type);
+    return facts.attribute(type);
   }
 
   @Override

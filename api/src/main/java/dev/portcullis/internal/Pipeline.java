@@ -84,7 +84,7 @@ final class Pipeline implements Acceptor {
   @Override
   public void accepted(Channel channel) {
     if (handshakes.isEmpty()) {
-      dispatch(channel, null, null, Attributes.NONE, null);
+      dispatch(channel, new PeerFacts(channel, null, null, Attributes.NONE), null);
     } else {
       new HandshakeRun(this, channel).start();
     }
@@ -99,13 +99,13 @@ final class Pipeline implements Acceptor {
     return false;
   }
 
-  void dispatch(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes, byte[] leftover) {
+  void dispatch(Channel channel, PeerFacts facts, byte[] leftover) {
     if (loopHandler != null) {
       counters.handled.incrementAndGet();
-      new LoopConnectionImpl(channel, peer, identity, attributes, loopHandler, counters).open(leftover);
+      new LoopConnectionImpl(channel, facts, loopHandler, counters).open(leftover);
       return;
     }
-    ChannelConnection connection = new ChannelConnection(channel, peer, identity, attributes, leftover);
+    ChannelConnection connection = new ChannelConnection(channel, facts, leftover);
     try {
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {

@@ -91,23 +91,11 @@ final class JnaChannel implements Channel {
     }
     Scratch s = Scratch.acquire();
     try {
-      while (true) {
-        long n = LibC.read(fd, s.address, Math.min(length, Scratch.SIZE));
-        if (n > 0) {
-          s.memory.read(0, dst, offset, (int) n);
-          return (int) n;
-        }
-        if (n == 0) {
-          return length == 0 ? 0 : -1;
-        }
-        int errno = Errors.lastErrno();
-        if (errno == LinuxErrno.EAGAIN) {
-          return 0;
-        }
-        if (errno != LinuxErrno.EINTR) {
-          throw Errors.exception("read(fd " + fd + ")", errno);
-        }
+      long n = readAt(s.address, Math.min(length, Scratch.SIZE));
+      if (n > 0) {
+        s.memory.read(0, dst, offset, (int) n);
       }
+      return (int) n;
     } finally {
       Scratch.release(s);
       release();
@@ -124,54 +112,11 @@ final class JnaChannel implements Channel {
       throw new SocketException("Connection closed");
     }
     try {
-      long address = Pointer.nativeValue(Native.getDirectBufferPointer(dst)) + dst.position();
-      while (true) {
-        long n = LibC.read(fd, address, dst.remaining());
-        if (n > 0) {
-          dst.position(dst.position() + (int) n);
-          return (int) n;
-        }
-        if (n == 0) {
-          return dst.hasRemaining() ? -1 : 0;
-        }
-        int errno = Errors.lastErrno();
-        if (errno == LinuxErrno.EAGAIN) {
-          return 0;
-        }
-        if (errno != LinuxErrno.EINTR) {
-          throw Errors.exception("read(fd " + fd + ")", errno);
-        }
+      long n = readAt(Pointer.nativeValue(Native.getDirectBufferPointer(dst)) + dst.position(), dst.remaining());
+      if (n > 0) {
+        dst.position(dst.position() + (int) n);
       }
-    } finally {
-      release();
-    }
-  }
-
-  /** Sends straight from a direct buffer's memory: no copy. */
-  @Override
-  public int write(ByteBuffer src) throws IOException {
-    if (!src.isDirect()) {
-      return Channel.super.write(src);
-    }
-    if (!acquire()) {
-      throw new SocketException("Connection closed");
-    }
-    try {
-      long address = Pointer.nativeValue(Native.getDirectBufferPointer(src)) + src.position();
-      while (true) {
-        long n = LibC.send(fd, address, src.remaining(), LibC.MSG_NOSIGNAL);
-        if (n >= 0) {
-          src.position(src.position() + (int) n);
-          return (int) n;
-        }
-        int errno = Errors.lastErrno();
-        if (errno == LinuxErrno.EAGAIN) {
-          return 0;
-        }
-        if (errno != LinuxErrno.EINTR) {
-          throw Errors.exception("send(fd " + fd + ")", errno);
-        }
-      }
+      return (int) n;
     } finally {
       release();
     }
@@ -187,22 +132,68 @@ final class JnaChannel implements Channel {
     try {
       int chunk = Math.min(length, Scratch.SIZE);
       s.memory.write(0, src, offset, chunk);
-      while (true) {
-        long n = LibC.send(fd, s.address, chunk, LibC.MSG_NOSIGNAL);
-        if (n >= 0) {
-          return (int) n;
-        }
-        int errno = Errors.lastErrno();
-        if (errno == LinuxErrno.EAGAIN) {
-          return 0;
-        }
-        if (errno != LinuxErrno.EINTR) {
-          throw Errors.exception("send(fd " + fd + ")", errno);
-        }
-      }
+      return (int) sendFrom(s.address, chunk);
     } finally {
       Scratch.release(s);
       release();
+    }
+  }
+
+  /** Sends straight from a direct buffer's memory: no copy. */
+  @Override
+  public int write(ByteBuffer src) throws IOException {
+    if (!src.isDirect()) {
+      return Channel.super.write(src);
+    }
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    try {
+      long n = sendFrom(Pointer.nativeValue(Native.getDirectBufferPointer(src)) + src.position(), src.remaining());
+      src.position(src.position() + (int) n);
+      return (int) n;
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * {@code read(2)} into native memory, the caller holding the descriptor: bytes read, 0 when
+   * nothing is there now (EAGAIN), -1 at end of stream.
+   */
+  private long readAt(long address, long length) throws IOException {
+    while (true) {
+      long n = LibC.read(fd, address, length);
+      if (n > 0) {
+        return n;
+      }
+      if (n == 0) {
+        return length == 0 ? 0 : -1;
+      }
+      int errno = Errors.lastErrno();
+      if (errno == LinuxErrno.EAGAIN) {
+        return 0;
+      }
+      if (errno != LinuxErrno.EINTR) {
+        throw Errors.exception("read(fd " + fd + ")", errno);
+      }
+    }
+  }
+
+  /** {@code send(2)} from native memory without SIGPIPE: bytes sent, 0 when the buffer is full. */
+  private long sendFrom(long address, long length) throws IOException {
+    while (true) {
+      long n = LibC.send(fd, address, length, LibC.MSG_NOSIGNAL);
+      if (n >= 0) {
+        return n;
+      }
+      int errno = Errors.lastErrno();
+      if (errno == LinuxErrno.EAGAIN) {
+        return 0;
+      }
+      if (errno != LinuxErrno.EINTR) {
+        throw Errors.exception("send(fd " + fd + ")", errno);
+      }
     }
   }
 
