@@ -4,16 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
 
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.spi.Acceptor;
-import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -21,26 +15,19 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.mockito.ArgumentCaptor;
 
 /** The event-loop handler style over the in-memory channel: callbacks, queued writes, backpressure. */
 @Timeout(10)
 class LoopHandlerTest {
-  private final Transport transport = mock(Transport.class);
+  private final MockTransport mock = new MockTransport();
+  private final Transport transport = mock.transport;
   private RunningServer server;
   private Acceptor acceptor;
   private final List<String> events = new ArrayList<>();
 
   private void start(Server s) throws Exception {
-    Listener listener = mock(Listener.class);
-    when(transport.name()).thenReturn("mock");
-    when(transport.isAvailable()).thenReturn(true);
-    when(transport.listen(any(), any())).thenReturn(listener);
-    when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     server = s.transport(transport).start();
-    ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).listen(any(), captor.capture());
-    acceptor = captor.getValue();
+    acceptor = mock.acceptor();
   }
 
   @AfterEach

@@ -4,16 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
 
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.ProxyHeader;
 import dev.portcullis.spi.Acceptor;
-import dev.portcullis.spi.Listener;
-import dev.portcullis.spi.Transport;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -21,24 +15,18 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.mockito.ArgumentCaptor;
 
 /** The PROXY protocol step in the pipeline: trust, the second address check, leftovers, chain rules. */
 @Timeout(10)
 class ProxyProtocolStepTest {
-  private final Transport transport = mock(Transport.class);
+  private final MockTransport mock = new MockTransport();
   private final List<Connection> served = new ArrayList<>();
   private final List<String> read = new ArrayList<>();
   private RunningServer server;
   private Acceptor acceptor;
 
   private Server server() throws Exception {
-    Listener listener = mock(Listener.class);
-    when(transport.name()).thenReturn("mock");
-    when(transport.isAvailable()).thenReturn(true);
-    when(transport.listen(any(), any())).thenReturn(listener);
-    when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
-    return Server.on(7000).transport(transport).executor(Runnable::run).handle(conn -> {
+    return Server.on(7000).transport(mock.transport).executor(Runnable::run).handle(conn -> {
       served.add(conn);
       read.add(new String(conn.input().readAllBytes(), StandardCharsets.UTF_8));
     });
@@ -46,9 +34,7 @@ class ProxyProtocolStepTest {
 
   private void start(Server s) throws Exception {
     server = s.start();
-    ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).listen(any(), captor.capture());
-    acceptor = captor.getValue();
+    acceptor = mock.acceptor();
   }
 
   @AfterEach

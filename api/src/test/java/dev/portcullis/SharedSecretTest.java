@@ -5,18 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.mockito.ArgumentMatchers.any;
-import static org.mockito.Mockito.mock;
-import static org.mockito.Mockito.verify;
-import static org.mockito.Mockito.when;
 
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.handshake.SharedSecret;
 import dev.portcullis.spi.Acceptor;
-import dev.portcullis.spi.Listener;
-import dev.portcullis.spi.Transport;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,13 +25,12 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.mockito.ArgumentCaptor;
 
 /** The shared-secret challenge, driven byte by byte as a client in any language would. */
 @Timeout(10)
 class SharedSecretTest {
   private static final byte[] KEY = HexFormat.of().parseHex("00112233445566778899aabbccddeeff0123456789abcdef");
-  private final Transport transport = mock(Transport.class);
+  private final MockTransport mock = new MockTransport();
   private final List<Connection> served = new ArrayList<>();
   private final List<String> read = new ArrayList<>();
   private RunningServer server;
@@ -46,20 +38,13 @@ class SharedSecretTest {
 
   @BeforeEach
   void start() throws Exception {
-    Listener listener = mock(Listener.class);
-    when(transport.name()).thenReturn("mock");
-    when(transport.isAvailable()).thenReturn(true);
-    when(transport.listen(any(), any())).thenReturn(listener);
-    when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
-    server = Server.on(7000).transport(transport).executor(Runnable::run).allow("10.0.0.0/8")
+    server = Server.on(7000).transport(mock.transport).executor(Runnable::run).allow("10.0.0.0/8")
         .handshake(Handshakes.sharedSecret(Map.of("app-1", KEY, "app-2", new byte[16])))
         .handle(conn -> {
           served.add(conn);
           read.add(new String(conn.input().readAllBytes(), StandardCharsets.UTF_8));
         }).start();
-    ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).listen(any(), captor.capture());
-    acceptor = captor.getValue();
+    acceptor = mock.acceptor();
   }
 
   @AfterEach

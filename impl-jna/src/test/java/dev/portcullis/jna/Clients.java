@@ -42,6 +42,24 @@ final class Clients {
     }
   }
 
+  /** Sends {@code payload} from one thread while reading everything back on this one; returns what came back. */
+  static byte[] echo(InetSocketAddress to, byte[] payload) throws IOException, InterruptedException {
+    try (Socket s = connect("127.0.0.1", to)) {
+      Thread writer = new Thread(() -> {
+        try {
+          s.getOutputStream().write(payload);
+          s.shutdownOutput();
+        } catch (IOException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      writer.start();
+      byte[] back = s.getInputStream().readAllBytes();
+      writer.join();
+      return back;
+    }
+  }
+
   /** The number of descriptors this process has open. */
   static long openDescriptors() throws IOException {
     try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {

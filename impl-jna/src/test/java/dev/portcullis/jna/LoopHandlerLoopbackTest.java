@@ -41,20 +41,7 @@ class LoopHandlerLoopbackTest {
         .handleOnLoop((conn, data) -> conn.write(data)).start();
     byte[] payload = new byte[16 << 20];
     new Random(7).nextBytes(payload);
-    try (Socket s = Clients.connect("127.0.0.1", server.localAddress())) {
-      Thread writer = new Thread(() -> {
-        try {
-          s.getOutputStream().write(payload);
-          s.shutdownOutput();
-        } catch (IOException e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      writer.start();
-      byte[] back = s.getInputStream().readAllBytes();
-      writer.join();
-      assertArrayEquals(payload, back);
-    }
+    assertArrayEquals(payload, Clients.echo(server.localAddress(), payload));
   }
 
   @Test

@@ -182,20 +182,7 @@ class LoopbackServerTest {
     server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handle(echo).start();
     byte[] payload = new byte[8 << 20];
     new Random(42).nextBytes(payload);
-    try (Socket s = Clients.connect("127.0.0.1", server.localAddress())) {
-      Thread writer = new Thread(() -> {
-        try {
-          s.getOutputStream().write(payload);
-          s.shutdownOutput();
-        } catch (IOException e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      writer.start();
-      byte[] back = s.getInputStream().readAllBytes();
-      writer.join();
-      assertArrayEquals(payload, back);
-    }
+    assertArrayEquals(payload, Clients.echo(server.localAddress(), payload));
   }
 
   @Test
