@@ -79,6 +79,8 @@ final class EpollLoop implements Listener, Runnable {
   private long timerSequence;
   private int cancelledTimers;
   private long lastExhaustionLog;
+  private long lastAdmitFailureLog;
+  private long admitFailures;
 
   private EpollLoop(int listenFd, int epfd, int wakeFd, Acceptor acceptor, InetSocketAddress local) {
     this.listenFd = listenFd;
@@ -224,7 +226,13 @@ final class EpollLoop implements Listener, Runnable {
           admitted = acceptor.admitIpv6(high, low);
         }
       } catch (Throwable t) {
-        log.error("Deciding on a connection to {} failed; it is closed", localAddress, t);
+        admitFailures++;
+        long now = System.nanoTime();
+        if (lastAdmitFailureLog == 0 || now - lastAdmitFailureLog > 1_000_000_000L) {
+          lastAdmitFailureLog = now;
+          log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)", localAddress,
+              admitFailures, t);
+        }
         admitted = false;
       }
       if (!admitted) {
