@@ -16,7 +16,7 @@ Portcullis is measured side by side with a minimal C epoll server (the near-phys
 plain JDK NIO server and Netty (native epoll with `IpSubnetFilter`), in one run on one machine,
 and reported as ratios. Every server does the same work (see `bench/README.md`): the same policy,
 the same one-line handshake, the same replies. The load comes from a small C client pinned to the
-other CPU. Run it yourself with `bench/run.sh` (about ten minutes on 2 cores); `bench/publish.sh`
+other CPU. Run it yourself with `bench/run.sh` (about fifteen minutes on 2 cores); `bench/publish.sh`
 copies a run here.
 
 ![Server CPU per operation relative to C](images/bench.svg)
