@@ -22,28 +22,54 @@ public interface Connection extends AutoCloseable {
   /**
    * The peer: the socket's peer address, or the address a handshake step established (the real
    * client behind a trusted proxy).
+   *
+   * @return the peer's address, never null
    */
   InetSocketAddress peer();
 
-  /** The socket's own peer address, which may be a proxy's. */
+  /**
+   * The socket's own peer address, which may be a proxy's.
+   *
+   * @return the socket's peer address, never null
+   */
   InetSocketAddress socketPeer();
 
-  /** The local address the connection was accepted on. */
+  /**
+   * The local address the connection was accepted on.
+   *
+   * @return the local address, never null
+   */
   InetSocketAddress localAddress();
 
-  /** What the peer proved during the handshake (a key id, a certificate), if any step said. */
+  /**
+   * What the peer proved during the handshake (a key id, a certificate), if any step said.
+   *
+   * @return the identity, or empty if no step set one
+   */
   Optional<Identity> identity();
 
   /**
    * A value a handshake step attached, such as the {@link dev.portcullis.handshake.ProxyHeader}
    * the PROXY protocol step parsed.
+   *
+   * @param <T> the attribute's type
+   * @param type the class the value was attached under
+   * @return the value, or empty if no step attached one of that type
    */
   <T> Optional<T> attribute(Class<T> type);
 
-  /** Bytes from the peer; {@code read} returns -1 once the peer has closed its side. */
+  /**
+   * Bytes from the peer; {@code read} returns -1 once the peer has closed its side.
+   *
+   * @return the connection's input stream (the same one on every call)
+   */
   InputStream input();
 
-  /** Bytes to the peer, unbuffered. */
+  /**
+   * Bytes to the peer, unbuffered.
+   *
+   * @return the connection's output stream (the same one on every call)
+   */
   OutputStream output();
 
   /** Closes the connection. Idempotent. */

@@ -10,8 +10,11 @@ import java.net.SocketException;
 public class NativeSocketException extends SocketException {
   private static final long serialVersionUID = 1L;
 
+  /** The call and its arguments. */
   private final String call;
+  /** The error number. */
   private final int errno;
+  /** The error's symbolic name. */
   private final String errnoName;
 
   /**
@@ -27,17 +30,29 @@ public class NativeSocketException extends SocketException {
     this.errnoName = errnoName;
   }
 
-  /** The call and its arguments, such as {@code listen(fd 12, backlog 512)}. */
+  /**
+   * The call and its arguments, such as {@code listen(fd 12, backlog 512)}.
+   *
+   * @return the failed call, as given to the constructor
+   */
   public String call() {
     return call;
   }
 
-  /** The error number (the platform's value). */
+  /**
+   * The error number (the platform's value).
+   *
+   * @return the errno value
+   */
   public int errno() {
     return errno;
   }
 
-  /** The error's symbolic name, such as {@code EOPNOTSUPP}. */
+  /**
+   * The error's symbolic name, such as {@code EOPNOTSUPP}.
+   *
+   * @return the symbolic name, as given to the constructor
+   */
   public String errnoName() {
     return errnoName;
   }

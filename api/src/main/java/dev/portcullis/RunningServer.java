@@ -15,13 +15,25 @@ import java.time.Duration;
  * }</pre>
  */
 public interface RunningServer extends AutoCloseable {
-  /** The address the server listens on, with the real port when 0 was asked for. */
+  /**
+   * The address the server listens on, with the real port when 0 was asked for.
+   *
+   * @return the listening address, never null
+   */
   InetSocketAddress localAddress();
 
-  /** The access policy in force. */
+  /**
+   * The access policy in force.
+   *
+   * @return the policy, never null
+   */
   AccessPolicy policy();
 
-  /** A snapshot of the server's counters. */
+  /**
+   * A snapshot of the server's counters.
+   *
+   * @return the counters as of this call, never null
+   */
   ServerStats stats();
 
   /**
@@ -32,13 +44,19 @@ public interface RunningServer extends AutoCloseable {
   @Override
   void close();
 
-  /** Blocks until the server is closed. */
+  /**
+   * Blocks until the server is closed.
+   *
+   * @throws InterruptedException if the calling thread is interrupted while waiting
+   */
   void awaitTermination() throws InterruptedException;
 
   /**
    * Blocks until the server is closed or the timeout passes.
    *
+   * @param timeout how long to wait at most
    * @return whether the server is closed
+   * @throws InterruptedException if the calling thread is interrupted while waiting
    */
   boolean awaitTermination(Duration timeout) throws InterruptedException;
 }

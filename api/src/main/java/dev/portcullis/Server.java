@@ -72,6 +72,7 @@ public final class Server {
    *
    * @param port {@code 0..65535}; 0 lets the kernel pick a free port, which {@link
    *     RunningServer#localAddress()} then reports
+   * @return a new builder for that port
    * @throws IllegalArgumentException if the port is out of range
    */
   public static Server on(int port) {
@@ -87,6 +88,7 @@ public final class Server {
    * Default: all addresses, dual-stack.
    *
    * @param address an IP address literal such as {@code 127.0.0.1} or {@code ::1}; never resolved
+   * @return this builder
    * @throws IllegalArgumentException if it is not an IP address literal
    */
   public Server bindAddress(String address) {
@@ -98,7 +100,12 @@ public final class Server {
     return bindAddress(InetAddresses.forString(address));
   }
 
-  /** Listens only on this local address; see {@link #bindAddress(String)}. */
+  /**
+   * Listens only on this local address; see {@link #bindAddress(String)}.
+   *
+   * @param address the local address to bind
+   * @return this builder
+   */
   public Server bindAddress(InetAddress address) {
     this.bindAddress = Optional.of(Objects.requireNonNull(address, "address"));
     return this;
@@ -109,6 +116,8 @@ public final class Server {
    * accepted, passed to {@code listen(2)} as is. The kernel silently caps it at {@code
    * /proc/sys/net/core/somaxconn} (4096 on current Linux). Default {@value #DEFAULT_BACKLOG}.
    *
+   * @param backlog the queue length, at least 1
+   * @return this builder
    * @throws IllegalArgumentException if {@code backlog < 1}
    */
   public Server backlog(int backlog) {
@@ -123,6 +132,8 @@ public final class Server {
    * Allows peers in this prefix ({@code 10.0.0.0/8}, {@code 2001:db8::/32}, or a bare address for
    * one host). The most specific matching rule wins; see {@link AccessPolicy}.
    *
+   * @param cidr a prefix such as {@code 10.0.0.0/8}, or a bare address
+   * @return this builder
    * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
    */
   public Server allow(String cidr) {
@@ -134,6 +145,8 @@ public final class Server {
   /**
    * Denies peers in this prefix; see {@link #allow(String)}.
    *
+   * @param cidr a prefix such as {@code 10.66.0.0/16}, or a bare address
+   * @return this builder
    * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
    */
   public Server deny(String cidr) {
@@ -145,6 +158,8 @@ public final class Server {
   /**
    * Allows every peer not denied by a more specific rule ({@code allow 0.0.0.0/0} and {@code allow
    * ::/0}). Without this or some rule, {@link #start()} refuses to run an open server.
+   *
+   * @return this builder
    */
   public Server allowAll() {
     this.allowAll = true;
@@ -155,6 +170,9 @@ public final class Server {
    * Uses a prepared policy (for example {@link AccessPolicy#load}) instead of {@code allow}/{@code
    * deny} calls. Combining it with those calls or with {@link #allowAll()} fails at {@link
    * #start()}.
+   *
+   * @param policy the policy to enforce
+   * @return this builder
    */
   public Server policy(AccessPolicy policy) {
     this.policy = Objects.requireNonNull(policy, "policy");
@@ -164,6 +182,9 @@ public final class Server {
   /**
    * Adds a step to the handshake chain. Steps run in the order they were added, after the address
    * check and before the handler; see {@link Handshake}.
+   *
+   * @param step the step to append to the chain
+   * @return this builder
    */
   public Server handshake(Handshake step) {
     handshakes.add(Objects.requireNonNull(step, "step"));
@@ -174,6 +195,8 @@ public final class Server {
    * The absolute deadline for the whole handshake chain, counted from accept and not reset when
    * bytes arrive. A connection still in its handshake then is closed. Default 10 seconds.
    *
+   * @param timeout the deadline for the whole chain, positive and at most a day
+   * @return this builder
    * @throws IllegalArgumentException if not positive, or longer than a day
    */
   public Server handshakeTimeout(Duration timeout) {
@@ -193,6 +216,9 @@ public final class Server {
    * The application code that serves each allowed connection, with blocking streams, on the
    * {@link #executor}. The simplest style, and the right one for request/response code that calls
    * other blocking APIs. This or {@link #handleOnLoop} is required.
+   *
+   * @param handler the blocking handler
+   * @return this builder
    */
   public Server handle(Handler handler) {
     this.handler = Objects.requireNonNull(handler, "handler");
@@ -204,6 +230,9 @@ public final class Server {
    * no thread is held while a connection waits, and no thread hand-off is paid per message. The
    * right style for many idle connections, proxies and small fast protocols; callbacks must never
    * block. See {@link LoopHandler}. This or {@link #handle} is required.
+   *
+   * @param handler the event-loop handler
+   * @return this builder
    */
   public Server handleOnLoop(LoopHandler handler) {
     this.loopHandler = Objects.requireNonNull(handler, "handler");
@@ -216,6 +245,9 @@ public final class Server {
    * ServerStats#overloaded()}. On JDK 21+, {@code Executors.newVirtualThreadPerTaskExecutor()}
    * serves any number of mostly-waiting connections. An executor passed here is not shut down by
    * the server.
+   *
+   * @param executor the executor that runs {@link Handler}s
+   * @return this builder
    */
   public Server executor(Executor executor) {
     this.executor = Objects.requireNonNull(executor, "executor");
@@ -225,6 +257,9 @@ public final class Server {
   /**
    * The transport to run on. Default: the first available one found with {@link
    * java.util.ServiceLoader}.
+   *
+   * @param transport the transport to use instead of the discovered one
+   * @return this builder
    */
   public Server transport(Transport transport) {
     this.transport = Objects.requireNonNull(transport, "transport");

@@ -29,12 +29,18 @@ package dev.portcullis.handshake;
  * @see Handshakes for the built-in steps
  */
 public interface Handshake {
-  /** A short name for logs and error messages, such as {@code expect-line}. */
+  /**
+   * A short name for logs and error messages, such as {@code expect-line}.
+   *
+   * @return the step's name, never null
+   */
   String name();
 
   /**
    * Creates the per-connection state of this step. Called on the event loop once per connection
    * that reaches this step.
+   *
+   * @return a fresh step for one connection
    */
   HandshakeStep newStep();
 
@@ -42,6 +48,8 @@ public interface Handshake {
    * Whether this step must be the first of the chain (and so can appear only once), as a PROXY
    * protocol header precedes every other byte. {@code Server.start()} refuses a chain that breaks
    * this. The default is false.
+   *
+   * @return {@code true} if the step must come first in the chain
    */
   default boolean mustRunFirst() {
     return false;
@@ -52,6 +60,8 @@ public interface Handshake {
    *
    * @param name a short name for logs and errors
    * @param factory creates one {@link HandshakeStep} per connection
+   * @return a handshake whose {@link #newStep()} calls the factory
+   * @throws NullPointerException if either is null
    */
   static Handshake of(String name, java.util.function.Supplier<? extends HandshakeStep> factory) {
     java.util.Objects.requireNonNull(name, "name");

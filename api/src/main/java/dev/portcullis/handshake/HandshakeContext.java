@@ -9,13 +9,25 @@ import java.util.Optional;
  * loop, during the step's calls.
  */
 public interface HandshakeContext {
-  /** The peer as currently known: the socket peer, or the address a step replaced it with. */
+  /**
+   * The peer as currently known: the socket peer, or the address a step replaced it with.
+   *
+   * @return the current peer address
+   */
   InetSocketAddress peer();
 
-  /** The address of the socket's actual peer (a proxy, when one is in front). Never changes. */
+  /**
+   * The address of the socket's actual peer (a proxy, when one is in front). Never changes.
+   *
+   * @return the socket's peer address
+   */
   InetSocketAddress socketPeer();
 
-  /** The local address the connection was accepted on. */
+  /**
+   * The local address the connection was accepted on.
+   *
+   * @return the local address
+   */
   InetSocketAddress localAddress();
 
   /**
@@ -23,31 +35,56 @@ public interface HandshakeContext {
    * policy is checked again against the new address, and the connection is closed if it is
    * denied.
    *
+   * @param peer the new peer address, resolved (an IP address, not a hostname)
    * @throws IllegalArgumentException if the address is unresolved
    */
   void replacePeer(InetSocketAddress peer);
 
-  /** Attaches an identity to the connection; the handler sees it as {@code Connection.identity()}. */
+  /**
+   * Attaches an identity to the connection; the handler sees it as {@code Connection.identity()}.
+   *
+   * @param identity the identity; replaces any set earlier
+   */
   void identity(Identity identity);
 
-  /** The identity attached so far, if any. */
+  /**
+   * The identity attached so far, if any.
+   *
+   * @return the identity, or empty if no step attached one yet
+   */
   Optional<Identity> identity();
 
   /**
    * Attaches a value the handler can read with {@code connection.attribute(type)}, such as the
    * parsed {@link ProxyHeader}. A later value of the same type replaces an earlier one.
+   *
+   * @param <T> the value's type
+   * @param type the class to attach the value under
+   * @param value the value, not null
    */
   <T> void attach(Class<T> type, T value);
 
-  /** A value attached earlier in the chain. */
+  /**
+   * A value attached earlier in the chain.
+   *
+   * @param <T> the value's type
+   * @param type the class the value was attached under
+   * @return the value, or empty if none of that type was attached
+   */
   <T> Optional<T> attribute(Class<T> type);
 
   /**
    * Queues bytes to send to the peer (copied). They are written without blocking before more input
    * is read and before the handler runs.
+   *
+   * @param bytes the bytes to send, from position to limit; its position is advanced to its limit
    */
   void write(ByteBuffer bytes);
 
-  /** The absolute deadline of the whole chain, in {@link System#nanoTime()} units. */
+  /**
+   * The absolute deadline of the whole chain, in {@link System#nanoTime()} units.
+   *
+   * @return the deadline, comparable with {@code System.nanoTime()}
+   */
   long deadlineNanos();
 }

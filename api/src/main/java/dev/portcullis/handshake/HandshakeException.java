@@ -7,12 +7,21 @@ package dev.portcullis.handshake;
 public class HandshakeException extends Exception {
   private static final long serialVersionUID = 1L;
 
-  /** A refusal with a message that says what was wrong. */
+  /**
+   * A refusal with a message that says what was wrong.
+   *
+   * @param message what the peer did wrong, for the log
+   */
   public HandshakeException(String message) {
     super(message);
   }
 
-  /** A refusal caused by another exception. */
+  /**
+   * A refusal caused by another exception.
+   *
+   * @param message what the peer did wrong, for the log
+   * @param cause the exception that caused the refusal
+   */
   public HandshakeException(String message, Throwable cause) {
     super(message, cause);
   }

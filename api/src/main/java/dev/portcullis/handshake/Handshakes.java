@@ -22,6 +22,9 @@ public final class Handshakes {
   /**
    * The PROXY protocol, v1 and v2, accepted only from the proxies given to {@link
    * ProxyProtocol#trustedFrom}; see {@link ProxyProtocol}.
+   *
+   * @return a PROXY protocol step that trusts no proxy yet; {@code Server.start()} refuses it
+   *     until {@link ProxyProtocol#trustedFrom} names one
    */
   public static ProxyProtocol proxyProtocol() {
     return new ProxyProtocol(java.util.List.of());
@@ -31,7 +34,9 @@ public final class Handshakes {
    * A shared-secret challenge-response (HMAC-SHA256 over a fresh nonce, keys named by id); see
    * {@link SharedSecret} for the wire format and {@link SharedSecretClient} for the client side.
    *
-   * @throws IllegalArgumentException for a bad key id or a key shorter than 16 bytes
+   * @param keys key id to key bytes, at least one; see {@link SharedSecret#withKeys}
+   * @return the shared-secret step
+   * @throws IllegalArgumentException for a bad key id or a key shorter than 16 bytes, or no keys
    */
   public static SharedSecret sharedSecret(java.util.Map<String, byte[]> keys) {
     return SharedSecret.withKeys(keys);
@@ -40,6 +45,8 @@ public final class Handshakes {
   /**
    * The server sends {@code line} followed by {@code \n} and goes on without waiting.
    *
+   * @param line the greeting, without a line ending
+   * @return the greeting step, named {@code greeting}
    * @throws IllegalArgumentException if the line contains a CR or LF
    */
   public static Handshake greeting(String line) {
@@ -64,6 +71,8 @@ public final class Handshakes {
    * deadline; anything else closes the connection. Bytes after the line are kept for the next step
    * or the handler.
    *
+   * @param line the line the client must send, without a line ending
+   * @return the step, named {@code expect-line}
    * @throws IllegalArgumentException if the line contains a CR or LF, or is longer than 1024 bytes
    */
   public static Handshake expectLine(String line) {
@@ -93,6 +102,7 @@ public final class Handshakes {
    * The index of the first {@code \n} between the buffer's position and limit, or -1.
    *
    * @param input a buffer; its position is not changed
+   * @return the absolute index of the first {@code \n}, or -1 if there is none
    */
   public static int indexOfNewline(ByteBuffer input) {
     for (int i = input.position(); i < input.limit(); i++) {
@@ -106,6 +116,10 @@ public final class Handshakes {
   /**
    * Consumes the bytes up to and including the {@code \n} at {@code newlineIndex} and returns them
    * as UTF-8 text without the line ending ({@code \n} or {@code \r\n}).
+   *
+   * @param input the buffer; its position is moved just past the {@code \n}
+   * @param newlineIndex the absolute index of a {@code \n}, as {@link #indexOfNewline} returns
+   * @return the line, without its ending
    */
   public static String takeLine(ByteBuffer input, int newlineIndex) {
     int start = input.position();

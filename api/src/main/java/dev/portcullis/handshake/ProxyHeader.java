@@ -52,20 +52,38 @@ public final class ProxyHeader {
   /** The network namespace the proxy accepted the connection in. */
   public static final int PP2_TYPE_NETNS = 0x30;
 
-  /** One type-length-value field of a v2 header. */
+  /**
+   * One type-length-value field of a v2 header.
+   *
+   * @param type the TLV type, such as {@link #PP2_TYPE_AUTHORITY}
+   * @param value the TLV's value bytes
+   */
   public record Tlv(int type, byte[] value) {
-    /** Copies the value. */
+    /**
+     * Copies the value.
+     *
+     * @param type the TLV type
+     * @param value the value bytes; copied
+     */
     public Tlv {
       value = value.clone();
     }
 
-    /** A copy of the value. */
+    /**
+     * A copy of the value.
+     *
+     * @return a fresh copy of the value bytes
+     */
     @Override
     public byte[] value() {
       return value.clone();
     }
 
-    /** The value as UTF-8 text. */
+    /**
+     * The value as UTF-8 text.
+     *
+     * @return the value decoded as UTF-8
+     */
     public String text() {
       return new String(value, StandardCharsets.UTF_8);
     }
@@ -85,12 +103,20 @@ public final class ProxyHeader {
    */
   public record Ssl(int client, int verify, Optional<String> version, Optional<String> commonName,
       Optional<String> cipher, Optional<String> signatureAlgorithm, Optional<String> keyAlgorithm) {
-    /** Whether the client connected to the proxy over TLS. */
+    /**
+     * Whether the client connected to the proxy over TLS.
+     *
+     * @return {@code true} if the {@code PP2_CLIENT_SSL} bit is set
+     */
     public boolean isTls() {
       return (client & 0x01) != 0;
     }
 
-    /** Whether the client presented a certificate that the proxy verified. */
+    /**
+     * Whether the client presented a certificate that the proxy verified.
+     *
+     * @return {@code true} if a certificate bit is set and {@code verify} is 0
+     */
     public boolean clientCertificateVerified() {
       return (client & 0x06) != 0 && verify == 0;
     }
@@ -117,67 +143,120 @@ public final class ProxyHeader {
     this.crcChecked = crcChecked;
   }
 
-  /** 1 for the text header, 2 for the binary one. */
+  /**
+   * 1 for the text header, 2 for the binary one.
+   *
+   * @return the header's version, 1 or 2
+   */
   public int version() {
     return version;
   }
 
-  /** {@code LOCAL} or {@code PROXY}; a v1 header is always {@code PROXY}. */
+  /**
+   * {@code LOCAL} or {@code PROXY}; a v1 header is always {@code PROXY}.
+   *
+   * @return the command, never null
+   */
   public Command command() {
     return command;
   }
 
-  /** The relayed connection's family. */
+  /**
+   * The relayed connection's family.
+   *
+   * @return the family, never null
+   */
   public Family family() {
     return family;
   }
 
-  /** The client the proxy relays, for a {@code PROXY} command over TCP. */
+  /**
+   * The client the proxy relays, for a {@code PROXY} command over TCP.
+   *
+   * @return the client's address, or empty for {@code LOCAL}, {@code UNIX} or {@code UNKNOWN}
+   */
   public Optional<InetSocketAddress> source() {
     return Optional.ofNullable(source);
   }
 
-  /** The address the client connected to on the proxy, for a {@code PROXY} command over TCP. */
+  /**
+   * The address the client connected to on the proxy, for a {@code PROXY} command over TCP.
+   *
+   * @return the destination address, or empty when there is no source
+   */
   public Optional<InetSocketAddress> destination() {
     return Optional.ofNullable(destination);
   }
 
-  /** Every TLV of a v2 header, in order (empty for v1). */
+  /**
+   * Every TLV of a v2 header, in order (empty for v1).
+   *
+   * @return the TLVs, unmodifiable
+   */
   public List<Tlv> tlvs() {
     return tlvs;
   }
 
-  /** The first TLV of this type. */
+  /**
+   * The first TLV of this type.
+   *
+   * @param type a TLV type, such as {@link #PP2_TYPE_AUTHORITY}
+   * @return the first TLV of that type, or empty if the header has none
+   */
   public Optional<Tlv> tlv(int type) {
     return tlvs.stream().filter(t -> t.type() == type).findFirst();
   }
 
-  /** The ALPN protocol the client negotiated with the proxy, such as {@code h2}. */
+  /**
+   * The ALPN protocol the client negotiated with the proxy, such as {@code h2}.
+   *
+   * @return the protocol, or empty without a {@code PP2_TYPE_ALPN} TLV
+   */
   public Optional<String> alpn() {
     return tlv(PP2_TYPE_ALPN).map(Tlv::text);
   }
 
-  /** The host name the client asked for (TLS SNI). */
+  /**
+   * The host name the client asked for (TLS SNI).
+   *
+   * @return the host name, or empty without a {@code PP2_TYPE_AUTHORITY} TLV
+   */
   public Optional<String> authority() {
     return tlv(PP2_TYPE_AUTHORITY).map(Tlv::text);
   }
 
-  /** The proxy's opaque connection identifier. */
+  /**
+   * The proxy's opaque connection identifier.
+   *
+   * @return a copy of the identifier, or empty without a {@code PP2_TYPE_UNIQUE_ID} TLV
+   */
   public Optional<byte[]> uniqueId() {
     return tlv(PP2_TYPE_UNIQUE_ID).map(Tlv::value);
   }
 
-  /** The network namespace name. */
+  /**
+   * The network namespace name.
+   *
+   * @return the namespace, or empty without a {@code PP2_TYPE_NETNS} TLV
+   */
   public Optional<String> netns() {
     return tlv(PP2_TYPE_NETNS).map(Tlv::text);
   }
 
-  /** TLS details of the client's connection to the proxy. */
+  /**
+   * TLS details of the client's connection to the proxy.
+   *
+   * @return the details, or empty without a {@code PP2_TYPE_SSL} TLV
+   */
   public Optional<Ssl> ssl() {
     return Optional.ofNullable(ssl);
   }
 
-  /** Whether the header carried a CRC32C TLV, which was verified (a wrong one is refused). */
+  /**
+   * Whether the header carried a CRC32C TLV, which was verified (a wrong one is refused).
+   *
+   * @return {@code true} if a CRC32C TLV was present and matched
+   */
   public boolean crc32cChecked() {
     return crcChecked;
   }

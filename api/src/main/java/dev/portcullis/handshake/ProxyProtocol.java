@@ -65,7 +65,11 @@ public final class ProxyProtocol implements Handshake {
     return new ProxyProtocol(all);
   }
 
-  /** The proxies whose headers are accepted. */
+  /**
+   * The proxies whose headers are accepted.
+   *
+   * @return the trusted prefixes, unmodifiable; empty if none was given
+   */
   public List<Cidr> trusted() {
     return trusted;
   }

@@ -73,7 +73,8 @@ public final class SharedSecret implements Handshake {
    *
    * @param keys key id to key bytes; ids match {@code [A-Za-z0-9._-]{1,64}}, keys are at least 16
    *     bytes
-   * @throws IllegalArgumentException naming the bad id or the short key
+   * @return the shared-secret step, holding copies of the keys
+   * @throws IllegalArgumentException naming the bad id or the short key, or if there are no keys
    */
   public static SharedSecret withKeys(Map<String, byte[]> keys) {
     Objects.requireNonNull(keys, "keys");
@@ -92,6 +93,8 @@ public final class SharedSecret implements Handshake {
    * Reads keys from a file of {@code KEY_ID:HEXKEY} lines ({@code #} comments and blank lines
    * ignored), the format the launcher's {@code --secret-file} takes.
    *
+   * @param file the key file, read as UTF-8
+   * @return key id to key bytes, in file order; never empty
    * @throws IOException if the file cannot be read
    * @throws IllegalArgumentException whose message starts with {@code FILE:N:}
    */

@@ -25,7 +25,12 @@ public final class SharedSecretClient {
    * Answers the server's challenge and waits for its {@code OK}. Reads exactly the server's lines,
    * so the streams are positioned at the first application byte afterwards.
    *
-   * @throws ProtocolException if the server's greeting is malformed
+   * @param in the stream from the server
+   * @param out the stream to the server; flushed after the answer
+   * @param keyId the id of the key, as the server knows it
+   * @param key the key bytes, at least 16
+   * @throws ProtocolException if the server's greeting is malformed, or it answers other than
+   *     {@code OK}
    * @throws IOException if the server closes the connection (a wrong key) or the stream fails
    * @throws IllegalArgumentException if the key id or key is unacceptable
    */

@@ -10,7 +10,19 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 
-/** The frozen settings of one {@code Server.start()}. */
+/**
+ * The frozen settings of one {@code Server.start()}.
+ *
+ * @param port the TCP port, {@code 0..65535}; 0 picks a free port
+ * @param bindAddress the local address to listen on, or empty for all addresses
+ * @param backlog the {@code listen(2)} backlog, at least 1
+ * @param policy the access policy, with at least one rule
+ * @param handshakes the handshake chain, in order; possibly empty
+ * @param handshakeTimeout the deadline for the whole handshake chain
+ * @param handler the blocking handler, if that style was chosen
+ * @param loopHandler the event-loop handler, if that style was chosen
+ * @param executor the user's executor for blocking handlers, or empty for the server's own pool
+ */
 public record ServerConfig(
     int port,
     Optional<InetAddress> bindAddress,

@@ -13,6 +13,8 @@ public final class Transports {
   /**
    * The first available transport on the class path.
    *
+   * @return the first transport, in {@link ServiceLoader} order, whose {@code isAvailable()} is
+   *     true
    * @throws IllegalStateException if none is found, or none of those found can run here (the
    *     message names each and why)
    */

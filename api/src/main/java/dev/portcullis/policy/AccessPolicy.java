@@ -69,7 +69,13 @@ public final class AccessPolicy {
     this.v6 = IntervalTable.build(this.rules, 6);
   }
 
-  /** A policy of these rules; order does not matter. */
+  /**
+   * A policy of these rules; order does not matter.
+   *
+   * @param rules the rules, none null
+   * @return the compiled policy
+   * @throws NullPointerException if the collection or any rule is null
+   */
   public static AccessPolicy of(Collection<Rule> rules) {
     Objects.requireNonNull(rules, "rules");
     for (Rule r : rules) {
@@ -78,17 +84,31 @@ public final class AccessPolicy {
     return new AccessPolicy(new ArrayList<>(rules));
   }
 
-  /** A policy of these rules; order does not matter. */
+  /**
+   * A policy of these rules; order does not matter.
+   *
+   * @param rules the rules, none null
+   * @return the compiled policy
+   * @throws NullPointerException if any rule is null
+   */
   public static AccessPolicy of(Rule... rules) {
     return of(Arrays.asList(rules));
   }
 
-  /** A policy that allows every IPv4 and IPv6 peer ({@code allow 0.0.0.0/0}, {@code allow ::/0}). */
+  /**
+   * A policy that allows every IPv4 and IPv6 peer ({@code allow 0.0.0.0/0}, {@code allow ::/0}).
+   *
+   * @return the open policy
+   */
   public static AccessPolicy allowAll() {
     return of(Rule.allow(Cidr.parse("0.0.0.0/0")), Rule.allow(Cidr.parse("::/0")));
   }
 
-  /** A builder that collects rules; each rule is checked as it is added. */
+  /**
+   * A builder that collects rules; each rule is checked as it is added.
+   *
+   * @return a new, empty builder
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -97,6 +117,8 @@ public final class AccessPolicy {
    * Parses policy text: one rule a line ({@code allow 10.0.0.0/8}, {@code deny ::1}), {@code #}
    * comments and blank lines ignored.
    *
+   * @param text the policy text; lines end with {@code \n} or {@code \r\n}
+   * @return the policy; empty (denying everyone) if the text has no rules
    * @throws IllegalArgumentException whose message starts with {@code line N:} and quotes the bad
    *     input
    */
@@ -107,6 +129,8 @@ public final class AccessPolicy {
   /**
    * Reads policy text from a UTF-8 file, as {@link #parse}.
    *
+   * @param file the policy file; a leading byte-order mark is skipped
+   * @return the policy
    * @throws IOException if the file cannot be read
    * @throws IllegalArgumentException whose message starts with {@code FILE:N:} and quotes the bad
    *     line
@@ -139,17 +163,29 @@ public final class AccessPolicy {
     return new AccessPolicy(rules);
   }
 
-  /** The rules as given (duplicates included), in the order given. */
+  /**
+   * The rules as given (duplicates included), in the order given.
+   *
+   * @return the rules, unmodifiable
+   */
   public List<Rule> rules() {
     return rules;
   }
 
-  /** Whether the policy has no rules at all. */
+  /**
+   * Whether the policy has no rules at all.
+   *
+   * @return {@code true} if there are no rules (the policy then denies everyone)
+   */
   public boolean isEmpty() {
     return rules.isEmpty();
   }
 
-  /** What is decided for a peer that no rule matches. */
+  /**
+   * What is decided for a peer that no rule matches.
+   *
+   * @return deny if the policy has any {@code allow} rule or no rules, otherwise allow
+   */
   public Decision defaultDecision() {
     return defaultDecision;
   }
@@ -158,6 +194,7 @@ public final class AccessPolicy {
    * Decides for one peer address.
    *
    * @param peer an IPv4 or IPv6 address; IPv4-mapped IPv6 addresses are matched as IPv4
+   * @return the decision, never null
    */
   public Decision decide(InetAddress peer) {
     byte[] b = Objects.requireNonNull(peer, "peer").getAddress();
@@ -176,6 +213,8 @@ public final class AccessPolicy {
   /**
    * Decides for an address literal, parsed as strictly as rules are (no DNS).
    *
+   * @param address an IP address literal such as {@code 10.1.2.3} or {@code 2001:db8::1}
+   * @return the decision, never null
    * @throws IllegalArgumentException if {@code address} is not an IP address literal
    */
   public Decision decide(String address) {
@@ -186,6 +225,9 @@ public final class AccessPolicy {
   /**
    * Decides for a raw IPv4 address (big-endian: {@code 10.0.0.1} is {@code 0x0A000001}). Allocates
    * nothing; this is the form transports call on every accepted connection.
+   *
+   * @param address the IPv4 address as a big-endian int
+   * @return the decision, never null
    */
   public Decision decideIpv4(int address) {
     return decisions[v4.lookupIpv4(address)];
@@ -194,6 +236,10 @@ public final class AccessPolicy {
   /**
    * Decides for a raw IPv6 address given as its high and low 64 bits. IPv4-mapped addresses are
    * decided as IPv4. Allocates nothing.
+   *
+   * @param high the address's high 64 bits
+   * @param low the address's low 64 bits
+   * @return the decision, never null
    */
   public Decision decideIpv6(long high, long low) {
     if (high == 0 && (low >>> 32) == 0xFFFFL) {
@@ -229,29 +275,55 @@ public final class AccessPolicy {
 
     private Builder() {}
 
-    /** Adds {@code allow CIDR}; throws {@link IllegalArgumentException} for a malformed prefix. */
+    /**
+     * Adds {@code allow CIDR}; throws {@link IllegalArgumentException} for a malformed prefix.
+     *
+     * @param cidr a prefix such as {@code 10.0.0.0/8}, or a bare address
+     * @return this builder
+     * @throws IllegalArgumentException if the prefix is malformed
+     */
     public Builder allow(String cidr) {
       return rule(Rule.allow(Cidr.parse(cidr)));
     }
 
-    /** Adds {@code deny CIDR}; throws {@link IllegalArgumentException} for a malformed prefix. */
+    /**
+     * Adds {@code deny CIDR}; throws {@link IllegalArgumentException} for a malformed prefix.
+     *
+     * @param cidr a prefix such as {@code 10.66.0.0/16}, or a bare address
+     * @return this builder
+     * @throws IllegalArgumentException if the prefix is malformed
+     */
     public Builder deny(String cidr) {
       return rule(Rule.deny(Cidr.parse(cidr)));
     }
 
-    /** Adds one rule. */
+    /**
+     * Adds one rule.
+     *
+     * @param rule the rule, not null
+     * @return this builder
+     */
     public Builder rule(Rule rule) {
       rules.add(Objects.requireNonNull(rule, "rule"));
       return this;
     }
 
-    /** Adds every rule of {@code policy}. */
+    /**
+     * Adds every rule of {@code policy}.
+     *
+     * @param policy the policy whose rules to add
+     * @return this builder
+     */
     public Builder rules(AccessPolicy policy) {
       rules.addAll(policy.rules());
       return this;
     }
 
-    /** The rules added so far, as an immutable policy. */
+    /**
+     * The rules added so far, as an immutable policy.
+     *
+     * @return a new policy; later additions do not change it
+     */
     public AccessPolicy build() {
       return new AccessPolicy(rules);
     }

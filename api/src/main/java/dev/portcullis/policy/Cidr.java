@@ -87,7 +87,12 @@ public final class Cidr implements Comparable<Cidr> {
     return create(6, toLong(b, 0, 8), toLong(b, 8, 8), prefixLength, text);
   }
 
-  /** The host prefix ({@code /32} or {@code /128}) of one address. */
+  /**
+   * The host prefix ({@code /32} or {@code /128}) of one address.
+   *
+   * @param address an IPv4 or IPv6 address
+   * @return the prefix that contains only {@code address}
+   */
   public static Cidr host(InetAddress address) {
     return of(address, address instanceof Inet6Address ? 128 : 32);
   }
@@ -154,17 +159,29 @@ public final class Cidr implements Comparable<Cidr> {
     return v;
   }
 
-  /** Whether this is an IPv4 prefix. */
+  /**
+   * Whether this is an IPv4 prefix.
+   *
+   * @return {@code true} for IPv4, {@code false} for IPv6
+   */
   public boolean isIpv4() {
     return family == 4;
   }
 
-  /** The prefix length: {@code 0..32} for IPv4, {@code 0..128} for IPv6. */
+  /**
+   * The prefix length: {@code 0..32} for IPv4, {@code 0..128} for IPv6.
+   *
+   * @return the prefix length
+   */
   public int prefixLength() {
     return prefixLength;
   }
 
-  /** The network address, the first address of the prefix. */
+  /**
+   * The network address, the first address of the prefix.
+   *
+   * @return the network address, of the prefix's family
+   */
   public InetAddress network() {
     byte[] b = new byte[family == 4 ? 4 : 16];
     if (family == 4) {
@@ -187,6 +204,9 @@ public final class Cidr implements Comparable<Cidr> {
   /**
    * Whether {@code address} is inside this prefix. An address of the other family is never inside;
    * an IPv4-mapped IPv6 address is treated as the IPv4 address it maps.
+   *
+   * @param address an IPv4 or IPv6 address
+   * @return {@code true} if the address is inside this prefix
    */
   public boolean contains(InetAddress address) {
     Objects.requireNonNull(address, "address");

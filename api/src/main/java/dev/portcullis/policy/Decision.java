@@ -16,22 +16,38 @@ public final class Decision {
     this.rule = rule;
   }
 
-  /** Whether the peer may connect. */
+  /**
+   * Whether the peer may connect.
+   *
+   * @return {@code true} if the peer is allowed
+   */
   public boolean isAllowed() {
     return allowed;
   }
 
-  /** The rule that matched, or empty when the policy's default decided. */
+  /**
+   * The rule that matched, or empty when the policy's default decided.
+   *
+   * @return the matching rule, or empty
+   */
   public Optional<Rule> rule() {
     return Optional.ofNullable(rule);
   }
 
-  /** Whether no rule matched and the policy's default decided. */
+  /**
+   * Whether no rule matched and the policy's default decided.
+   *
+   * @return {@code true} for the default decision
+   */
   public boolean isDefault() {
     return rule == null;
   }
 
-  /** The matching rule in canonical form ({@code allow 10.0.0.0/8}), or {@code default}. */
+  /**
+   * The matching rule in canonical form ({@code allow 10.0.0.0/8}), or {@code default}.
+   *
+   * @return the reason, never null
+   */
   public String reason() {
     return rule == null ? "default" : rule.toString();
   }

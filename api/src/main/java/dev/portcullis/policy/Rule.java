@@ -14,7 +14,11 @@ public final class Rule {
     /** Matching peers are refused. */
     DENY;
 
-    /** The lower-case keyword used in policy text: {@code allow} or {@code deny}. */
+    /**
+     * The lower-case keyword used in policy text: {@code allow} or {@code deny}.
+     *
+     * @return the keyword
+     */
     public String keyword() {
       return name().toLowerCase(java.util.Locale.ROOT);
     }
@@ -28,12 +32,24 @@ public final class Rule {
     this.cidr = Objects.requireNonNull(cidr, "cidr");
   }
 
-  /** A rule that allows {@code cidr}. */
+  /**
+   * A rule that allows {@code cidr}.
+   *
+   * @param cidr the prefix to allow
+   * @return the rule
+   * @throws NullPointerException if {@code cidr} is null
+   */
   public static Rule allow(Cidr cidr) {
     return new Rule(Action.ALLOW, cidr);
   }
 
-  /** A rule that denies {@code cidr}. */
+  /**
+   * A rule that denies {@code cidr}.
+   *
+   * @param cidr the prefix to deny
+   * @return the rule
+   * @throws NullPointerException if {@code cidr} is null
+   */
   public static Rule deny(Cidr cidr) {
     return new Rule(Action.DENY, cidr);
   }
@@ -42,6 +58,8 @@ public final class Rule {
    * Parses one rule in policy-text form, {@code allow 10.0.0.0/8} or {@code deny ::1}; words are
    * separated by spaces or tabs.
    *
+   * @param text one rule, such as {@code allow 10.0.0.0/8}; leading and trailing blanks are ignored
+   * @return the rule
    * @throws IllegalArgumentException naming the text and what is wrong
    */
   public static Rule parse(String text) {
@@ -60,17 +78,29 @@ public final class Rule {
     return new Rule(action, Cidr.parse(words[1]));
   }
 
-  /** Whether the rule allows or denies. */
+  /**
+   * Whether the rule allows or denies.
+   *
+   * @return the action, never null
+   */
   public Action action() {
     return action;
   }
 
-  /** The prefix the rule matches. */
+  /**
+   * The prefix the rule matches.
+   *
+   * @return the prefix, never null
+   */
   public Cidr cidr() {
     return cidr;
   }
 
-  /** Whether this is an {@code allow} rule. */
+  /**
+   * Whether this is an {@code allow} rule.
+   *
+   * @return {@code true} for {@code allow}, {@code false} for {@code deny}
+   */
   public boolean isAllow() {
     return action == Action.ALLOW;
   }

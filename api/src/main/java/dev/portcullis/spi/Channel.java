@@ -13,15 +13,26 @@ import java.util.concurrent.TimeUnit;
  * kernel has since given to another connection.
  */
 public interface Channel {
-  /** The socket's peer address. */
+  /**
+   * The socket's peer address.
+   *
+   * @return the peer address
+   */
   InetSocketAddress remoteAddress();
 
-  /** The socket's local address. */
+  /**
+   * The socket's local address.
+   *
+   * @return the local address
+   */
   InetSocketAddress localAddress();
 
   /**
    * Reads what is available without blocking.
    *
+   * @param dst the array to read into
+   * @param offset where in {@code dst} the bytes go
+   * @param length the most bytes to read
    * @return the number of bytes read, 0 if none are available now, or -1 at end of stream
    * @throws IOException if the connection failed or was closed
    */
@@ -30,6 +41,9 @@ public interface Channel {
   /**
    * Writes what fits without blocking.
    *
+   * @param src the array to write from
+   * @param offset where in {@code src} the bytes start
+   * @param length the number of bytes to write at most
    * @return the number of bytes written; 0 if the socket's send buffer is full
    * @throws IOException if the connection failed or was closed
    */
@@ -39,6 +53,7 @@ public interface Channel {
    * Reads what is available into {@code dst} without blocking, advancing its position. A transport
    * reads straight into a direct buffer's memory; the default goes through a heap array.
    *
+   * @param dst the buffer to read into, up to its limit
    * @return the number of bytes read, 0 if none are available now, or -1 at end of stream
    * @throws IOException if the connection failed or was closed
    */
@@ -62,6 +77,7 @@ public interface Channel {
    * Writes what fits from {@code src} without blocking, advancing its position. A transport sends
    * straight from a direct buffer's memory; the default goes through a heap array.
    *
+   * @param src the buffer to write from, between its position and limit
    * @return the number of bytes written; 0 if the socket's send buffer is full
    * @throws IOException if the connection failed or was closed
    */
@@ -83,6 +99,8 @@ public interface Channel {
   /**
    * Runs {@code task} once on the event loop when the channel becomes readable, reaches end of
    * stream, fails, or is closed. A later call replaces an earlier pending one.
+   *
+   * @param task the task to run once
    */
   void whenReadable(Runnable task);
 
@@ -93,25 +111,48 @@ public interface Channel {
    * until {@link #read} returns 0, -1 or fewer bytes than asked for, or run itself again with
    * {@link #execute}; bytes already there when it stops early raise no new event. Takes the place
    * of {@link #whenReadable}.
+   *
+   * @param task the task to run on each event, or null to stop watching
    */
   void watchReadable(Runnable task);
 
   /**
    * Runs {@code task} once on the event loop when the channel becomes writable, fails, or is
    * closed. A later call replaces an earlier pending one.
+   *
+   * @param task the task to run once
    */
   void whenWritable(Runnable task);
 
-  /** Runs {@code task} on the event loop after {@code delay}; the returned handle cancels it. */
+  /**
+   * Runs {@code task} on the event loop after {@code delay}; the returned handle cancels it.
+   *
+   * @param task the task to run
+   * @param delay how long to wait, in {@code unit}
+   * @param unit the unit of {@code delay}
+   * @return a handle that cancels the task if it has not run yet
+   */
   Cancellable schedule(Runnable task, long delay, TimeUnit unit);
 
-  /** Runs {@code task} on the event loop, soon. */
+  /**
+   * Runs {@code task} on the event loop, soon.
+   *
+   * @param task the task to run
+   */
   void execute(Runnable task);
 
-  /** Whether the calling thread is this channel's event loop. */
+  /**
+   * Whether the calling thread is this channel's event loop.
+   *
+   * @return {@code true} on the event loop thread
+   */
   boolean inEventLoop();
 
-  /** Whether {@link #close()} has not been called. */
+  /**
+   * Whether {@link #close()} has not been called.
+   *
+   * @return {@code true} until the channel is closed
+   */
   boolean isOpen();
 
   /** Closes the connection; pending {@code when...} tasks run once more. Idempotent. */

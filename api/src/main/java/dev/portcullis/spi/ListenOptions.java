@@ -16,6 +16,10 @@ public record ListenOptions(Optional<InetAddress> bindAddress, int port, int bac
   /**
    * Checks the values.
    *
+   * @param bindAddress the local address, or empty for the wildcard
+   * @param port {@code 0..65535}
+   * @param backlog at least 1
+   * @throws NullPointerException if {@code bindAddress} is null
    * @throws IllegalArgumentException if the port or backlog is out of range
    */
   public ListenOptions {

@@ -4,7 +4,11 @@ import java.net.InetSocketAddress;
 
 /** A listening socket and the event loop that accepts on it. */
 public interface Listener extends AutoCloseable {
-  /** The address actually bound, with the real port when 0 was asked for. */
+  /**
+   * The address actually bound, with the real port when 0 was asked for.
+   *
+   * @return the bound address
+   */
   InetSocketAddress localAddress();
 
   /**

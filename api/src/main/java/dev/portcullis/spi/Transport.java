@@ -14,13 +14,25 @@ import java.util.Optional;
  * {@link #unavailabilityCause()} instead.
  */
 public interface Transport {
-  /** A short name, such as {@code jna}, for messages and logs. */
+  /**
+   * A short name, such as {@code jna}, for messages and logs.
+   *
+   * @return the name
+   */
   String name();
 
-  /** Whether this transport can run on this machine. */
+  /**
+   * Whether this transport can run on this machine.
+   *
+   * @return {@code true} if {@link #listen} can be called
+   */
   boolean isAvailable();
 
-  /** Why the transport cannot run here, or empty when it can. */
+  /**
+   * Why the transport cannot run here, or empty when it can.
+   *
+   * @return the cause, or empty
+   */
   Optional<Throwable> unavailabilityCause();
 
   /**

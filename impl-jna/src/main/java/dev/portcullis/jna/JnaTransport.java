@@ -41,7 +41,11 @@ public final class JnaTransport implements Transport {
     }
   }
 
-  /** {@code jna}. */
+  /**
+   * {@code jna}.
+   *
+   * @return {@code "jna"}
+   */
   @Override
   public String name() {
     return "jna";
@@ -69,6 +73,12 @@ public final class JnaTransport implements Transport {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IllegalStateException if the transport cannot run here; see {@link
+   *     #ensureAvailability()}
+   */
   @Override
   public Listener listen(ListenOptions options, Acceptor acceptor) throws IOException {
     Objects.requireNonNull(options, "options");
