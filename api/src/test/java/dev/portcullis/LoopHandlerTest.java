@@ -37,11 +37,8 @@ class LoopHandlerTest {
     }
   }
 
-  private FakeChannel connect() {
-    FakeChannel ch = new FakeChannel("10.0.0.5", 40000);
-    assertTrue(acceptor.admitIpv4(0x0A000005));
-    acceptor.accepted(ch);
-    return ch;
+  private FakeChannel connect() throws Exception {
+    return mock.connect("10.0.0.5");
   }
 
   private static String text(ByteBuffer b) {

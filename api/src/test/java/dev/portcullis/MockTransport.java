@@ -30,6 +30,23 @@ final class MockTransport {
     when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
   }
 
+  /**
+   * Plays the transport accepting a connection from an IPv4 {@code peer}: asks the server to admit
+   * it and, if admitted, hands over a fresh {@link FakeChannel}, which is returned either way.
+   */
+  FakeChannel connect(String peer) throws Exception {
+    FakeChannel ch = new FakeChannel(peer, 40000);
+    int address = 0;
+    for (String part : peer.split("\\.")) {
+      address = address << 8 | Integer.parseInt(part);
+    }
+    Acceptor acceptor = acceptor();
+    if (acceptor.admitIpv4(address)) {
+      acceptor.accepted(ch);
+    }
+    return ch;
+  }
+
   /** The acceptor the server gave the transport when it started. */
   Acceptor acceptor() throws Exception {
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);

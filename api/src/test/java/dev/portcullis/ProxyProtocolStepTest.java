@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.ProxyHeader;
-import dev.portcullis.spi.Acceptor;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -23,7 +22,6 @@ class ProxyProtocolStepTest {
   private final List<Connection> served = new ArrayList<>();
   private final List<String> read = new ArrayList<>();
   private RunningServer server;
-  private Acceptor acceptor;
 
   private Server server() throws Exception {
     return Server.on(7000).transport(mock.transport).executor(Runnable::run).handle(conn -> {
@@ -34,7 +32,6 @@ class ProxyProtocolStepTest {
 
   private void start(Server s) throws Exception {
     server = s.start();
-    acceptor = mock.acceptor();
   }
 
   @AfterEach
@@ -44,16 +41,9 @@ class ProxyProtocolStepTest {
     }
   }
 
-  private FakeChannel from(String peer, int ipv4) {
-    FakeChannel ch = new FakeChannel(peer, 40000);
-    if (acceptor.admitIpv4(ipv4)) {
-      acceptor.accepted(ch);
-    }
-    return ch;
+  private FakeChannel from(String peer) throws Exception {
+    return mock.connect(peer);
   }
-
-  private static final int PROXY = 0x0A000001; // 10.0.0.1
-  private static final int STRANGER = 0x0A000002; // 10.0.0.2
 
   private Server proxied() throws Exception {
     return server().allow("10.0.0.0/24").allow("192.0.2.0/24").deny("192.0.2.66")
@@ -63,7 +53,7 @@ class ProxyProtocolStepTest {
   @Test
   void relayedClientBecomesThePeerAndFollowingBytesReachTheHandler() throws Exception {
     start(proxied());
-    FakeChannel ch = from("10.0.0.1", PROXY);
+    FakeChannel ch = from("10.0.0.1");
     ch.feedAndClose("PROXY TCP4 192.0.2.5 10.0.0.1 56324 7000\r\nhello");
     Connection c = served.get(0);
     assertEquals(new InetSocketAddress("192.0.2.5", 56324), c.peer());
@@ -75,7 +65,7 @@ class ProxyProtocolStepTest {
   @Test
   void relayedClientDeniedByThePolicyIsClosedThoughTheProxyIsAllowed() throws Exception {
     start(proxied());
-    FakeChannel ch = from("10.0.0.1", PROXY);
+    FakeChannel ch = from("10.0.0.1");
     ch.feedAndClose("PROXY TCP4 192.0.2.66 10.0.0.1 56324 7000\r\nhello");
     assertFalse(ch.isOpen());
     assertTrue(served.isEmpty());
@@ -85,7 +75,7 @@ class ProxyProtocolStepTest {
   @Test
   void headerFromAnUntrustedPeerIsRefusedWithoutReadingIt() throws Exception {
     start(proxied());
-    FakeChannel ch = from("10.0.0.2", STRANGER);
+    FakeChannel ch = from("10.0.0.2");
     assertFalse(ch.isOpen(), "closed before any byte is read");
     assertEquals(1, server.stats().handshakeFailures());
   }
@@ -93,11 +83,11 @@ class ProxyProtocolStepTest {
   @Test
   void missingMalformedOrSecondHeaderClosesTheConnection() throws Exception {
     start(proxied());
-    FakeChannel none = from("10.0.0.1", PROXY);
+    FakeChannel none = from("10.0.0.1");
     none.feedAndClose("GET / HTTP/1.1\r\n\r\n");
-    FakeChannel twice = from("10.0.0.1", PROXY);
+    FakeChannel twice = from("10.0.0.1");
     twice.feedAndClose("PROXY TCP4 192.0.2.5 10.0.0.1 1 2\r\nPROXY TCP4 192.0.2.6 10.0.0.1 1 2\r\n");
-    FakeChannel bad = from("10.0.0.1", PROXY);
+    FakeChannel bad = from("10.0.0.1");
     bad.feedAndClose("PROXY TCP4 192.0.2.5 10.0.0.1 99999 2\r\n");
     assertFalse(none.isOpen() || twice.isOpen() || bad.isOpen());
     assertTrue(served.isEmpty());
@@ -107,7 +97,7 @@ class ProxyProtocolStepTest {
   @Test
   void localCommandAndUnknownFamilyKeepTheSocketAddress() throws Exception {
     start(proxied());
-    FakeChannel ch = from("10.0.0.1", PROXY);
+    FakeChannel ch = from("10.0.0.1");
     ch.feedAndClose("PROXY UNKNOWN\r\n");
     assertEquals(new InetSocketAddress("10.0.0.1", 40000), served.get(0).peer());
   }
@@ -115,7 +105,7 @@ class ProxyProtocolStepTest {
   @Test
   void silentProxyTimesOutAtTheDeadline() throws Exception {
     start(proxied());
-    FakeChannel ch = from("10.0.0.1", PROXY);
+    FakeChannel ch = from("10.0.0.1");
     ch.feed("PROXY TCP4 192.0.2.5");
     assertEquals(1, ch.elapse());
     assertFalse(ch.isOpen());

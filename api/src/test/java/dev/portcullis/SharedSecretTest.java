@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.handshake.SharedSecret;
-import dev.portcullis.spi.Acceptor;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +33,6 @@ class SharedSecretTest {
   private final List<Connection> served = new ArrayList<>();
   private final List<String> read = new ArrayList<>();
   private RunningServer server;
-  private Acceptor acceptor;
 
   @BeforeEach
   void start() throws Exception {
@@ -44,7 +42,6 @@ class SharedSecretTest {
           served.add(conn);
           read.add(new String(conn.input().readAllBytes(), StandardCharsets.UTF_8));
         }).start();
-    acceptor = mock.acceptor();
   }
 
   @AfterEach
@@ -52,11 +49,8 @@ class SharedSecretTest {
     server.close();
   }
 
-  private FakeChannel connect() {
-    FakeChannel ch = new FakeChannel("10.0.0.5", 40000);
-    assertTrue(acceptor.admitIpv4(0x0A000005));
-    acceptor.accepted(ch);
-    return ch;
+  private FakeChannel connect() throws Exception {
+    return mock.connect("10.0.0.5");
   }
 
   /** The nonce from the server's greeting, checked against the published format. */
