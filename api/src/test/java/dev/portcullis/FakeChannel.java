@@ -50,8 +50,12 @@ final class FakeChannel implements Channel {
 
   /** The peer sends its last bytes and closes its side, as one event. */
   void feedAndClose(String text) {
+    feedAndClose(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  void feedAndClose(byte[] bytes) {
     peerClosed = true;
-    feed(text);
+    feed(bytes);
   }
 
   /** The peer closes its side; a waiting reader sees end of stream. */

@@ -3,6 +3,7 @@ package dev.portcullis.handshake;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 /**
  * What a {@link HandshakeStep} may see and change about its connection. Used only on the event
@@ -80,6 +81,20 @@ public interface HandshakeContext {
    * @param bytes the bytes to send, from position to limit; its position is advanced to its limit
    */
   void write(ByteBuffer bytes);
+
+  /**
+   * Puts a codec, such as TLS, between the socket and everything after this step. Once the bytes
+   * queued with {@link #write} so far have been sent as they are, the chain calls {@code codec}
+   * with the connection's current channel and from then on reads and writes through the channel it
+   * returns: later steps and the handler see the codec's plaintext. A step calls this when it
+   * returns {@link HandshakeStep.Progress#DONE}, after consuming every byte of {@code input} it
+   * means for its codec (bytes it leaves are handed on as plaintext). {@link
+   * dev.portcullis.spi.ForwardingChannel} is a convenient base for the codec.
+   *
+   * @param codec wraps the current channel; called once, on the event loop
+   * @throws IllegalStateException if a step already asked for an upgrade that has not happened yet
+   */
+  void upgrade(UnaryOperator<dev.portcullis.spi.Channel> codec);
 
   /**
    * The absolute deadline of the whole chain, in {@link System#nanoTime()} units.

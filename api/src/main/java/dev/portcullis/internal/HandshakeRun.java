@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +26,8 @@ final class HandshakeRun implements HandshakeContext {
   private static final Logger log = LoggerFactory.getLogger(HandshakeRun.class);
 
   private final Pipeline pipeline;
-  private final Channel channel;
+  private Channel channel;
+  private UnaryOperator<Channel> codec;
   private final Runnable advance = this::advance;
   private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>(2);
   private long deadline;
@@ -60,6 +62,14 @@ final class HandshakeRun implements HandshakeContext {
     try {
       while (true) {
         if (step == null) {
+          if (codec != null) {
+            // What the finished step queued goes out as it is; everything after goes through the codec.
+            if (!flush()) {
+              return;
+            }
+            channel = Objects.requireNonNull(codec.apply(channel), "codec returned null");
+            codec = null;
+          }
           if (stepIndex == pipeline.handshakes.size()) {
             if (flush()) {
               finish();
@@ -181,6 +191,11 @@ final class HandshakeRun implements HandshakeContext {
   private void fail(String why, Throwable t) {
     finished = true;
     timer.cancel();
+    try {
+      flush(); // best effort, without waiting: a step's last words, such as a TLS alert
+    } catch (IOException | RuntimeException ignored) {
+      // the connection is being closed anyway
+    }
     pipeline.counters.handshakeFailures.incrementAndGet();
     if (t != null) {
       log.warn("Handshake step '{}' with {} failed: {}", stepName(), channel.remoteAddress(), why, t);
@@ -230,6 +245,15 @@ final class HandshakeRun implements HandshakeContext {
     copy.put(bytes.duplicate()).flip();
     bytes.position(bytes.limit());
     pending.add(copy);
+  }
+
+  @Override
+  public void upgrade(UnaryOperator<Channel> newCodec) {
+    Objects.requireNonNull(newCodec, "codec");
+    if (codec != null) {
+      throw new IllegalStateException("step '" + stepName() + "' asked for a second codec before the first was installed");
+    }
+    codec = newCodec;
   }
 
   @Override
