@@ -267,8 +267,16 @@ public final class Server {
   }
 
   private void checkChain() {
+    int tlsAt = -1;
     for (int i = 0; i < handshakes.size(); i++) {
       Handshake h = handshakes.get(i);
+      if (h instanceof dev.portcullis.handshake.Tls) {
+        if (tlsAt >= 0) {
+          throw new IllegalStateException("The chain has TLS twice (steps " + (tlsAt + 1) + " and " + (i + 1)
+              + "): the second would wrap TLS inside TLS; keep one");
+        }
+        tlsAt = i;
+      }
       if (h.mustRunFirst() && i > 0) {
         throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
             + " must come first: its bytes precede every other byte on the connection");

@@ -31,6 +31,35 @@ public final class Handshakes {
   }
 
   /**
+   * TLS 1.3/1.2 with the server certificate chain and private key read from PEM files, as {@code
+   * openssl} writes them; see {@link Tls}.
+   *
+   * @param certificateChain PEM file: the server certificate first, then any intermediates
+   * @param privateKey PEM file: the certificate's unencrypted private key, PKCS#8 ({@code BEGIN
+   *     PRIVATE KEY}) or PKCS#1 ({@code BEGIN RSA PRIVATE KEY})
+   * @return the TLS step, with no client certificate required yet
+   * @throws java.io.IOException if a file cannot be read
+   * @throws IllegalArgumentException if a file holds no usable certificate or key, or the key does
+   *     not belong to the certificate; the message names the file
+   */
+  public static Tls tls(java.nio.file.Path certificateChain, java.nio.file.Path privateKey)
+      throws java.io.IOException {
+    return Tls.fromPem(certificateChain, privateKey);
+  }
+
+  /**
+   * TLS 1.3/1.2 with the server's key and certificate chain taken from a key store; see {@link Tls}.
+   *
+   * @param keyStore a store with the server's private key entry
+   * @param password the key entry's password
+   * @return the TLS step, with no client certificate required yet
+   * @throws IllegalArgumentException if the store has no usable private key entry
+   */
+  public static Tls tls(java.security.KeyStore keyStore, char[] password) {
+    return Tls.fromKeyStore(keyStore, password);
+  }
+
+  /**
    * A shared-secret challenge-response (HMAC-SHA256 over a fresh nonce, keys named by id); see
    * {@link SharedSecret} for the wire format and {@link SharedSecretClient} for the client side.
    *

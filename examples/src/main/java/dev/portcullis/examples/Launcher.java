@@ -23,6 +23,7 @@ public final class Launcher {
       "  demo     start a server that allows only 127.0.0.1, connect from 127.0.0.1 and 127.0.0.2",
       "  echo     --port P [--bind ADDR] [--backlog N] [--allow CIDR]... [--deny CIDR]...",
       "           [--policy FILE] [--allow-all] [--proxy-protocol TRUSTED_CIDR]... [--secret-file FILE]",
+      "           [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM [--tls-allow-subject DN]...]]",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",

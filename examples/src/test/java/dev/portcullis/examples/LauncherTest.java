@@ -130,4 +130,22 @@ class LauncherTest {
     assertEquals(2, run("", "check", "--allow", "10.0.0.0/8", "-x"));
     assertTrue(err().contains("unknown option '-x'") && err().contains("usage: portcullis"), err());
   }
+
+  @Test
+  void echoTlsOptionsAreCheckedBeforeListening(@TempDir Path dir) throws Exception {
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-key", "k.pem"));
+    assertTrue(err().contains("TLS needs both --tls-cert PEM and --tls-key PEM"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-client-ca", "ca.pem"));
+    assertTrue(err().contains("--tls-client-ca and --tls-allow-subject need --tls-cert and --tls-key"), err());
+    err.reset();
+    String missing = dir.resolve("missing.crt").toString();
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", missing, "--tls-key", missing));
+    assertTrue(err().contains("no such file: " + missing), err());
+    err.reset();
+    Path notPem = Files.writeString(dir.resolve("server.crt"), "hello\n");
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", notPem.toString(), "--tls-key",
+        notPem.toString()));
+    assertTrue(err().contains(notPem + ": no '-----BEGIN CERTIFICATE-----' block found"), err());
+  }
 }

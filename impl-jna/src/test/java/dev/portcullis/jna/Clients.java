@@ -44,7 +44,12 @@ final class Clients {
 
   /** Sends {@code payload} from one thread while reading everything back on this one; returns what came back. */
   static byte[] echo(InetSocketAddress to, byte[] payload) throws IOException, InterruptedException {
-    try (Socket s = connect("127.0.0.1", to)) {
+    return echo(connect("127.0.0.1", to), payload);
+  }
+
+  /** {@link #echo(InetSocketAddress, byte[])} over a socket already connected (a TLS one, say); closes it. */
+  static byte[] echo(Socket socket, byte[] payload) throws IOException, InterruptedException {
+    try (Socket s = socket) {
       Thread writer = new Thread(() -> {
         try {
           s.getOutputStream().write(payload);

@@ -7,6 +7,7 @@ import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.SharedSecret;
+import dev.portcullis.handshake.Tls;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,12 +22,16 @@ import java.util.Set;
  * portcullis echo --port 7000 --allow 10.0.0.0/8 --deny 10.66.0.0/16
  * portcullis echo --port 0 --bind 127.0.0.1 --policy office.policy
  * portcullis echo --port 7000 --allow 10.0.0.1 --allow 192.0.2.0/24 --proxy-protocol 10.0.0.1/32
+ * portcullis echo --port 8443 --allow 10.0.0.0/8 --tls-cert server.crt --tls-key server.key --tls-client-ca ca.crt
  * </pre>
  *
  * With {@code --proxy-protocol CIDR} (repeatable) the service sits behind HAProxy or another proxy
  * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies. With {@code
  * --secret-file FILE} ({@code KEY_ID:HEXKEY} lines) clients must pass the shared-secret challenge
- * first; {@code portcullis connect} is such a client.
+ * first; {@code portcullis connect} is such a client. With {@code --tls-cert PEM --tls-key PEM} it
+ * speaks TLS 1.3/1.2; {@code --tls-client-ca PEM} then requires a client certificate issued by that
+ * CA, and {@code --tls-allow-subject DN} (repeatable) narrows who of those is served. The chain runs
+ * PROXY header, then TLS, then the shared secret (inside TLS).
  *
  * Prints {@code listening on HOST:PORT} once ready. On SIGTERM or Ctrl-C it closes the server
  * (releasing the port and closing open connections) and prints {@code stopped}.
@@ -39,7 +44,8 @@ public final class EchoService {
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file"));
+    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
+        "--tls-client-ca", "--tls-allow-subject"));
     VALUED = Set.copyOf(v);
   }
 
@@ -71,6 +77,10 @@ public final class EchoService {
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
       }
+      Tls tls = tls(o);
+      if (tls != null) {
+        server.handshake(tls);
+      }
       String secrets = o.one("--secret-file");
       if (secrets != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(java.nio.file.Path.of(secrets))));
@@ -97,6 +107,9 @@ public final class EchoService {
     } catch (java.net.SocketException e) {
       err.println("portcullis echo: " + e.getMessage());
       return 1;
+    } catch (java.nio.file.NoSuchFileException e) {
+      err.println("portcullis echo: no such file: " + e.getFile());
+      return 2;
     } catch (IOException e) {
       err.println("portcullis echo: " + e.getMessage());
       return 2;
@@ -104,5 +117,31 @@ public final class EchoService {
       Thread.currentThread().interrupt();
       return 1;
     }
+  }
+
+  /** The TLS step the options ask for, or null for none. */
+  private static Tls tls(Options o) throws IOException {
+    String cert = o.one("--tls-cert");
+    String key = o.one("--tls-key");
+    String ca = o.one("--tls-client-ca");
+    if (cert == null && key == null) {
+      if (ca != null || !o.all("--tls-allow-subject").isEmpty()) {
+        throw new UsageException("--tls-client-ca and --tls-allow-subject need --tls-cert and --tls-key");
+      }
+      return null;
+    }
+    if (cert == null || key == null) {
+      throw new UsageException("TLS needs both --tls-cert PEM and --tls-key PEM");
+    }
+    Tls tls = Handshakes.tls(java.nio.file.Path.of(cert), java.nio.file.Path.of(key));
+    if (ca != null) {
+      tls = tls.requireClientCertificate(java.nio.file.Path.of(ca));
+      for (String subject : o.all("--tls-allow-subject")) {
+        tls = tls.allowSubject(subject);
+      }
+    } else if (!o.all("--tls-allow-subject").isEmpty()) {
+      throw new UsageException("--tls-allow-subject is a rule on client certificates; give --tls-client-ca too");
+    }
+    return tls;
   }
 }

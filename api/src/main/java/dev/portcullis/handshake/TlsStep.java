@@ -1,0 +1,198 @@
+package dev.portcullis.handshake;
+
+import java.nio.ByteBuffer;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.ExtendedSSLSession;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SNIServerName;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+
+/**
+ * One connection's TLS handshake: feeds the chain's input to the engine, queues what the engine
+ * wants sent, and when the engine is done installs a {@link TlsChannel} for everything after.
+ */
+final class TlsStep implements HandshakeStep {
+  private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+  private static final int TLS_HANDSHAKE_RECORD = 0x16;
+
+  private final Tls config;
+  private SSLEngine engine;
+  private ByteBuffer netIn;
+  private ByteBuffer plain;
+  private ByteBuffer netOut;
+  private boolean sawFirstByte;
+
+  TlsStep(Tls config) {
+    this.config = config;
+  }
+
+  @Override
+  public Progress begin(HandshakeContext context) throws HandshakeException {
+    engine = config.newEngine(context.peer());
+    SSLSession s = engine.getSession();
+    netIn = ByteBuffer.allocate(s.getPacketBufferSize());
+    netOut = ByteBuffer.allocate(s.getPacketBufferSize());
+    plain = ByteBuffer.allocate(s.getApplicationBufferSize());
+    try {
+      engine.beginHandshake();
+    } catch (SSLException e) {
+      throw new HandshakeException("TLS: " + e.getMessage(), e);
+    }
+    return Progress.NEED_MORE;
+  }
+
+  @Override
+  public Progress onInput(ByteBuffer input, HandshakeContext context) throws HandshakeException {
+    if (!sawFirstByte && input.hasRemaining()) {
+      sawFirstByte = true;
+      int first = input.get(input.position()) & 0xFF;
+      if (first != TLS_HANDSHAKE_RECORD) {
+        throw new HandshakeException(String.format("TLS: the first byte is 0x%02x%s, not a TLS handshake record"
+            + " (0x16); a plaintext client on the TLS port?", first,
+            first >= 0x20 && first < 0x7f ? " ('" + (char) first + "')" : ""));
+      }
+    }
+    take(input);
+    try {
+      while (true) {
+        switch (engine.getHandshakeStatus()) {
+          case NEED_TASK -> runTasks();
+          case NEED_WRAP -> {
+            netOut.clear();
+            SSLEngineResult r = engine.wrap(EMPTY, netOut);
+            netOut.flip();
+            if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+              netOut = ByteBuffer.allocate(netOut.capacity() + engine.getSession().getPacketBufferSize());
+              continue;
+            }
+            context.write(netOut);
+            if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
+              throw new HandshakeException("TLS: the handshake was closed");
+            }
+          }
+          case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
+            netIn.flip();
+            SSLEngineResult r;
+            try {
+              r = engine.unwrap(netIn, plain);
+            } finally {
+              netIn.compact();
+            }
+            switch (r.getStatus()) {
+              case BUFFER_UNDERFLOW -> {
+                if (!input.hasRemaining()) {
+                  return Progress.NEED_MORE;
+                }
+                take(input);
+              }
+              case BUFFER_OVERFLOW -> plain = grow(plain, engine.getSession().getApplicationBufferSize());
+              case CLOSED -> throw new HandshakeException("TLS: the client closed during the handshake");
+              case OK -> {
+                // the loop asks the engine what it wants next
+              }
+            }
+          }
+          case FINISHED, NOT_HANDSHAKING -> {
+            return finish(input, context);
+          }
+        }
+      }
+    } catch (SSLException e) {
+      sendAlert(context);
+      throw new HandshakeException("TLS handshake failed: " + e.getMessage(), e);
+    }
+  }
+
+  private Progress finish(ByteBuffer input, HandshakeContext context) throws HandshakeException {
+    SSLSession session = engine.getSession();
+    String serverName = null;
+    if (session instanceof ExtendedSSLSession ext) {
+      for (SNIServerName n : ext.getRequestedServerNames()) {
+        if (n instanceof SNIHostName h) {
+          serverName = h.getAsciiName();
+        }
+      }
+    }
+    context.attach(TlsSession.class, new TlsSession(session.getProtocol(), session.getCipherSuite(), serverName, session));
+    if (config.requiresClientCertificate()) {
+      List<X509Certificate> chain = new ArrayList<>();
+      try {
+        for (Certificate c : session.getPeerCertificates()) {
+          chain.add((X509Certificate) c);
+        }
+      } catch (SSLPeerUnverifiedException e) {
+        sendAlert(context);
+        throw new HandshakeException("TLS: the client presented no verified certificate");
+      }
+      String refusal = config.refusal(chain.get(0));
+      if (refusal != null) {
+        sendAlert(context);
+        throw new HandshakeException("TLS: " + refusal);
+      }
+      context.identity(new CertificateIdentity(chain));
+    }
+    // Everything still buffered is ciphertext for the channel: the client may send data right
+    // behind its Finished message.
+    while (input.hasRemaining()) {
+      if (!netIn.hasRemaining()) {
+        netIn = grow(netIn, netIn.capacity() + input.remaining());
+      }
+      take(input);
+    }
+    ByteBuffer ciphertext = netIn;
+    ByteBuffer plaintext = plain.flip();
+    SSLEngine e = engine;
+    context.upgrade(raw -> new TlsChannel(raw, e, ciphertext, plaintext));
+    return Progress.DONE;
+  }
+
+  /** Moves as much input as fits into the engine's input buffer. */
+  private void take(ByteBuffer input) throws HandshakeException {
+    if (!input.hasRemaining()) {
+      return;
+    }
+    if (!netIn.hasRemaining()) {
+      throw new HandshakeException("TLS: a handshake record longer than " + netIn.capacity() + " bytes");
+    }
+    int n = Math.min(input.remaining(), netIn.remaining());
+    ByteBuffer slice = input.slice(input.position(), n);
+    netIn.put(slice);
+    input.position(input.position() + n);
+  }
+
+  private void runTasks() {
+    Runnable task;
+    while ((task = engine.getDelegatedTask()) != null) {
+      task.run();
+    }
+  }
+
+  /** After a failure the engine may hold an alert for the client; queue it, best effort. */
+  private void sendAlert(HandshakeContext context) {
+    try {
+      engine.closeOutbound();
+      netOut.clear();
+      engine.wrap(EMPTY, netOut);
+      netOut.flip();
+      if (netOut.hasRemaining()) {
+        context.write(netOut);
+      }
+    } catch (SSLException | RuntimeException ignored) {
+      // nothing more to say
+    }
+  }
+
+  static ByteBuffer grow(ByteBuffer b, int atLeast) {
+    ByteBuffer bigger = ByteBuffer.allocate(Math.max(atLeast, b.capacity() * 2));
+    b.flip();
+    bigger.put(b);
+    return bigger;
+  }
+}

@@ -1,0 +1,331 @@
+package dev.portcullis.jna;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.portcullis.Connection;
+import dev.portcullis.Handler;
+import dev.portcullis.LoopConnection;
+import dev.portcullis.LoopHandler;
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.handshake.CertificateIdentity;
+import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.handshake.Tls;
+import dev.portcullis.handshake.TlsSession;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TLS against real peers: the {@code openssl s_client} command and the JDK's own {@link SSLSocket},
+ * over loopback, with certificates that {@code openssl} made for the test.
+ */
+@Timeout(120)
+class TlsTest {
+  @TempDir static Path dir;
+  static TestPki pki;
+
+  @BeforeAll
+  static void makePki() throws Exception {
+    pki = TestPki.create(dir);
+  }
+
+  /** Replies with what the handshake established and the client's first line, then closes. */
+  private static final Handler REPORT = conn -> {
+    BufferedReader in = new BufferedReader(new InputStreamReader(conn.input(), StandardCharsets.UTF_8));
+    String line = in.readLine();
+    String who = conn.identity().map(Identity::name).orElse("-");
+    String protocol = conn.attribute(TlsSession.class).map(TlsSession::protocol).orElse("plaintext");
+    conn.output().write((protocol + " " + who + " " + line + "\n").getBytes(StandardCharsets.UTF_8));
+  };
+
+  private static Tls serverTls() throws IOException {
+    return Handshakes.tls(pki.file("server.crt"), pki.file("server.key"));
+  }
+
+  private static RunningServer start(Tls tls, Handler handler) throws IOException {
+    return Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handshakeTimeout(Duration.ofSeconds(10))
+        .handshake(tls).handle(handler).start();
+  }
+
+  record Run(String out, String err) {}
+
+  /** Runs {@code openssl s_client} with {@code stdin} as its input; it ends when the server closes. */
+  static Run sClient(int port, String stdin, String... extra) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(ExternalTool.require("openssl"),
+        "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", pki.file("ca.crt").toString(),
+        "-verify_return_error", "-quiet"));
+    cmd.addAll(java.util.List.of(extra));
+    Path out = Files.createTempFile(dir, "out", ".txt");
+    Path err = Files.createTempFile(dir, "err", ".txt");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectOutput(out.toFile())
+        .redirectError(err.toFile()).start();
+    try (OutputStream o = p.getOutputStream()) {
+      o.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("s_client did not end: " + Files.readString(err));
+    }
+    return new Run(Files.readString(out), Files.readString(err));
+  }
+
+  @Test
+  void opensslCompletesTls13AndTls12AndTheHandlerReadsPlaintext() throws Exception {
+    try (RunningServer server = start(serverTls(), REPORT)) {
+      int port = server.localAddress().getPort();
+      assertEquals("TLSv1.3 - hello\n", sClient(port, "hello\n", "-tls1_3").out());
+      assertEquals("TLSv1.2 - hi there\n", sClient(port, "hi there\n", "-tls1_2").out());
+      assertEquals(2, server.stats().handled());
+      assertEquals(0, server.stats().handshakeFailures());
+    }
+  }
+
+  @Test
+  void aServerLimitedToTls13RefusesTls12() throws Exception {
+    try (RunningServer server = start(serverTls().protocols("TLSv1.3"), REPORT)) {
+      int port = server.localAddress().getPort();
+      Run r = sClient(port, "hello\n", "-tls1_2");
+      assertEquals("", r.out());
+      assertTrue(r.err().contains("alert"), r.err());
+      assertTrue(Clients.await(() -> server.stats().handshakeFailures() == 1, Duration.ofSeconds(5)));
+      assertEquals(0, server.stats().handled());
+    }
+  }
+
+  @Test
+  void clientCertificatesRequiredRefuseNoneAndUntrustedAndServeTheAllowedSubject() throws Exception {
+    Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject("CN=alice, O=Example");
+    try (RunningServer server = start(tls, REPORT)) {
+      int port = server.localAddress().getPort();
+      for (String version : new String[] {"-tls1_3", "-tls1_2"}) {
+        long failures = server.stats().handshakeFailures();
+        assertEquals("", sClient(port, "hello\n", version).out(), "no certificate");
+        assertEquals("", sClient(port, "hello\n", version, "-cert", "eve.crt", "-key", "eve.key").out(),
+            "same subject, untrusted issuer");
+        assertEquals("", sClient(port, "hello\n", version, "-cert", "mallory.crt", "-key", "mallory.key").out(),
+            "trusted, but no rule allows its subject");
+        assertTrue(Clients.await(() -> server.stats().handshakeFailures() == failures + 3, Duration.ofSeconds(5)),
+            server.stats().toString());
+        assertEquals(version.equals("-tls1_3") ? "TLSv1.3 CN=alice,O=Example hello\n" : "TLSv1.2 CN=alice,O=Example hello\n",
+            sClient(port, "hello\n", version, "-cert", "alice.crt", "-key", "alice.key").out());
+      }
+      assertEquals(2, server.stats().handled());
+    }
+  }
+
+  @Test
+  void sanAndFingerprintRulesSelectClients() throws Exception {
+    Tls bySan = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSan("ALICE.example");
+    try (RunningServer server = start(bySan, REPORT)) {
+      int port = server.localAddress().getPort();
+      assertEquals("TLSv1.3 CN=alice,O=Example x\n", sClient(port, "x\n", "-cert", "alice.crt", "-key", "alice.key").out());
+      assertEquals("", sClient(port, "x\n", "-cert", "mallory.crt", "-key", "mallory.key").out());
+    }
+    Tls byPrint = serverTls().requireClientCertificate(pki.file("ca.crt")).allowFingerprint(pki.fingerprint("mallory"));
+    try (RunningServer server = start(byPrint, REPORT)) {
+      int port = server.localAddress().getPort();
+      assertEquals("TLSv1.3 CN=mallory x\n", sClient(port, "x\n", "-cert", "mallory.crt", "-key", "mallory.key").out());
+      assertEquals("", sClient(port, "x\n", "-cert", "alice.crt", "-key", "alice.key").out());
+    }
+  }
+
+  @Test
+  void theIdentityIsTheVerifiedChain() throws Exception {
+    BlockingQueue<Object> seen = new LinkedBlockingQueue<>();
+    Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt"));
+    try (RunningServer server = start(tls, conn -> {
+      seen.add(conn.identity().orElseThrow());
+      conn.output().write('.');
+    })) {
+      try (SSLSocket s = (SSLSocket) pki.clientContext("alice").getSocketFactory()
+          .createSocket("127.0.0.1", server.localAddress().getPort())) {
+        assertEquals('.', s.getInputStream().read());
+      }
+      CertificateIdentity id = (CertificateIdentity) seen.poll(5, TimeUnit.SECONDS);
+      assertEquals("tls", id.kind());
+      assertEquals("CN=alice,O=Example", id.name());
+      assertEquals("CN=Portcullis Test CA", id.leaf().getIssuerX500Principal().getName());
+    }
+  }
+
+  @Test
+  void aPlaintextClientOnTheTlsPortIsClosedAndNothingLeaks() throws Exception {
+    try (RunningServer server = start(serverTls(), REPORT)) {
+      long baseline = Clients.openDescriptors();
+      for (int i = 0; i < 50; i++) {
+        assertNull(Clients.exchange("127.0.0.1", server.localAddress(), "GET / HTTP/1.0\r\n\r\n"));
+      }
+      assertTrue(Clients.await(() -> server.stats().handshakeFailures() == 50, Duration.ofSeconds(5)));
+      assertEquals(0, server.stats().handled());
+      assertTrue(Clients.await(() -> {
+        try {
+          return Clients.openDescriptors() <= baseline;
+        } catch (IOException e) {
+          return false;
+        }
+      }, Duration.ofSeconds(5)), "descriptors back to the baseline");
+    }
+  }
+
+  @Test
+  void clientInitiatedRenegotiationIsRefused() throws Exception {
+    BlockingQueue<String> outcome = new LinkedBlockingQueue<>();
+    Handler echo = conn -> {
+      try {
+        byte[] buf = new byte[256];
+        int n;
+        while ((n = conn.input().read(buf)) > 0) {
+          conn.output().write(buf, 0, n);
+        }
+        outcome.add("eof");
+      } catch (IOException e) {
+        outcome.add(String.valueOf(e.getMessage()));
+      }
+    };
+    try (RunningServer server = start(serverTls(), echo)) {
+      java.util.List<String> cmd = java.util.List.of(ExternalTool.require("openssl"), "s_client", "-connect",
+          "127.0.0.1:" + server.localAddress().getPort(), "-CAfile", pki.file("ca.crt").toString(), "-tls1_2");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+      StringBuilder said = new StringBuilder();
+      OutputStream in = p.getOutputStream();
+      // s_client reads commands only at the start of a chunk of stdin: send data, wait for its echo,
+      // then ask for a renegotiation.
+      in.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+      in.flush();
+      for (String line; (line = out.readLine()) != null && !line.equals("ping"); ) {
+        said.append(line).append('\n');
+      }
+      in.write("R\n".getBytes(StandardCharsets.US_ASCII));
+      in.flush();
+      String reason = outcome.poll(20, TimeUnit.SECONDS);
+      assertTrue(reason != null && reason.contains("renegotiation is refused"), reason + "; s_client said " + said);
+      assertTrue(p.waitFor(20, TimeUnit.SECONDS), "s_client ends: the server closed the connection");
+      String rest = out.lines().collect(java.util.stream.Collectors.joining("\n"));
+      assertTrue(rest.contains("RENEGOTIATING"), rest);
+    }
+  }
+
+  @Test
+  void dataFollowedByCloseNotifyIsReadThenEndOfStreamInTls12AndTls13() throws Exception {
+    BlockingQueue<String> got = new LinkedBlockingQueue<>();
+    try (RunningServer server = start(serverTls(), conn -> {
+      try {
+        got.add(new String(conn.input().readAllBytes(), StandardCharsets.UTF_8));
+      } catch (IOException e) {
+        got.add("failed: " + e.getMessage());
+      }
+    })) {
+      for (String version : new String[] {"TLSv1.2", "TLSv1.3"}) {
+        try (SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory()
+            .createSocket("127.0.0.1", server.localAddress().getPort())) {
+          s.setEnabledProtocols(new String[] {version});
+          s.getOutputStream().write("hello".getBytes(StandardCharsets.UTF_8));
+        } // close() sends "hello" and close_notify, often in one segment
+        assertEquals("hello", got.poll(10, TimeUnit.SECONDS), version);
+      }
+    }
+  }
+
+  @Test
+  void aWriterIsStoppedNotSpunWhenTheReaderRefusesARenegotiation() throws Exception {
+    BlockingQueue<String> outcome = new LinkedBlockingQueue<>();
+    Handler flood = conn -> {
+      Thread reader = new Thread(() -> {
+        try {
+          conn.input().read(new byte[16]);
+          outcome.add("reader: read");
+        } catch (IOException e) {
+          outcome.add("reader: " + e.getMessage());
+        }
+      });
+      reader.start();
+      byte[] chunk = new byte[64 * 1024];
+      try {
+        for (int i = 0; i < 100_000; i++) {
+          conn.output().write(chunk);
+        }
+        outcome.add("writer: wrote everything");
+      } catch (IOException e) {
+        outcome.add("writer: " + e.getClass().getSimpleName());
+      }
+    };
+    try (RunningServer server = start(serverTls(), flood);
+        SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory()
+            .createSocket("127.0.0.1", server.localAddress().getPort())) {
+      s.setEnabledProtocols(new String[] {"TLSv1.2"});
+      s.setSoTimeout(20_000);
+      s.getInputStream().readNBytes(1 << 20); // the server is busy writing
+      Thread client = new Thread(() -> {
+        try {
+          s.startHandshake(); // a client-initiated renegotiation
+          s.getInputStream().transferTo(OutputStream.nullOutputStream());
+        } catch (IOException expected) {
+          // the server closes the connection
+        }
+      });
+      client.start();
+      java.util.Set<String> both = new java.util.HashSet<>();
+      for (int i = 0; i < 2; i++) {
+        String o = outcome.poll(20, TimeUnit.SECONDS);
+        assertTrue(o != null, "both threads end; so far " + both);
+        both.add(o);
+      }
+      assertTrue(both.contains("reader: TLS renegotiation is refused; the connection was closed"), both.toString());
+      assertTrue(both.stream().anyMatch(o -> o.startsWith("writer: ") && o.endsWith("Exception")), both.toString());
+      client.join(20_000);
+    }
+  }
+
+  @Test
+  void aMegabyteEchoesThroughBothHandlerStyles() throws Exception {
+    byte[] payload = new byte[1 << 20];
+    new Random(42).nextBytes(payload);
+    Handler blocking = conn -> conn.input().transferTo(conn.output());
+    LoopHandler onLoop = new LoopHandler() {
+      @Override
+      public void onData(LoopConnection connection, ByteBuffer data) {
+        connection.write(data);
+      }
+
+      @Override
+      public void onEndOfStream(LoopConnection connection) {
+        connection.close();
+      }
+    };
+    try (RunningServer a = start(serverTls(), blocking);
+        RunningServer b = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handshake(serverTls())
+            .handleOnLoop(onLoop).start()) {
+      for (RunningServer server : new RunningServer[] {a, b}) {
+        assertArrayEquals(payload, tlsEcho(server.localAddress(), payload), "server " + server);
+      }
+    }
+  }
+
+  private static byte[] tlsEcho(InetSocketAddress to, byte[] payload) throws Exception {
+    SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory().createSocket(to.getAddress(), to.getPort());
+    s.setSoTimeout(20_000);
+    return Clients.echo(s, payload);
+  }
+}
