@@ -6,7 +6,10 @@ import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.internal.ServerInstance;
 import dev.portcullis.internal.Transports;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.internal.Activation;
+import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Transport;
+import java.util.Map;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -49,6 +52,10 @@ public final class Server {
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
   private final int port;
+  // null for a port; "" for the one socket systemd passed; a name; or INETD
+  private final String inherit;
+  private static final String INETD = "\0inetd";
+  private boolean backlogSet;
   private Optional<InetAddress> bindAddress = Optional.empty();
   private int backlog = DEFAULT_BACKLOG;
   private final AccessPolicy.Builder rules = AccessPolicy.builder();
@@ -62,8 +69,63 @@ public final class Server {
   private Executor executor;
   private Transport transport;
 
-  private Server(int port) {
+  private Server(int port, String inherit) {
     this.port = port;
+    this.inherit = inherit;
+  }
+
+  private String where() {
+    if (inherit == null) {
+      return "Server on port " + port;
+    }
+    return inherit.equals(INETD) ? "Server from inetd" : "Server from systemd" + (inherit.isEmpty() ? "" : " socket '" + inherit + "'");
+  }
+
+  /**
+   * A server on the listening socket that systemd passed (socket activation: a {@code .socket} unit,
+   * or {@code systemd-socket-activate -l PORT}). Everything else is as for {@link #on}: rules,
+   * handshakes and handlers apply to every connection, including those the kernel queued before
+   * this process started. At {@link #start()} the server checks that {@code LISTEN_PID} is this
+   * process and {@code LISTEN_FDS} is exactly one socket, and the transport checks that it is a
+   * listening TCP socket and makes it close-on-exec. The socket's address and backlog are systemd's
+   * ({@code ListenStream=}, {@code Backlog=}), so {@link #bindAddress} and {@link #backlog} are
+   * refused.
+   *
+   * @return a new builder for that socket
+   */
+  public static Server fromSystemd() {
+    return new Server(0, "");
+  }
+
+  /**
+   * A server on the socket systemd passed under this name ({@code FileDescriptorName=} in the
+   * {@code .socket} unit, {@code --fdname} for {@code systemd-socket-activate}); see {@link
+   * #fromSystemd()}.
+   *
+   * @param name the socket's name
+   * @return a new builder for that socket
+   * @throws IllegalArgumentException if the name is empty or contains {@code :}
+   */
+  public static Server fromSystemd(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isEmpty() || name.contains(":") || name.contains("\0")) {
+      throw new IllegalArgumentException("'" + name + "' is not a socket name systemd can pass"
+          + " (non-empty, no ':')");
+    }
+    return new Server(0, name);
+  }
+
+  /**
+   * A server for one connection that was accepted for this process: inetd's {@code nowait} (the
+   * connection is standard input) or systemd's {@code Accept=yes} (fd 3, with {@code LISTEN_FDS=1}).
+   * The connection goes through the same policy, handshakes and handler; then the server
+   * terminates by itself, so {@link RunningServer#awaitTermination()} returns and the process can
+   * exit. Under inetd, standard output is the connection too: log to standard error only.
+   *
+   * @return a new builder for that connection
+   */
+  public static Server fromInetd() {
+    return new Server(0, INETD);
   }
 
   /**
@@ -79,7 +141,7 @@ public final class Server {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("Port out of range: " + port + " (expected 0..65535; 0 picks a free port)");
     }
-    return new Server(port);
+    return new Server(port, null);
   }
 
   /**
@@ -125,6 +187,7 @@ public final class Server {
       throw new IllegalArgumentException("Backlog must be at least 1: " + backlog);
     }
     this.backlog = backlog;
+    this.backlogSet = true;
     return this;
   }
 
@@ -299,16 +362,16 @@ public final class Server {
    */
   public RunningServer start() throws IOException {
     if (handler == null && loopHandler == null) {
-      throw new IllegalStateException("Server on port " + port
+      throw new IllegalStateException(where()
           + " has no handler: call .handle(connection -> ...) or .handleOnLoop(...) before start()");
     }
     if (handler != null && loopHandler != null) {
-      throw new IllegalStateException("Server on port " + port
+      throw new IllegalStateException(where()
           + " has both .handle(...) and .handleOnLoop(...); choose one handler style");
     }
     checkChain();
     if (policy != null && (anyRule || allowAll)) {
-      throw new IllegalStateException("Server on port " + port
+      throw new IllegalStateException(where()
           + " has both .policy(...) and .allow/.deny/.allowAll rules; put every rule in one place");
     }
     AccessPolicy effective = policy;
@@ -320,7 +383,7 @@ public final class Server {
       effective = all.build();
     }
     if (effective.isEmpty()) {
-      throw new IllegalStateException("Server on port " + port
+      throw new IllegalStateException(where()
           + " has no access rules, so anyone on any machine could connect. Say who may connect with"
           + " .allow(\"10.0.0.0/8\") (or .policy(...)), or call .allowAll() to run an open server on purpose.");
     }
@@ -330,9 +393,21 @@ public final class Server {
       throw new IllegalStateException("Transport '" + t.name() + "' cannot run on this machine: "
           + (cause == null ? "no reason given" : cause), cause);
     }
+    Optional<InheritedSocket> inherited = Optional.empty();
+    if (inherit != null) {
+      if (bindAddress.isPresent() || backlogSet) {
+        throw new IllegalStateException(where() + " has " + (backlogSet ? ".backlog(...)" : ".bindAddress(...)")
+            + ", but an inherited socket's address and backlog are set by whoever opened it (systemd's"
+            + " ListenStream= and Backlog=)");
+      }
+      Map<String, String> env = System.getenv();
+      long pid = ProcessHandle.current().pid();
+      inherited = Optional.of(inherit.equals(INETD) ? Activation.inetd(env, pid)
+          : Activation.systemd(env, pid, inherit.isEmpty() ? null : inherit, false));
+    }
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
-        Optional.ofNullable(executor));
+        Optional.ofNullable(executor), inherited);
     return ServerInstance.start(config, t);
   }
 }

@@ -153,4 +153,19 @@ class ServerTest {
       assertEquals(2, b.policy().rules().size());
     }
   }
+
+  @Test
+  void inheritedSocketsRefuseAnAddressOrBacklogAndNeedTheActivationVariables() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("LISTEN_PID") == null, "run under socket activation");
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Server.fromSystemd().transport(transport()).allowAll().bindAddress("127.0.0.1").handle(c -> { }).start());
+    assertTrue(e.getMessage().contains("Server from systemd has .bindAddress(...)"), e.getMessage());
+    e = assertThrows(IllegalStateException.class,
+        () -> Server.fromSystemd("web").transport(transport()).allowAll().backlog(5).handle(c -> { }).start());
+    assertTrue(e.getMessage().contains("Server from systemd socket 'web' has .backlog(...)"), e.getMessage());
+    e = assertThrows(IllegalStateException.class,
+        () -> Server.fromSystemd().transport(transport()).allowAll().handle(c -> { }).start());
+    assertTrue(e.getMessage().contains("LISTEN_PID is not set"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Server.fromSystemd("a:b"));
+  }
 }

@@ -75,10 +75,14 @@ final class Pipeline implements Acceptor {
 
   @Override
   public void listenerStopped(Throwable failure) {
-    if (failure != null && !closing) {
-      log.error("The listener stopped on its own; the server closes", failure);
-      onListenerFailure.run();
+    if (closing) {
+      return;
     }
+    if (failure != null) {
+      log.error("The listener stopped on its own; the server closes", failure);
+    }
+    // Without a failure: an inherited single connection is done, and so is the server.
+    onListenerFailure.run();
   }
 
   @Override

@@ -22,6 +22,7 @@ import java.util.concurrent.Executor;
  * @param handler the blocking handler, if that style was chosen
  * @param loopHandler the event-loop handler, if that style was chosen
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
+ * @param inherited the socket systemd or inetd passed, served instead of opening one
  */
 public record ServerConfig(
     int port,
@@ -32,4 +33,5 @@ public record ServerConfig(
     Duration handshakeTimeout,
     Optional<Handler> handler,
     Optional<LoopHandler> loopHandler,
-    Optional<Executor> executor) {}
+    Optional<Executor> executor,
+    Optional<dev.portcullis.spi.InheritedSocket> inherited) {}

@@ -57,8 +57,9 @@ public final class ServerInstance implements RunningServer {
     s.pipeline = pipeline;
     pipeline.onListenerFailure(() -> new Thread(s::close, "portcullis-close").start());
     try {
-      s.listener = transport.listen(
-          new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
+      s.listener = config.inherited().isPresent()
+          ? transport.inherit(config.inherited().get(), pipeline)
+          : transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
         s.ownedExecutor.shutdownNow();

@@ -48,4 +48,22 @@ public interface Transport {
    * @throws IOException for any other failure of the socket calls; nothing stays open
    */
   Listener listen(ListenOptions options, Acceptor acceptor) throws IOException;
+
+  /**
+   * Serves a socket this process inherited open. For a listening socket, the transport checks that
+   * it really is a listening stream socket of a family it serves, makes it non-blocking and
+   * close-on-exec, and then accepts on it exactly as {@link #listen} does (its backlog is whatever
+   * the socket's creator chose). For one connected socket, it asks {@code acceptor} about its peer,
+   * hands it over as the only {@link Channel}, and stops on its own, calling {@link
+   * Acceptor#listenerStopped} with {@code null}, once that connection is closed or refused. The
+   * default refuses: a transport that cannot adopt descriptors says so.
+   *
+   * @param socket the descriptor and what it should be
+   * @param acceptor decides and receives connections, called on the event loop
+   * @return the running listener; it owns the descriptor from now on
+   * @throws IOException if the descriptor is not what {@code socket} says, naming it and why
+   */
+  default Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
+    throw new UnsupportedOperationException("Transport " + name() + " cannot serve inherited sockets");
+  }
 }

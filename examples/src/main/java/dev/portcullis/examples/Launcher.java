@@ -24,6 +24,7 @@ public final class Launcher {
       "  echo     --port P [--bind ADDR] [--backlog N] [--allow CIDR]... [--deny CIDR]...",
       "           [--policy FILE] [--allow-all] [--proxy-protocol TRUSTED_CIDR]... [--secret-file FILE]",
       "           [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM [--tls-allow-subject DN]...]]",
+      "           [--systemd [NAME] | --inetd] instead of --port: serve a socket systemd or inetd passed",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",

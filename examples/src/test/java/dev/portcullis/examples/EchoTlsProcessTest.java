@@ -2,10 +2,8 @@ package dev.portcullis.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -35,16 +33,6 @@ class EchoTlsProcessTest {
       "done",
       "");
 
-  private static boolean hasOpenssl() {
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-      if (new File(d, "openssl").canExecute()) {
-        return true;
-      }
-    }
-    assertTrue(System.getenv("CI") == null, "openssl is not installed; .ci/run must install it");
-    return false;
-  }
-
   private static String sClient(Path dir, int port, String... extra) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("openssl", "s_client", "-connect", "127.0.0.1:" + port, "-quiet",
         "-CAfile", "ca.crt", "-verify_return_error"));
@@ -63,7 +51,7 @@ class EchoTlsProcessTest {
 
   @Test
   void echoOverTlsServesTheClientCertificateAndRefusesTheClientWithout(@TempDir Path dir) throws Exception {
-    assumeTrue(hasOpenssl(), "openssl is not installed; skipping (CI installs it)");
+    Tools.require("openssl");
     Process pki = new ProcessBuilder("bash", "-c", MAKE_PKI).directory(dir.toFile()).redirectErrorStream(true).start();
     String pkiLog = new String(pki.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertEquals(0, pki.waitFor(), pkiLog);

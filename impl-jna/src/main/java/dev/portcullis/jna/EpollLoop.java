@@ -82,6 +82,8 @@ final class EpollLoop implements Listener, Runnable {
   private long lastAdmitFailureLog;
   private long admitFailures;
 
+  private boolean singleConnection;
+
   private EpollLoop(int listenFd, int epfd, int wakeFd, Acceptor acceptor, InetSocketAddress local) {
     this.listenFd = listenFd;
     this.epfd = epfd;
@@ -93,7 +95,37 @@ final class EpollLoop implements Listener, Runnable {
 
   /** Creates the loop around a listening socket, which it then owns, and starts its thread. */
   static EpollLoop start(int listenFd, Acceptor acceptor) throws IOException {
-    InetSocketAddress local = Sockets.localAddress(listenFd);
+    EpollLoop loop = create(listenFd, Sockets.localAddress(listenFd), acceptor);
+    loop.thread.start();
+    return loop;
+  }
+
+  /**
+   * Creates a loop for one connection this process inherited (inetd style), which it then owns:
+   * the acceptor decides on its peer as on any accepted one, and the loop stops by itself once the
+   * connection is refused or closed.
+   */
+  static EpollLoop startConnected(int connectedFd, Acceptor acceptor) throws IOException {
+    EpollLoop loop = create(-1, Sockets.localAddress(connectedFd), acceptor);
+    byte[] sa = new byte[SockAddr.STORAGE_LENGTH];
+    int[] length = {sa.length};
+    if (LibC.getpeername(connectedFd, sa, length) < 0) {
+      int errno = Errors.lastErrno();
+      loop.releaseLoopDescriptors();
+      throw Errors.exception("getpeername(fd " + connectedFd + ")", errno);
+    }
+    loop.peer.write(0, sa, 0, sa.length);
+    loop.singleConnection = true;
+    loop.tasks.add(() -> {
+      if (!loop.admitAndOpen(connectedFd)) {
+        loop.stopRequested.set(true);
+      }
+    });
+    loop.thread.start();
+    return loop;
+  }
+
+  private static EpollLoop create(int listenFd, InetSocketAddress local, Acceptor acceptor) throws IOException {
     int epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
     if (epfd < 0) {
       throw Errors.exception("epoll_create1(EPOLL_CLOEXEC)", Errors.lastErrno());
@@ -107,14 +139,17 @@ final class EpollLoop implements Listener, Runnable {
     EpollLoop loop = new EpollLoop(listenFd, epfd, wakeFd, acceptor, local);
     int[] ev = new int[4];
     if (!loop.control(LibC.EPOLL_CTL_ADD, wakeFd, LibC.EPOLLIN, WAKE_TOKEN, ev)
-        || !loop.control(LibC.EPOLL_CTL_ADD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, ev)) {
+        || (listenFd >= 0 && !loop.control(LibC.EPOLL_CTL_ADD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, ev))) {
       int errno = Errors.lastErrno();
-      LibC.close(wakeFd);
-      LibC.close(epfd);
+      loop.releaseLoopDescriptors();
       throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD)", errno);
     }
-    loop.thread.start();
     return loop;
+  }
+
+  private void releaseLoopDescriptors() {
+    LibC.close(wakeFd);
+    LibC.close(epfd);
   }
 
   @Override
@@ -211,47 +246,56 @@ final class EpollLoop implements Listener, Runnable {
         pauseAccepting(errno);
         return;
       }
-      int family = peerNative.getShort(0);
-      int port = peerBigEndian.getShort(2) & 0xFFFF;
-      long high = 0;
-      long low = 0;
-      boolean admitted = false;
-      try {
-        if (family == LibC.AF_INET) {
-          low = peerBigEndian.getInt(4) & 0xFFFF_FFFFL;
-          admitted = acceptor.admitIpv4((int) low);
-        } else if (family == LibC.AF_INET6) {
-          high = peerBigEndian.getLong(8);
-          low = peerBigEndian.getLong(16);
-          admitted = acceptor.admitIpv6(high, low);
-        }
-      } catch (Throwable t) {
-        admitFailures++;
-        long now = System.nanoTime();
-        if (lastAdmitFailureLog == 0 || now - lastAdmitFailureLog > 1_000_000_000L) {
-          lastAdmitFailureLog = now;
-          log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)", localAddress,
-              admitFailures, t);
-        }
-        admitted = false;
-      }
-      if (!admitted) {
-        LibC.close(fd);
-        continue;
-      }
-      JnaChannel channel = new JnaChannel(this, fd, nextGeneration++ & 0x7FFF_FFFF, family, high, low, port);
-      if (fd >= channels.length) {
-        channels = java.util.Arrays.copyOf(channels, Math.max(fd + 1, channels.length * 2));
-      }
-      channels[fd] = channel;
-      openChannels.incrementAndGet();
-      try {
-        acceptor.accepted(channel);
-      } catch (Throwable t) {
-        log.error("Acceptor failed for {}; connection closed", channel, t);
-        channel.close();
-      }
+      admitAndOpen(fd);
     }
+  }
+
+  /**
+   * Decides on the connection {@code fd} whose peer {@code sockaddr} is in the peer buffer: closes
+   * it if refused, otherwise opens its channel and hands it to the acceptor. True if admitted.
+   */
+  private boolean admitAndOpen(int fd) {
+    int family = peerNative.getShort(0);
+    int port = peerBigEndian.getShort(2) & 0xFFFF;
+    long high = 0;
+    long low = 0;
+    boolean admitted = false;
+    try {
+      if (family == LibC.AF_INET) {
+        low = peerBigEndian.getInt(4) & 0xFFFF_FFFFL;
+        admitted = acceptor.admitIpv4((int) low);
+      } else if (family == LibC.AF_INET6) {
+        high = peerBigEndian.getLong(8);
+        low = peerBigEndian.getLong(16);
+        admitted = acceptor.admitIpv6(high, low);
+      }
+    } catch (Throwable t) {
+      admitFailures++;
+      long now = System.nanoTime();
+      if (lastAdmitFailureLog == 0 || now - lastAdmitFailureLog > 1_000_000_000L) {
+        lastAdmitFailureLog = now;
+        log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)", localAddress,
+            admitFailures, t);
+      }
+      admitted = false;
+    }
+    if (!admitted) {
+      LibC.close(fd);
+      return false;
+    }
+    JnaChannel channel = new JnaChannel(this, fd, nextGeneration++ & 0x7FFF_FFFF, family, high, low, port);
+    if (fd >= channels.length) {
+      channels = java.util.Arrays.copyOf(channels, Math.max(fd + 1, channels.length * 2));
+    }
+    channels[fd] = channel;
+    openChannels.incrementAndGet();
+    try {
+      acceptor.accepted(channel);
+    } catch (Throwable t) {
+      log.error("Acceptor failed for {}; connection closed", channel, t);
+      channel.close();
+    }
+    return true;
   }
 
   /**
@@ -283,7 +327,10 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   void channelClosed() {
-    openChannels.decrementAndGet();
+    if (openChannels.decrementAndGet() == 0 && singleConnection && stopRequested.compareAndSet(false, true)
+        && !inEventLoop()) {
+      wake(); // the one inherited connection is done, and so is this loop
+    }
   }
 
   /** Connections accepted and not yet closed. */
@@ -373,7 +420,9 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   private void shutdown() {
-    LibC.close(listenFd);
+    if (listenFd >= 0) {
+      LibC.close(listenFd);
+    }
     JnaChannel[] table = channels;
     for (JnaChannel c : table) {
       if (c != null) {

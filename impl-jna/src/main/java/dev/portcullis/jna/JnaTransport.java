@@ -3,6 +3,7 @@ package dev.portcullis.jna;
 import com.sun.jna.Platform;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
@@ -91,6 +92,23 @@ public final class JnaTransport implements Transport {
       LibC.close(fd);
       throw e;
     }
+  }
+
+  /**
+   * Serves a socket inherited from systemd or inetd: checks it is a TCP socket that is listening
+   * (or, for inetd, connected), makes it non-blocking and close-on-exec, and runs the same loop as
+   * {@link #listen}. A descriptor that is not what it should be is left alone and reported.
+   */
+  @Override
+  public Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
+    Objects.requireNonNull(socket, "socket");
+    Objects.requireNonNull(acceptor, "acceptor");
+    ensureAvailability();
+    Sockets.adopt(socket);
+    if (socket.connected()) {
+      return EpollLoop.startConnected(socket.descriptor(), acceptor);
+    }
+    return EpollLoop.start(socket.descriptor(), acceptor);
   }
 
   @Override

@@ -30,6 +30,13 @@ final class LibC {
   static final int SO_REUSEADDR = 2;
   static final int SO_TYPE = 3;
   static final int SO_ACCEPTCONN = 30;
+  static final int SO_DOMAIN = 39;
+  static final int F_GETFD = 1;
+  static final int F_SETFD = 2;
+  static final int F_GETFL = 3;
+  static final int F_SETFL = 4;
+  static final int FD_CLOEXEC = 1;
+  static final int O_NONBLOCK = 0x800;
   static final int IPPROTO_TCP = 6;
   static final int TCP_NODELAY = 1;
   static final int IPPROTO_IPV6 = 41;
@@ -88,6 +95,9 @@ final class LibC {
   static native long send(int fd, long buffer, long count, int flags);
 
   static final int MSG_NOSIGNAL = 0x4000;
+
+  // see fcntl(2); only the commands that take an int (or nothing) are used
+  static native int fcntl(int fd, int command, int argument);
 
   // see close(2), shutdown(2)
   static native int close(int fd);

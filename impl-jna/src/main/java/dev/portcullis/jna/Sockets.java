@@ -1,5 +1,6 @@
 package dev.portcullis.jna;
 
+import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.ListenOptions;
 import java.io.IOException;
 import java.net.Inet6Address;
@@ -52,6 +53,48 @@ final class Sockets {
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);
       throw e;
+    }
+  }
+
+  /**
+   * Checks that an inherited descriptor is what it should be (a TCP socket, listening or
+   * connected), then makes it non-blocking and close-on-exec, so it is not leaked to children.
+   */
+  static void adopt(InheritedSocket socket) throws IOException {
+    int fd = socket.descriptor();
+    String what = socket.description();
+    int[] value = new int[1];
+    if (LibC.getsockopt(fd, LibC.SOL_SOCKET, LibC.SO_TYPE, value, new int[] {4}) < 0) {
+      int errno = Errors.lastErrno();
+      if (errno == LinuxErrno.EBADF) {
+        throw new SocketException(what + " is not an open descriptor");
+      }
+      if (errno == LinuxErrno.ENOTSOCK) {
+        throw new SocketException(what + " is not a socket"
+            + (socket.connected() ? " (run under inetd or systemd Accept=yes)" : ""));
+      }
+      throw Errors.exception("getsockopt(" + what + ", SO_TYPE)", errno);
+    }
+    if (value[0] != LibC.SOCK_STREAM) {
+      throw new SocketException(what + " is not a stream socket (SO_TYPE " + value[0] + "); use ListenStream=");
+    }
+    int domain = getInt(fd, LibC.SOL_SOCKET, LibC.SO_DOMAIN, "SO_DOMAIN");
+    if (domain != LibC.AF_INET && domain != LibC.AF_INET6) {
+      throw new SocketException(what + " is " + (domain == LibC.AF_UNIX ? "a Unix domain socket" : "of family " + domain)
+          + "; this transport serves TCP (AF_INET, AF_INET6) only");
+    }
+    boolean listening = getInt(fd, LibC.SOL_SOCKET, LibC.SO_ACCEPTCONN, "SO_ACCEPTCONN") != 0;
+    if (listening == socket.connected()) {
+      throw new SocketException(what + (listening ? " is a listening socket, not one connection (Accept=no?)"
+          : " is not listening (SO_ACCEPTCONN is 0); a connection passed with Accept=yes needs the inetd mode"));
+    }
+    int flags = LibC.fcntl(fd, LibC.F_GETFL, 0);
+    if (flags < 0 || LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK) < 0) {
+      throw Errors.exception("fcntl(" + what + ", F_SETFL, O_NONBLOCK)", Errors.lastErrno());
+    }
+    int fdFlags = LibC.fcntl(fd, LibC.F_GETFD, 0);
+    if (fdFlags < 0 || LibC.fcntl(fd, LibC.F_SETFD, fdFlags | LibC.FD_CLOEXEC) < 0) {
+      throw Errors.exception("fcntl(" + what + ", F_SETFD, FD_CLOEXEC)", Errors.lastErrno());
     }
   }
 

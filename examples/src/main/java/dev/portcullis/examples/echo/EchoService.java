@@ -39,13 +39,13 @@ import java.util.Set;
 public final class EchoService {
   private EchoService() {}
 
-  private static final Set<String> FLAGS = Set.of("--allow-all");
+  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd");
   private static final Set<String> VALUED;
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
-        "--tls-client-ca", "--tls-allow-subject"));
+        "--tls-client-ca", "--tls-allow-subject", "--systemd-name"));
     VALUED = Set.copyOf(v);
   }
 
@@ -59,11 +59,24 @@ public final class EchoService {
 
   /** Runs the service until the process is asked to stop; returns the exit status. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, VALUED, FLAGS);
+    Options o = Options.parse(systemdName(args), VALUED, FLAGS);
     if (!o.positional().isEmpty()) {
       throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
     }
-    int port = o.integer("--port", 0, 65535, null);
+    boolean systemd = o.has("--systemd");
+    boolean inetd = o.has("--inetd");
+    if (systemd || inetd) {
+      for (String conflicting : new String[] {"--port", "--bind", "--backlog"}) {
+        if (o.one(conflicting) != null) {
+          throw new UsageException(conflicting + " cannot go with " + (systemd ? "--systemd" : "--inetd")
+              + ": the inherited socket's address and backlog are set by whoever opened it");
+        }
+      }
+      if (systemd && inetd) {
+        throw new UsageException("choose one of --systemd (a listening socket) and --inetd (one connection)");
+      }
+    }
+    int port = systemd || inetd ? 0 : o.integer("--port", 0, 65535, null);
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
     try {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
@@ -72,8 +85,9 @@ public final class EchoService {
             + " --policy FILE, or --allow-all to run an open server on purpose");
         return 2;
       }
-      Server server = Server.on(port).backlog(backlog).policy(policy)
-          .handle(conn -> conn.input().transferTo(conn.output()));
+      Server server = systemd ? (o.one("--systemd-name") != null ? Server.fromSystemd(o.one("--systemd-name"))
+          : Server.fromSystemd()) : inetd ? Server.fromInetd() : Server.on(port).backlog(backlog);
+      server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
       }
@@ -90,6 +104,11 @@ public final class EchoService {
         server.bindAddress(bind);
       }
       RunningServer running = server.start();
+      if (inetd) {
+        // Under inetd, standard output is the connection: print nothing, serve it, exit.
+        running.awaitTermination();
+        return 0;
+      }
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         running.close();
         out.println("stopped");
@@ -143,5 +162,18 @@ public final class EchoService {
       throw new UsageException("--tls-allow-subject is a rule on client certificates; give --tls-client-ca too");
     }
     return tls;
+  }
+
+  /** {@code --systemd NAME} becomes {@code --systemd --systemd-name NAME}; a bare {@code --systemd} stays. */
+  private static String[] systemdName(String[] args) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (int i = 0; i < args.length; i++) {
+      out.add(args[i]);
+      if (args[i].equals("--systemd") && i + 1 < args.length && !args[i + 1].startsWith("-")) {
+        out.add("--systemd-name");
+        out.add(args[++i]);
+      }
+    }
+    return out.toArray(new String[0]);
   }
 }
