@@ -4,6 +4,7 @@ import dev.portcullis.handshake.Identity;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.Optional;
 
 /**
@@ -25,21 +26,21 @@ public interface Connection extends AutoCloseable {
    *
    * @return the peer's address, never null
    */
-  InetSocketAddress peer();
+  SocketAddress peer();
 
   /**
    * The socket's own peer address, which may be a proxy's.
    *
    * @return the socket's peer address, never null
    */
-  InetSocketAddress socketPeer();
+  SocketAddress socketPeer();
 
   /**
    * The local address the connection was accepted on.
    *
    * @return the local address, never null
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
 
   /**
    * What the peer proved during the handshake (a key id, a certificate), if any step said.

@@ -2,6 +2,7 @@ package dev.portcullis;
 
 import dev.portcullis.handshake.Identity;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.Optional;
 
@@ -20,21 +21,21 @@ public interface LoopConnection {
    *
    * @return the peer's address, never null
    */
-  InetSocketAddress peer();
+  SocketAddress peer();
 
   /**
    * The socket's own peer address, which may be a proxy's.
    *
    * @return the socket's peer address, never null
    */
-  InetSocketAddress socketPeer();
+  SocketAddress socketPeer();
 
   /**
    * The local address the connection was accepted on.
    *
    * @return the local address, never null
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
 
   /**
    * What the peer proved during the handshake, if any step said.

@@ -2,6 +2,7 @@ package dev.portcullis;
 
 import dev.portcullis.policy.AccessPolicy;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 
 /**
@@ -16,11 +17,25 @@ import java.time.Duration;
  */
 public interface RunningServer extends AutoCloseable {
   /**
-   * The address the server listens on, with the real port when 0 was asked for.
+   * The address the server listens on: an {@link java.net.InetSocketAddress} with the real port
+   * when 0 was asked for, or a {@link java.net.UnixDomainSocketAddress} for a Unix domain socket.
    *
    * @return the listening address, never null
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
+
+  /**
+   * The TCP port the server listens on, the real one when 0 was asked for.
+   *
+   * @return the port
+   * @throws IllegalStateException for a server on a Unix domain socket, which has no port
+   */
+  default int port() {
+    if (localAddress() instanceof java.net.InetSocketAddress ip) {
+      return ip.getPort();
+    }
+    throw new IllegalStateException("A server on " + localAddress() + " has no TCP port");
+  }
 
   /**
    * The access policy in force.

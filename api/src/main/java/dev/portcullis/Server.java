@@ -56,6 +56,12 @@ public final class Server {
   private final String inherit;
   private static final String INETD = "\0inetd";
   private boolean backlogSet;
+  private final java.nio.file.Path unixPath;
+  private final String abstractName;
+  private Integer mode;
+  private java.util.OptionalInt owner = java.util.OptionalInt.empty();
+  private java.util.OptionalInt group = java.util.OptionalInt.empty();
+  private boolean anyCredentialRule;
   private Optional<InetAddress> bindAddress = Optional.empty();
   private int backlog = DEFAULT_BACKLOG;
   private final AccessPolicy.Builder rules = AccessPolicy.builder();
@@ -70,11 +76,215 @@ public final class Server {
   private Transport transport;
 
   private Server(int port, String inherit) {
+    this(port, inherit, null, null);
+  }
+
+  private Server(int port, String inherit, java.nio.file.Path unixPath, String abstractName) {
     this.port = port;
     this.inherit = inherit;
+    this.unixPath = unixPath;
+    this.abstractName = abstractName;
+  }
+
+  /** The default {@link #mode(int)} of a Unix socket file: read and write for its owner only. */
+  public static final int DEFAULT_UNIX_MODE = 0600;
+
+  /**
+   * A server on a Unix domain socket at this path, with the same rules, handshakes and handlers
+   * as a TCP server. Who may connect is decided twice: by the file's permissions ({@link #mode},
+   * {@link #owner}, {@link #group}), which the kernel checks at {@code connect}, and then by
+   * credential rules ({@link #allowUid}, {@link #allowUser}, ...) on the peer's {@code SO_PEERCRED}.
+   * Address rules never match a local peer. The file never exists with looser permissions than
+   * asked, a stale socket file is replaced, a live socket or a file that is not a socket makes
+   * {@code start()} fail, and the file is removed on close.
+   *
+   * @param path the socket file; its UTF-8 form may be at most 107 bytes (the kernel's limit)
+   * @return a new builder for that socket
+   * @throws IllegalArgumentException if the path is empty or too long, naming it
+   */
+  public static Server onUnix(java.nio.file.Path path) {
+    Objects.requireNonNull(path, "path");
+    String text = path.toString();
+    int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (text.isEmpty()) {
+      throw new IllegalArgumentException("A Unix socket path cannot be empty");
+    }
+    if (bytes > dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES) {
+      throw new IllegalArgumentException("Unix socket path '" + text + "' is " + bytes + " bytes; the kernel takes"
+          + " at most " + dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES + " (sun_path): use a shorter path");
+    }
+    return new Server(0, null, path, null);
+  }
+
+  /**
+   * A server on a Linux abstract Unix domain socket: a name, not a file, so there are no file
+   * permissions, and {@code start()} refuses to run it without at least one credential rule
+   * ({@link #allowUid}, {@link #allowUser}, ...). Abstract names belong to the network namespace.
+   *
+   * @param name the name, without the leading NUL byte; at most 107 bytes of UTF-8
+   * @return a new builder for that socket
+   * @throws IllegalArgumentException if the name is empty, too long, or contains NUL
+   */
+  public static Server onAbstract(String name) {
+    Objects.requireNonNull(name, "name");
+    int bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (name.isEmpty() || name.indexOf('\0') >= 0 || bytes > dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES) {
+      throw new IllegalArgumentException("Abstract socket name '" + name + "' must be 1 to "
+          + dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES + " bytes without NUL (it is " + bytes + ")");
+    }
+    return new Server(0, null, null, name);
+  }
+
+  /**
+   * The permission bits of the Unix socket file, such as {@code 0660} (connecting needs write
+   * permission). Default {@value #DEFAULT_UNIX_MODE} (octal 600): the owner only.
+   *
+   * @param mode {@code 0..0777}, usually written in octal
+   * @return this builder
+   * @throws IllegalArgumentException if out of range
+   * @throws IllegalStateException unless the server is {@link #onUnix}
+   */
+  public Server mode(int mode) {
+    requireUnixPath("mode");
+    if (mode < 0 || mode > 0777) {
+      throw new IllegalArgumentException("Mode 0" + Integer.toOctalString(mode) + " is not within 0..0777");
+    }
+    this.mode = mode;
+    return this;
+  }
+
+  /**
+   * Gives the Unix socket file to this user (needs the privilege to chown).
+   *
+   * @param user a local user name
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such local user
+   * @throws IllegalStateException unless the server is {@link #onUnix}
+   */
+  public Server owner(String user) {
+    requireUnixPath("owner");
+    this.owner = java.util.OptionalInt.of(dev.portcullis.policy.Accounts.uid(Objects.requireNonNull(user, "user")));
+    return this;
+  }
+
+  /**
+   * Gives the Unix socket file to this group, so that with {@code mode(0660)} its members may connect.
+   *
+   * @param group a local group name
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such local group
+   * @throws IllegalStateException unless the server is {@link #onUnix}
+   */
+  public Server group(String group) {
+    requireUnixPath("group");
+    this.group = java.util.OptionalInt.of(dev.portcullis.policy.Accounts.gid(Objects.requireNonNull(group, "group")));
+    return this;
+  }
+
+  private void requireUnixPath(String what) {
+    if (unixPath == null) {
+      throw new IllegalStateException(what + "(...) sets the Unix socket file; " + where() + " has no file");
+    }
+  }
+
+  /**
+   * Allows Unix domain socket peers running as this user id.
+   *
+   * @param uid a user id
+   * @return this builder
+   */
+  public Server allowUid(int uid) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.allowUid(uid));
+  }
+
+  /**
+   * Denies Unix domain socket peers running as this user id.
+   *
+   * @param uid a user id
+   * @return this builder
+   */
+  public Server denyUid(int uid) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.denyUid(uid));
+  }
+
+  /**
+   * Allows Unix domain socket peers whose primary group is this id.
+   *
+   * @param gid a group id
+   * @return this builder
+   */
+  public Server allowGid(int gid) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.allowGid(gid));
+  }
+
+  /**
+   * Denies Unix domain socket peers whose primary group is this id.
+   *
+   * @param gid a group id
+   * @return this builder
+   */
+  public Server denyGid(int gid) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.denyGid(gid));
+  }
+
+  /**
+   * Allows Unix domain socket peers running as this local user.
+   *
+   * @param user a name from {@code /etc/passwd}
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such user
+   */
+  public Server allowUser(String user) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.allowUser(user));
+  }
+
+  /**
+   * Denies Unix domain socket peers running as this local user.
+   *
+   * @param user a name from {@code /etc/passwd}
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such user
+   */
+  public Server denyUser(String user) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.denyUser(user));
+  }
+
+  /**
+   * Allows Unix domain socket peers whose primary group is this local group.
+   *
+   * @param group a name from {@code /etc/group}
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such group
+   */
+  public Server allowGroup(String group) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.allowGroup(group));
+  }
+
+  /**
+   * Denies Unix domain socket peers whose primary group is this local group.
+   *
+   * @param group a name from {@code /etc/group}
+   * @return this builder
+   * @throws IllegalArgumentException if there is no such group
+   */
+  public Server denyGroup(String group) {
+    return credentialRule(dev.portcullis.policy.CredentialRule.denyGroup(group));
+  }
+
+  private Server credentialRule(dev.portcullis.policy.CredentialRule rule) {
+    rules.rule(rule);
+    anyRule = true;
+    anyCredentialRule = true;
+    return this;
   }
 
   private String where() {
+    if (unixPath != null) {
+      return "Server on " + unixPath;
+    }
+    if (abstractName != null) {
+      return "Server on abstract socket @" + abstractName;
+    }
     if (inherit == null) {
       return "Server on port " + port;
     }
@@ -329,6 +539,36 @@ public final class Server {
     return this;
   }
 
+  private dev.portcullis.spi.UnixListenOptions unixOptions(AccessPolicy effective) {
+    if (bindAddress.isPresent()) {
+      throw new IllegalStateException(where() + " has .bindAddress(...); a Unix domain socket has no IP address");
+    }
+    if (abstractName != null && !anyCredentialRule) {
+      throw new IllegalStateException(where() + " has no credential rule: an abstract socket has no file"
+          + " permissions, so anyone in the network namespace could connect; say who may with allowUid(...),"
+          + " allowUser(...), allowGid(...) or allowGroup(...)");
+    }
+    if (effective.credentialRules().isEmpty()) {
+      throw new IllegalStateException(where() + " has only address rules, which never match a local peer;"
+          + " add credential rules (allowUid, allowUser, allowGid, allowGroup), or allowAll() to let the file's"
+          + " permissions alone decide");
+    }
+    for (Handshake h : handshakes) {
+      if (h instanceof dev.portcullis.handshake.ProxyProtocol) {
+        throw new IllegalStateException(where() + " has a PROXY protocol step, which trusts TCP proxies by"
+            + " address; a Unix domain socket peer has none");
+      }
+    }
+    if (unixPath != null) {
+      java.nio.file.Path parent = unixPath.toAbsolutePath().getParent();
+      if (parent == null || !java.nio.file.Files.isDirectory(parent)) {
+        throw new IllegalStateException(where() + ": the directory " + parent + " does not exist");
+      }
+    }
+    return new dev.portcullis.spi.UnixListenOptions(Optional.ofNullable(unixPath), Optional.ofNullable(abstractName),
+        mode == null ? DEFAULT_UNIX_MODE : mode, owner, group, backlog);
+  }
+
   private void checkChain() {
     int tlsAt = -1;
     for (int i = 0; i < handshakes.size(); i++) {
@@ -405,9 +645,16 @@ public final class Server {
       inherited = Optional.of(inherit.equals(INETD) ? Activation.inetd(env, pid)
           : Activation.systemd(env, pid, inherit.isEmpty() ? null : inherit, false));
     }
+    Optional<dev.portcullis.spi.UnixListenOptions> unix = Optional.empty();
+    if (unixPath != null || abstractName != null) {
+      unix = Optional.of(unixOptions(effective));
+    } else if (inherit == null && effective.rules().isEmpty() && !effective.credentialRules().isEmpty()) {
+      throw new IllegalStateException(where() + " has only credential rules (uid, gid, user, group), which never"
+          + " match a TCP peer; add address rules such as allow(\"10.0.0.0/8\")");
+    }
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
-        Optional.ofNullable(executor), inherited);
+        Optional.ofNullable(executor), inherited, unix);
     return ServerInstance.start(config, t);
   }
 }

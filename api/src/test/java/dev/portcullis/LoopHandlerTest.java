@@ -51,7 +51,7 @@ class LoopHandlerTest {
   private final LoopHandler recordingEcho = new LoopHandler() {
     @Override
     public void onOpen(LoopConnection c) {
-      events.add("open " + c.peer().getAddress().getHostAddress());
+      events.add("open " + ((java.net.InetSocketAddress) c.peer()).getAddress().getHostAddress());
     }
 
     @Override

@@ -168,4 +168,11 @@ class ServerTest {
     assertTrue(e.getMessage().contains("LISTEN_PID is not set"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Server.fromSystemd("a:b"));
   }
+
+  @Test
+  void credentialRulesAloneCannotGuardATcpPort() throws Exception {
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Server.on(7000).transport(transport()).allowUid(1000).handle(c -> { }).start());
+    assertTrue(e.getMessage().contains("never match a TCP peer"), e.getMessage());
+  }
 }

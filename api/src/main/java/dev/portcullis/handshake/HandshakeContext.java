@@ -1,6 +1,7 @@
 package dev.portcullis.handshake;
 
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
@@ -15,21 +16,21 @@ public interface HandshakeContext {
    *
    * @return the current peer address
    */
-  InetSocketAddress peer();
+  SocketAddress peer();
 
   /**
    * The address of the socket's actual peer (a proxy, when one is in front). Never changes.
    *
    * @return the socket's peer address
    */
-  InetSocketAddress socketPeer();
+  SocketAddress socketPeer();
 
   /**
    * The local address the connection was accepted on.
    *
    * @return the local address
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
 
   /**
    * Replaces the peer address, as the PROXY protocol does. When the chain finishes, the access

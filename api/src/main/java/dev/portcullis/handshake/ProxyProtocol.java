@@ -91,9 +91,13 @@ public final class ProxyProtocol implements Handshake {
     return new HandshakeStep() {
       @Override
       public Progress begin(HandshakeContext context) throws HandshakeException {
-        if (!trustedPolicy.decide(context.socketPeer().getAddress()).isAllowed()) {
+        if (!(context.socketPeer() instanceof java.net.InetSocketAddress proxy)) {
+          throw new HandshakeException("PROXY protocol headers are accepted from trusted TCP proxies only; "
+              + context.socketPeer() + " is not a TCP peer");
+        }
+        if (!trustedPolicy.decide(proxy.getAddress()).isAllowed()) {
           throw new HandshakeException("PROXY protocol headers are accepted only from trusted proxies; "
-              + context.socketPeer().getAddress().getHostAddress() + " is not one");
+              + proxy.getAddress().getHostAddress() + " is not one");
         }
         return Progress.NEED_MORE;
       }

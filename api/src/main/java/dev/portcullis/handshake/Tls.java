@@ -275,8 +275,11 @@ public final class Tls implements Handshake {
     return new TlsStep(this);
   }
 
-  SSLEngine newEngine(java.net.InetSocketAddress peer) {
-    SSLEngine engine = context.createSSLEngine(peer.getAddress().getHostAddress(), peer.getPort());
+  SSLEngine newEngine(java.net.SocketAddress peer) {
+    // The peer's address only keys the JDK's session cache; a Unix socket peer has none.
+    SSLEngine engine = peer instanceof java.net.InetSocketAddress ip
+        ? context.createSSLEngine(ip.getAddress().getHostAddress(), ip.getPort())
+        : context.createSSLEngine();
     engine.setUseClientMode(false);
     SSLParameters p = engine.getSSLParameters();
     p.setProtocols(protocols.toArray(new String[0]));

@@ -8,6 +8,7 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.SocketException;
 import java.util.Objects;
 import java.util.Optional;
@@ -33,17 +34,17 @@ final class ChannelConnection implements Connection {
   }
 
   @Override
-  public InetSocketAddress peer() {
+  public SocketAddress peer() {
     return facts.peer();
   }
 
   @Override
-  public InetSocketAddress socketPeer() {
+  public SocketAddress socketPeer() {
     return facts.socketPeer();
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return facts.localAddress();
   }
 

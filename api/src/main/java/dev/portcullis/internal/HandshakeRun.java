@@ -7,6 +7,7 @@ import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -44,9 +45,11 @@ final class HandshakeRun implements HandshakeContext {
   private Identity identity;
   private Attributes attributes = Attributes.NONE;
 
-  HandshakeRun(Pipeline pipeline, Channel channel) {
+  HandshakeRun(Pipeline pipeline, Channel channel, Identity identity, Attributes attributes) {
     this.pipeline = pipeline;
     this.channel = channel;
+    this.identity = identity;
+    this.attributes = attributes;
   }
 
   void start() {
@@ -206,17 +209,17 @@ final class HandshakeRun implements HandshakeContext {
   }
 
   @Override
-  public InetSocketAddress peer() {
+  public SocketAddress peer() {
     return peer != null ? peer : channel.remoteAddress();
   }
 
   @Override
-  public InetSocketAddress socketPeer() {
+  public SocketAddress socketPeer() {
     return channel.remoteAddress();
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return channel.localAddress();
   }
 

@@ -6,6 +6,7 @@ import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Optional;
@@ -247,17 +248,17 @@ final class LoopConnectionImpl implements LoopConnection {
   }
 
   @Override
-  public InetSocketAddress peer() {
+  public SocketAddress peer() {
     return facts.peer();
   }
 
   @Override
-  public InetSocketAddress socketPeer() {
+  public SocketAddress socketPeer() {
     return facts.socketPeer();
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return facts.localAddress();
   }
 

@@ -3,12 +3,13 @@ package dev.portcullis.internal;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.Optional;
 
 /** What the pipeline established about a connection's peer, shared by both handler styles. */
 final class PeerFacts {
   private final Channel channel;
-  private final InetSocketAddress peer;
+  private final SocketAddress peer;
   private final Identity identity;
   private final Attributes attributes;
 
@@ -16,22 +17,22 @@ final class PeerFacts {
    * @param peer the address a handshake step established, or null to use the socket's peer
    * @param identity what the peer proved, or null
    */
-  PeerFacts(Channel channel, InetSocketAddress peer, Identity identity, Attributes attributes) {
+  PeerFacts(Channel channel, SocketAddress peer, Identity identity, Attributes attributes) {
     this.channel = channel;
     this.peer = peer;
     this.identity = identity;
     this.attributes = attributes;
   }
 
-  InetSocketAddress peer() {
+  SocketAddress peer() {
     return peer != null ? peer : channel.remoteAddress();
   }
 
-  InetSocketAddress socketPeer() {
+  SocketAddress socketPeer() {
     return channel.remoteAddress();
   }
 
-  InetSocketAddress localAddress() {
+  SocketAddress localAddress() {
     return channel.localAddress();
   }
 

@@ -63,6 +63,16 @@ final class Pipeline implements Acceptor {
     return false;
   }
 
+  @Override
+  public boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
+    counters.accepted.incrementAndGet();
+    if (policy.decide(credentials).isAllowed()) {
+      return true;
+    }
+    counters.denied.incrementAndGet();
+    return false;
+  }
+
   /** The server is closing: handlers that fail because their connection was closed are not failures. */
   void closing() {
     closing = true;
@@ -87,10 +97,18 @@ final class Pipeline implements Acceptor {
 
   @Override
   public void accepted(Channel channel) {
+    // A Unix domain socket peer is who the kernel says it is: that is its first identity.
+    Identity identity = null;
+    Attributes attributes = Attributes.NONE;
+    java.util.Optional<dev.portcullis.policy.PeerCredentials> credentials = channel.peerCredentials();
+    if (credentials.isPresent()) {
+      identity = Identity.of("unix", credentials.get().toString());
+      attributes = attributes.with(dev.portcullis.policy.PeerCredentials.class, credentials.get());
+    }
     if (handshakes.isEmpty()) {
-      dispatch(channel, new PeerFacts(channel, null, null, Attributes.NONE), null);
+      dispatch(channel, new PeerFacts(channel, null, identity, attributes), null);
     } else {
-      new HandshakeRun(this, channel).start();
+      new HandshakeRun(this, channel, identity, attributes).start();
     }
   }
 

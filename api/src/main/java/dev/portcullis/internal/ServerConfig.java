@@ -23,6 +23,7 @@ import java.util.concurrent.Executor;
  * @param loopHandler the event-loop handler, if that style was chosen
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
  * @param inherited the socket systemd or inetd passed, served instead of opening one
+ * @param unix where to listen instead when the server is on a Unix domain socket
  */
 public record ServerConfig(
     int port,
@@ -34,4 +35,5 @@ public record ServerConfig(
     Optional<Handler> handler,
     Optional<LoopHandler> loopHandler,
     Optional<Executor> executor,
-    Optional<dev.portcullis.spi.InheritedSocket> inherited) {}
+    Optional<dev.portcullis.spi.InheritedSocket> inherited,
+    Optional<dev.portcullis.spi.UnixListenOptions> unix) {}

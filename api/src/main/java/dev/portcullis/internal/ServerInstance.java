@@ -8,6 +8,7 @@ import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
@@ -57,9 +58,13 @@ public final class ServerInstance implements RunningServer {
     s.pipeline = pipeline;
     pipeline.onListenerFailure(() -> new Thread(s::close, "portcullis-close").start());
     try {
-      s.listener = config.inherited().isPresent()
-          ? transport.inherit(config.inherited().get(), pipeline)
-          : transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
+      if (config.unix().isPresent()) {
+        s.listener = transport.listenUnix(config.unix().get(), pipeline);
+      } else if (config.inherited().isPresent()) {
+        s.listener = transport.inherit(config.inherited().get(), pipeline);
+      } else {
+        s.listener = transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
+      }
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
         s.ownedExecutor.shutdownNow();
@@ -83,7 +88,7 @@ public final class ServerInstance implements RunningServer {
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return listener.localAddress();
   }
 

@@ -52,14 +52,30 @@ public final class AccessPolicy {
   private final Decision[] decisions;
   private final IntervalTable v4;
   private final IntervalTable v6;
+  private final List<CredentialRule> credentialRules;
+  private final Decision credentialDefault;
+  private final Decision[] credentialDecisions;
 
   private AccessPolicy(List<Rule> rules) {
+    this(rules, List.of());
+  }
+
+  private AccessPolicy(List<Rule> rules, List<CredentialRule> credentialRules) {
+    this.credentialRules = List.copyOf(credentialRules);
+    boolean anyLocalAllow = false;
+    this.credentialDecisions = new Decision[this.credentialRules.size()];
+    for (int i = 0; i < this.credentialRules.size(); i++) {
+      CredentialRule r = this.credentialRules.get(i);
+      anyLocalAllow |= r.isAllow();
+      credentialDecisions[i] = new Decision(r.isAllow(), r);
+    }
+    this.credentialDefault = new Decision(!anyLocalAllow && !this.credentialRules.isEmpty(), (Rule) null);
     this.rules = List.copyOf(rules);
     boolean anyAllow = false;
     for (Rule r : this.rules) {
       anyAllow |= r.isAllow();
     }
-    this.defaultDecision = new Decision(!anyAllow && !this.rules.isEmpty(), null);
+    this.defaultDecision = new Decision(!anyAllow && !this.rules.isEmpty(), (Rule) null);
     this.decisions = new Decision[this.rules.size() + 1];
     for (int i = 0; i < this.rules.size(); i++) {
       decisions[i] = new Decision(this.rules.get(i).isAllow(), this.rules.get(i));
@@ -101,7 +117,8 @@ public final class AccessPolicy {
    * @return the open policy
    */
   public static AccessPolicy allowAll() {
-    return of(Rule.allow(Cidr.parse("0.0.0.0/0")), Rule.allow(Cidr.parse("::/0")));
+    return new AccessPolicy(List.of(Rule.allow(Cidr.parse("0.0.0.0/0")), Rule.allow(Cidr.parse("::/0"))),
+        List.of(CredentialRule.allowAnyLocalPeer()));
   }
 
   /**
@@ -146,6 +163,7 @@ public final class AccessPolicy {
   private static AccessPolicy parse(String text, String where) {
     Objects.requireNonNull(text, "text");
     List<Rule> rules = new ArrayList<>();
+    List<CredentialRule> credentialRules = new ArrayList<>();
     String[] lines = text.split("\r?\n", -1);
     for (int i = 0; i < lines.length; i++) {
       String line = lines[i];
@@ -155,12 +173,16 @@ public final class AccessPolicy {
         continue;
       }
       try {
-        rules.add(Rule.parse(content));
+        if (CredentialRule.looksLike(content)) {
+          credentialRules.add(CredentialRule.parse(content));
+        } else {
+          rules.add(Rule.parse(content));
+        }
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(where + (i + 1) + ": " + e.getMessage(), e);
       }
     }
-    return new AccessPolicy(rules);
+    return new AccessPolicy(rules, credentialRules);
   }
 
   /**
@@ -178,7 +200,52 @@ public final class AccessPolicy {
    * @return {@code true} if there are no rules (the policy then denies everyone)
    */
   public boolean isEmpty() {
-    return rules.isEmpty();
+    return rules.isEmpty() && credentialRules.isEmpty();
+  }
+
+  /**
+   * The rules on Unix domain socket peers ({@code allow uid 1000}), in the order given.
+   *
+   * @return the credential rules, unmodifiable
+   */
+  public List<CredentialRule> credentialRules() {
+    return credentialRules;
+  }
+
+  /**
+   * Decides for a Unix domain socket peer: the uid rules that match decide (deny on a tie), else
+   * the gid rules that match, else the default for local peers: deny if there is any credential
+   * {@code allow} rule or no credential rule at all, otherwise allow. Address rules play no part.
+   *
+   * @param peer the peer's credentials, or null if they could not be read (always denied)
+   * @return the decision, never null
+   */
+  public Decision decide(PeerCredentials peer) {
+    if (peer == null) {
+      return DENY_UNKNOWN_PEER;
+    }
+    Decision byUid = null;
+    Decision byGid = null;
+    Decision any = null;
+    for (int i = 0; i < credentialRules.size(); i++) {
+      CredentialRule r = credentialRules.get(i);
+      if (!r.matches(peer)) {
+        continue;
+      }
+      Decision d = credentialDecisions[i];
+      switch (r.kind()) {
+        case UID -> byUid = stronger(byUid, d);
+        case GID -> byGid = stronger(byGid, d);
+        case ANY -> any = stronger(any, d);
+      }
+    }
+    return byUid != null ? byUid : byGid != null ? byGid : any != null ? any : credentialDefault;
+  }
+
+  private static final Decision DENY_UNKNOWN_PEER = new Decision(false, (Rule) null);
+
+  private static Decision stronger(Decision current, Decision candidate) {
+    return current == null || (current.isAllowed() && !candidate.isAllowed()) ? candidate : current;
   }
 
   /**
@@ -251,12 +318,13 @@ public final class AccessPolicy {
   /** Equal when both hold the same set of rules, whatever their order. */
   @Override
   public boolean equals(Object o) {
-    return o instanceof AccessPolicy p && new HashSet<>(p.rules).equals(new HashSet<>(rules));
+    return o instanceof AccessPolicy p && new HashSet<>(p.rules).equals(new HashSet<>(rules))
+        && new HashSet<>(p.credentialRules).equals(new HashSet<>(credentialRules));
   }
 
   @Override
   public int hashCode() {
-    return new HashSet<>(rules).hashCode();
+    return new HashSet<>(rules).hashCode() * 31 + new HashSet<>(credentialRules).hashCode();
   }
 
   /** The policy text, one rule a line, which {@link #parse} reads back. */
@@ -266,12 +334,17 @@ public final class AccessPolicy {
     for (Rule r : rules) {
       sb.append(r).append('\n');
     }
+    for (CredentialRule r : credentialRules) {
+      // allowAll()'s rule for every local peer has no text form: it shows as a comment
+      sb.append(r.kind() == CredentialRule.Kind.ANY ? "# " : "").append(r).append('\n');
+    }
     return sb.toString();
   }
 
   /** Collects rules for an {@link AccessPolicy}; each is checked as it is added. */
   public static final class Builder {
     private final List<Rule> rules = new ArrayList<>();
+    private final List<CredentialRule> credentialRules = new ArrayList<>();
 
     private Builder() {}
 
@@ -316,6 +389,18 @@ public final class AccessPolicy {
      */
     public Builder rules(AccessPolicy policy) {
       rules.addAll(policy.rules());
+      credentialRules.addAll(policy.credentialRules());
+      return this;
+    }
+
+    /**
+     * Adds one rule on Unix domain socket peers.
+     *
+     * @param rule the rule, not null
+     * @return this builder
+     */
+    public Builder rule(CredentialRule rule) {
+      credentialRules.add(Objects.requireNonNull(rule, "rule"));
       return this;
     }
 
@@ -325,7 +410,7 @@ public final class AccessPolicy {
      * @return a new policy; later additions do not change it
      */
     public AccessPolicy build() {
-      return new AccessPolicy(rules);
+      return new AccessPolicy(rules, credentialRules);
     }
   }
 }

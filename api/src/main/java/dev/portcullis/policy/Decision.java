@@ -10,10 +10,18 @@ import java.util.Optional;
 public final class Decision {
   private final boolean allowed;
   private final Rule rule;
+  private final CredentialRule credentialRule;
 
   Decision(boolean allowed, Rule rule) {
     this.allowed = allowed;
     this.rule = rule;
+    this.credentialRule = null;
+  }
+
+  Decision(boolean allowed, CredentialRule rule) {
+    this.allowed = allowed;
+    this.rule = null;
+    this.credentialRule = rule;
   }
 
   /**
@@ -26,12 +34,21 @@ public final class Decision {
   }
 
   /**
-   * The rule that matched, or empty when the policy's default decided.
+   * The address rule that matched, or empty when the policy's default or a credential rule decided.
    *
-   * @return the matching rule, or empty
+   * @return the matching address rule, or empty
    */
   public Optional<Rule> rule() {
     return Optional.ofNullable(rule);
+  }
+
+  /**
+   * The credential rule that matched a Unix domain socket peer, or empty.
+   *
+   * @return the matching credential rule, or empty
+   */
+  public Optional<CredentialRule> credentialRule() {
+    return Optional.ofNullable(credentialRule);
   }
 
   /**
@@ -40,7 +57,7 @@ public final class Decision {
    * @return {@code true} for the default decision
    */
   public boolean isDefault() {
-    return rule == null;
+    return rule == null && credentialRule == null;
   }
 
   /**
@@ -49,7 +66,7 @@ public final class Decision {
    * @return the reason, never null
    */
   public String reason() {
-    return rule == null ? "default" : rule.toString();
+    return rule != null ? rule.toString() : credentialRule != null ? credentialRule.toString() : "default";
   }
 
   /** {@code allow (allow 10.0.0.0/8)} or {@code deny (default)}. */

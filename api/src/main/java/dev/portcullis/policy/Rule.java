@@ -66,7 +66,8 @@ public final class Rule {
     Objects.requireNonNull(text, "text");
     String[] words = text.strip().split("[ \t]+");
     if (words.length != 2) {
-      throw new IllegalArgumentException("'" + text + "' is not a rule: expected 'allow CIDR' or 'deny CIDR'");
+      throw new IllegalArgumentException("'" + text + "' is not a rule: expected 'allow CIDR' or 'deny CIDR'"
+          + " (or, for Unix domain socket peers, 'allow uid|gid|user|group X')");
     }
     Action action;
     switch (words[0]) {

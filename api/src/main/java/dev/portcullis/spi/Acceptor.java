@@ -26,6 +26,17 @@ public interface Acceptor {
   boolean admitIpv6(long high, long low);
 
   /**
+   * Whether to keep a connection from this Unix domain socket peer. The default refuses.
+   *
+   * @param credentials what the kernel recorded of the peer ({@code SO_PEERCRED}), or null if they
+   *     could not be read
+   * @return false to have the transport close the connection at once
+   */
+  default boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
+    return false;
+  }
+
+  /**
    * A connection was admitted; from now on the api owns it and must close it.
    *
    * @param channel the connection, non-blocking, driven by the event loop

@@ -2,6 +2,7 @@ package dev.portcullis.spi;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,14 +19,23 @@ public interface Channel {
    *
    * @return the peer address
    */
-  InetSocketAddress remoteAddress();
+  SocketAddress remoteAddress();
+
+  /**
+   * The credentials of a Unix domain socket peer, as the kernel recorded them when it connected.
+   *
+   * @return the credentials, or empty for a TCP connection
+   */
+  default java.util.Optional<dev.portcullis.policy.PeerCredentials> peerCredentials() {
+    return java.util.Optional.empty();
+  }
 
   /**
    * The socket's local address.
    *
    * @return the local address
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
 
   /**
    * Reads what is available without blocking.

@@ -2,6 +2,7 @@ package dev.portcullis.spi;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -24,13 +25,18 @@ public abstract class ForwardingChannel implements Channel {
   }
 
   @Override
-  public InetSocketAddress remoteAddress() {
+  public SocketAddress remoteAddress() {
     return delegate.remoteAddress();
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return delegate.localAddress();
+  }
+
+  @Override
+  public java.util.Optional<dev.portcullis.policy.PeerCredentials> peerCredentials() {
+    return delegate.peerCredentials();
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.portcullis.spi;
 
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 
 /** A listening socket and the event loop that accepts on it. */
 public interface Listener extends AutoCloseable {
@@ -9,7 +10,7 @@ public interface Listener extends AutoCloseable {
    *
    * @return the bound address
    */
-  InetSocketAddress localAddress();
+  SocketAddress localAddress();
 
   /**
    * Stops accepting, closes the listening socket and every connection the transport still holds,

@@ -66,4 +66,22 @@ public interface Transport {
   default Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
     throw new UnsupportedOperationException("Transport " + name() + " cannot serve inherited sockets");
   }
+
+  /**
+   * Opens a listening Unix domain socket and accepts on it as {@link #listen} does, asking {@code
+   * acceptor} about each peer's credentials ({@link Acceptor#admitLocal}). A socket file is created
+   * with the requested mode, owner and group before anyone can reach it; a stale socket file that
+   * nobody answers on is replaced; a live one, or a file that is not a socket, makes this fail
+   * without touching it. The file is removed when the listener closes. The default refuses: a
+   * transport without Unix domain sockets says so.
+   *
+   * @param options where and how to listen
+   * @param acceptor decides and receives accepted connections, called on the event loop
+   * @return the running listener
+   * @throws java.net.BindException if a live socket is at the path, naming it
+   * @throws IOException for any other failure, naming the path; nothing stays open or half-created
+   */
+  default Listener listenUnix(UnixListenOptions options, Acceptor acceptor) throws IOException {
+    throw new UnsupportedOperationException("Transport " + name() + " has no Unix domain sockets");
+  }
 }

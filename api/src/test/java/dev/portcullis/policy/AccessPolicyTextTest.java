@@ -212,7 +212,7 @@ class AccessPolicyTextTest {
     AccessPolicy.Builder b = AccessPolicy.builder();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.allow("10.1.2.3/8"));
     assertTrue(e.getMessage().contains("'10.1.2.3/8'"), e.getMessage());
-    assertThrows(NullPointerException.class, () -> b.rule(null));
+    assertThrows(NullPointerException.class, () -> b.rule((Rule) null));
     assertTrue(b.build().isEmpty(), "a refused rule is not added");
   }
 
@@ -235,9 +235,11 @@ class AccessPolicyTextTest {
   }
 
   @Test
-  void allowAllHasBothFamilyWideRules() {
+  void allowAllHasBothFamilyWideRulesAndAllowsEveryLocalPeer() {
     AccessPolicy p = AccessPolicy.allowAll();
-    assertEquals(AccessPolicy.parse("allow ::/0\nallow 0.0.0.0/0\n"), p);
+    assertEquals(AccessPolicy.parse("allow 0.0.0.0/0\nallow ::/0\n").rules(), p.rules());
+    assertEquals(List.of(CredentialRule.allowAnyLocalPeer()), p.credentialRules());
+    assertTrue(p.decide(new PeerCredentials(1, 0, 0)).isAllowed());
     assertEquals(allow("0.0.0.0/0"), p.decide("1.2.3.4").rule().orElseThrow());
     assertEquals(allow("::/0"), p.decide("::1").rule().orElseThrow());
   }

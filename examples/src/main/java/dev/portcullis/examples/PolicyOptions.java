@@ -10,10 +10,12 @@ public final class PolicyOptions {
   private PolicyOptions() {}
 
   /** The option names that take a value. */
-  public static final Set<String> VALUED = Set.of("--policy", "--allow", "--deny");
+  public static final Set<String> VALUED = Set.of("--policy", "--allow", "--deny", "--allow-uid", "--deny-uid",
+      "--allow-gid", "--deny-gid", "--allow-user", "--deny-user", "--allow-group", "--deny-group");
 
   /**
-   * The policy the options describe: the file's rules plus every {@code --allow}/{@code --deny},
+   * The policy the options describe: the file's rules plus every {@code --allow}/{@code --deny}
+   * and every credential rule ({@code --allow-uid N}, {@code --deny-user NAME}, ...),
    * plus {@code allow 0.0.0.0/0} and {@code allow ::/0} when {@code allowAll}.
    *
    * @throws IllegalArgumentException for a malformed rule (the message names it)
@@ -38,6 +40,14 @@ public final class PolicyOptions {
     }
     for (String c : o.all("--deny")) {
       b.deny(c);
+    }
+    // Rules on Unix domain socket peers, in the policy file's words: --allow-uid 1000 is 'allow uid 1000'.
+    for (String kind : new String[] {"uid", "gid", "user", "group"}) {
+      for (String action : new String[] {"allow", "deny"}) {
+        for (String v : o.all("--" + action + "-" + kind)) {
+          b.rule(dev.portcullis.policy.CredentialRule.parse(action + " " + kind + " " + v));
+        }
+      }
     }
     if (allowAll) {
       b.rules(AccessPolicy.allowAll());

@@ -27,7 +27,7 @@ class ConnectTest {
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1")
         .handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(keys)))
         .handle(conn -> conn.input().transferTo(conn.output())).start()) {
-      String target = "127.0.0.1:" + server.localAddress().getPort();
+      String target = "127.0.0.1:" + server.port();
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       ByteArrayOutputStream err = new ByteArrayOutputStream();
       int status = Launcher.run(new String[] {"connect", target, "--secret-file", keys.toString(), "--key-id", "app-1"},

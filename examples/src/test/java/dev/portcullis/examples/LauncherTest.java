@@ -148,4 +148,23 @@ class LauncherTest {
         notPem.toString()));
     assertTrue(err().contains(notPem + ": no '-----BEGIN CERTIFICATE-----' block found"), err());
   }
+
+  @Test
+  void echoUnixOptionsAreCheckedBeforeListening(@TempDir Path dir) {
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--mode", "0600"));
+    assertTrue(err().contains("--mode sets the socket file's permissions; it needs --unix PATH"), err());
+    err.reset();
+    String sock = dir.resolve("x.sock").toString();
+    assertEquals(2, run("", "echo", "--unix", sock, "--port", "7000", "--allow-uid", "0"));
+    assertTrue(err().contains("--port and --bind are for TCP"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--unix", sock, "--mode", "999", "--allow-uid", "0"));
+    assertTrue(err().contains("--mode '999' is not an octal mode"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--unix", sock, "--allow-user", "no-such-user-here"));
+    assertTrue(err().contains("no user 'no-such-user-here' in /etc/passwd"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--abstract", "portcullis-launcher-test", "--allow-all"));
+    assertTrue(err().contains("no credential rule"), err());
+  }
 }

@@ -8,6 +8,7 @@ import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.Listener;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.PriorityQueue;
@@ -52,7 +53,7 @@ final class EpollLoop implements Listener, Runnable {
   private final int epfd;
   private final int wakeFd;
   private final Acceptor acceptor;
-  private final InetSocketAddress localAddress;
+  private final SocketAddress localAddress;
   private final Thread thread;
 
   private final Memory events = new Memory((long) MAX_EVENTS * EVENT_SIZE);
@@ -84,18 +85,23 @@ final class EpollLoop implements Listener, Runnable {
 
   private boolean singleConnection;
 
-  private EpollLoop(int listenFd, int epfd, int wakeFd, Acceptor acceptor, InetSocketAddress local) {
+  private EpollLoop(int listenFd, int epfd, int wakeFd, Acceptor acceptor, SocketAddress local) {
     this.listenFd = listenFd;
     this.epfd = epfd;
     this.wakeFd = wakeFd;
     this.acceptor = acceptor;
     this.localAddress = local;
-    this.thread = new Thread(this, "portcullis-loop-" + local.getPort());
+    this.thread = new Thread(this, "portcullis-loop-" + (local instanceof InetSocketAddress ip ? ip.getPort() : local));
   }
 
   /** Creates the loop around a listening socket, which it then owns, and starts its thread. */
   static EpollLoop start(int listenFd, Acceptor acceptor) throws IOException {
-    EpollLoop loop = create(listenFd, Sockets.localAddress(listenFd), acceptor);
+    return start(listenFd, acceptor, Sockets.localAddress(listenFd));
+  }
+
+  /** As {@link #start(int, Acceptor)}, reporting {@code local} as the address listened on. */
+  static EpollLoop start(int listenFd, Acceptor acceptor, SocketAddress local) throws IOException {
+    EpollLoop loop = create(listenFd, local, acceptor);
     loop.thread.start();
     return loop;
   }
@@ -125,7 +131,7 @@ final class EpollLoop implements Listener, Runnable {
     return loop;
   }
 
-  private static EpollLoop create(int listenFd, InetSocketAddress local, Acceptor acceptor) throws IOException {
+  private static EpollLoop create(int listenFd, SocketAddress local, Acceptor acceptor) throws IOException {
     int epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
     if (epfd < 0) {
       throw Errors.exception("epoll_create1(EPOLL_CLOEXEC)", Errors.lastErrno());
@@ -153,7 +159,7 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   @Override
-  public InetSocketAddress localAddress() {
+  public SocketAddress localAddress() {
     return localAddress;
   }
 
@@ -259,6 +265,7 @@ final class EpollLoop implements Listener, Runnable {
     int port = peerBigEndian.getShort(2) & 0xFFFF;
     long high = 0;
     long low = 0;
+    dev.portcullis.policy.PeerCredentials credentials = null;
     boolean admitted = false;
     try {
       if (family == LibC.AF_INET) {
@@ -268,6 +275,9 @@ final class EpollLoop implements Listener, Runnable {
         high = peerBigEndian.getLong(8);
         low = peerBigEndian.getLong(16);
         admitted = acceptor.admitIpv6(high, low);
+      } else if (family == LibC.AF_UNIX) {
+        credentials = Sockets.peerCredentials(fd);
+        admitted = acceptor.admitLocal(credentials);
       }
     } catch (Throwable t) {
       admitFailures++;
@@ -284,6 +294,7 @@ final class EpollLoop implements Listener, Runnable {
       return false;
     }
     JnaChannel channel = new JnaChannel(this, fd, nextGeneration++ & 0x7FFF_FFFF, family, high, low, port);
+    channel.credentials = credentials;
     if (fd >= channels.length) {
       channels = java.util.Arrays.copyOf(channels, Math.max(fd + 1, channels.length * 2));
     }

@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.util.Objects;
@@ -34,8 +35,10 @@ final class JnaChannel implements Channel {
   private final int port;
   private final AtomicInteger state = new AtomicInteger();
   private final int[] event = new int[4];
-  private volatile InetSocketAddress remote;
-  private volatile InetSocketAddress local;
+  private volatile SocketAddress remote;
+  private volatile SocketAddress local;
+  /** A Unix domain socket peer's credentials, read at accept; set before the channel is shared. */
+  dev.portcullis.policy.PeerCredentials credentials;
 
   // Guarded by this.
   private Runnable onReadable;
@@ -55,21 +58,40 @@ final class JnaChannel implements Channel {
   }
 
   @Override
-  public InetSocketAddress remoteAddress() {
-    InetSocketAddress r = remote;
+  public SocketAddress remoteAddress() {
+    SocketAddress r = remote;
     if (r == null) {
-      r = SockAddr.of(family, addressHigh, addressLow, port);
+      if (family == LibC.AF_UNIX) {
+        r = java.net.UnixDomainSocketAddress.of(""); // the client's own name, which clients rarely bind
+        if (acquire()) {
+          try {
+            r = Sockets.peerAddress(fd);
+          } catch (SocketException e) {
+            // keep the unnamed address
+          } finally {
+            release();
+          }
+        }
+      } else {
+        r = SockAddr.of(family, addressHigh, addressLow, port);
+      }
       remote = r;
     }
     return r;
   }
 
   @Override
-  public InetSocketAddress localAddress() {
-    InetSocketAddress l = local;
+  public java.util.Optional<dev.portcullis.policy.PeerCredentials> peerCredentials() {
+    return java.util.Optional.ofNullable(credentials);
+  }
+
+  @Override
+  public SocketAddress localAddress() {
+    SocketAddress l = local;
     if (l == null) {
       l = loop.localAddress();
-      if (acquire()) {
+      // A Unix socket was bound under a private name and renamed: the listener knows its real path.
+      if (family != LibC.AF_UNIX && acquire()) {
         try {
           l = Sockets.localAddress(fd);
         } catch (SocketException e) {

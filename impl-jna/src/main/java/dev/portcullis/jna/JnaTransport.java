@@ -5,6 +5,7 @@ import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.ListenOptions;
 import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.UnixListenOptions;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
 import java.nio.ByteOrder;
@@ -92,6 +93,18 @@ public final class JnaTransport implements Transport {
       LibC.close(fd);
       throw e;
     }
+  }
+
+  /**
+   * Listens on a Unix domain socket; see {@link UnixListener} for how the file is created without
+   * a window of looser permissions.
+   */
+  @Override
+  public Listener listenUnix(UnixListenOptions options, Acceptor acceptor) throws IOException {
+    Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(acceptor, "acceptor");
+    ensureAvailability();
+    return UnixListener.open(options, acceptor);
   }
 
   /**

@@ -31,6 +31,7 @@ final class LibC {
   static final int SO_TYPE = 3;
   static final int SO_ACCEPTCONN = 30;
   static final int SO_DOMAIN = 39;
+  static final int SO_PEERCRED = 17;
   static final int F_GETFD = 1;
   static final int F_SETFD = 2;
   static final int F_GETFL = 3;

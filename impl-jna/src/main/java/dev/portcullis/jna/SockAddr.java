@@ -43,6 +43,41 @@ final class SockAddr {
         : (sa[0] & 0xFF) << 8 | (sa[1] & 0xFF);
   }
 
+  /** Offset of {@code sun_path} in {@code sockaddr_un}. */
+  static final int UN_PATH_OFFSET = 2;
+
+  /**
+   * A {@code sockaddr_un} for a path ({@code name} then NUL) or, when {@code abstractName}, an
+   * abstract name (NUL then {@code name}, no terminator); the array's length is the address length.
+   */
+  static byte[] encodeUnix(byte[] name, boolean abstractName) {
+    byte[] sa = new byte[UN_PATH_OFFSET + name.length + 1];
+    putFamily(sa, LibC.AF_UNIX);
+    System.arraycopy(name, 0, sa, UN_PATH_OFFSET + (abstractName ? 1 : 0), name.length);
+    return sa;
+  }
+
+  /** Decodes an IPv4, IPv6 or Unix sockaddr of {@code length} bytes. */
+  static java.net.SocketAddress decodeAny(byte[] sa, int length) {
+    if (family(sa) != LibC.AF_UNIX) {
+      return decode(sa);
+    }
+    int n = length - UN_PATH_OFFSET;
+    if (n <= 0) {
+      return java.net.UnixDomainSocketAddress.of(""); // an unnamed socket, as most clients are
+    }
+    if (sa[UN_PATH_OFFSET] == 0) {
+      return new dev.portcullis.AbstractSocketAddress(
+          new String(sa, UN_PATH_OFFSET + 1, n - 1, java.nio.charset.StandardCharsets.UTF_8));
+    }
+    int end = UN_PATH_OFFSET;
+    while (end < UN_PATH_OFFSET + n && sa[end] != 0) {
+      end++;
+    }
+    return java.net.UnixDomainSocketAddress.of(
+        new String(sa, UN_PATH_OFFSET, end - UN_PATH_OFFSET, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
   /** Decodes an IPv4 or IPv6 sockaddr; IPv4-mapped IPv6 addresses come back as IPv4. */
   static InetSocketAddress decode(byte[] sa) {
     int family = family(sa);

@@ -79,9 +79,9 @@ final class Sockets {
       throw new SocketException(what + " is not a stream socket (SO_TYPE " + value[0] + "); use ListenStream=");
     }
     int domain = getInt(fd, LibC.SOL_SOCKET, LibC.SO_DOMAIN, "SO_DOMAIN");
-    if (domain != LibC.AF_INET && domain != LibC.AF_INET6) {
-      throw new SocketException(what + " is " + (domain == LibC.AF_UNIX ? "a Unix domain socket" : "of family " + domain)
-          + "; this transport serves TCP (AF_INET, AF_INET6) only");
+    if (domain != LibC.AF_INET && domain != LibC.AF_INET6 && domain != LibC.AF_UNIX) {
+      throw new SocketException(what + " is of family " + domain
+          + "; this transport serves TCP (AF_INET, AF_INET6) and Unix domain (AF_UNIX) sockets");
     }
     boolean listening = getInt(fd, LibC.SOL_SOCKET, LibC.SO_ACCEPTCONN, "SO_ACCEPTCONN") != 0;
     if (listening == socket.connected()) {
@@ -119,20 +119,32 @@ final class Sockets {
     return value[0];
   }
 
-  static InetSocketAddress localAddress(int fd) throws SocketException {
+  static java.net.SocketAddress localAddress(int fd) throws SocketException {
     byte[] sa = new byte[SockAddr.STORAGE_LENGTH];
-    if (LibC.getsockname(fd, sa, new int[] {sa.length}) < 0) {
+    int[] length = {sa.length};
+    if (LibC.getsockname(fd, sa, length) < 0) {
       throw Errors.exception("getsockname(fd " + fd + ")", Errors.lastErrno());
     }
-    return SockAddr.decode(sa);
+    return SockAddr.decodeAny(sa, length[0]);
   }
 
-  static InetSocketAddress peerAddress(int fd) throws SocketException {
+  static java.net.SocketAddress peerAddress(int fd) throws SocketException {
     byte[] sa = new byte[SockAddr.STORAGE_LENGTH];
-    if (LibC.getpeername(fd, sa, new int[] {sa.length}) < 0) {
+    int[] length = {sa.length};
+    if (LibC.getpeername(fd, sa, length) < 0) {
       throw Errors.exception("getpeername(fd " + fd + ")", Errors.lastErrno());
     }
-    return SockAddr.decode(sa);
+    return SockAddr.decodeAny(sa, length[0]);
+  }
+
+  /** The kernel's record of a Unix domain socket peer, or null if it cannot be read. */
+  static dev.portcullis.policy.PeerCredentials peerCredentials(int fd) {
+    int[] ucred = new int[3];
+    int[] length = {12};
+    if (LibC.getsockopt(fd, LibC.SOL_SOCKET, LibC.SO_PEERCRED, ucred, length) < 0 || length[0] < 12) {
+      return null;
+    }
+    return new dev.portcullis.policy.PeerCredentials(ucred[0], ucred[1], ucred[2]);
   }
 
   private static InetAddress address(byte[] raw) {

@@ -17,7 +17,7 @@ final class Clients {
   private Clients() {}
 
   /** A client socket bound to {@code from} (any 127.x.y.z plays another host) and connected. */
-  static Socket connect(String from, InetSocketAddress to) throws IOException {
+  static Socket connect(String from, java.net.SocketAddress to) throws IOException {
     Socket s = new Socket();
     try {
       s.bind(new InetSocketAddress(InetAddress.getByName(from), 0));
@@ -31,7 +31,7 @@ final class Clients {
   }
 
   /** Sends {@code text}, half-closes, and returns everything the server sent, or null if refused. */
-  static String exchange(String from, InetSocketAddress to, String text) throws IOException {
+  static String exchange(String from, java.net.SocketAddress to, String text) throws IOException {
     try (Socket s = connect(from, to)) {
       s.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
       s.shutdownOutput();
@@ -43,7 +43,7 @@ final class Clients {
   }
 
   /** Sends {@code payload} from one thread while reading everything back on this one; returns what came back. */
-  static byte[] echo(InetSocketAddress to, byte[] payload) throws IOException, InterruptedException {
+  static byte[] echo(java.net.SocketAddress to, byte[] payload) throws IOException, InterruptedException {
     return echo(connect("127.0.0.1", to), payload);
   }
 

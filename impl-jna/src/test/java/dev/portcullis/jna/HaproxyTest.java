@@ -101,10 +101,11 @@ class HaproxyTest {
         .handshake(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32"))
         .handle(conn -> {
           ProxyHeader h = conn.attribute(ProxyHeader.class).orElseThrow();
-          conn.output().write((conn.peer().getAddress().getHostAddress() + " v" + h.version() + " via "
-              + conn.socketPeer().getAddress().getHostAddress() + "\n").getBytes(StandardCharsets.US_ASCII));
+          conn.output().write((((InetSocketAddress) conn.peer()).getAddress().getHostAddress() + " v" + h.version()
+              + " via " + ((InetSocketAddress) conn.socketPeer()).getAddress().getHostAddress() + "\n")
+              .getBytes(StandardCharsets.US_ASCII));
         }).start()) {
-      Process haproxy = haproxy(sendProxy, server.localAddress().getPort());
+      Process haproxy = haproxy(sendProxy, server.port());
       try {
         InetSocketAddress fe = new InetSocketAddress("127.0.0.1", frontendPort);
         String expectedVersion = sendProxy.endsWith("v2") ? "v2" : "v1";

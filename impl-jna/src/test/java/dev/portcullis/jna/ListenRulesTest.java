@@ -28,7 +28,7 @@ class ListenRulesTest {
     String ss = ExternalTool.require("ss");
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").backlog(37).allowAll()
         .handle(c -> {}).start()) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       Process p = new ProcessBuilder(ss, "-Hltn", "sport = :" + port).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
       assertTrue(p.waitFor(10, TimeUnit.SECONDS));
@@ -78,7 +78,7 @@ class ListenRulesTest {
   @Test
   void portInUseIsBindExceptionNamingThePort() throws Exception {
     try (RunningServer first = Server.on(0).bindAddress("127.0.0.1").allowAll().handle(c -> {}).start()) {
-      int port = first.localAddress().getPort();
+      int port = first.port();
       long before = Clients.openDescriptors();
       BindException e = assertThrows(BindException.class,
           () -> Server.on(port).bindAddress("127.0.0.1").allowAll().handle(c -> {}).start());

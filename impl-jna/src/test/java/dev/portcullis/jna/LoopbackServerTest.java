@@ -41,7 +41,7 @@ class LoopbackServerTest {
   /** Echoes everything and records who it served. */
   private final Handler echo = conn -> {
     handled.incrementAndGet();
-    peers.add(conn.peer());
+    peers.add((InetSocketAddress) conn.peer());
     conn.input().transferTo(conn.output());
   };
 
@@ -53,7 +53,7 @@ class LoopbackServerTest {
   }
 
   private InetSocketAddress at(String host) {
-    return new InetSocketAddress(host, server.localAddress().getPort());
+    return new InetSocketAddress(host, server.port());
   }
 
   @Test
@@ -102,7 +102,7 @@ class LoopbackServerTest {
   @Test
   void twoThousandDeniedConnectionsLeaveNoDescriptorBehind() throws Exception {
     server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handle(echo).start();
-    InetSocketAddress to = server.localAddress();
+    InetSocketAddress to = (InetSocketAddress) server.localAddress();
     for (int i = 0; i < 20; i++) {
       Clients.connect("127.0.0.2", to).close();
     }
@@ -141,7 +141,7 @@ class LoopbackServerTest {
             handlerDone.countDown();
           }
         }).start();
-    int port = server.localAddress().getPort();
+    int port = server.port();
     try (Socket busy = Clients.connect("127.0.0.1", server.localAddress());
         Socket silent = Clients.connect("127.0.0.1", server.localAddress())) {
       busy.getOutputStream().write("HELLO\n".getBytes());
@@ -219,7 +219,7 @@ class LoopbackServerTest {
     AtomicReference<InetSocketAddress> local = new AtomicReference<>();
     server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").handle(conn -> {
       seen.set(conn);
-      local.set(conn.localAddress());
+      local.set((InetSocketAddress) conn.localAddress());
     }).start();
     try (Socket s = Clients.connect("127.0.0.3", server.localAddress())) {
       assertEquals(-1, s.getInputStream().read());

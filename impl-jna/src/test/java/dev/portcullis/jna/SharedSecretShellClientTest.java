@@ -55,7 +55,7 @@ class SharedSecretShellClientTest {
           byte[] line = conn.input().readNBytes(5);
           conn.output().write((id + ":" + new String(line, StandardCharsets.US_ASCII)).getBytes(StandardCharsets.US_ASCII));
         }).start()) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       assertEquals(List.of("OK", "app-1:ping"), runScript(port, "app-1", KEY_HEX).lines().toList());
       assertEquals(List.of("closed"), runScript(port, "app-1", KEY_HEX.replace('8', '9')).lines().toList());
       assertEquals(1, server.stats().handshakeFailures());

@@ -110,7 +110,7 @@ class TlsConfigTest {
         .handshake(Handshakes.tls(store, "changeit".toCharArray()))
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start();
         SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory()
-            .createSocket("127.0.0.1", server.localAddress().getPort())) {
+            .createSocket("127.0.0.1", server.port())) {
       assertEquals("ok", new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
     }
     KeyStore empty = KeyStore.getInstance("PKCS12");

@@ -93,7 +93,7 @@ class TlsTest {
   @Test
   void opensslCompletesTls13AndTls12AndTheHandlerReadsPlaintext() throws Exception {
     try (RunningServer server = start(serverTls(), REPORT)) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       assertEquals("TLSv1.3 - hello\n", sClient(port, "hello\n", "-tls1_3").out());
       assertEquals("TLSv1.2 - hi there\n", sClient(port, "hi there\n", "-tls1_2").out());
       assertEquals(2, server.stats().handled());
@@ -104,7 +104,7 @@ class TlsTest {
   @Test
   void aServerLimitedToTls13RefusesTls12() throws Exception {
     try (RunningServer server = start(serverTls().protocols("TLSv1.3"), REPORT)) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       Run r = sClient(port, "hello\n", "-tls1_2");
       assertEquals("", r.out());
       assertTrue(r.err().contains("alert"), r.err());
@@ -117,7 +117,7 @@ class TlsTest {
   void clientCertificatesRequiredRefuseNoneAndUntrustedAndServeTheAllowedSubject() throws Exception {
     Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject("CN=alice, O=Example");
     try (RunningServer server = start(tls, REPORT)) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       for (String version : new String[] {"-tls1_3", "-tls1_2"}) {
         long failures = server.stats().handshakeFailures();
         assertEquals("", sClient(port, "hello\n", version).out(), "no certificate");
@@ -138,13 +138,13 @@ class TlsTest {
   void sanAndFingerprintRulesSelectClients() throws Exception {
     Tls bySan = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSan("ALICE.example");
     try (RunningServer server = start(bySan, REPORT)) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       assertEquals("TLSv1.3 CN=alice,O=Example x\n", sClient(port, "x\n", "-cert", "alice.crt", "-key", "alice.key").out());
       assertEquals("", sClient(port, "x\n", "-cert", "mallory.crt", "-key", "mallory.key").out());
     }
     Tls byPrint = serverTls().requireClientCertificate(pki.file("ca.crt")).allowFingerprint(pki.fingerprint("mallory"));
     try (RunningServer server = start(byPrint, REPORT)) {
-      int port = server.localAddress().getPort();
+      int port = server.port();
       assertEquals("TLSv1.3 CN=mallory x\n", sClient(port, "x\n", "-cert", "mallory.crt", "-key", "mallory.key").out());
       assertEquals("", sClient(port, "x\n", "-cert", "alice.crt", "-key", "alice.key").out());
     }
@@ -159,7 +159,7 @@ class TlsTest {
       conn.output().write('.');
     })) {
       try (SSLSocket s = (SSLSocket) pki.clientContext("alice").getSocketFactory()
-          .createSocket("127.0.0.1", server.localAddress().getPort())) {
+          .createSocket("127.0.0.1", server.port())) {
         assertEquals('.', s.getInputStream().read());
       }
       CertificateIdentity id = (CertificateIdentity) seen.poll(5, TimeUnit.SECONDS);
@@ -205,7 +205,7 @@ class TlsTest {
     };
     try (RunningServer server = start(serverTls(), echo)) {
       java.util.List<String> cmd = java.util.List.of(ExternalTool.require("openssl"), "s_client", "-connect",
-          "127.0.0.1:" + server.localAddress().getPort(), "-CAfile", pki.file("ca.crt").toString(), "-tls1_2");
+          "127.0.0.1:" + server.port(), "-CAfile", pki.file("ca.crt").toString(), "-tls1_2");
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
       StringBuilder said = new StringBuilder();
@@ -239,7 +239,7 @@ class TlsTest {
     })) {
       for (String version : new String[] {"TLSv1.2", "TLSv1.3"}) {
         try (SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory()
-            .createSocket("127.0.0.1", server.localAddress().getPort())) {
+            .createSocket("127.0.0.1", server.port())) {
           s.setEnabledProtocols(new String[] {version});
           s.getOutputStream().write("hello".getBytes(StandardCharsets.UTF_8));
         } // close() sends "hello" and close_notify, often in one segment
@@ -273,7 +273,7 @@ class TlsTest {
     };
     try (RunningServer server = start(serverTls(), flood);
         SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory()
-            .createSocket("127.0.0.1", server.localAddress().getPort())) {
+            .createSocket("127.0.0.1", server.port())) {
       s.setEnabledProtocols(new String[] {"TLSv1.2"});
       s.setSoTimeout(20_000);
       s.getInputStream().readNBytes(1 << 20); // the server is busy writing
@@ -318,7 +318,7 @@ class TlsTest {
         RunningServer b = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handshake(serverTls())
             .handleOnLoop(onLoop).start()) {
       for (RunningServer server : new RunningServer[] {a, b}) {
-        assertArrayEquals(payload, tlsEcho(server.localAddress(), payload), "server " + server);
+        assertArrayEquals(payload, tlsEcho((InetSocketAddress) server.localAddress(), payload), "server " + server);
       }
     }
   }

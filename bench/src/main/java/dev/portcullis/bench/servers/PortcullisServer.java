@@ -45,7 +45,7 @@ public final class PortcullisServer {
     }
     RunningServer running = server.start();
     Runtime.getRuntime().addShutdownHook(new Thread(running::close));
-    ServerMain.ready(running.localAddress().getPort());
+    ServerMain.ready(running.port());
     running.awaitTermination();
   }
 }

@@ -40,7 +40,7 @@ public final class Demo {
           conn.output().write(("echo: " + new String(line, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
         })
         .start()) {
-      InetSocketAddress at = server.localAddress();
+      InetSocketAddress at = (InetSocketAddress) server.localAddress();
       out.println("server  listening on " + at.getAddress().getHostAddress() + ":" + at.getPort()
           + " with policy: " + server.policy().toString().strip());
 

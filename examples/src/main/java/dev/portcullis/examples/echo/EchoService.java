@@ -45,7 +45,7 @@ public final class EchoService {
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
-        "--tls-client-ca", "--tls-allow-subject", "--systemd-name"));
+        "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode"));
     VALUED = Set.copyOf(v);
   }
 
@@ -65,6 +65,18 @@ public final class EchoService {
     }
     boolean systemd = o.has("--systemd");
     boolean inetd = o.has("--inetd");
+    String unix = o.one("--unix");
+    String abstractName = o.one("--abstract");
+    int sources = (systemd ? 1 : 0) + (inetd ? 1 : 0) + (unix != null ? 1 : 0) + (abstractName != null ? 1 : 0);
+    if (sources > 1) {
+      throw new UsageException("choose one of --systemd, --inetd, --unix and --abstract");
+    }
+    if (o.one("--mode") != null && unix == null) {
+      throw new UsageException("--mode sets the socket file's permissions; it needs --unix PATH");
+    }
+    if ((unix != null || abstractName != null) && (o.one("--port") != null || o.one("--bind") != null)) {
+      throw new UsageException("--port and --bind are for TCP; a Unix domain socket has a path or a name");
+    }
     if (systemd || inetd) {
       for (String conflicting : new String[] {"--port", "--bind", "--backlog"}) {
         if (o.one(conflicting) != null) {
@@ -76,7 +88,7 @@ public final class EchoService {
         throw new UsageException("choose one of --systemd (a listening socket) and --inetd (one connection)");
       }
     }
-    int port = systemd || inetd ? 0 : o.integer("--port", 0, 65535, null);
+    int port = sources > 0 ? 0 : o.integer("--port", 0, 65535, null);
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
     try {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
@@ -85,8 +97,21 @@ public final class EchoService {
             + " --policy FILE, or --allow-all to run an open server on purpose");
         return 2;
       }
-      Server server = systemd ? (o.one("--systemd-name") != null ? Server.fromSystemd(o.one("--systemd-name"))
-          : Server.fromSystemd()) : inetd ? Server.fromInetd() : Server.on(port).backlog(backlog);
+      Server server;
+      if (systemd) {
+        server = o.one("--systemd-name") != null ? Server.fromSystemd(o.one("--systemd-name")) : Server.fromSystemd();
+      } else if (inetd) {
+        server = Server.fromInetd();
+      } else if (unix != null) {
+        server = Server.onUnix(java.nio.file.Path.of(unix)).backlog(backlog);
+        if (o.one("--mode") != null) {
+          server.mode(mode(o.one("--mode")));
+        }
+      } else if (abstractName != null) {
+        server = Server.onAbstract(abstractName).backlog(backlog);
+      } else {
+        server = Server.on(port).backlog(backlog);
+      }
       server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
@@ -114,9 +139,12 @@ public final class EchoService {
         out.println("stopped");
         out.flush();
       }, "portcullis-shutdown"));
-      InetSocketAddress at = running.localAddress();
-      String host = at.getAddress().getHostAddress();
-      out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());
+      if (running.localAddress() instanceof InetSocketAddress at) {
+        String host = at.getAddress().getHostAddress();
+        out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());
+      } else {
+        out.println("listening on " + running.localAddress());
+      }
       out.flush();
       running.awaitTermination();
       return 0;
@@ -175,5 +203,13 @@ public final class EchoService {
       }
     }
     return out.toArray(new String[0]);
+  }
+
+  /** An octal mode such as {@code 0660} or {@code 660}. */
+  private static int mode(String text) {
+    if (!text.matches("0?[0-7]{3}")) {
+      throw new UsageException("--mode '" + text + "' is not an octal mode such as 0660");
+    }
+    return Integer.parseInt(text, 8);
   }
 }

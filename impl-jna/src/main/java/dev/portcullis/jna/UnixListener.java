@@ -1,0 +1,194 @@
+package dev.portcullis.jna;
+
+import dev.portcullis.AbstractSocketAddress;
+import dev.portcullis.spi.Acceptor;
+import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.UnixListenOptions;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.EnumSet;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A listening Unix domain socket: a file in the file system, or a name in the abstract namespace.
+ *
+ * <p>A socket file gets its permissions without a window: the socket is bound under a private
+ * directory (mode 0700, so nobody else can reach it whatever the umask), given its mode, owner
+ * and group there, and then hard-linked to the requested path, which fails rather than replace
+ * anything that appeared there meanwhile. The private name is then removed. A file already at the
+ * path is replaced only if it is a socket that refuses connections (stale); a live socket or
+ * anything else makes the listener fail and is left alone. On close, the file is removed if it is
+ * still the one this listener created.
+ */
+final class UnixListener implements Listener {
+  private static final Logger log = LoggerFactory.getLogger(UnixListener.class);
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFSOCK = 0140000;
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final EpollLoop loop;
+  private final Path path;
+  private final Object fileKey;
+
+  private UnixListener(EpollLoop loop, Path path, Object fileKey) {
+    this.loop = loop;
+    this.path = path;
+    this.fileKey = fileKey;
+  }
+
+  static Listener open(UnixListenOptions options, Acceptor acceptor) throws IOException {
+    int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      throw Errors.exception("socket(AF_UNIX, SOCK_STREAM)", Errors.lastErrno());
+    }
+    try {
+      if (options.abstractName().isPresent()) {
+        String name = options.abstractName().get();
+        byte[] sa = SockAddr.encodeUnix(name.getBytes(StandardCharsets.UTF_8), true);
+        if (LibC.bind(fd, sa, sa.length) < 0) {
+          int errno = Errors.lastErrno();
+          if (errno == LinuxErrno.EADDRINUSE) {
+            throw new BindException("abstract socket @" + name + " is in use by another process");
+          }
+          throw Errors.exception("bind(fd " + fd + ", @" + name + ")", errno);
+        }
+        Sockets.listen(fd, options.backlog());
+        return EpollLoop.start(fd, acceptor, new AbstractSocketAddress(name));
+      }
+      Path target = options.path().orElseThrow().toAbsolutePath();
+      removeIfStale(target);
+      Object key = bindPrivatelyAndLink(fd, target, options);
+      try {
+        EpollLoop loop = EpollLoop.start(fd, acceptor, UnixDomainSocketAddress.of(target));
+        return new UnixListener(loop, target, key);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(target);
+        throw e;
+      }
+    } catch (IOException | RuntimeException e) {
+      LibC.close(fd);
+      throw e;
+    }
+  }
+
+  /** A socket nobody answers on is left over from a server that died: remove it. Anything else stays. */
+  private static void removeIfStale(Path target) throws IOException {
+    if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    int mode = (Integer) Files.getAttribute(target, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+    if ((mode & S_IFMT) != S_IFSOCK) {
+      throw new FileAlreadyExistsException(target.toString(), null,
+          "exists and is not a socket; it is left alone (remove it or choose another path)");
+    }
+    try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      probe.connect(UnixDomainSocketAddress.of(target));
+      throw new BindException(target + ": a live socket answers there (is another server running?)");
+    } catch (java.net.ConnectException refused) {
+      log.info("Replacing stale socket file {} (nothing answers on it)", target);
+      Files.delete(target);
+    } catch (java.net.SocketException e) {
+      if (e instanceof BindException) {
+        throw e;
+      }
+      throw new BindException(target + ": cannot tell whether the socket there is live (" + e.getMessage()
+          + "); it is left alone");
+    }
+  }
+
+  /** Binds under a private directory beside the target, sets mode and owner, links into place. */
+  private static Object bindPrivatelyAndLink(int fd, Path target, UnixListenOptions options) throws IOException {
+    Path parent = target.getParent();
+    Path dir = null;
+    for (int attempt = 0; dir == null; attempt++) {
+      Path candidate = parent.resolve(".pcl" + Integer.toHexString(0x10000 + RANDOM.nextInt(0xF0000)));
+      try {
+        dir = Files.createDirectory(candidate,
+            PosixFilePermissions.asFileAttribute(EnumSet.of(PosixFilePermission.OWNER_READ,
+                PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE)));
+      } catch (FileAlreadyExistsException taken) {
+        if (attempt > 16) {
+          throw taken;
+        }
+      }
+    }
+    Path temp = dir.resolve("s");
+    try {
+      byte[] name = temp.toString().getBytes(StandardCharsets.UTF_8);
+      if (name.length > UnixListenOptions.MAX_PATH_BYTES) {
+        throw new IOException(target + ": the private name used to bind it safely, " + temp + ", is " + name.length
+            + " bytes, over the kernel's " + UnixListenOptions.MAX_PATH_BYTES + "; use a path whose file name is"
+            + " at least 10 characters, or a shorter directory");
+      }
+      byte[] sa = SockAddr.encodeUnix(name, false);
+      if (LibC.bind(fd, sa, sa.length) < 0) {
+        throw Errors.exception("bind(fd " + fd + ", " + temp + ")", Errors.lastErrno());
+      }
+      Sockets.listen(fd, options.backlog());
+      Files.setPosixFilePermissions(temp, permissions(options.mode()));
+      if (options.owner().isPresent()) {
+        Files.setAttribute(temp, "unix:uid", options.owner().getAsInt(), LinkOption.NOFOLLOW_LINKS);
+      }
+      if (options.group().isPresent()) {
+        Files.setAttribute(temp, "unix:gid", options.group().getAsInt(), LinkOption.NOFOLLOW_LINKS);
+      }
+      try {
+        Files.createLink(target, temp);
+      } catch (FileAlreadyExistsException raced) {
+        throw new BindException(target + " appeared while the server was starting; it is left alone");
+      }
+      return Files.readAttributes(target, java.nio.file.attribute.BasicFileAttributes.class,
+          LinkOption.NOFOLLOW_LINKS).fileKey();
+    } finally {
+      Files.deleteIfExists(temp);
+      Files.deleteIfExists(dir);
+    }
+  }
+
+  private static Set<PosixFilePermission> permissions(int mode) {
+    StringBuilder sb = new StringBuilder();
+    String letters = "rwxrwxrwx";
+    for (int bit = 8; bit >= 0; bit--) {
+      sb.append((mode & (1 << bit)) != 0 ? letters.charAt(8 - bit) : '-');
+    }
+    return PosixFilePermissions.fromString(sb.toString());
+  }
+
+  @Override
+  public SocketAddress localAddress() {
+    return loop.localAddress();
+  }
+
+  /** Stops the loop, then removes the socket file if it is still the one created here. */
+  @Override
+  public void close() {
+    loop.close();
+    try {
+      Object now = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
+          LinkOption.NOFOLLOW_LINKS).fileKey();
+      if (fileKey != null && fileKey.equals(now)) {
+        Files.delete(path);
+      } else {
+        log.warn("{} is no longer the socket this server created; left alone", path);
+      }
+    } catch (java.nio.file.NoSuchFileException gone) {
+      // removed by someone else already
+    } catch (IOException e) {
+      log.warn("Could not remove socket file {}: {}", path, e.toString());
+    }
+  }
+}
