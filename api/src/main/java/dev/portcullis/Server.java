@@ -98,17 +98,18 @@ public final class Server {
    * asked, a stale socket file is replaced, a live socket or a file that is not a socket makes
    * {@code start()} fail, and the file is removed on close.
    *
-   * @param path the socket file; its UTF-8 form may be at most 107 bytes (the kernel's limit)
+   * @param path the socket file; its absolute UTF-8 form may be at most 107 bytes (the kernel's limit)
    * @return a new builder for that socket
    * @throws IllegalArgumentException if the path is empty or too long, naming it
    */
   public static Server onUnix(java.nio.file.Path path) {
     Objects.requireNonNull(path, "path");
-    String text = path.toString();
-    int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-    if (text.isEmpty()) {
+    if (path.toString().isEmpty()) {
       throw new IllegalArgumentException("A Unix socket path cannot be empty");
     }
+    // Measured as it will be bound and reported: a relative path is resolved against the cwd.
+    String text = path.toAbsolutePath().toString();
+    int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     if (bytes > dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES) {
       throw new IllegalArgumentException("Unix socket path '" + text + "' is " + bytes + " bytes; the kernel takes"
           + " at most " + dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES + " (sun_path): use a shorter path");
@@ -330,7 +331,9 @@ public final class Server {
    * connection is standard input) or systemd's {@code Accept=yes} (fd 3, with {@code LISTEN_FDS=1}).
    * The connection goes through the same policy, handshakes and handler; then the server
    * terminates by itself, so {@link RunningServer#awaitTermination()} returns and the process can
-   * exit. Under inetd, standard output is the connection too: log to standard error only.
+   * exit. Under classic inetd, standard input, output and error are all the connection: print
+   * nothing and log to a file or syslog, never to the console. The socket is made non-blocking,
+   * which descriptors sharing it share.
    *
    * @return a new builder for that connection
    */

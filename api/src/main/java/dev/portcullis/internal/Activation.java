@@ -48,7 +48,8 @@ public final class Activation {
       throw new IllegalStateException("LISTEN_FDS=" + count + ": expected 1 to 4096 passed sockets");
     }
     String names = env.get("LISTEN_FDNAMES");
-    String[] split = names == null ? null : names.split(":", -1);
+    // As sd_listen_fds_with_names(3): an empty LISTEN_FDNAMES names no socket at all.
+    String[] split = names == null ? null : names.isEmpty() ? new String[0] : names.split(":", -1);
     if (split != null && split.length != count) {
       throw new IllegalStateException("LISTEN_FDNAMES='" + names + "' has " + split.length + " name(s) for LISTEN_FDS="
           + count);
@@ -94,7 +95,7 @@ public final class Activation {
 
   /**
    * The connection of an inetd-style start: systemd's {@code Accept=yes} passes it as fd 3 with
-   * {@code LISTEN_FDS=1}; inetd passes it as standard input.
+   * {@code LISTEN_FDS=1} and {@code LISTEN_PID} this process; otherwise (inetd) it is standard input.
    *
    * @param env the process environment
    * @param pid this process's id
@@ -102,7 +103,9 @@ public final class Activation {
    * @throws IllegalStateException if systemd's variables are present but inconsistent
    */
   public static InheritedSocket inetd(Map<String, String> env, long pid) {
-    if (env.containsKey("LISTEN_FDS") || env.containsKey("LISTEN_PID")) {
+    // Variables meant for another process (a parent that did not clear them) are not ours, as in
+    // sd_listen_fds(3): then the connection is standard input, as under inetd.
+    if (env.containsKey("LISTEN_FDS") && String.valueOf(pid).equals(env.getOrDefault("LISTEN_PID", "").strip())) {
       return systemd(env, pid, null, true);
     }
     return new InheritedSocket(0, true, "standard input (inetd)");

@@ -34,7 +34,10 @@ public final class ServerInstance implements RunningServer {
   private final ExecutorService ownedExecutor;
   private final AtomicBoolean closing = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
-  private Listener listener;
+  private volatile Listener listener;
+  // Released once start() has stored the listener (or failed): a loop that stops by itself right
+  // away (an inherited connection, decided at once) must not close a half-built server.
+  private final CountDownLatch started = new CountDownLatch(1);
   private Pipeline pipeline;
 
   private ServerInstance(ServerConfig config) {
@@ -56,7 +59,16 @@ public final class ServerInstance implements RunningServer {
     Executor executor = config.executor().isPresent() ? config.executor().get() : s.ownedExecutor;
     Pipeline pipeline = new Pipeline(config, executor, s.counters);
     s.pipeline = pipeline;
-    pipeline.onListenerFailure(() -> new Thread(s::close, "portcullis-close").start());
+    pipeline.onListenerFailure(() -> new Thread(() -> {
+      try {
+        s.started.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (s.listener != null) {
+        s.close();
+      }
+    }, "portcullis-close").start());
     try {
       if (config.unix().isPresent()) {
         s.listener = transport.listenUnix(config.unix().get(), pipeline);
@@ -70,6 +82,8 @@ public final class ServerInstance implements RunningServer {
         s.ownedExecutor.shutdownNow();
       }
       throw e;
+    } finally {
+      s.started.countDown();
     }
     log.info("Listening on {} ({} rules, {} handshake steps, transport {})", s.listener.localAddress(),
         config.policy().rules().size(), config.handshakes().size(), transport.name());

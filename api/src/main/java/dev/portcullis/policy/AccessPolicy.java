@@ -214,7 +214,7 @@ public final class AccessPolicy {
 
   /**
    * Decides for a Unix domain socket peer: the uid rules that match decide (deny on a tie), else
-   * the gid rules that match, else the default for local peers: deny if there is any credential
+   * the gid rules that match, else an {@code allow|deny uid *} rule, else the default for local peers: deny if there is any credential
    * {@code allow} rule or no credential rule at all, otherwise allow. Address rules play no part.
    *
    * @param peer the peer's credentials, or null if they could not be read (always denied)
@@ -335,8 +335,7 @@ public final class AccessPolicy {
       sb.append(r).append('\n');
     }
     for (CredentialRule r : credentialRules) {
-      // allowAll()'s rule for every local peer has no text form: it shows as a comment
-      sb.append(r.kind() == CredentialRule.Kind.ANY ? "# " : "").append(r).append('\n');
+      sb.append(r).append('\n');
     }
     return sb.toString();
   }

@@ -21,7 +21,7 @@ public final class CredentialRule {
     UID,
     /** The peer's primary group id. */
     GID,
-    /** Every local peer ({@link AccessPolicy#allowAll()}). */
+    /** Every local peer: {@code allow uid *}, which {@link AccessPolicy#allowAll()} adds. */
     ANY
   }
 
@@ -151,7 +151,8 @@ public final class CredentialRule {
   }
 
   /**
-   * Parses {@code allow|deny uid|gid N} or {@code allow|deny user|group NAME}.
+   * Parses {@code allow|deny uid|gid N}, {@code allow|deny user|group NAME}, or {@code allow|deny uid *}
+   * (every local peer).
    *
    * @param text one rule; words separated by spaces or tabs
    * @return the rule
@@ -173,7 +174,8 @@ public final class CredentialRule {
     String value = words[2];
     try {
       return switch (words[1]) {
-        case "uid" -> allow ? allowUid(number(value, text)) : denyUid(number(value, text));
+        case "uid" -> value.equals("*") ? new CredentialRule(allow ? Rule.Action.ALLOW : Rule.Action.DENY, Kind.ANY, 0, null)
+            : allow ? allowUid(number(value, text)) : denyUid(number(value, text));
         case "gid" -> allow ? allowGid(number(value, text)) : denyGid(number(value, text));
         case "user" -> allow ? allowUser(value) : denyUser(value);
         case "group" -> allow ? allowGroup(value) : denyGroup(value);
@@ -246,12 +248,12 @@ public final class CredentialRule {
     return Objects.hash(action, kind, id);
   }
 
-  /** In policy-text form, {@code allow uid 1000} or {@code deny user alice}; or {@code allow any local peer}. */
+  /** In policy-text form: {@code allow uid 1000}, {@code deny user alice}, or {@code allow uid *} for any local peer. */
   @Override
   public String toString() {
     String a = action.keyword();
     return switch (kind) {
-      case ANY -> a + " any local peer";
+      case ANY -> a + " uid *";
       case UID -> name == null ? a + " uid " + id : a + " user " + name;
       case GID -> name == null ? a + " gid " + id : a + " group " + name;
     };

@@ -47,6 +47,8 @@ class ActivationTest {
     refused(env("LISTEN_PID", "4242", "LISTEN_FDS", "0"), null, "LISTEN_FDS=0");
     refused(env("LISTEN_PID", "4242", "LISTEN_FDS", "2", "LISTEN_FDNAMES", "web"), null,
         "LISTEN_FDNAMES='web' has 1 name(s) for LISTEN_FDS=2");
+    refused(env("LISTEN_PID", "4242", "LISTEN_FDS", "1", "LISTEN_FDNAMES", ""), null,
+        "LISTEN_FDNAMES='' has 0 name(s) for LISTEN_FDS=1");
   }
 
   @Test
@@ -62,6 +64,9 @@ class ActivationTest {
     InheritedSocket accepted = Activation.inetd(env("LISTEN_PID", "4242", "LISTEN_FDS", "1"), PID);
     assertEquals(3, accepted.descriptor());
     assertTrue(accepted.connected());
-    assertThrows(IllegalStateException.class, () -> Activation.inetd(env("LISTEN_PID", "7", "LISTEN_FDS", "1"), PID));
+    assertEquals(0, Activation.inetd(env("LISTEN_PID", "7", "LISTEN_FDS", "1"), PID).descriptor(),
+        "variables for another process are not ours: standard input");
+    assertThrows(IllegalStateException.class,
+        () -> Activation.inetd(env("LISTEN_PID", "4242", "LISTEN_FDS", "2"), PID), "two sockets for one connection");
   }
 }

@@ -240,6 +240,7 @@ class AccessPolicyTextTest {
     assertEquals(AccessPolicy.parse("allow 0.0.0.0/0\nallow ::/0\n").rules(), p.rules());
     assertEquals(List.of(CredentialRule.allowAnyLocalPeer()), p.credentialRules());
     assertTrue(p.decide(new PeerCredentials(1, 0, 0)).isAllowed());
+    assertEquals(p, AccessPolicy.parse(p.toString()), "allow uid * round-trips");
     assertEquals(allow("0.0.0.0/0"), p.decide("1.2.3.4").rule().orElseThrow());
     assertEquals(allow("::/0"), p.decide("::1").rule().orElseThrow());
   }

@@ -116,4 +116,35 @@ class SocketActivationTest {
     assertEquals(null, exchange("127.0.0.2", port, "denied"));
     assertEquals("and another", exchange("127.0.0.1", port, "and another"));
   }
+
+  @Test
+  void underClassicInetdTheConnectionIsStandardInputAndTheOutputCarriesOnlyTheEcho(@org.junit.jupiter.api.io.TempDir Path dir)
+      throws Exception {
+    // socat plays inetd: with nofork, the accepted socket becomes the program's stdin and stdout.
+    String socat = Tools.require("socat");
+    Path script = dir.resolve("echo-inetd.sh");
+    java.nio.file.Files.writeString(script, "#!/bin/sh\nexec '" + Path.of(System.getProperty("java.home"), "bin", "java")
+        + "' -cp '" + System.getProperty("java.class.path") + "' " + Launcher.class.getName()
+        + " echo --inetd --allow 127.0.0.1\n");
+    script.toFile().setExecutable(true);
+    int port = freePort();
+    Process p = new ProcessBuilder(socat, "TCP-LISTEN:" + port + ",bind=127.0.0.1,reuseaddr,fork",
+        "EXEC:" + script + ",nofork").redirectErrorStream(true).start();
+    started.add(p);
+    assertTrue(waitForPort(port), "socat listens");
+    assertEquals("classic inetd", exchange("127.0.0.1", port, "classic inetd"));
+    assertEquals(null, exchange("127.0.0.2", port, "denied"));
+  }
+
+  private static boolean waitForPort(int port) throws InterruptedException {
+    for (int i = 0; i < 200; i++) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        return true; // this probe spends one connection: the service serves and exits
+      } catch (IOException notYet) {
+        Thread.sleep(50);
+      }
+    }
+    return false;
+  }
 }

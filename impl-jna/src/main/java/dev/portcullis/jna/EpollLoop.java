@@ -123,6 +123,10 @@ final class EpollLoop implements Listener, Runnable {
     loop.peer.write(0, sa, 0, sa.length);
     loop.singleConnection = true;
     loop.tasks.add(() -> {
+      if (loop.stopRequested.get()) {
+        LibC.close(connectedFd); // closed before the loop ever ran: nobody will serve it
+        return;
+      }
       if (!loop.admitAndOpen(connectedFd)) {
         loop.stopRequested.set(true);
       }

@@ -97,6 +97,15 @@ final class LibC {
 
   static final int MSG_NOSIGNAL = 0x4000;
 
+  // see open(2); used for directories only
+  static native int open(String path, int flags, int mode);
+
+  static final int O_RDONLY = 0;
+  static final int O_CLOEXEC = 0x80000;
+  // asm-generic (arm64) and x86 disagree on these two
+  static final int O_DIRECTORY = com.sun.jna.Platform.isIntel() ? 0x10000 : 0x4000;
+  static final int O_NOFOLLOW = com.sun.jna.Platform.isIntel() ? 0x20000 : 0x8000;
+
   // see fcntl(2); only the commands that take an int (or nothing) are used
   static native int fcntl(int fd, int command, int argument);
 

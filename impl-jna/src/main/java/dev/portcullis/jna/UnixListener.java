@@ -85,7 +85,10 @@ final class UnixListener implements Listener {
     }
   }
 
-  /** A socket nobody answers on is left over from a server that died: remove it. Anything else stays. */
+  /**
+   * A socket nobody answers on, and that no socket in the kernel is bound to, is left over from a
+   * server that died: remove it. Anything else stays.
+   */
   private static void removeIfStale(Path target) throws IOException {
     if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
       return;
@@ -95,10 +98,19 @@ final class UnixListener implements Listener {
       throw new FileAlreadyExistsException(target.toString(), null,
           "exists and is not a socket; it is left alone (remove it or choose another path)");
     }
+    Object before = fileKey(target);
     try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      probe.configureBlocking(false); // a live server with a full backlog must not hang start()
       probe.connect(UnixDomainSocketAddress.of(target));
       throw new BindException(target + ": a live socket answers there (is another server running?)");
     } catch (java.net.ConnectException refused) {
+      // Refused: stale, or bound by a process that has not called listen() yet. The kernel knows.
+      if (boundInKernel(target)) {
+        throw new BindException(target + ": a socket is bound there but not listening yet; it is left alone");
+      }
+      if (!before.equals(fileKey(target))) {
+        throw new BindException(target + " changed while the server was checking it; it is left alone");
+      }
       log.info("Replacing stale socket file {} (nothing answers on it)", target);
       Files.delete(target);
     } catch (java.net.SocketException e) {
@@ -110,7 +122,32 @@ final class UnixListener implements Listener {
     }
   }
 
-  /** Binds under a private directory beside the target, sets mode and owner, links into place. */
+  /** Whether {@code /proc/net/unix} lists a socket bound to this path. */
+  private static boolean boundInKernel(Path target) {
+    String wanted = " " + target;
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/net/unix"), StandardCharsets.UTF_8)) {
+        if (line.endsWith(wanted)) {
+          return true;
+        }
+      }
+      return false;
+    } catch (IOException e) {
+      return true; // cannot tell: do not delete
+    }
+  }
+
+  private static Object fileKey(Path path) throws IOException {
+    return Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+        .fileKey();
+  }
+
+  /**
+   * Binds under a private directory beside the target, sets mode and owner, links into place. Every
+   * step after the directory is made goes through a descriptor of it ({@code /proc/self/fd/N/s}),
+   * so renaming the directory or planting a symlink in the parent cannot redirect the bind, the
+   * chmod or the chown to another file.
+   */
   private static Object bindPrivatelyAndLink(int fd, Path target, UnixListenOptions options) throws IOException {
     Path parent = target.getParent();
     Path dir = null;
@@ -126,17 +163,25 @@ final class UnixListener implements Listener {
         }
       }
     }
-    Path temp = dir.resolve("s");
+    int dirFd = LibC.open(dir.toString(), LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+    if (dirFd < 0) {
+      int errno = Errors.lastErrno();
+      Files.deleteIfExists(dir);
+      throw Errors.exception("open(" + dir + ", O_DIRECTORY | O_NOFOLLOW)", errno);
+    }
+    Path anchored = Path.of("/proc/self/fd/" + dirFd);
+    Path temp = anchored.resolve("s");
     try {
-      byte[] name = temp.toString().getBytes(StandardCharsets.UTF_8);
-      if (name.length > UnixListenOptions.MAX_PATH_BYTES) {
-        throw new IOException(target + ": the private name used to bind it safely, " + temp + ", is " + name.length
-            + " bytes, over the kernel's " + UnixListenOptions.MAX_PATH_BYTES + "; use a path whose file name is"
-            + " at least 10 characters, or a shorter directory");
+      // Ours and private, or someone swapped it before it was opened: then stop.
+      int owner = (Integer) Files.getAttribute(anchored, "unix:uid");
+      int mode = (Integer) Files.getAttribute(anchored, "unix:mode");
+      if (owner != (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") || (mode & 0777) != 0700) {
+        throw new IOException(dir + " was replaced while the server was starting (owner " + owner + ", mode 0"
+            + Integer.toOctalString(mode & 0777) + "); is " + parent + " writable by others?");
       }
-      byte[] sa = SockAddr.encodeUnix(name, false);
+      byte[] sa = SockAddr.encodeUnix(temp.toString().getBytes(StandardCharsets.UTF_8), false);
       if (LibC.bind(fd, sa, sa.length) < 0) {
-        throw Errors.exception("bind(fd " + fd + ", " + temp + ")", Errors.lastErrno());
+        throw Errors.exception("bind(fd " + fd + ", " + dir + "/s)", Errors.lastErrno());
       }
       Sockets.listen(fd, options.backlog());
       Files.setPosixFilePermissions(temp, permissions(options.mode()));
@@ -146,15 +191,16 @@ final class UnixListener implements Listener {
       if (options.group().isPresent()) {
         Files.setAttribute(temp, "unix:gid", options.group().getAsInt(), LinkOption.NOFOLLOW_LINKS);
       }
+      Object key = fileKey(temp);
       try {
         Files.createLink(target, temp);
       } catch (FileAlreadyExistsException raced) {
         throw new BindException(target + " appeared while the server was starting; it is left alone");
       }
-      return Files.readAttributes(target, java.nio.file.attribute.BasicFileAttributes.class,
-          LinkOption.NOFOLLOW_LINKS).fileKey();
+      return key;
     } finally {
       Files.deleteIfExists(temp);
+      LibC.close(dirFd);
       Files.deleteIfExists(dir);
     }
   }
@@ -173,22 +219,24 @@ final class UnixListener implements Listener {
     return loop.localAddress();
   }
 
-  /** Stops the loop, then removes the socket file if it is still the one created here. */
+  /**
+   * Removes the socket file if it is still the one created here, then stops the loop. The file
+   * goes first, while the socket still listens, so a server starting meanwhile sees a live socket
+   * rather than a stale one it would replace.
+   */
   @Override
   public void close() {
-    loop.close();
     try {
-      Object now = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class,
-          LinkOption.NOFOLLOW_LINKS).fileKey();
-      if (fileKey != null && fileKey.equals(now)) {
+      if (fileKey.equals(fileKey(path))) {
         Files.delete(path);
       } else {
         log.warn("{} is no longer the socket this server created; left alone", path);
       }
     } catch (java.nio.file.NoSuchFileException gone) {
-      // removed by someone else already
+      // removed by someone else, or by an earlier close
     } catch (IOException e) {
       log.warn("Could not remove socket file {}: {}", path, e.toString());
     }
+    loop.close();
   }
 }

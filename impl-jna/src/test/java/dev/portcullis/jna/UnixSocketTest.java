@@ -107,6 +107,16 @@ class UnixSocketTest {
   }
 
   @Test
+  void ownerAndGroupAreGivenBeforeTheFileAppears() throws Exception {
+    assumeTrue(MY_UID == 0, "giving the file to another user needs root");
+    Path sock = dir.resolve("owned-file.sock");
+    try (RunningServer server = Server.onUnix(sock).mode(0660).owner("nobody").group("nogroup").allowUid(MY_UID)
+        .handle(WHO).start()) {
+      assertEquals("660 nobody nogroup\n", run("", ExternalTool.require("stat"), "-c", "%a %U %G", sock.toString()));
+    }
+  }
+
+  @Test
   void socatAndNcConnectAndAUidRuleDecides() throws Exception {
     Path sock = dir.resolve("socat-test.sock");
     try (RunningServer server = Server.onUnix(sock).allowUid(MY_UID).handle(WHO).start()) {
@@ -197,6 +207,19 @@ class UnixSocketTest {
       assertTrue(jdkClient(sock, "x").startsWith("uid=" + MY_UID + " "));
     }
 
+    Path bound = dir.resolve("bound-not-listening.sock");
+    int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM, 0);
+    try {
+      byte[] sa = SockAddr.encodeUnix(bound.toString().getBytes(StandardCharsets.UTF_8), false);
+      assertEquals(0, LibC.bind(fd, sa, sa.length)); // refuses connections, yet is not stale
+      BindException notYet = assertThrows(BindException.class,
+          () -> Server.onUnix(bound).allowUid(MY_UID).handle(WHO).start());
+      assertTrue(notYet.getMessage().contains("bound there but not listening"), notYet.getMessage());
+      assertTrue(Files.exists(bound, LinkOption.NOFOLLOW_LINKS), "left alone");
+    } finally {
+      LibC.close(fd);
+    }
+
     Path file = Files.writeString(dir.resolve("not-a-socket"), "precious");
     FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class,
         () -> Server.onUnix(file).allowUid(MY_UID).handle(WHO).start());
@@ -210,6 +233,11 @@ class UnixSocketTest {
     IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
         () -> Server.onUnix(dir.resolve(longName)));
     assertTrue(tooLong.getMessage().contains("the kernel takes at most 107"), tooLong.getMessage());
+    String relative = "r".repeat(107 - Path.of("").toAbsolutePath().toString().length());
+    IllegalArgumentException relativeTooLong = assertThrows(IllegalArgumentException.class,
+        () -> Server.onUnix(Path.of(relative)));
+    assertTrue(relativeTooLong.getMessage().contains(Path.of(relative).toAbsolutePath().toString()),
+        "measured as bound, from the working directory: " + relativeTooLong.getMessage());
     Path sock = dir.resolve("rules.sock");
     IllegalStateException onlyCidr = assertThrows(IllegalStateException.class,
         () -> Server.onUnix(sock).allow("127.0.0.1").handle(WHO).start());

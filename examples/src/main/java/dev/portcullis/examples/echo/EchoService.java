@@ -101,6 +101,10 @@ public final class EchoService {
       if (systemd) {
         server = o.one("--systemd-name") != null ? Server.fromSystemd(o.one("--systemd-name")) : Server.fromSystemd();
       } else if (inetd) {
+        if (System.getenv("LISTEN_FDS") == null && System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+          // Classic inetd: standard error is the connection too; a log line would reach the client.
+          System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "off");
+        }
         server = Server.fromInetd();
       } else if (unix != null) {
         server = Server.onUnix(java.nio.file.Path.of(unix)).backlog(backlog);
