@@ -90,7 +90,8 @@ public final class Activation {
           + "' among those systemd passed: " + String.join(", ", described));
     }
     Passed p = chosen.get(0);
-    return new InheritedSocket(p.fd(), connected, "fd " + p.fd() + " from systemd (name '" + p.name() + "')");
+    List<Integer> others = all.stream().map(Passed::fd).filter(fd -> fd != p.fd()).toList();
+    return new InheritedSocket(p.fd(), connected, "fd " + p.fd() + " from systemd (name '" + p.name() + "')", others);
   }
 
   /**

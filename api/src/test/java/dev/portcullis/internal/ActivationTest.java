@@ -34,6 +34,7 @@ class ActivationTest {
         Activation.systemd(env("LISTEN_PID", "4242", "LISTEN_FDS", "1"), PID, null, false));
     Map<String, String> two = env("LISTEN_PID", "4242", "LISTEN_FDS", "2", "LISTEN_FDNAMES", "web:admin");
     assertEquals(4, Activation.systemd(two, PID, "admin", false).descriptor());
+    assertEquals(java.util.List.of(3), Activation.systemd(two, PID, "admin", false).alsoPassed());
     assertEquals(3, Activation.systemd(two, PID, "web", false).descriptor());
   }
 

@@ -96,6 +96,13 @@ final class Sockets {
     if (fdFlags < 0 || LibC.fcntl(fd, LibC.F_SETFD, fdFlags | LibC.FD_CLOEXEC) < 0) {
       throw Errors.exception("fcntl(" + what + ", F_SETFD, FD_CLOEXEC)", Errors.lastErrno());
     }
+    // The sockets passed beside it are not served here, but no child should inherit them either.
+    for (int other : socket.alsoPassed()) {
+      int otherFlags = LibC.fcntl(other, LibC.F_GETFD, 0);
+      if (otherFlags >= 0) {
+        LibC.fcntl(other, LibC.F_SETFD, otherFlags | LibC.FD_CLOEXEC);
+      }
+    }
   }
 
   /** {@code listen(fd, backlog)}, the backlog passed as is. */

@@ -92,6 +92,18 @@ class InheritedSocketTest {
   }
 
   @Test
+  void theSocketsPassedBesideItAreMadeCloseOnExecToo() throws Exception {
+    int fd = plainListener();
+    int other = plainListener();
+    try (Listener l = transport.inherit(new InheritedSocket(fd, false, "fd " + fd + " (test)", java.util.List.of(other)),
+        new Greeter(true))) {
+      assertTrue((LibC.fcntl(other, LibC.F_GETFD, 0) & LibC.FD_CLOEXEC) != 0, "the unserved one is close-on-exec");
+    } finally {
+      LibC.close(other);
+    }
+  }
+
+  @Test
   void descriptorsThatAreNotListeningTcpSocketsAreRefusedSayingWhat() throws Exception {
     Greeter g = new Greeter(true);
     int unbound = LibC.socket(LibC.AF_INET, LibC.SOCK_STREAM, 0);
