@@ -74,4 +74,25 @@ public interface RunningServer extends AutoCloseable {
    * @throws InterruptedException if the calling thread is interrupted while waiting
    */
   boolean awaitTermination(Duration timeout) throws InterruptedException;
+
+  /**
+   * Stops gracefully: stops accepting at once (the listening address is free at once), lets handshakes and handlers in flight finish for up to {@code grace}, then closes what
+   * is left, as {@link #close()} does. Connections the kernel had queued but the server had not
+   * accepted yet are reset when the listening socket closes. Returns when the server is closed.
+   *
+   * @param grace how long connections in flight may take to finish
+   * @return {@code true} if every connection finished within the grace period
+   * @throws InterruptedException if interrupted while waiting; the server is closed then too
+   */
+  boolean shutdown(java.time.Duration grace) throws InterruptedException;
+
+  /**
+   * Replaces the access policy while the server runs. Connections accepted after this returns are
+   * decided by the new policy; connections already open are not re-examined.
+   *
+   * @param policy the new policy
+   * @throws IllegalArgumentException if the policy has no rule at all, or no rule that could match
+   *     this server's peers (address rules for TCP, credential rules for Unix sockets)
+   */
+  void updatePolicy(dev.portcullis.policy.AccessPolicy policy);
 }

@@ -62,6 +62,13 @@ public final class Server {
   private java.util.OptionalInt owner = java.util.OptionalInt.empty();
   private java.util.OptionalInt group = java.util.OptionalInt.empty();
   private boolean anyCredentialRule;
+  private int maxConnections;
+  private int maxPerSource;
+  private double ratePerSecond;
+  private int rateBurst;
+  private int sourceV4Bits = 32;
+  private int sourceV6Bits = 64;
+  private int maxPendingHandshakes;
   private Optional<InetAddress> bindAddress = Optional.empty();
   private int backlog = DEFAULT_BACKLOG;
   private final AccessPolicy.Builder rules = AccessPolicy.builder();
@@ -84,6 +91,96 @@ public final class Server {
     this.inherit = inherit;
     this.unixPath = unixPath;
     this.abstractName = abstractName;
+  }
+
+  /**
+   * The most connections open at once; over it, a new connection is closed as soon as it is
+   * accepted (counted in {@code stats().limited()}), never queued. Checked after the policy, so
+   * denied peers never take a slot. Default: no limit (the descriptor limit and the executor bound
+   * what the server holds).
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxConnections(int n) {
+    this.maxConnections = positive(n, "maxConnections");
+    return this;
+  }
+
+  /**
+   * The most connections open at once from one source: an IPv4 address or an IPv6 /64 (see {@link
+   * #sourcePrefix}). One source cannot take every slot. Behind a PROXY protocol proxy the source is
+   * the proxy, since the limit is checked before any byte is read. Unix socket peers are not
+   * counted per source. Default: no limit.
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxConnectionsPerSource(int n) {
+    this.maxPerSource = positive(n, "maxConnectionsPerSource");
+    return this;
+  }
+
+  /**
+   * A token bucket per source: {@code burst} connections at once, refilled at {@code perSecond}.
+   * Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
+   * the service itself go on, unlike xinetd's {@code cps}, which switches the whole service off.
+   * Memory is bounded: at most 65,536 sources are remembered, refilled buckets are forgotten first,
+   * and under a flood of distinct sources the oldest are forgotten rather than memory growing.
+   *
+   * @param perSecond the refill rate, above 0
+   * @param burst the bucket size, at least 1
+   * @return this builder
+   * @throws IllegalArgumentException for a rate that is not a positive number, or {@code burst < 1}
+   */
+  public Server rateLimitPerSource(double perSecond, int burst) {
+    if (!(perSecond > 0) || Double.isInfinite(perSecond)) {
+      throw new IllegalArgumentException("rateLimitPerSource: perSecond must be a positive number: " + perSecond);
+    }
+    this.ratePerSecond = perSecond;
+    this.rateBurst = positive(burst, "rateLimitPerSource burst");
+    return this;
+  }
+
+  /**
+   * How much of an address is one source for the per-source limits. Default: 32 and 64 (an IPv4
+   * address, an IPv6 /64, which is what one customer usually holds).
+   *
+   * @param ipv4Bits 1..32
+   * @param ipv6Bits 1..128
+   * @return this builder
+   * @throws IllegalArgumentException if out of range
+   */
+  public Server sourcePrefix(int ipv4Bits, int ipv6Bits) {
+    if (ipv4Bits < 1 || ipv4Bits > 32 || ipv6Bits < 1 || ipv6Bits > 128) {
+      throw new IllegalArgumentException("sourcePrefix(" + ipv4Bits + ", " + ipv6Bits + "): expected 1..32 and 1..128");
+    }
+    this.sourceV4Bits = ipv4Bits;
+    this.sourceV6Bits = ipv6Bits;
+    return this;
+  }
+
+  /**
+   * The most connections in their handshake at once; more are closed when accepted (counted in
+   * {@code stats().limited()}). With the handshake deadline this bounds what silent clients cost:
+   * each pending one holds a small buffer on the event loop and no thread. Default: no limit.
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxPendingHandshakes(int n) {
+    this.maxPendingHandshakes = positive(n, "maxPendingHandshakes");
+    return this;
+  }
+
+  private static int positive(int n, String what) {
+    if (n < 1) {
+      throw new IllegalArgumentException(what + " must be at least 1: " + n);
+    }
+    return n;
   }
 
   /** The default {@link #mode(int)} of a Unix socket file: read and write for its owner only. */
@@ -657,7 +754,9 @@ public final class Server {
     }
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
-        Optional.ofNullable(executor), inherited, unix);
+        Optional.ofNullable(executor), inherited, unix,
+        new ServerConfig.Limits(maxConnections, maxPerSource, ratePerSecond, rateBurst, sourceV4Bits, sourceV6Bits,
+            maxPendingHandshakes));
     return ServerInstance.start(config, t);
   }
 }

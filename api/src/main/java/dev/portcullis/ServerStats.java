@@ -2,8 +2,10 @@ package dev.portcullis;
 
 /**
  * A snapshot of a running server's counters. Every accepted connection ends in exactly one
- * outcome: denied by its address, a failed or timed-out handshake, denied after the handshake
- * changed its address, refused because no handler thread was free, or handed to the handler.
+ * outcome: denied by its address, refused by a limit, a failed or timed-out handshake, denied after
+ * the handshake changed its address, refused because no handler thread was free, or handed to the
+ * handler; so, once no connection is in its handshake, {@code accepted == denied + limited +
+ * handshakeFailures + handshakeTimeouts + deniedAfterHandshake + overloaded + handled}.
  *
  * @param accepted connections returned by {@code accept}
  * @param denied connections closed at once because the policy denied their address
@@ -14,6 +16,9 @@ package dev.portcullis;
  * @param overloaded connections closed because the executor refused the handler
  * @param handled connections handed to the handler
  * @param handlerFailures handlers that ended with an exception
+ * @param limited connections refused by a limit: total, per source, rate, or pending handshakes
+ * @param openConnections connections open now (admitted and not yet closed)
+ * @param pendingHandshakes connections in their handshake now
  */
 public record ServerStats(
     long accepted,
@@ -23,4 +28,17 @@ public record ServerStats(
     long deniedAfterHandshake,
     long overloaded,
     long handled,
-    long handlerFailures) {}
+    long handlerFailures,
+    long limited,
+    int openConnections,
+    int pendingHandshakes) {
+
+  /**
+   * Connections that reached an outcome: every one counted once.
+   *
+   * @return the sum of the outcome counters
+   */
+  public long outcomes() {
+    return denied + limited + handshakeFailures + handshakeTimeouts + deniedAfterHandshake + overloaded + handled;
+  }
+}

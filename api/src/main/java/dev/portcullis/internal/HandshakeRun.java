@@ -168,6 +168,7 @@ final class HandshakeRun implements HandshakeContext {
 
   private void finish() {
     finished = true;
+    pipeline.counters.pendingHandshakes.decrementAndGet();
     timer.cancel();
     if (peer != null && !pipeline.admitAfterHandshake(peer)) {
       log.debug("Denied {} (via {}) after the handshake", peer, channel.remoteAddress());
@@ -186,6 +187,7 @@ final class HandshakeRun implements HandshakeContext {
       return;
     }
     finished = true;
+    pipeline.counters.pendingHandshakes.decrementAndGet();
     pipeline.counters.handshakeTimeouts.incrementAndGet();
     log.debug("Handshake with {} timed out in step '{}'", channel.remoteAddress(), stepName());
     channel.close();
@@ -193,6 +195,7 @@ final class HandshakeRun implements HandshakeContext {
 
   private void fail(String why, Throwable t) {
     finished = true;
+    pipeline.counters.pendingHandshakes.decrementAndGet();
     timer.cancel();
     try {
       flush(); // best effort, without waiting: a step's last words, such as a TLS alert

@@ -22,7 +22,10 @@ import org.slf4j.LoggerFactory;
 final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
 
-  final AccessPolicy policy;
+  volatile AccessPolicy policy;
+  private final Limiter limiter;
+  private final int maxPendingHandshakes;
+  private long lastLimitLog;
   final List<Handshake> handshakes;
   final long handshakeTimeoutNanos;
   final Counters counters;
@@ -35,6 +38,10 @@ final class Pipeline implements Acceptor {
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
+    ServerConfig.Limits l = config.limits();
+    this.limiter = l.any() ? new Limiter(l.maxConnections(), l.maxPerSource(), l.perSecond(), l.burst(), l.v4Bits(),
+        l.v6Bits()) : null;
+    this.maxPendingHandshakes = l.maxPendingHandshakes();
     this.handshakes = config.handshakes();
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
     this.handler = config.handler().orElse(null);
@@ -46,31 +53,76 @@ final class Pipeline implements Acceptor {
   @Override
   public boolean admitIpv4(int address) {
     counters.accepted.incrementAndGet();
-    if (policy.decideIpv4(address).isAllowed()) {
-      return true;
+    if (!policy.decideIpv4(address).isAllowed()) {
+      counters.denied.incrementAndGet();
+      return false;
     }
-    counters.denied.incrementAndGet();
-    return false;
+    return limiter == null ? opened() : withinLimits(limiter.v4(address));
   }
 
   @Override
   public boolean admitIpv6(long high, long low) {
     counters.accepted.incrementAndGet();
-    if (policy.decideIpv6(high, low).isAllowed()) {
-      return true;
+    if (!policy.decideIpv6(high, low).isAllowed()) {
+      counters.denied.incrementAndGet();
+      return false;
     }
-    counters.denied.incrementAndGet();
+    return limiter == null ? opened() : withinLimits(limiter.v6(high, low));
+  }
+
+  private boolean opened() {
+    counters.open.incrementAndGet();
+    return true;
+  }
+
+  /** The policy allowed the peer; now the limits decide (a null source is a local peer). */
+  private boolean withinLimits(Limiter.Source source) {
+    if (limiter.tryAcquire(source, System.nanoTime())) {
+      return opened();
+    }
+    counters.limited.incrementAndGet();
+    long now = System.nanoTime();
+    if (lastLimitLog == 0 || now - lastLimitLog > 1_000_000_000L) {
+      lastLimitLog = now;
+      log.warn("Connection refused by a limit ({}); {} refused by limits so far", limiter.lastRefusal(),
+          counters.limited.get());
+    }
     return false;
+  }
+
+  @Override
+  public void released(Channel channel) {
+    counters.open.decrementAndGet();
+    if (limiter != null) {
+      limiter.release(sourceOf(channel.remoteAddress()));
+    }
+  }
+
+  private Limiter.Source sourceOf(java.net.SocketAddress address) {
+    if (address instanceof InetSocketAddress ip) {
+      byte[] b = ip.getAddress().getAddress();
+      if (b.length == 4) {
+        return limiter.v4(java.nio.ByteBuffer.wrap(b).getInt());
+      }
+      java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
+      return limiter.v6(bb.getLong(), bb.getLong());
+    }
+    return null;
+  }
+
+  /** Replaces the policy; connections accepted from now on are decided by the new one. */
+  void updatePolicy(AccessPolicy newPolicy) {
+    this.policy = newPolicy;
   }
 
   @Override
   public boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
     counters.accepted.incrementAndGet();
-    if (policy.decide(credentials).isAllowed()) {
-      return true;
+    if (!policy.decide(credentials).isAllowed()) {
+      counters.denied.incrementAndGet();
+      return false;
     }
-    counters.denied.incrementAndGet();
-    return false;
+    return limiter == null ? opened() : withinLimits(null);
   }
 
   /** The server is closing: handlers that fail because their connection was closed are not failures. */
@@ -107,7 +159,11 @@ final class Pipeline implements Acceptor {
     }
     if (handshakes.isEmpty()) {
       dispatch(channel, new PeerFacts(channel, null, identity, attributes), null);
+    } else if (maxPendingHandshakes > 0 && counters.pendingHandshakes.get() >= maxPendingHandshakes) {
+      counters.limited.incrementAndGet();
+      channel.close();
     } else {
+      counters.pendingHandshakes.incrementAndGet();
       new HandshakeRun(this, channel, identity, attributes).start();
     }
   }

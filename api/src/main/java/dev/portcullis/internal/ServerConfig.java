@@ -24,6 +24,7 @@ import java.util.concurrent.Executor;
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
  * @param inherited the socket systemd or inetd passed, served instead of opening one
  * @param unix where to listen instead when the server is on a Unix domain socket
+ * @param limits connection limits; zeros mean none
  */
 public record ServerConfig(
     int port,
@@ -36,4 +37,27 @@ public record ServerConfig(
     Optional<LoopHandler> loopHandler,
     Optional<Executor> executor,
     Optional<dev.portcullis.spi.InheritedSocket> inherited,
-    Optional<dev.portcullis.spi.UnixListenOptions> unix) {}
+    Optional<dev.portcullis.spi.UnixListenOptions> unix,
+    Limits limits) {
+
+  /**
+   * The limits of {@code Server.maxConnections(...)} and its kin; 0 means no limit.
+   *
+   * @param maxConnections open connections in all
+   * @param maxPerSource open connections per source
+   * @param perSecond new connections a second per source
+   * @param burst the rate limit's bucket
+   * @param v4Bits IPv4 prefix length of a source
+   * @param v6Bits IPv6 prefix length of a source
+   * @param maxPendingHandshakes connections in their handshake at once
+   */
+  public record Limits(int maxConnections, int maxPerSource, double perSecond, int burst, int v4Bits, int v6Bits,
+      int maxPendingHandshakes) {
+    /** No limits, sources per IPv4 address and IPv6 /64. */
+    public static final Limits NONE = new Limits(0, 0, 0, 0, 32, 64, 0);
+
+    boolean any() {
+      return maxConnections > 0 || maxPerSource > 0 || perSecond > 0;
+    }
+  }
+}

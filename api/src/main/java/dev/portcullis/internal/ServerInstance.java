@@ -157,4 +157,42 @@ public final class ServerInstance implements RunningServer {
   public String toString() {
     return "RunningServer[" + listener.localAddress() + "]";
   }
+
+  @Override
+  public boolean shutdown(java.time.Duration grace) throws InterruptedException {
+    java.util.Objects.requireNonNull(grace, "grace");
+    if (closing.get()) {
+      awaitTermination();
+      return counters.open.get() == 0;
+    }
+    listener.stopAccepting();
+    log.info("Shutting down {}: not accepting; {} connection(s) open, waiting up to {}", listener.localAddress(),
+        counters.open.get(), grace);
+    long deadline = System.nanoTime() + grace.toNanos();
+    boolean drained;
+    try {
+      while (!(drained = counters.open.get() == 0) && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+    } finally {
+      close();
+    }
+    if (!drained) {
+      log.info("Grace period over for {}: the remaining connections were closed", listener.localAddress());
+    }
+    return drained;
+  }
+
+  @Override
+  public void updatePolicy(dev.portcullis.policy.AccessPolicy policy) {
+    java.util.Objects.requireNonNull(policy, "policy");
+    boolean local = config.unix().isPresent();
+    if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
+      throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
+          + " rule, so it would deny every peer of " + listener.localAddress() + "; the old policy stays");
+    }
+    pipeline.updatePolicy(policy);
+    log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", listener.localAddress(),
+        policy.rules().size(), policy.credentialRules().size());
+  }
 }

@@ -44,6 +44,14 @@ public interface Acceptor {
   void accepted(Channel channel);
 
   /**
+   * An admitted connection was closed and its descriptor released; called once per channel given to
+   * {@link #accepted}, from whichever thread closed it. The default does nothing.
+   *
+   * @param channel the closed connection; its addresses may still be read
+   */
+  default void released(Channel channel) {}
+
+  /**
    * The listener stopped: closed on request, or because its event loop failed. Called once, from
    * the loop thread as it exits. The default does nothing.
    *

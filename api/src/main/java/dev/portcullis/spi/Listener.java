@@ -18,4 +18,14 @@ public interface Listener extends AutoCloseable {
    */
   @Override
   void close();
+
+  /**
+   * Stops accepting and closes the listening socket (a Unix socket's file is removed), while
+   * connections already accepted go on. Connections the kernel had queued but the server had not
+   * accepted yet are reset. Returns once the address is free. Idempotent; {@link #close()} still
+   * has to be called. The default closes everything at once.
+   */
+  default void stopAccepting() {
+    close();
+  }
 }

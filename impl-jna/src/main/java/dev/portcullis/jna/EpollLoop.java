@@ -84,6 +84,7 @@ final class EpollLoop implements Listener, Runnable {
   private long admitFailures;
 
   private boolean singleConnection;
+  private boolean listenerClosed; // loop thread only
 
   private EpollLoop(int listenFd, int epfd, int wakeFd, Acceptor acceptor, SocketAddress local) {
     this.listenFd = listenFd;
@@ -242,6 +243,9 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   private void acceptBatch() {
+    if (listenerClosed) {
+      return;
+    }
     for (int i = 0; i < ACCEPT_BATCH; i++) {
       peerNative.putInt(SockAddr.STORAGE_LENGTH, SockAddr.STORAGE_LENGTH);
       int fd = LibC.accept4(listenFd, peerAddress, peerLengthAddress, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC);
@@ -326,7 +330,11 @@ final class EpollLoop implements Listener, Runnable {
           LinuxErrno.name(errno), Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
     }
     control(LibC.EPOLL_CTL_MOD, listenFd, 0, LISTEN_TOKEN, loopEvent);
-    schedule(() -> control(LibC.EPOLL_CTL_MOD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, loopEvent),
+    schedule(() -> {
+      if (!listenerClosed) {
+        control(LibC.EPOLL_CTL_MOD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, loopEvent);
+      }
+    },
         ACCEPT_PAUSE_NANOS);
   }
 
@@ -341,7 +349,12 @@ final class EpollLoop implements Listener, Runnable {
     }
   }
 
-  void channelClosed() {
+  void channelClosed(JnaChannel channel) {
+    try {
+      acceptor.released(channel);
+    } catch (Throwable t) {
+      log.error("Acceptor failed on the release of {}", channel, t);
+    }
     if (openChannels.decrementAndGet() == 0 && singleConnection && stopRequested.compareAndSet(false, true)
         && !inEventLoop()) {
       wake(); // the one inherited connection is done, and so is this loop
@@ -417,6 +430,34 @@ final class EpollLoop implements Listener, Runnable {
     }
   }
 
+  /** Closes the listening socket on the loop thread; accepted connections go on. */
+  private void closeListener() {
+    if (listenFd >= 0 && !listenerClosed) {
+      listenerClosed = true;
+      control(LibC.EPOLL_CTL_DEL, listenFd, 0, LISTEN_TOKEN, loopEvent);
+      LibC.close(listenFd);
+    }
+  }
+
+  /** Stops accepting and releases the address; returns once the listening socket is closed. */
+  @Override
+  public void stopAccepting() {
+    if (inEventLoop()) {
+      closeListener();
+      return;
+    }
+    java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+    execute(() -> {
+      closeListener();
+      done.countDown();
+    });
+    try {
+      done.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Stops the loop and waits until the port is released. Safe from any thread; idempotent. */
   @Override
   public void close() {
@@ -435,9 +476,7 @@ final class EpollLoop implements Listener, Runnable {
   }
 
   private void shutdown() {
-    if (listenFd >= 0) {
-      LibC.close(listenFd);
-    }
+    closeListener();
     JnaChannel[] table = channels;
     for (JnaChannel c : table) {
       if (c != null) {

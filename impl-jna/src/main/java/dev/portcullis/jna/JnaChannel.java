@@ -399,7 +399,7 @@ final class JnaChannel implements Channel {
 
   private void destroy() {
     LibC.close(fd);
-    loop.channelClosed();
+    loop.channelClosed(this);
   }
 
   @Override

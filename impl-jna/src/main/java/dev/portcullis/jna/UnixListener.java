@@ -225,7 +225,18 @@ final class UnixListener implements Listener {
    * rather than a stale one it would replace.
    */
   @Override
+  public void stopAccepting() {
+    removeFile();
+    loop.stopAccepting();
+  }
+
+  @Override
   public void close() {
+    removeFile();
+    loop.close();
+  }
+
+  private void removeFile() {
     try {
       if (fileKey.equals(fileKey(path))) {
         Files.delete(path);
@@ -237,6 +248,5 @@ final class UnixListener implements Listener {
     } catch (IOException e) {
       log.warn("Could not remove socket file {}: {}", path, e.toString());
     }
-    loop.close();
   }
 }

@@ -1,0 +1,172 @@
+package dev.portcullis.internal;
+
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Connection limits for one server: in total, per source, and a token bucket per source. A source
+ * is an IPv4 address or an IPv6 prefix (/64 by default), each masked to the configured length.
+ * Checked only for peers the policy allowed, so a flood of denied peers never reaches it.
+ *
+ * <p>Memory is bounded: per-source counts exist only for sources with open connections, and rate
+ * buckets for at most {@link #MAX_BUCKETS} sources; a full bucket is the same as no bucket, so
+ * those are dropped first, and if a flood of distinct sources still fills the table, the oldest
+ * entries are forgotten (each then gets a fresh burst) rather than memory growing. The rate limit
+ * refuses only the source over it; the service itself never switches off.
+ */
+final class Limiter {
+  static final int MAX_BUCKETS = 65_536;
+
+  /** What a refusal was for. */
+  enum Refusal { TOTAL, PER_SOURCE, RATE }
+
+  private final int maxConnections;
+  private final int maxPerSource;
+  private final double tokensPerNano;
+  private final double burst;
+  private final long v4Mask;
+  private final long v6MaskHigh;
+  private final long v6MaskLow;
+  private int current;
+  private final Map<Source, int[]> perSource = new HashMap<>();
+  private final Map<Source, Bucket> buckets;
+  private Refusal lastRefusal;
+
+  /** A source: an IPv6 prefix, or the IPv4-mapped form of an IPv4 prefix. */
+  record Source(long high, long low) {}
+
+  private static final class Bucket {
+    double tokens;
+    long stamp;
+  }
+
+  /**
+   * @param maxConnections 0 for no total limit
+   * @param maxPerSource 0 for no per-source limit
+   * @param perSecond connections a second per source, 0 for no rate limit
+   * @param burst the bucket size, at least 1 when {@code perSecond > 0}
+   * @param v4Bits the IPv4 prefix length of a source, 1..32
+   * @param v6Bits the IPv6 prefix length of a source, 1..128
+   */
+  Limiter(int maxConnections, int maxPerSource, double perSecond, int burst, int v4Bits, int v6Bits) {
+    this.maxConnections = maxConnections;
+    this.maxPerSource = maxPerSource;
+    this.tokensPerNano = perSecond / 1e9;
+    this.burst = burst;
+    this.v4Mask = v4Bits == 0 ? 0 : (0xFFFF_FFFFL << (32 - v4Bits)) & 0xFFFF_FFFFL;
+    this.v6MaskHigh = v6Bits >= 64 ? -1L : v6Bits == 0 ? 0 : -1L << (64 - v6Bits);
+    this.v6MaskLow = v6Bits <= 64 ? 0 : v6Bits == 128 ? -1L : -1L << (128 - v6Bits);
+    this.buckets = perSecond > 0 ? new HashMap<>() : null;
+  }
+
+  /** The source of an IPv4 peer, as the IPv4-mapped IPv6 address of its masked prefix. */
+  Source v4(int address) {
+    return new Source(0, 0x0000_FFFF_0000_0000L | (address & v4Mask));
+  }
+
+  /** The source of an IPv6 peer; IPv4-mapped addresses count as IPv4. */
+  Source v6(long high, long low) {
+    if (high == 0 && (low >>> 32) == 0xFFFF) {
+      return v4((int) low);
+    }
+    return new Source(high & v6MaskHigh, low & v6MaskLow);
+  }
+
+  /** Takes a slot for a connection from {@code source}, or says no (see {@link #lastRefusal}). */
+  synchronized boolean tryAcquire(Source source, long nowNanos) {
+    if (maxConnections > 0 && current >= maxConnections) {
+      lastRefusal = Refusal.TOTAL;
+      return false;
+    }
+    int[] count = source == null || maxPerSource == 0 ? null : perSource.get(source);
+    if (count != null && count[0] >= maxPerSource) {
+      lastRefusal = Refusal.PER_SOURCE;
+      return false;
+    }
+    if (buckets != null && source != null && !takeToken(source, nowNanos)) {
+      lastRefusal = Refusal.RATE;
+      return false;
+    }
+    current++;
+    if (source != null && maxPerSource > 0) {
+      if (count == null) {
+        perSource.put(source, new int[] {1});
+      } else {
+        count[0]++;
+      }
+    }
+    return true;
+  }
+
+  /** Why the last {@link #tryAcquire} said no. */
+  synchronized Refusal lastRefusal() {
+    return lastRefusal;
+  }
+
+  /** A connection from {@code source} (null for a local peer) closed. */
+  synchronized void release(Source source) {
+    current--;
+    if (source != null && maxPerSource > 0) {
+      int[] count = perSource.get(source);
+      if (count != null && --count[0] <= 0) {
+        perSource.remove(source);
+      }
+    }
+  }
+
+  synchronized int current() {
+    return current;
+  }
+
+  /** Sources with an open connection or a partly spent bucket: what the limiter holds in memory. */
+  synchronized int trackedSources() {
+    return perSource.size() + (buckets == null ? 0 : buckets.size());
+  }
+
+  private boolean takeToken(Source source, long now) {
+    Bucket b = buckets.get(source);
+    if (b == null) {
+      if (buckets.size() >= MAX_BUCKETS) {
+        makeRoom(now);
+      }
+      b = new Bucket();
+      b.tokens = burst;
+      b.stamp = now;
+      buckets.put(source, b);
+    } else {
+      b.tokens = Math.min(burst, b.tokens + (now - b.stamp) * tokensPerNano);
+      b.stamp = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  /** Drops buckets that have refilled (the same as absent); if none has, forgets the oldest tenth. */
+  private void makeRoom(long now) {
+    buckets.values().removeIf(b -> b.tokens + (now - b.stamp) * tokensPerNano >= burst);
+    if (buckets.size() >= MAX_BUCKETS) {
+      int drop = MAX_BUCKETS / 10;
+      Iterator<Map.Entry<Source, Bucket>> it = buckets.entrySet().iterator();
+      long oldest = Long.MAX_VALUE;
+      for (Bucket b : buckets.values()) {
+        oldest = Math.min(oldest, b.stamp);
+      }
+      long cutoff = oldest + (now - oldest) / 2;
+      while (it.hasNext() && drop > 0) {
+        if (it.next().getValue().stamp <= cutoff) {
+          it.remove();
+          drop--;
+        }
+      }
+      Iterator<Source> any = buckets.keySet().iterator();
+      while (buckets.size() >= MAX_BUCKETS && any.hasNext()) {
+        any.next();
+        any.remove();
+      }
+    }
+  }
+}
