@@ -53,21 +53,29 @@ final class Pipeline implements Acceptor {
   @Override
   public boolean admitIpv4(int address) {
     counters.accepted.incrementAndGet();
-    if (!policy.decideIpv4(address).isAllowed()) {
-      counters.denied.incrementAndGet();
+    dev.portcullis.policy.Decision d = policy.decideIpv4(address);
+    if (!d.isAllowed()) {
+      long n = counters.denied.incrementAndGet();
+      if (logDue()) {
+        log.info("Denied {} by '{}' ({} denied so far)", ipv4(address), d.reason(), n);
+      }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(limiter.v4(address));
+    return limiter == null ? opened() : withinLimits(limiter.v4(address), () -> ipv4(address));
   }
 
   @Override
   public boolean admitIpv6(long high, long low) {
     counters.accepted.incrementAndGet();
-    if (!policy.decideIpv6(high, low).isAllowed()) {
-      counters.denied.incrementAndGet();
+    dev.portcullis.policy.Decision d = policy.decideIpv6(high, low);
+    if (!d.isAllowed()) {
+      long n = counters.denied.incrementAndGet();
+      if (logDue()) {
+        log.info("Denied {} by '{}' ({} denied so far)", ipv6(high, low), d.reason(), n);
+      }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(limiter.v6(high, low));
+    return limiter == null ? opened() : withinLimits(limiter.v6(high, low), () -> ipv6(high, low));
   }
 
   private boolean opened() {
@@ -76,18 +84,42 @@ final class Pipeline implements Acceptor {
   }
 
   /** The policy allowed the peer; now the limits decide (a null source is a local peer). */
-  private boolean withinLimits(Limiter.Source source) {
+  private boolean withinLimits(Limiter.Source source, java.util.function.Supplier<String> peer) {
     if (limiter.tryAcquire(source, System.nanoTime())) {
       return opened();
     }
-    counters.limited.incrementAndGet();
-    long now = System.nanoTime();
-    if (lastLimitLog == 0 || now - lastLimitLog > 1_000_000_000L) {
-      lastLimitLog = now;
-      log.warn("Connection refused by a limit ({}); {} refused by limits so far", limiter.lastRefusal(),
-          counters.limited.get());
+    long n = counters.limited.incrementAndGet();
+    if (logDue()) {
+      log.info("Refused {} by the {} limit ({} refused by limits so far)", peer.get(),
+          limiter.lastRefusal().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), n);
     }
     return false;
+  }
+
+  /**
+   * At most one refusal line a second, so a flood does not flood the log; the counts in each line
+   * say how many went unlogged. Runs on the loop thread only.
+   */
+  private boolean logDue() {
+    long now = System.nanoTime();
+    if (lastLimitLog != 0 && now - lastLimitLog < 1_000_000_000L) {
+      return false;
+    }
+    lastLimitLog = now;
+    return true;
+  }
+
+  private static String ipv4(int a) {
+    return (a >>> 24) + "." + ((a >>> 16) & 0xFF) + "." + ((a >>> 8) & 0xFF) + "." + (a & 0xFF);
+  }
+
+  private static String ipv6(long high, long low) {
+    byte[] b = java.nio.ByteBuffer.allocate(16).putLong(high).putLong(low).array();
+    try {
+      return java.net.InetAddress.getByAddress(b).getHostAddress();
+    } catch (java.net.UnknownHostException e) {
+      throw new AssertionError(e);
+    }
   }
 
   @Override
@@ -118,11 +150,16 @@ final class Pipeline implements Acceptor {
   @Override
   public boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
     counters.accepted.incrementAndGet();
-    if (!policy.decide(credentials).isAllowed()) {
-      counters.denied.incrementAndGet();
+    dev.portcullis.policy.Decision d = policy.decide(credentials);
+    if (!d.isAllowed()) {
+      long n = counters.denied.incrementAndGet();
+      if (logDue()) {
+        log.info("Denied local peer {} by '{}' ({} denied so far)",
+            credentials == null ? "with unreadable credentials" : credentials, d.reason(), n);
+      }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(null);
+    return limiter == null ? opened() : withinLimits(null, () -> String.valueOf(credentials));
   }
 
   /** The server is closing: handlers that fail because their connection was closed are not failures. */

@@ -28,6 +28,8 @@ public final class Launcher {
       "           [--unix PATH [--mode 0660] | --abstract NAME] instead of --port: a Unix domain socket,",
       "           with [--allow-uid N]... [--allow-user NAME]... [--allow-gid N]... [--allow-group NAME]...",
       "           (and --deny-uid, --deny-user, --deny-gid, --deny-group)",
+      "           [--max-connections N] [--max-per-source N] [--rate-per-source RATE[:BURST]]",
+      "           [--max-pending-handshakes N] [--grace SECONDS] [--watch (reload --policy FILE)]",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",

@@ -39,13 +39,14 @@ import java.util.Set;
 public final class EchoService {
   private EchoService() {}
 
-  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd");
+  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch");
   private static final Set<String> VALUED;
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
-        "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode"));
+        "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode",
+        "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace"));
     VALUED = Set.copyOf(v);
   }
 
@@ -117,6 +118,11 @@ public final class EchoService {
         server = Server.on(port).backlog(backlog);
       }
       server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
+      applyLimits(o, server);
+      if (o.has("--watch") && o.one("--policy") == null) {
+        throw new UsageException("--watch reloads the --policy FILE; give one");
+      }
+      int grace = o.integer("--grace", 0, 3600, 10);
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
       }
@@ -139,10 +145,18 @@ public final class EchoService {
         return 0;
       }
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        running.close();
+        try {
+          running.shutdown(java.time.Duration.ofSeconds(grace));
+        } catch (InterruptedException e) {
+          running.close();
+        }
         out.println("stopped");
         out.flush();
       }, "portcullis-shutdown"));
+      if (o.has("--watch")) {
+        PolicyWatcher.start(java.nio.file.Path.of(o.one("--policy")), () -> PolicyOptions.policy(o, o.has("--allow-all")),
+            running, err);
+      }
       if (running.localAddress() instanceof InetSocketAddress at) {
         String host = at.getAddress().getHostAddress();
         out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());
@@ -215,5 +229,32 @@ public final class EchoService {
       throw new UsageException("--mode '" + text + "' is not an octal mode such as 0660");
     }
     return Integer.parseInt(text, 8);
+  }
+
+  /** --max-connections, --max-per-source, --rate-per-source RATE[:BURST], --max-pending-handshakes. */
+  private static void applyLimits(Options o, Server server) {
+    if (o.one("--max-connections") != null) {
+      server.maxConnections(o.integer("--max-connections", 1, Integer.MAX_VALUE, null));
+    }
+    if (o.one("--max-per-source") != null) {
+      server.maxConnectionsPerSource(o.integer("--max-per-source", 1, Integer.MAX_VALUE, null));
+    }
+    if (o.one("--max-pending-handshakes") != null) {
+      server.maxPendingHandshakes(o.integer("--max-pending-handshakes", 1, Integer.MAX_VALUE, null));
+    }
+    String rate = o.one("--rate-per-source");
+    if (rate != null) {
+      String[] parts = rate.split(":", -1);
+      try {
+        double perSecond = Double.parseDouble(parts[0]);
+        int burst = parts.length > 1 ? Integer.parseInt(parts[1]) : Math.max(1, (int) Math.ceil(perSecond));
+        if (parts.length > 2) {
+          throw new NumberFormatException();
+        }
+        server.rateLimitPerSource(perSecond, burst);
+      } catch (NumberFormatException e) {
+        throw new UsageException("--rate-per-source '" + rate + "' is not RATE or RATE:BURST, such as 10 or 10:50");
+      }
+    }
   }
 }
