@@ -1,0 +1,59 @@
+package dev.portcullis.policy;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.google.common.net.InetAddresses;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The CIDR and policy-text parsers under Jazzer ({@code JAZZER_FUZZ=1 mvn -pl api test
+ * -Dtest=PolicyFuzzTest} fuzzes; {@code mvn verify} replays the seeds in {@code
+ * PolicyFuzzTestInputs/}). Findings: any exception but {@link IllegalArgumentException}, a
+ * refusal without a message, an accepted prefix that Guava's address parser rejects or whose
+ * canonical form parses to something else, and a decision of the compiled policy that differs
+ * from the plain linear reference.
+ */
+class PolicyFuzzTest {
+  @FuzzTest(maxDuration = "5m")
+  void cidr(byte[] data) {
+    String text = new String(data, StandardCharsets.UTF_8);
+    Cidr c;
+    try {
+      c = Cidr.parse(text);
+    } catch (IllegalArgumentException refused) {
+      assertFalse(refused.getMessage() == null || refused.getMessage().isBlank(), "a refusal says why");
+      return;
+    }
+    String address = text.strip().contains("/") ? text.strip().substring(0, text.strip().indexOf('/')) : text.strip();
+    assertTrue(InetAddresses.isInetAddress(address), "accepted an address Guava rejects: " + text);
+    assertEquals(c, Cidr.parse(c.toString()), "canonical form round-trips");
+    assertTrue(c.prefixLength() >= 0 && c.prefixLength() <= (c.isIpv4() ? 32 : 128));
+  }
+
+  @FuzzTest(maxDuration = "5m")
+  void policyText(FuzzedDataProvider data) {
+    String text = data.consumeString(2000);
+    AccessPolicy p;
+    try {
+      p = AccessPolicy.parse(text);
+    } catch (IllegalArgumentException refused) {
+      assertTrue(refused.getMessage() != null && refused.getMessage().startsWith("line "),
+          "a refusal names the line: " + refused.getMessage());
+      return;
+    }
+    LinearPolicy reference = new LinearPolicy(p.rules());
+    for (int i = 0; i < 16 && data.remainingBytes() >= 4; i++) {
+      int a = data.consumeInt();
+      assertEquals(reference.decideIpv4(a).allowed(), p.decideIpv4(a).isAllowed(), "IPv4 " + a + " under\n" + p);
+      long hi = data.remainingBytes() >= 8 ? data.consumeLong() : a;
+      long lo = data.remainingBytes() >= 8 ? data.consumeLong() : ~a;
+      assertEquals(reference.decideIpv6(hi, lo).allowed(), p.decideIpv6(hi, lo).isAllowed(), "IPv6 under\n" + p);
+    }
+    assertEquals(p, AccessPolicy.parse(p.toString()), "the text form round-trips");
+  }
+
+}
