@@ -44,7 +44,11 @@ final class Clients {
 
   /** Sends {@code payload} from one thread while reading everything back on this one; returns what came back. */
   static byte[] echo(java.net.SocketAddress to, byte[] payload) throws IOException, InterruptedException {
-    return echo(connect("127.0.0.1", to), payload);
+    Socket s = connect("127.0.0.1", to);
+    // Megabytes through a busy 2-core machine: a stall of seconds is slowness; the test's own
+    // @Timeout still catches a connection that never moves again.
+    s.setSoTimeout(30_000);
+    return echo(s, payload);
   }
 
   /** {@link #echo(InetSocketAddress, byte[])} over a socket already connected (a TLS one, say); closes it. */
