@@ -47,6 +47,15 @@ final class EpollLoop implements Listener, Runnable {
 
   static {
     ONE.setLong(0, 1);
+    // Out of descriptors, the class loader cannot open a jar to load a class: everything the
+    // EMFILE path touches is loaded now, while it still can.
+    LinuxErrno.name(LinuxErrno.EMFILE);
+    Errors.describe(LinuxErrno.EMFILE);
+    try {
+      Class.forName(Timer.class.getName(), true, EpollLoop.class.getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new ExceptionInInitializerError(e);
+    }
   }
 
   private final int listenFd;
@@ -330,12 +339,16 @@ final class EpollLoop implements Listener, Runnable {
           LinuxErrno.name(errno), Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
     }
     control(LibC.EPOLL_CTL_MOD, listenFd, 0, LISTEN_TOKEN, loopEvent);
-    schedule(() -> {
-      if (!listenerClosed) {
-        control(LibC.EPOLL_CTL_MOD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, loopEvent);
-      }
-    },
-        ACCEPT_PAUSE_NANOS);
+    schedule(resumeAccepting, ACCEPT_PAUSE_NANOS);
+  }
+
+  /** Made up front, like every class the EMFILE path needs (see the static initializer). */
+  private final Runnable resumeAccepting = this::resumeAccepting;
+
+  private void resumeAccepting() {
+    if (!listenerClosed) {
+      control(LibC.EPOLL_CTL_MOD, listenFd, LibC.EPOLLIN, LISTEN_TOKEN, loopEvent);
+    }
   }
 
   private void dispatch(int fd, int generation, int mask) {
