@@ -95,4 +95,14 @@ public interface RunningServer extends AutoCloseable {
    *     this server's peers (address rules for TCP, credential rules for Unix sockets)
    */
   void updatePolicy(dev.portcullis.policy.AccessPolicy policy);
+
+  /**
+   * How often each rule of the current policy decided, in the policy's order, with the defaults
+   * that decided at least once ({@code default (address)}, {@code default (local peer)}). The
+   * counts start again when the policy is replaced. Also exposed through JMX, with the rest of
+   * {@link #stats()}, as the MBean {@code dev.portcullis:type=Server,address="..."}.
+   *
+   * @return rule in text form to hits, a new map
+   */
+  java.util.Map<String, Long> ruleHits();
 }

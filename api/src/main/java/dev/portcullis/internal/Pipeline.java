@@ -23,6 +23,8 @@ final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
 
   volatile AccessPolicy policy;
+  /** Hits per decision slot of {@link #policy}; replaced with it. */
+  private volatile java.util.concurrent.atomic.AtomicLongArray hits;
   private final Limiter limiter;
   private final int maxPendingHandshakes;
   private long lastLimitLog;
@@ -38,6 +40,7 @@ final class Pipeline implements Acceptor {
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
+    this.hits = new java.util.concurrent.atomic.AtomicLongArray(policy.decisionSlots());
     ServerConfig.Limits l = config.limits();
     this.limiter = l.any() ? new Limiter(l.maxConnections(), l.maxPerSource(), l.perSecond(), l.burst(), l.v4Bits(),
         l.v6Bits()) : null;
@@ -54,6 +57,7 @@ final class Pipeline implements Acceptor {
   public boolean admitIpv4(int address) {
     counters.accepted.incrementAndGet();
     dev.portcullis.policy.Decision d = policy.decideIpv4(address);
+    count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
       if (logDue()) {
@@ -68,6 +72,7 @@ final class Pipeline implements Acceptor {
   public boolean admitIpv6(long high, long low) {
     counters.accepted.incrementAndGet();
     dev.portcullis.policy.Decision d = policy.decideIpv6(high, low);
+    count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
       if (logDue()) {
@@ -144,13 +149,40 @@ final class Pipeline implements Acceptor {
 
   /** Replaces the policy; connections accepted from now on are decided by the new one. */
   void updatePolicy(AccessPolicy newPolicy) {
+    // A decision made by the old policy in the meantime may land in the new array: a stale hit,
+    // never a crash, since the slot is checked.
+    this.hits = new java.util.concurrent.atomic.AtomicLongArray(newPolicy.decisionSlots());
     this.policy = newPolicy;
+  }
+
+  private void count(dev.portcullis.policy.Decision d) {
+    java.util.concurrent.atomic.AtomicLongArray h = hits;
+    int slot = d.slot();
+    if (slot >= 0 && slot < h.length()) {
+      h.incrementAndGet(slot);
+    }
+  }
+
+  /** Hits per rule (and per default) of the current policy, in the policy's order; unhit defaults left out. */
+  java.util.Map<String, Long> ruleHits() {
+    AccessPolicy p = policy;
+    java.util.concurrent.atomic.AtomicLongArray h = hits;
+    java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < Math.min(h.length(), p.decisionSlots()); i++) {
+      String name = p.slotName(i);
+      long n = h.get(i);
+      if (n > 0 || !(name.startsWith("default") || name.startsWith("unreadable"))) {
+        out.merge(name, n, Long::sum);
+      }
+    }
+    return out;
   }
 
   @Override
   public boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
     counters.accepted.incrementAndGet();
     dev.portcullis.policy.Decision d = policy.decide(credentials);
+    count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
       if (logDue()) {
@@ -207,7 +239,9 @@ final class Pipeline implements Acceptor {
 
   /** Called by a finished handshake whose peer address changed: the policy decides again. */
   boolean admitAfterHandshake(InetSocketAddress peer) {
-    if (policy.decide(peer.getAddress()).isAllowed()) {
+    dev.portcullis.policy.Decision d = policy.decide(peer.getAddress());
+    count(d);
+    if (d.isAllowed()) {
       return true;
     }
     counters.deniedAfterHandshake.incrementAndGet();

@@ -85,6 +85,7 @@ public final class ServerInstance implements RunningServer {
     } finally {
       s.started.countDown();
     }
+    s.registerMBean();
     log.info("Listening on {} ({} rules, {} handshake steps, transport {})", s.listener.localAddress(),
         config.policy().rules().size(), config.handshakes().size(), transport.name());
     return s;
@@ -138,6 +139,7 @@ public final class ServerInstance implements RunningServer {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
+      unregisterMBean();
       terminated.countDown();
       log.info("Closed {}", listener.localAddress());
     }
@@ -194,5 +196,101 @@ public final class ServerInstance implements RunningServer {
     pipeline.updatePolicy(policy);
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", listener.localAddress(),
         policy.rules().size(), policy.credentialRules().size());
+  }
+
+  @Override
+  public java.util.Map<String, Long> ruleHits() {
+    return pipeline.ruleHits();
+  }
+
+  private javax.management.ObjectName mbeanName;
+
+  private void registerMBean() {
+    try {
+      javax.management.ObjectName name = new javax.management.ObjectName("dev.portcullis:type=Server,address="
+          + javax.management.ObjectName.quote(String.valueOf(listener.localAddress())));
+      java.lang.management.ManagementFactory.getPlatformMBeanServer().registerMBean(new Mx(), name);
+      mbeanName = name;
+    } catch (javax.management.JMException | RuntimeException e) {
+      log.warn("Could not register the JMX MBean of {}: {}", listener.localAddress(), e.toString());
+    }
+  }
+
+  private void unregisterMBean() {
+    if (mbeanName != null) {
+      try {
+        java.lang.management.ManagementFactory.getPlatformMBeanServer().unregisterMBean(mbeanName);
+      } catch (javax.management.JMException | RuntimeException e) {
+        log.debug("Could not unregister {}: {}", mbeanName, e.toString());
+      }
+    }
+  }
+
+  /** The JMX view of this server. */
+  private final class Mx implements dev.portcullis.ServerMXBean {
+    @Override
+    public String getAddress() {
+      return String.valueOf(listener.localAddress());
+    }
+
+    @Override
+    public long getAccepted() {
+      return counters.accepted.get();
+    }
+
+    @Override
+    public long getDenied() {
+      return counters.denied.get();
+    }
+
+    @Override
+    public long getLimited() {
+      return counters.limited.get();
+    }
+
+    @Override
+    public long getHandshakeFailures() {
+      return counters.handshakeFailures.get();
+    }
+
+    @Override
+    public long getHandshakeTimeouts() {
+      return counters.handshakeTimeouts.get();
+    }
+
+    @Override
+    public long getDeniedAfterHandshake() {
+      return counters.deniedAfterHandshake.get();
+    }
+
+    @Override
+    public long getOverloaded() {
+      return counters.overloaded.get();
+    }
+
+    @Override
+    public long getHandled() {
+      return counters.handled.get();
+    }
+
+    @Override
+    public long getHandlerFailures() {
+      return counters.handlerFailures.get();
+    }
+
+    @Override
+    public int getOpenConnections() {
+      return counters.open.get();
+    }
+
+    @Override
+    public int getPendingHandshakes() {
+      return counters.pendingHandshakes.get();
+    }
+
+    @Override
+    public java.util.Map<String, Long> getRuleHits() {
+      return ruleHits();
+    }
   }
 }

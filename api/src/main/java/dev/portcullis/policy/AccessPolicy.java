@@ -55,6 +55,7 @@ public final class AccessPolicy {
   private final List<CredentialRule> credentialRules;
   private final Decision credentialDefault;
   private final Decision[] credentialDecisions;
+  private final Decision denyUnknownPeer;
 
   private AccessPolicy(List<Rule> rules) {
     this(rules, List.of());
@@ -67,18 +68,20 @@ public final class AccessPolicy {
     for (int i = 0; i < this.credentialRules.size(); i++) {
       CredentialRule r = this.credentialRules.get(i);
       anyLocalAllow |= r.isAllow();
-      credentialDecisions[i] = new Decision(r.isAllow(), r);
+      credentialDecisions[i] = new Decision(r.isAllow(), r).slot(rules.size() + 1 + i);
     }
-    this.credentialDefault = new Decision(!anyLocalAllow && !this.credentialRules.isEmpty(), (Rule) null);
+    this.credentialDefault = new Decision(!anyLocalAllow && !this.credentialRules.isEmpty(), (Rule) null)
+        .slot(rules.size() + 1 + this.credentialRules.size());
+    this.denyUnknownPeer = new Decision(false, (Rule) null).slot(rules.size() + 2 + this.credentialRules.size());
     this.rules = List.copyOf(rules);
     boolean anyAllow = false;
     for (Rule r : this.rules) {
       anyAllow |= r.isAllow();
     }
-    this.defaultDecision = new Decision(!anyAllow && !this.rules.isEmpty(), (Rule) null);
+    this.defaultDecision = new Decision(!anyAllow && !this.rules.isEmpty(), (Rule) null).slot(this.rules.size());
     this.decisions = new Decision[this.rules.size() + 1];
     for (int i = 0; i < this.rules.size(); i++) {
-      decisions[i] = new Decision(this.rules.get(i).isAllow(), this.rules.get(i));
+      decisions[i] = new Decision(this.rules.get(i).isAllow(), this.rules.get(i)).slot(i);
     }
     decisions[this.rules.size()] = defaultDecision;
     this.v4 = IntervalTable.build(this.rules, 4);
@@ -204,6 +207,39 @@ public final class AccessPolicy {
   }
 
   /**
+   * How many distinct decisions this policy can make: one per rule, plus the defaults; see {@link
+   * Decision#slot()}.
+   *
+   * @return the number of slots
+   */
+  public int decisionSlots() {
+    return rules.size() + credentialRules.size() + 3;
+  }
+
+  /**
+   * What a decision slot stands for, as a rule in text form or a default.
+   *
+   * @param slot {@code 0 .. decisionSlots() - 1}
+   * @return such as {@code allow 10.0.0.0/8}, {@code default (address)} or {@code deny uid 0}
+   * @throws IndexOutOfBoundsException for another number
+   */
+  public String slotName(int slot) {
+    int n = rules.size();
+    int m = credentialRules.size();
+    java.util.Objects.checkIndex(slot, decisionSlots());
+    if (slot < n) {
+      return rules.get(slot).toString();
+    }
+    if (slot == n) {
+      return "default (address)";
+    }
+    if (slot <= n + m) {
+      return credentialRules.get(slot - n - 1).toString();
+    }
+    return slot == n + m + 1 ? "default (local peer)" : "unreadable local peer credentials";
+  }
+
+  /**
    * The rules on Unix domain socket peers ({@code allow uid 1000}), in the order given.
    *
    * @return the credential rules, unmodifiable
@@ -222,7 +258,7 @@ public final class AccessPolicy {
    */
   public Decision decide(PeerCredentials peer) {
     if (peer == null) {
-      return DENY_UNKNOWN_PEER;
+      return denyUnknownPeer;
     }
     Decision byUid = null;
     Decision byGid = null;
@@ -242,7 +278,6 @@ public final class AccessPolicy {
     return byUid != null ? byUid : byGid != null ? byGid : any != null ? any : credentialDefault;
   }
 
-  private static final Decision DENY_UNKNOWN_PEER = new Decision(false, (Rule) null);
 
   private static Decision stronger(Decision current, Decision candidate) {
     return current == null || (current.isAllowed() && !candidate.isAllowed()) ? candidate : current;

@@ -11,6 +11,7 @@ public final class Decision {
   private final boolean allowed;
   private final Rule rule;
   private final CredentialRule credentialRule;
+  private int slot = -1;
 
   Decision(boolean allowed, Rule rule) {
     this.allowed = allowed;
@@ -22,6 +23,22 @@ public final class Decision {
     this.allowed = allowed;
     this.rule = null;
     this.credentialRule = rule;
+  }
+
+  Decision slot(int s) {
+    this.slot = s;
+    return this;
+  }
+
+  /**
+   * A dense number for this decision within the policy that made it, {@code 0 ..
+   * policy.decisionSlots() - 1}: each rule's decision and each default has its own, so a server
+   * can count hits per rule in an array without allocating. {@link AccessPolicy#slotName} names it.
+   *
+   * @return the slot
+   */
+  public int slot() {
+    return slot;
   }
 
   /**

@@ -1,0 +1,100 @@
+package dev.portcullis;
+
+import java.util.Map;
+
+/**
+ * A running server in JMX, registered as {@code dev.portcullis:type=Server,address="..."} while it
+ * runs: its {@link ServerStats} and {@link RunningServer#ruleHits()}. Read-only.
+ */
+public interface ServerMXBean {
+  /**
+   * The address listened on.
+   *
+   * @return such as {@code /127.0.0.1:7000} or a socket path
+   */
+  String getAddress();
+
+  /**
+   * See {@link ServerStats#accepted()}.
+   *
+   * @return connections accepted
+   */
+  long getAccepted();
+
+  /**
+   * See {@link ServerStats#denied()}.
+   *
+   * @return connections denied by the policy
+   */
+  long getDenied();
+
+  /**
+   * See {@link ServerStats#limited()}.
+   *
+   * @return connections refused by a limit
+   */
+  long getLimited();
+
+  /**
+   * See {@link ServerStats#handshakeFailures()}.
+   *
+   * @return failed handshakes
+   */
+  long getHandshakeFailures();
+
+  /**
+   * See {@link ServerStats#handshakeTimeouts()}.
+   *
+   * @return timed-out handshakes
+   */
+  long getHandshakeTimeouts();
+
+  /**
+   * See {@link ServerStats#deniedAfterHandshake()}.
+   *
+   * @return connections denied after a handshake changed their address
+   */
+  long getDeniedAfterHandshake();
+
+  /**
+   * See {@link ServerStats#overloaded()}.
+   *
+   * @return connections refused for lack of a handler thread
+   */
+  long getOverloaded();
+
+  /**
+   * See {@link ServerStats#handled()}.
+   *
+   * @return connections handed to the handler
+   */
+  long getHandled();
+
+  /**
+   * See {@link ServerStats#handlerFailures()}.
+   *
+   * @return handlers that threw
+   */
+  long getHandlerFailures();
+
+  /**
+   * See {@link ServerStats#openConnections()}.
+   *
+   * @return connections open now
+   */
+  int getOpenConnections();
+
+  /**
+   * See {@link ServerStats#pendingHandshakes()}.
+   *
+   * @return connections in their handshake now
+   */
+  int getPendingHandshakes();
+
+  /**
+   * See {@link RunningServer#ruleHits()}.
+   *
+   * @return rule to hits
+   */
+  Map<String, Long> getRuleHits();
+}
