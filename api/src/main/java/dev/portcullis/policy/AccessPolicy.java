@@ -147,6 +147,21 @@ public final class AccessPolicy {
   }
 
   /**
+   * The policy TCP Wrappers' {@code hosts.allow} and {@code hosts.deny} describe for every daemon
+   * ({@code ALL}), with exactly their decisions; see {@link HostsFiles} for what is read and what
+   * is refused.
+   *
+   * @param hostsAllow the {@code hosts.allow} file
+   * @param hostsDeny the {@code hosts.deny} file
+   * @return the equivalent policy
+   * @throws IOException if a file cannot be read
+   * @throws IllegalArgumentException naming the file, the line and what is not an address rule
+   */
+  public static AccessPolicy fromHostsFiles(Path hostsAllow, Path hostsDeny) throws IOException {
+    return HostsFiles.read(hostsAllow, hostsDeny).toPolicy();
+  }
+
+  /**
    * Reads policy text from a UTF-8 file, as {@link #parse}.
    *
    * @param file the policy file; a leading byte-order mark is skipped

@@ -10,12 +10,13 @@ import com.google.common.net.InetAddresses;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The CIDR and policy-text parsers under Jazzer ({@code JAZZER_FUZZ=1 mvn -pl api test
+ * The CIDR, policy-text and TCP Wrappers parsers under Jazzer ({@code JAZZER_FUZZ=1 mvn -pl api test
  * -Dtest=PolicyFuzzTest} fuzzes; {@code mvn verify} replays the seeds in {@code
  * PolicyFuzzTestInputs/}). Findings: any exception but {@link IllegalArgumentException}, a
  * refusal without a message, an accepted prefix that Guava's address parser rejects or whose
  * canonical form parses to something else, and a decision of the compiled policy that differs
- * from the plain linear reference.
+ * from the plain linear reference; for hosts files, any address where the translated policy and
+ * the first-match reading ({@code explain}) disagree.
  */
 class PolicyFuzzTest {
   @FuzzTest(maxDuration = "5m")
@@ -56,4 +57,32 @@ class PolicyFuzzTest {
     assertEquals(p, AccessPolicy.parse(p.toString()), "the text form round-trips");
   }
 
+
+  @FuzzTest(maxDuration = "5m")
+  void hostsFiles(FuzzedDataProvider data) {
+    String allow = data.consumeString(500);
+    String deny = data.consumeString(500);
+    HostsFiles files;
+    try {
+      files = HostsFiles.parse(allow, deny, "sshd");
+    } catch (IllegalArgumentException refused) {
+      String m = refused.getMessage();
+      assertTrue(m != null && (m.startsWith("hosts.allow:") || m.startsWith("hosts.deny:")), "names the line: " + m);
+      return;
+    }
+    AccessPolicy p = files.toPolicy();
+    for (int i = 0; i < 16 && data.remainingBytes() >= 4; i++) {
+      byte[] raw = data.consumeBytes(data.consumeBoolean() ? 4 : 16);
+      if (raw.length != 4 && raw.length != 16) {
+        return;
+      }
+      java.net.InetAddress a;
+      try {
+        a = java.net.InetAddress.getByAddress(raw);
+      } catch (java.net.UnknownHostException e) {
+        throw new AssertionError(e);
+      }
+      assertEquals(files.explain(a).granted(), p.decide(a).isAllowed(), a + " under\n" + allow + "---\n" + deny);
+    }
+  }
 }

@@ -32,6 +32,7 @@ public final class Launcher {
       "           [--max-pending-handshakes N] [--grace SECONDS] [--watch (reload --policy FILE)]",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
+      "           or --hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",
       "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
       "           like nc: pass the shared-secret handshake, then relay stdin and stdout",

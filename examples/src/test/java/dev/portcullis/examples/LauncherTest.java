@@ -167,4 +167,27 @@ class LauncherTest {
     assertEquals(2, run("", "echo", "--abstract", "portcullis-launcher-test", "--allow-all"));
     assertTrue(err().contains("no credential rule"), err());
   }
+
+  @Test
+  void checkReadsTcpWrappersFilesNamesTheDecidingLineAndPrintsTheEquivalentPolicy(@TempDir Path dir)
+      throws Exception {
+    Path allow = Files.writeString(dir.resolve("hosts.allow"), "# trusted\nsshd: 10.0.0.0/255.0.0.0 EXCEPT 10.66.\n");
+    Path deny = Files.writeString(dir.resolve("hosts.deny"), "ALL: ALL\n");
+    assertEquals(0, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "--daemon",
+        "sshd", "10.1.1.1", "10.66.0.1"));
+    assertEquals("10.1.1.1 allow " + allow + ":2: sshd: 10.0.0.0/255.0.0.0 EXCEPT 10.66.\n"
+        + "10.66.0.1 deny " + deny + ":1: ALL: ALL\n", out());
+    out.reset();
+    assertEquals(0, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "--daemon",
+        "sshd", "--print-policy"));
+    dev.portcullis.policy.AccessPolicy printed = dev.portcullis.policy.AccessPolicy.parse(out());
+    assertTrue(printed.decide("10.1.1.1").isAllowed() && !printed.decide("10.66.0.1").isAllowed()
+        && !printed.decide("192.0.2.1").isAllowed(), out());
+    assertEquals(2, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "1.2.3.4"));
+    assertTrue(err().contains("for [sshd] only"), "no daemon given: the sshd line is not silently dropped: " + err());
+    err.reset();
+    Files.writeString(allow, "ALL: host.example.com\n");
+    assertEquals(2, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "1.2.3.4"));
+    assertTrue(err().contains(allow + ":1:") && err().contains("host or domain name"), err());
+  }
 }

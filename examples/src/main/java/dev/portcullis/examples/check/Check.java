@@ -22,7 +22,9 @@ import java.util.Set;
  * cat addresses.txt | portcullis check --policy office.policy
  * </pre>
  *
- * A malformed rule stops at once with status 2; a malformed address is reported on stderr, the
+ * With {@code --hosts-allow FILE --hosts-deny FILE [--daemon NAME]} it reads TCP Wrappers files
+ * instead and names the deciding line, as {@code tcpdmatch} does; {@code --print-policy} prints the
+ * equivalent policy text. A malformed rule stops at once with status 2; a malformed address is reported on stderr, the
  * others are still decided, and the status is 2 at the end.
  */
 public final class Check {
@@ -35,13 +37,36 @@ public final class Check {
 
   /** Runs the check and returns the exit status: 0, or 2 if any input was malformed. */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, PolicyOptions.VALUED, Set.of());
+    java.util.Set<String> valued = new java.util.HashSet<>(PolicyOptions.VALUED);
+    valued.addAll(Set.of("--hosts-allow", "--hosts-deny", "--daemon"));
+    Options o = Options.parse(args, valued, Set.of("--print-policy"));
     AccessPolicy policy;
+    dev.portcullis.policy.HostsFiles hosts = null;
     try {
-      policy = PolicyOptions.policy(o, false);
+      if (o.one("--hosts-allow") != null || o.one("--hosts-deny") != null) {
+        if (o.one("--hosts-allow") == null || o.one("--hosts-deny") == null) {
+          throw new IllegalArgumentException("give both --hosts-allow FILE and --hosts-deny FILE");
+        }
+        hosts = dev.portcullis.policy.HostsFiles.read(java.nio.file.Path.of(o.one("--hosts-allow")),
+            java.nio.file.Path.of(o.one("--hosts-deny")), o.one("--daemon") == null ? "ALL" : o.one("--daemon"));
+        policy = hosts.toPolicy();
+      } else {
+        policy = PolicyOptions.policy(o, false);
+      }
+    } catch (java.nio.file.NoSuchFileException e) {
+      err.println("portcullis check: no such file: " + e.getFile());
+      return 2;
     } catch (IllegalArgumentException | IOException e) {
       err.println("portcullis check: " + e.getMessage());
       return 2;
+    }
+    if (o.has("--print-policy")) {
+      // The equivalent policy, ready for --policy FILE: the migration's output.
+      out.print(policy);
+      out.flush();
+      if (o.positional().isEmpty()) {
+        return 0;
+      }
     }
     if (policy.isEmpty()) {
       err.println("portcullis check: no rules; give --policy FILE, --allow CIDR or --deny CIDR");
@@ -50,7 +75,7 @@ public final class Check {
     boolean bad = false;
     if (!o.positional().isEmpty()) {
       for (String a : o.positional()) {
-        bad |= !decide(policy, a, out, err);
+        bad |= !decide(policy, hosts, a, out, err);
       }
     } else {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
@@ -58,7 +83,7 @@ public final class Check {
         while ((line = r.readLine()) != null) {
           String a = line.strip();
           if (!a.isEmpty()) {
-            bad |= !decide(policy, a, out, err);
+            bad |= !decide(policy, hosts, a, out, err);
           }
         }
       } catch (IOException e) {
@@ -70,9 +95,16 @@ public final class Check {
     return bad ? 2 : 0;
   }
 
-  private static boolean decide(AccessPolicy policy, String address, PrintStream out, PrintStream err) {
+  private static boolean decide(AccessPolicy policy, dev.portcullis.policy.HostsFiles hosts, String address,
+      PrintStream out, PrintStream err) {
     try {
       Decision d = policy.decide(address);
+      if (hosts != null) {
+        // As tcpdmatch: the line that decided, from the files themselves.
+        dev.portcullis.policy.HostsFiles.Verdict v = hosts.explain(com.google.common.net.InetAddresses.forString(address));
+        out.println(address + " " + (v.granted() ? "allow" : "deny") + " " + v.line().orElse("no match (granted)"));
+        return true;
+      }
       out.println(address + " " + (d.isAllowed() ? "allow" : "deny") + " " + d.reason());
       return true;
     } catch (IllegalArgumentException e) {
