@@ -69,6 +69,7 @@ public final class Server {
   private int sourceV4Bits = 32;
   private int sourceV6Bits = 64;
   private int maxPendingHandshakes;
+  private boolean kernelFilter;
   private Optional<InetAddress> bindAddress = Optional.empty();
   private int backlog = DEFAULT_BACKLOG;
   private final AccessPolicy.Builder rules = AccessPolicy.builder();
@@ -173,6 +174,23 @@ public final class Server {
    */
   public Server maxPendingHandshakes(int n) {
     this.maxPendingHandshakes = positive(n, "maxPendingHandshakes");
+    return this;
+  }
+
+  /**
+   * Also compiles the address policy into a classic BPF program attached to the listening socket
+   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 addresses, so a flood of
+   * denied peers never wakes the process. The user-space check still runs for every connection
+   * (defence in depth), and IPv6 packets are left to it. The trade-off: a denied client then times
+   * out, retrying its SYN, instead of being refused at once, and it no longer shows in {@code
+   * stats()}. Where the kernel refuses the filter, or the policy has too many denied ranges for one
+   * program (about 1,300), the server logs one line saying so and filters in user space only. The
+   * filter follows {@link RunningServer#updatePolicy}. TCP servers opened with {@link #on} only.
+   *
+   * @return this builder
+   */
+  public Server kernelFilter() {
+    this.kernelFilter = true;
     return this;
   }
 
@@ -745,6 +763,10 @@ public final class Server {
       inherited = Optional.of(inherit.equals(INETD) ? Activation.inetd(env, pid)
           : Activation.systemd(env, pid, inherit.isEmpty() ? null : inherit, false));
     }
+    if (kernelFilter && (unixPath != null || abstractName != null || inherit != null)) {
+      throw new IllegalStateException(where() + " has .kernelFilter(), which filters the TCP listeners a server"
+          + " opens itself with Server.on(port)");
+    }
     Optional<dev.portcullis.spi.UnixListenOptions> unix = Optional.empty();
     if (unixPath != null || abstractName != null) {
       unix = Optional.of(unixOptions(effective));
@@ -756,7 +778,7 @@ public final class Server {
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
         Optional.ofNullable(executor), inherited, unix,
         new ServerConfig.Limits(maxConnections, maxPerSource, ratePerSecond, rateBurst, sourceV4Bits, sourceV6Bits,
-            maxPendingHandshakes));
+            maxPendingHandshakes), kernelFilter);
     return ServerInstance.start(config, t);
   }
 }

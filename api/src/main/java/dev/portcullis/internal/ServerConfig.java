@@ -25,6 +25,7 @@ import java.util.concurrent.Executor;
  * @param inherited the socket systemd or inetd passed, served instead of opening one
  * @param unix where to listen instead when the server is on a Unix domain socket
  * @param limits connection limits; zeros mean none
+ * @param kernelFilter whether to attach the policy as a kernel-side filter
  */
 public record ServerConfig(
     int port,
@@ -38,7 +39,8 @@ public record ServerConfig(
     Optional<Executor> executor,
     Optional<dev.portcullis.spi.InheritedSocket> inherited,
     Optional<dev.portcullis.spi.UnixListenOptions> unix,
-    Limits limits) {
+    Limits limits,
+    boolean kernelFilter) {
 
   /**
    * The limits of {@code Server.maxConnections(...)} and its kin; 0 means no limit.

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
@@ -75,7 +76,8 @@ public final class ServerInstance implements RunningServer {
       } else if (config.inherited().isPresent()) {
         s.listener = transport.inherit(config.inherited().get(), pipeline);
       } else {
-        s.listener = transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog()), pipeline);
+        s.listener = transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog(),
+            config.kernelFilter() ? Optional.of(config.policy()) : Optional.empty()), pipeline);
       }
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
@@ -194,6 +196,9 @@ public final class ServerInstance implements RunningServer {
           + " rule, so it would deny every peer of " + listener.localAddress() + "; the old policy stays");
     }
     pipeline.updatePolicy(policy);
+    if (config.kernelFilter()) {
+      listener.updateKernelFilter(policy);
+    }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", listener.localAddress(),
         policy.rules().size(), policy.credentialRules().size());
   }

@@ -28,4 +28,12 @@ public interface Listener extends AutoCloseable {
   default void stopAccepting() {
     close();
   }
+
+  /**
+   * Replaces the kernel-side filter that {@link ListenOptions#kernelFilter()} attached, after the
+   * server's policy changed. The default does nothing.
+   *
+   * @param policy the new policy
+   */
+  default void updateKernelFilter(dev.portcullis.policy.AccessPolicy policy) {}
 }

@@ -29,7 +29,7 @@ public final class Launcher {
       "           with [--allow-uid N]... [--allow-user NAME]... [--allow-gid N]... [--allow-group NAME]...",
       "           (and --deny-uid, --deny-user, --deny-gid, --deny-group)",
       "           [--max-connections N] [--max-per-source N] [--rate-per-source RATE[:BURST]]",
-      "           [--max-pending-handshakes N] [--grace SECONDS] [--watch (reload --policy FILE)]",
+      "           [--max-pending-handshakes N] [--kernel-filter] [--grace SECONDS] [--watch (reload --policy FILE)]",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           or --hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",

@@ -452,6 +452,15 @@ final class EpollLoop implements Listener, Runnable {
     }
   }
 
+  @Override
+  public void updateKernelFilter(dev.portcullis.policy.AccessPolicy policy) {
+    execute(() -> {
+      if (listenFd >= 0 && !listenerClosed) {
+        KernelFilter.attach(listenFd, policy, String.valueOf(localAddress)); // replaces the old program
+      }
+    });
+  }
+
   /** Stops accepting and releases the address; returns once the listening socket is closed. */
   @Override
   public void stopAccepting() {

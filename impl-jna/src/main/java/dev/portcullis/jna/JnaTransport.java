@@ -88,6 +88,9 @@ public final class JnaTransport implements Transport {
     ensureAvailability();
     int fd = Sockets.openTcpListener(options);
     try {
+      if (options.kernelFilter().isPresent()) {
+        KernelFilter.attach(fd, options.kernelFilter().get(), String.valueOf(Sockets.localAddress(fd)));
+      }
       return EpollLoop.start(fd, acceptor);
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);

@@ -39,7 +39,7 @@ import java.util.Set;
 public final class EchoService {
   private EchoService() {}
 
-  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch");
+  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch", "--kernel-filter");
   private static final Set<String> VALUED;
 
   static {
@@ -233,6 +233,9 @@ public final class EchoService {
 
   /** --max-connections, --max-per-source, --rate-per-source RATE[:BURST], --max-pending-handshakes. */
   private static void applyLimits(Options o, Server server) {
+    if (o.has("--kernel-filter")) {
+      server.kernelFilter();
+    }
     if (o.one("--max-connections") != null) {
       server.maxConnections(o.integer("--max-connections", 1, Integer.MAX_VALUE, null));
     }
