@@ -187,6 +187,8 @@ class LimitsTest {
       again.bind(new InetSocketAddress("127.0.0.1", port));
     }
     inFlight.close();
+    assertTrue(Clients.await(() -> libraryThreads() == 0, Duration.ofSeconds(10)),
+        "no library thread survives shutdown: " + libraryThreads());
   }
 
   @Test
@@ -218,9 +220,15 @@ class LimitsTest {
     }
   }
 
+  /** Threads the library starts: event loops, handler pool, closers. */
+  private static long libraryThreads() {
+    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("portcullis-")).count();
+  }
+
   @Test
   void afterFiftyThousandMixedConnectionsEveryOneHasOneOutcomeAndNothingLeaks() throws Exception {
     long fdBaseline = Clients.openDescriptors();
+    long threadBaseline = libraryThreads();
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").deny("127.0.0.9")
         .rateLimitPerSource(0.001, 50).handshakeTimeout(Duration.ofMillis(300))
         .handshake(Handshakes.expectLine("HELLO")).handle(conn -> conn.output().write('!')).start()) {
@@ -275,6 +283,8 @@ class LimitsTest {
         return false;
       }
     }, Duration.ofSeconds(10)), "descriptors back to the baseline");
+    assertTrue(Clients.await(() -> libraryThreads() <= threadBaseline, Duration.ofSeconds(10)),
+        "library threads back to the baseline: " + libraryThreads() + " > " + threadBaseline);
   }
 
   /** A rotating allowed source, so the rate limit never bites the well-behaved clients. */
