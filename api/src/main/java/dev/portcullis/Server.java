@@ -194,6 +194,16 @@ public final class Server {
     return this;
   }
 
+  /** The builder's limits, and the policy text's wherever the builder set none. */
+  private ServerConfig.Limits limits(dev.portcullis.policy.Limits text) {
+    boolean ownRate = ratePerSecond > 0;
+    return new ServerConfig.Limits(maxConnections > 0 ? maxConnections : text.maxConnections(),
+        maxPerSource > 0 ? maxPerSource : text.maxPerSource(),
+        ownRate ? ratePerSecond : text.ratePerSecond(), ownRate ? rateBurst : text.burst(),
+        sourceV4Bits, sourceV6Bits,
+        maxPendingHandshakes > 0 ? maxPendingHandshakes : text.maxPendingHandshakes());
+  }
+
   private static int positive(int n, String what) {
     if (n < 1) {
       throw new IllegalArgumentException(what + " must be at least 1: " + n);
@@ -777,8 +787,7 @@ public final class Server {
     ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
         Optional.ofNullable(executor), inherited, unix,
-        new ServerConfig.Limits(maxConnections, maxPerSource, ratePerSecond, rateBurst, sourceV4Bits, sourceV6Bits,
-            maxPendingHandshakes), kernelFilter);
+        limits(effective.limits()), kernelFilter);
     return ServerInstance.start(config, t);
   }
 }

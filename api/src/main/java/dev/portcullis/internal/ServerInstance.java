@@ -196,6 +196,10 @@ public final class ServerInstance implements RunningServer {
           + " rule, so it would deny every peer of " + listener.localAddress() + "; the old policy stays");
     }
     pipeline.updatePolicy(policy);
+    if (!policy.limits().equals(config.policy().limits())) {
+      log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
+          listener.localAddress(), policy.limits());
+    }
     if (config.kernelFilter()) {
       listener.updateKernelFilter(policy);
     }

@@ -56,12 +56,18 @@ public final class AccessPolicy {
   private final Decision credentialDefault;
   private final Decision[] credentialDecisions;
   private final Decision denyUnknownPeer;
+  private final Limits limits;
 
   private AccessPolicy(List<Rule> rules) {
-    this(rules, List.of());
+    this(rules, List.of(), Limits.NONE);
   }
 
   private AccessPolicy(List<Rule> rules, List<CredentialRule> credentialRules) {
+    this(rules, credentialRules, Limits.NONE);
+  }
+
+  private AccessPolicy(List<Rule> rules, List<CredentialRule> credentialRules, Limits limits) {
+    this.limits = Objects.requireNonNull(limits, "limits");
     this.credentialRules = List.copyOf(credentialRules);
     boolean anyLocalAllow = false;
     this.credentialDecisions = new Decision[this.credentialRules.size()];
@@ -182,6 +188,7 @@ public final class AccessPolicy {
     Objects.requireNonNull(text, "text");
     List<Rule> rules = new ArrayList<>();
     List<CredentialRule> credentialRules = new ArrayList<>();
+    Limits limits = Limits.NONE;
     String[] lines = text.split("\r?\n", -1);
     for (int i = 0; i < lines.length; i++) {
       String line = lines[i];
@@ -191,7 +198,9 @@ public final class AccessPolicy {
         continue;
       }
       try {
-        if (CredentialRule.looksLike(content)) {
+        if (content.startsWith("limit ") || content.startsWith("limit\t") || content.equals("limit")) {
+          limits = limits.with(Limits.parseLine(content));
+        } else if (CredentialRule.looksLike(content)) {
           credentialRules.add(CredentialRule.parse(content));
         } else {
           rules.add(Rule.parse(content));
@@ -200,7 +209,16 @@ public final class AccessPolicy {
         throw new IllegalArgumentException(where + (i + 1) + ": " + e.getMessage(), e);
       }
     }
-    return new AccessPolicy(rules, credentialRules);
+    return new AccessPolicy(rules, credentialRules, limits);
+  }
+
+  /**
+   * The {@code limit ...} lines of the policy text; none unless the text or the builder had some.
+   *
+   * @return the limits, {@link Limits#NONE} when there are none
+   */
+  public Limits limits() {
+    return limits;
   }
 
   /**
@@ -369,7 +387,7 @@ public final class AccessPolicy {
   @Override
   public boolean equals(Object o) {
     return o instanceof AccessPolicy p && new HashSet<>(p.rules).equals(new HashSet<>(rules))
-        && new HashSet<>(p.credentialRules).equals(new HashSet<>(credentialRules));
+        && new HashSet<>(p.credentialRules).equals(new HashSet<>(credentialRules)) && p.limits.equals(limits);
   }
 
   @Override
@@ -387,6 +405,7 @@ public final class AccessPolicy {
     for (CredentialRule r : credentialRules) {
       sb.append(r).append('\n');
     }
+    sb.append(limits.toText());
     return sb.toString();
   }
 
@@ -394,6 +413,7 @@ public final class AccessPolicy {
   public static final class Builder {
     private final List<Rule> rules = new ArrayList<>();
     private final List<CredentialRule> credentialRules = new ArrayList<>();
+    private Limits limits = Limits.NONE;
 
     private Builder() {}
 
@@ -439,6 +459,7 @@ public final class AccessPolicy {
     public Builder rules(AccessPolicy policy) {
       rules.addAll(policy.rules());
       credentialRules.addAll(policy.credentialRules());
+      limits = limits.with(policy.limits());
       return this;
     }
 
@@ -459,7 +480,18 @@ public final class AccessPolicy {
      * @return a new policy; later additions do not change it
      */
     public AccessPolicy build() {
-      return new AccessPolicy(rules, credentialRules);
+      return new AccessPolicy(rules, credentialRules, limits);
+    }
+
+    /**
+     * Sets limits, as {@code limit ...} lines would; each limit given replaces the one before.
+     *
+     * @param more the limits to set
+     * @return this builder
+     */
+    public Builder limits(Limits more) {
+      limits = limits.with(more);
+      return this;
     }
   }
 }

@@ -101,6 +101,20 @@ class LimitsTest {
   }
 
   @Test
+  void limitsWrittenInThePolicyTextApplyAndTheBuilderWins() throws Exception {
+    AccessPolicy text = AccessPolicy.parse("allow 127.0.0.0/8\nlimit per-source 1\nlimit connections 1\n");
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").policy(text).maxConnections(5)
+        .handle(HOLDING).start()) {
+      List<Socket> held = new ArrayList<>(List.of(greeted("127.0.0.8", server)));
+      assertNull(greeted("127.0.0.8", server), "limit per-source 1 from the text");
+      Socket other = greeted("127.0.0.9", server);
+      assertTrue(other != null, "maxConnections(5) from the builder wins over 'limit connections 1'");
+      held.add(other);
+      closeAll(held);
+    }
+  }
+
+  @Test
   void aSourceOverItsRateIsRefusedAndOnlyThatSource() throws Exception {
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
         .rateLimitPerSource(0.001, 3).handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII)))
