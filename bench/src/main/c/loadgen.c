@@ -5,7 +5,7 @@
  *
  * Usage:  loadgen MODE --port P [--seconds S] [--concurrency C] [--from-net A.B.C]
  *                 [--conns N] [--size B]
- *   MODE          churn | deny | echo | idle
+ *   MODE          churn | deny | drop | echo | idle
  *   --port P      server port on 127.0.0.1 (required)
  *   --seconds S   run time, a decimal number (default 10); every mode stops by itself at S
  *   --concurrency C  connections in flight: churn/deny keep C exchanges going; echo/idle open
@@ -29,6 +29,9 @@
  *   deny:  like churn (the client sends HELLO too, as a real client would), but the server must
  *          close at once: one op = a connection that reached EOF or a reset (ECONNRESET/EPIPE on
  *          read or on the HELLO write) without receiving any byte. Any byte received is an error.
+ *   drop:  like deny, for a server whose kernel filter drops denied peers' SYNs: a connection
+ *          that is still not established after 20 ms counts as one op (closed, and the slot
+ *          starts again); one that is established, or refused, is an error.
  *   echo:  N persistent connections do the handshake (HELLO\n -> OK\n); once all are set up the
  *          measured phase starts and each connection repeatedly sends a B-byte message and
  *          reads B bytes back, comparing them with what it sent. The message is a window of a
@@ -82,7 +85,9 @@
 #define SCAN_NS 50000000LL /* timeout scan period */
 #define PAT_SPAN 256       /* message offsets into the pattern */
 
-enum { M_CHURN, M_DENY, M_ECHO, M_IDLE };
+enum { M_CHURN, M_DENY, M_ECHO, M_IDLE, M_DROP };
+/* drop: how long a SYN may go unanswered before it counts as dropped by a kernel filter */
+#define DROP_WAIT_NS 20000000LL
 enum { S_FREE = 0, S_CONNECT, S_REPLY, S_READY, S_ROUND, S_HOLD };
 enum { E_CONNECT, E_RESET, E_UNEXPECTED, E_TIMEOUT, E_KINDS };
 
@@ -132,7 +137,7 @@ static int64_t mono_ns(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadgen churn|deny|echo|idle --port P [--seconds S] [--concurrency C]\n"
+          "usage: loadgen churn|deny|drop|echo|idle --port P [--seconds S] [--concurrency C]\n"
           "               [--from-net A.B.C] [--conns N] [--size B]\n");
   exit(2);
 }
@@ -149,7 +154,7 @@ static void finish(long i, int err_kind, int op) {
   s->gen++;
   if (err_kind >= 0) errs[err_kind]++;
   if (op && measuring) ops++;
-  if (mode == M_CHURN || mode == M_DENY) {
+  if (mode == M_CHURN || mode == M_DENY || mode == M_DROP) {
     freeq[nfree++] = i;
   } else if (prev == S_CONNECT || prev == S_REPLY) {
     inflight--; /* a setup that failed */
@@ -184,7 +189,7 @@ static long start_conn(long i) {
   s->got = 0;
   s->sent = 0;
   s->can_read = 0;
-  s->deadline = now_ns + CONN_TIMEOUT_NS;
+  s->deadline = now_ns + (mode == M_DROP ? DROP_WAIT_NS : CONN_TIMEOUT_NS);
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = ((uint64_t)s->gen << 32) | (uint64_t)i};
   if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     close(fd);
@@ -230,6 +235,10 @@ static void step(long i, uint32_t ev) {
   switch (s->state) {
   case S_CONNECT:
     if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return; /* not connected yet */
+    if (mode == M_DROP) {
+      finish(i, (ev & EPOLLOUT) && !(ev & (EPOLLERR | EPOLLHUP)) ? E_UNEXPECTED : E_CONNECT, 0);
+      return; /* the server answered: its filter did not drop the SYN */
+    }
     while (s->sent < 6) {
       ssize_t n = send(s->fd, HELLO + s->sent, 6 - s->sent, MSG_NOSIGNAL);
       if (n > 0) {
@@ -390,7 +399,8 @@ static void step_round(long i) {
 static void scan_timeouts(void) {
   for (long i = 0; i < nslots; i++) {
     if (slots[i].state != S_FREE && slots[i].deadline != 0 && now_ns > slots[i].deadline) {
-      finish(i, E_TIMEOUT, 0);
+      if (mode == M_DROP && slots[i].state == S_CONNECT) finish(i, -1, 1); /* dropped: the op */
+      else finish(i, E_TIMEOUT, 0);
     }
   }
 }
@@ -427,6 +437,7 @@ int main(int argc, char **argv) {
   else if (strcmp(m, "deny") == 0) mode = M_DENY;
   else if (strcmp(m, "echo") == 0) mode = M_ECHO;
   else if (strcmp(m, "idle") == 0) mode = M_IDLE;
+  else if (strcmp(m, "drop") == 0) mode = M_DROP;
   else usage();
   port = -1;
   for (int i = 2; i < argc; i++) {
@@ -452,7 +463,8 @@ int main(int argc, char **argv) {
   }
   if (port < 0) usage();
   if (!from_net) {
-    from_net = mode == M_CHURN ? "127.0.1" : mode == M_DENY ? "127.0.2" : mode == M_IDLE ? "127.0.3" : "127.0.0";
+    from_net = mode == M_CHURN ? "127.0.1" : (mode == M_DENY || mode == M_DROP) ? "127.0.2"
+        : mode == M_IDLE ? "127.0.3" : "127.0.0";
     fixed_src = mode == M_ECHO;
   }
   if (parse_net(from_net, &net) != 0) {
@@ -462,7 +474,7 @@ int main(int argc, char **argv) {
 
   raise_nofile();
   signal(SIGPIPE, SIG_IGN);
-  nslots = (mode == M_CHURN || mode == M_DENY) ? conc : nconns;
+  nslots = (mode == M_CHURN || mode == M_DENY || mode == M_DROP) ? conc : nconns;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t)nslots + 16 > rl.rlim_cur) {
     fprintf(stderr, "loadgen: warning: %ld connections but RLIMIT_NOFILE is %lu\n", nslots,
@@ -489,7 +501,7 @@ int main(int argc, char **argv) {
   }
   for (long i = 0; i < nslots; i++) {
     slots[i].fd = -1;
-    if (mode == M_CHURN || mode == M_DENY) freeq[nfree++] = nslots - 1 - i;
+    if (mode == M_CHURN || mode == M_DENY || mode == M_DROP) freeq[nfree++] = nslots - 1 - i;
   }
 
   static struct epoll_event evs[MAX_EVENTS];
@@ -504,7 +516,7 @@ int main(int argc, char **argv) {
   while (now_ns < deadline_ns) {
     /* start connections */
     retry_soon = 0;
-    if (mode == M_CHURN || mode == M_DENY) {
+    if (mode == M_CHURN || mode == M_DENY || mode == M_DROP) {
       long k = nfree;
       while (k-- > 0) {
         long i = freeq[--nfree];
@@ -549,7 +561,8 @@ int main(int argc, char **argv) {
     now_ns = mono_ns();
     int64_t left = deadline_ns - now_ns;
     if (left <= 0) break;
-    int timeout_ms = retry_soon ? 1 : (int)((left < SCAN_NS ? left : SCAN_NS) / 1000000) + 1;
+    int64_t scan_ns = mode == M_DROP ? DROP_WAIT_NS / 4 : SCAN_NS;
+    int timeout_ms = retry_soon ? 1 : (int)((left < scan_ns ? left : scan_ns) / 1000000) + 1;
     if ((int64_t)timeout_ms * 1000000 > left) timeout_ms = (int)(left / 1000000);
     int n = epoll_wait(epfd, evs, MAX_EVENTS, timeout_ms);
     now_ns = mono_ns();
@@ -565,7 +578,7 @@ int main(int argc, char **argv) {
       step(i, evs[j].events);
       if (now_ns >= deadline_ns) break;
     }
-    if (now_ns - last_scan >= SCAN_NS) {
+    if (now_ns - last_scan >= (mode == M_DROP ? DROP_WAIT_NS / 4 : SCAN_NS)) {
       last_scan = now_ns;
       scan_timeouts();
     }

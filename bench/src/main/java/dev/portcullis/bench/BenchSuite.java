@@ -31,7 +31,11 @@ public final class BenchSuite {
   static final long CLK_TCK = 100;
 
   /** One workload of the load generator against servers in one mode. */
-  record Workload(String id, String title, String mode, boolean denyPolicy, List<String> load) {}
+  record Workload(String id, String title, String mode, boolean denyPolicy, List<String> load, boolean kernelFilter) {
+    Workload(String id, String title, String mode, boolean denyPolicy, List<String> load) {
+      this(id, title, mode, denyPolicy, load, false);
+    }
+  }
 
   /** One server under test. */
   record ServerKind(String name, boolean java, String mainClass) {}
@@ -48,6 +52,7 @@ public final class BenchSuite {
   private List<String> only = List.of();
   private Path allowPolicy;
   private Path denyPolicy;
+  private Path kernelFilterPolicy;
 
   static final List<ServerKind> SERVERS = List.of(
       new ServerKind("C", false, null),
@@ -60,6 +65,8 @@ public final class BenchSuite {
           List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
       new Workload("W2", "deny storm, 100,000 rules", "churn", true,
           List.of("deny", "--concurrency", "32", "--from-net", "127.0.2")),
+      new Workload("W2-KF", "deny storm, 400 rules, Portcullis kernelFilter() (SYNs dropped)", "churn", true,
+          List.of("drop", "--concurrency", "32", "--from-net", "127.0.2"), true),
       new Workload("W3-64", "echo, 16 connections, 64 B", "echo", false,
           List.of("echo", "--conns", "16", "--size", "64")),
       new Workload("W3-16K", "echo, 16 connections, 16 KiB", "echo", false,
@@ -100,6 +107,7 @@ public final class BenchSuite {
     }
     allowPolicy = Policies.allowLoopback(out.resolve("policies"));
     denyPolicy = Policies.denyStorm(out.resolve("policies"));
+    kernelFilterPolicy = Policies.denyStormForKernelFilter(out.resolve("policies"));
 
     List<Measurement> rows = new ArrayList<>();
     for (Workload w : WORKLOADS) {
@@ -109,6 +117,9 @@ public final class BenchSuite {
       for (int r = 0; r < runs; r++) {
         for (int k = 0; k < SERVERS.size(); k++) {
           ServerKind s = SERVERS.get((k + r) % SERVERS.size()); // interleave: rotate the order each run
+          if (w.kernelFilter() && !s.name().equals("Portcullis")) {
+            continue; // only Portcullis compiles its policy into the kernel
+          }
           Measurement m = measure(w, s, r + 1);
           System.out.printf("%-7s %-11s run %d: %,.0f ops/s, %.2f us CPU/op, errors %d%n", w.id(), s.name(),
               r + 1, m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors());
@@ -169,7 +180,12 @@ public final class BenchSuite {
   }
 
   private Measurement measure(Workload w, ServerKind s, int run) throws Exception {
-    try (Running server = Processes.startServer(serverCommand(s, w.mode(), w.denyPolicy() ? denyPolicy : allowPolicy))) {
+    List<String> command = serverCommand(s, w.mode(), w.kernelFilter() ? kernelFilterPolicy
+        : w.denyPolicy() ? denyPolicy : allowPolicy);
+    if (w.kernelFilter()) {
+      command.addAll(List.of("--kernel-filter", "true"));
+    }
+    try (Running server = Processes.startServer(command)) {
       Processes.runLoad(load(w.load(), server.port(), warmup));
       long before = server.cpuTicks();
       Result r = Processes.runLoad(load(w.load(), server.port(), seconds));
@@ -196,7 +212,7 @@ public final class BenchSuite {
   }
 
   private IdleMeasurement measureIdle(ServerKind s) throws Exception {
-    List<String> echo = WORKLOADS.get(2).load();
+    List<String> echo = WORKLOADS.stream().filter(w -> w.id().equals("W3-64")).findFirst().orElseThrow().load();
     try (Running server = Processes.startServer(serverCommand(s, "echo", allowPolicy))) {
       Processes.runLoad(load(echo, server.port(), warmup));
       double alone = Processes.runLoad(load(echo, server.port(), seconds)).opsPerSecond();

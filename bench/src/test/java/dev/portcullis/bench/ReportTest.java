@@ -38,4 +38,16 @@ class ReportTest {
     assertEquals(10.0, c[1], 1e-9, "median CPU µs per op: 10, 10 and 5 µs");
     assertEquals(1, c[2], 1e-9, "errors are summed");
   }
+
+  @Test
+  void theChartLeavesOutWorkloadsWithoutTheCServerInsteadOfDrawingNaN() {
+    java.util.Map<String, java.util.Map<String, double[]>> med = new java.util.LinkedHashMap<>();
+    med.put("W2", new java.util.LinkedHashMap<>(java.util.Map.of("C", new double[] {100, 10, 0}, "Portcullis",
+        new double[] {100, 11, 0})));
+    med.put("W2-KF", new java.util.LinkedHashMap<>(java.util.Map.of("Portcullis", new double[] {1000, 0, 0})));
+    String svg = Report.chart(med);
+    org.junit.jupiter.api.Assertions.assertFalse(svg.contains("NaN"), svg);
+    org.junit.jupiter.api.Assertions.assertTrue(svg.contains(">W2<") || svg.contains("W2"), svg);
+    org.junit.jupiter.api.Assertions.assertFalse(svg.contains("W2-KF"), "no group for the row without C");
+  }
 }

@@ -20,6 +20,9 @@ public final class PortcullisServer {
     ServerMain m = ServerMain.parse(args);
     Server server = Server.on(m.port).bindAddress("127.0.0.1").backlog(ServerMain.BACKLOG).policy(m.policy)
         .handshake(Handshakes.expectLine("HELLO")).handshakeTimeout(Duration.ofSeconds(10));
+    if (m.kernelFilter) {
+      server.kernelFilter();
+    }
     if (m.style.equals("threads")) {
       server.handle(conn -> {
         conn.output().write(ServerMain.OK);

@@ -23,13 +23,15 @@ final class ServerMain {
   final AccessPolicy policy;
   final Path policyFile;
   final String style;
+  final boolean kernelFilter;
 
-  private ServerMain(int port, boolean echo, Path policyFile, String style) throws IOException {
+  private ServerMain(int port, boolean echo, Path policyFile, String style, boolean kernelFilter) throws IOException {
     this.port = port;
     this.echo = echo;
     this.policyFile = policyFile;
     this.policy = AccessPolicy.load(policyFile);
     this.style = style;
+    this.kernelFilter = kernelFilter;
   }
 
   static ServerMain parse(String[] args) throws IOException {
@@ -37,12 +39,14 @@ final class ServerMain {
     String mode = null;
     String policy = null;
     String style = "loop";
+    boolean kernelFilter = false;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--port" -> port = Integer.parseInt(args[i + 1]);
         case "--mode" -> mode = args[i + 1];
         case "--policy" -> policy = args[i + 1];
         case "--style" -> style = args[i + 1];
+        case "--kernel-filter" -> kernelFilter = Boolean.parseBoolean(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -52,7 +56,7 @@ final class ServerMain {
     if (policy == null) {
       throw new IllegalArgumentException("--policy FILE is required");
     }
-    return new ServerMain(port, "echo".equals(mode), Path.of(policy), style);
+    return new ServerMain(port, "echo".equals(mode), Path.of(policy), style, kernelFilter);
   }
 
   /** Prints the ready line and starts the stdin stats responder. */
