@@ -119,8 +119,10 @@ public interface Channel {
    * and once at close, until {@code watchReadable(null)}: a standing registration, so a busy
    * connection costs no re-arming per message. The watch is edge-triggered: the task must read
    * until {@link #read} returns 0, -1 or fewer bytes than asked for, or run itself again with
-   * {@link #execute}; bytes already there when it stops early raise no new event. Takes the place
-   * of {@link #whenReadable}.
+   * {@link #execute}; bytes already there when it stops early raise no new event. A transport
+   * must keep that promise for the end of stream too: when a short read leaves an end of stream
+   * or an error behind (they came in the same event as the bytes), it runs the task again. Takes
+   * the place of {@link #whenReadable}.
    *
    * @param task the task to run on each event, or null to stop watching
    */

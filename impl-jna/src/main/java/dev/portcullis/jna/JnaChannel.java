@@ -35,6 +35,8 @@ final class JnaChannel implements Channel {
   private final int port;
   private final AtomicInteger state = new AtomicInteger();
   private final int[] event = new int[4];
+  /** The peer half-closed or the socket failed: reads end in -1 or an error, not in EAGAIN. */
+  private volatile boolean hangup;
   private volatile SocketAddress remote;
   private volatile SocketAddress local;
   /** A Unix domain socket peer's credentials, read at accept; set before the channel is shared. */
@@ -187,6 +189,12 @@ final class JnaChannel implements Channel {
     while (true) {
       long n = LibC.read(fd, address, length);
       if (n > 0) {
+        if (n < length && hangup) {
+          // A short read normally means drained, and an edge-triggered reader stops there. But the
+          // peer's FIN (or an error) may have come with this data in the same event: the socket
+          // is still readable and no new edge will come, so tell the reader once more.
+          announceAgain();
+        }
         return n;
       }
       if (n == 0) {
@@ -294,8 +302,21 @@ final class JnaChannel implements Channel {
     }
   }
 
+  private void announceAgain() {
+    Runnable w;
+    synchronized (this) {
+      w = watcher;
+    }
+    if (w != null) {
+      loop.execute(w);
+    }
+  }
+
   /** Called on the loop with the events epoll reported for this channel. */
   void onEvents(int events) {
+    if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0) {
+      hangup = true;
+    }
     Runnable r = null;
     Runnable w = null;
     Runnable watch = null;
