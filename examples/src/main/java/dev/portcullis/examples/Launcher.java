@@ -34,6 +34,9 @@ public final class Launcher {
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           or --hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",
+      "  guard    --listen PORT --backend HOST:PORT [--bind ADDR] [rules as for echo] [--proxy-v2]",
+      "           [--max-connections N] [--max-per-source N] [--secret-file FILE]",
+      "           an access-controlled TCP forwarder in front of a service without access control",
       "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
       "           like nc: pass the shared-secret handshake, then relay stdin and stdout",
       "");
@@ -41,7 +44,8 @@ public final class Launcher {
   /** Entry point; exits with the command's status. */
   public static void main(String[] args) {
     int status = run(args, System.in, System.out, System.err);
-    if (status != 0 || !"echo".equals(args.length > 0 ? args[0] : "")) {
+    String command = args.length > 0 ? args[0] : "";
+    if (status != 0 || !(command.equals("echo") || command.equals("guard"))) {
       System.exit(status);
     }
   }
@@ -59,6 +63,7 @@ public final class Launcher {
         case "echo" -> EchoService.run(rest, out, err);
         case "check" -> Check.run(rest, in, out, err);
         case "connect" -> Connect.run(rest, in, out, err);
+        case "guard" -> dev.portcullis.examples.guard.Guard.run(rest, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;

@@ -1,0 +1,203 @@
+package dev.portcullis.examples.guard;
+
+import dev.portcullis.Connection;
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.examples.Options;
+import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.UsageException;
+import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.handshake.SharedSecret;
+import dev.portcullis.policy.AccessPolicy;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * An access-controlled TCP forwarder, for a service that has no access control of its own (what
+ * {@code tcpd} and {@code spiped} are used for): it listens, applies a policy, limits and optional
+ * handshakes, and forwards every admitted connection to the backend, byte for byte.
+ *
+ * <pre>
+ * portcullis guard --listen 8080 --backend 127.0.0.1:8000 --policy office.policy --max-per-source 20
+ * portcullis guard --listen 8080 --backend 127.0.0.1:8000 --allow 10.0.0.0/8 --proxy-v2
+ * </pre>
+ *
+ * With {@code --proxy-v2} it begins every backend connection with a PROXY protocol v2 header
+ * naming the real client, so a backend that reads it (HAProxy's {@code accept-proxy}, nginx's
+ * {@code proxy_protocol}, a Portcullis server with {@code Handshakes.proxyProtocol()}) still
+ * learns who connected. {@code --secret-file FILE} requires the shared-secret handshake first.
+ * Prints {@code guarding HOST:PORT -> BACKEND} when ready; stops gracefully on SIGTERM.
+ */
+public final class Guard {
+  private Guard() {}
+
+  private static final Set<String> VALUED;
+
+  static {
+    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
+    v.addAll(Set.of("--listen", "--bind", "--backend", "--max-connections", "--max-per-source", "--secret-file",
+        "--connect-timeout"));
+    VALUED = Set.copyOf(v);
+  }
+
+  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.guard.Guard ...}. */
+  public static void main(String[] args) {
+    int status = run(args, System.out, System.err);
+    if (status != 0) {
+      System.exit(status);
+    }
+  }
+
+  /** Runs the forwarder until the process is asked to stop; returns the exit status. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    Options o = Options.parse(args, VALUED, Set.of("--proxy-v2", "--allow-all"));
+    int port = o.integer("--listen", 0, 65535, null);
+    String backendText = o.one("--backend");
+    if (backendText == null) {
+      throw new UsageException("option --backend HOST:PORT is required");
+    }
+    InetSocketAddress backend = hostPort(backendText);
+    int connectTimeout = o.integer("--connect-timeout", 1, 600_000, 5_000);
+    boolean proxyV2 = o.has("--proxy-v2");
+    try {
+      AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
+      if (policy.isEmpty()) {
+        err.println("portcullis guard: no access rules; give --allow CIDR, --policy FILE, or --allow-all");
+        return 2;
+      }
+      Server server = Server.on(port).policy(policy)
+          .handle(conn -> forward(conn, backend, connectTimeout, proxyV2));
+      if (o.one("--bind") != null) {
+        server.bindAddress(o.one("--bind"));
+      }
+      if (o.one("--max-connections") != null) {
+        server.maxConnections(o.integer("--max-connections", 1, Integer.MAX_VALUE, null));
+      }
+      if (o.one("--max-per-source") != null) {
+        server.maxConnectionsPerSource(o.integer("--max-per-source", 1, Integer.MAX_VALUE, null));
+      }
+      if (o.one("--secret-file") != null) {
+        server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))));
+      }
+      RunningServer running = server.start();
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          running.shutdown(Duration.ofSeconds(10));
+        } catch (InterruptedException e) {
+          running.close();
+        }
+      }, "guard-shutdown"));
+      InetSocketAddress at = (InetSocketAddress) running.localAddress();
+      out.println("guarding " + at.getAddress().getHostAddress() + ":" + at.getPort() + " -> " + backendText);
+      out.flush();
+      running.awaitTermination();
+      return 0;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      err.println("portcullis guard: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("portcullis guard: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 1;
+    }
+  }
+
+  /** Connects to the backend and copies both ways until either side is done. */
+  static void forward(Connection conn, InetSocketAddress backend, int connectTimeout, boolean proxyV2)
+      throws IOException {
+    try (Socket upstream = new Socket()) {
+      upstream.connect(backend, connectTimeout);
+      upstream.setTcpNoDelay(true);
+      OutputStream toBackend = upstream.getOutputStream();
+      if (proxyV2) {
+        toBackend.write(proxyV2Header((InetSocketAddress) conn.peer(), (InetSocketAddress) conn.localAddress()));
+      }
+      Thread back = new Thread(() -> {
+        try {
+          upstream.getInputStream().transferTo(conn.output());
+        } catch (IOException closed) {
+          // the client or the backend went away
+        } finally {
+          conn.close();
+        }
+      }, "guard-back-" + conn.peer());
+      back.setDaemon(true);
+      back.start();
+      try {
+        copy(conn.input(), toBackend);
+        upstream.shutdownOutput(); // the client finished sending; let the backend answer and close
+        back.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private static void copy(InputStream in, OutputStream out) throws IOException {
+    byte[] buf = new byte[16 * 1024];
+    int n;
+    while ((n = in.read(buf)) > 0) {
+      out.write(buf, 0, n);
+    }
+  }
+
+  /** A PROXY protocol v2 header (PROXY command, TCP over IPv4 or IPv6) for this client and address. */
+  static byte[] proxyV2Header(InetSocketAddress client, InetSocketAddress local) {
+    byte[] src = client.getAddress().getAddress();
+    byte[] dst = local.getAddress().getAddress();
+    if (src.length != dst.length) { // an IPv4 client on a dual-stack socket: both as IPv6
+      src = v6(src);
+      dst = v6(dst);
+    }
+    boolean v4 = src.length == 4;
+    int length = (v4 ? 8 : 32) + 4;
+    ByteBuffer b = ByteBuffer.allocate(16 + length);
+    b.put(new byte[] {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A});
+    b.put((byte) 0x21); // version 2, PROXY
+    b.put((byte) (v4 ? 0x11 : 0x21)); // TCP over INET or INET6
+    b.putShort((short) length);
+    b.put(src).put(dst);
+    b.putShort((short) client.getPort()).putShort((short) local.getPort());
+    return b.array();
+  }
+
+  private static byte[] v6(byte[] a) {
+    if (a.length == 16) {
+      return a;
+    }
+    byte[] m = new byte[16];
+    m[10] = (byte) 0xFF;
+    m[11] = (byte) 0xFF;
+    System.arraycopy(a, 0, m, 12, 4);
+    return m;
+  }
+
+  private static InetSocketAddress hostPort(String text) {
+    int colon = text.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new UsageException("--backend '" + text + "' is not HOST:PORT");
+    }
+    String host = text.substring(0, colon).replace("[", "").replace("]", "");
+    int p;
+    try {
+      p = Integer.parseInt(text.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new UsageException("--backend '" + text + "': '" + text.substring(colon + 1) + "' is not a port");
+    }
+    if (p < 1 || p > 65535) {
+      throw new UsageException("--backend '" + text + "': port " + p + " is out of range 1..65535");
+    }
+    return new InetSocketAddress(host, p);
+  }
+}
