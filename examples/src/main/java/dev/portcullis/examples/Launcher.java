@@ -7,6 +7,7 @@ import dev.portcullis.examples.echo.EchoService;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.Arrays;
+import java.util.Set;
 
 /**
  * The {@code portcullis} launcher: {@code java -jar portcullis-examples.jar COMMAND [OPTIONS]}.
@@ -37,6 +38,8 @@ public final class Launcher {
       "  guard    --listen PORT --backend HOST:PORT [--bind ADDR] [rules as for echo] [--proxy-v2]",
       "           [--max-connections N] [--max-per-source N] [--secret-file FILE]",
       "           an access-controlled TCP forwarder in front of a service without access control",
+      "  admin    --socket PATH [--mode 0600]",
+      "           an admin console on a Unix socket that only this user may use (by peer credentials)",
       "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
       "           like nc: pass the shared-secret handshake, then relay stdin and stdout",
       "");
@@ -45,7 +48,7 @@ public final class Launcher {
   public static void main(String[] args) {
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
-    if (status != 0 || !(command.equals("echo") || command.equals("guard"))) {
+    if (status != 0 || !Set.of("echo", "guard", "admin").contains(command)) {
       System.exit(status);
     }
   }
@@ -64,6 +67,7 @@ public final class Launcher {
         case "check" -> Check.run(rest, in, out, err);
         case "connect" -> Connect.run(rest, in, out, err);
         case "guard" -> dev.portcullis.examples.guard.Guard.run(rest, out, err);
+        case "admin" -> dev.portcullis.examples.admin.AdminConsole.run(rest, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;

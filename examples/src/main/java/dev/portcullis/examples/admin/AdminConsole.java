@@ -1,0 +1,108 @@
+package dev.portcullis.examples.admin;
+
+import dev.portcullis.Connection;
+import dev.portcullis.RunningServer;
+import dev.portcullis.Server;
+import dev.portcullis.examples.Options;
+import dev.portcullis.examples.UsageException;
+import dev.portcullis.policy.PeerCredentials;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * An administration console on a Unix domain socket that only the user who started it may use:
+ * the socket file is {@code 0600} and the single credential rule allows only the owner's uid, so
+ * even a process of another user that could reach the file (say, with {@code --mode 0666}) is
+ * refused by its kernel-recorded credentials.
+ *
+ * <pre>
+ * portcullis admin --socket /run/user/1000/portcullis-admin.sock
+ * socat - UNIX-CONNECT:/run/user/1000/portcullis-admin.sock
+ * &gt; whoami
+ * uid=1000 gid=1000 pid=4242
+ * </pre>
+ *
+ * Commands, one a line: {@code help}, {@code whoami} (the caller's credentials), {@code uptime},
+ * {@code stats} (this console's own counters), {@code quit}.
+ */
+public final class AdminConsole {
+  private AdminConsole() {}
+
+  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.admin.AdminConsole ...}. */
+  public static void main(String[] args) {
+    int status = run(args, System.out, System.err);
+    if (status != 0) {
+      System.exit(status);
+    }
+  }
+
+  /** Runs the console until the process is asked to stop; returns the exit status. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    Options o = Options.parse(args, Set.of("--socket", "--mode"), Set.of());
+    String socket = o.one("--socket");
+    if (socket == null) {
+      throw new UsageException("option --socket PATH is required");
+    }
+    int mode = 0600;
+    if (o.one("--mode") != null) {
+      if (!o.one("--mode").matches("0?[0-7]{3}")) {
+        throw new UsageException("--mode '" + o.one("--mode") + "' is not an octal mode such as 0600");
+      }
+      mode = Integer.parseInt(o.one("--mode"), 8);
+    }
+    Instant started = Instant.now();
+    AtomicReference<RunningServer> self = new AtomicReference<>();
+    try {
+      int owner = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+      RunningServer running = Server.onUnix(Path.of(socket)).mode(mode).allowUid(owner)
+          .handle(conn -> session(conn, started, self.get())).start();
+      self.set(running);
+      Runtime.getRuntime().addShutdownHook(new Thread(running::close, "admin-shutdown"));
+      out.println("admin console on " + running.localAddress() + " for uid " + owner);
+      out.flush();
+      running.awaitTermination();
+      return 0;
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      err.println("portcullis admin: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("portcullis admin: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 1;
+    }
+  }
+
+  private static void session(Connection conn, Instant started, RunningServer server) throws IOException {
+    BufferedReader in = new BufferedReader(new InputStreamReader(conn.input(), StandardCharsets.UTF_8));
+    PrintWriter w = new PrintWriter(conn.output(), true, StandardCharsets.UTF_8);
+    w.println("portcullis admin; 'help' lists the commands");
+    for (String line; (line = in.readLine()) != null; ) {
+      switch (line.strip()) {
+        case "help" -> w.println("help | whoami | uptime | stats | quit");
+        case "whoami" -> w.println(conn.attribute(PeerCredentials.class).map(String::valueOf).orElse("unknown"));
+        case "uptime" -> w.println(Duration.between(started, Instant.now()).toSeconds() + " s");
+        case "stats" -> w.println(server == null ? "starting" : server.stats());
+        case "quit" -> {
+          w.println("bye");
+          return;
+        }
+        case "" -> {
+          // ignore blank lines
+        }
+        default -> w.println("unknown command '" + line.strip() + "'; 'help' lists them");
+      }
+    }
+  }
+}
