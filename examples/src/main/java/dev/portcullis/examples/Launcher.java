@@ -38,6 +38,9 @@ public final class Launcher {
       "  guard    --listen PORT --backend HOST:PORT [--bind ADDR] [rules as for echo] [--proxy-v2]",
       "           [--max-connections N] [--max-per-source N] [--secret-file FILE]",
       "           an access-controlled TCP forwarder in front of a service without access control",
+      "  kv       --port P --secret-file FILE [--bind ADDR] [--allow CIDR]... [--policy FILE]",
+      "           a key-value store (SET/GET/DEL/KEYS) behind an allow-list and the shared secret",
+      "  kv-client HOST:PORT --secret-file FILE --key-id ID COMMAND [ARGS...] [--from ADDR]",
       "  admin    --socket PATH [--mode 0600]",
       "           an admin console on a Unix socket that only this user may use (by peer credentials)",
       "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
@@ -48,7 +51,7 @@ public final class Launcher {
   public static void main(String[] args) {
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
-    if (status != 0 || !Set.of("echo", "guard", "admin").contains(command)) {
+    if (status != 0 || !Set.of("echo", "guard", "admin", "kv").contains(command)) {
       System.exit(status);
     }
   }
@@ -68,6 +71,8 @@ public final class Launcher {
         case "connect" -> Connect.run(rest, in, out, err);
         case "guard" -> dev.portcullis.examples.guard.Guard.run(rest, out, err);
         case "admin" -> dev.portcullis.examples.admin.AdminConsole.run(rest, out, err);
+        case "kv" -> dev.portcullis.examples.kv.KvServer.run(rest, out, err);
+        case "kv-client" -> dev.portcullis.examples.kv.KvClient.run(rest, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;

@@ -1,0 +1,80 @@
+package dev.portcullis.examples.kv;
+
+import dev.portcullis.examples.Options;
+import dev.portcullis.examples.UsageException;
+import dev.portcullis.handshake.SharedSecret;
+import dev.portcullis.handshake.SharedSecretClient;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The client of {@link KvServer}: passes the shared-secret handshake with the named key, sends one
+ * request made of the remaining arguments, prints the reply, and exits 0 (or 1 when the reply is
+ * {@code ERROR ...} or the server refused).
+ *
+ * <pre>
+ * portcullis kv-client 127.0.0.1:7700 --secret-file kv.keys --key-id app-1 GET colour
+ * </pre>
+ */
+public final class KvClient {
+  private KvClient() {}
+
+  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.kv.KvClient ...}. */
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs one request; returns the exit status. */
+  public static int run(String[] args, PrintStream out, PrintStream err) {
+    Options o = Options.parse(args, Set.of("--secret-file", "--key-id", "--from"), Set.of());
+    if (o.positional().size() < 2) {
+      throw new UsageException("expected HOST:PORT COMMAND [ARGS...]");
+    }
+    String target = o.positional().get(0);
+    String request = String.join(" ", o.positional().subList(1, o.positional().size()));
+    if (o.one("--secret-file") == null || o.one("--key-id") == null) {
+      throw new UsageException("--secret-file FILE and --key-id ID are required");
+    }
+    int colon = target.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new UsageException("'" + target + "' is not HOST:PORT");
+    }
+    try (Socket s = new Socket()) {
+      if (o.one("--from") != null) {
+        s.bind(new InetSocketAddress(o.one("--from"), 0));
+      }
+      s.connect(new InetSocketAddress(target.substring(0, colon), Integer.parseInt(target.substring(colon + 1))), 5000);
+      s.setSoTimeout(10_000);
+      Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(o.one("--secret-file")));
+      byte[] key = keys.get(o.one("--key-id"));
+      if (key == null) {
+        throw new UsageException("no key '" + o.one("--key-id") + "' in " + o.one("--secret-file"));
+      }
+      SharedSecretClient.authenticate(s.getInputStream(), s.getOutputStream(), o.one("--key-id"), key);
+      OutputStream w = s.getOutputStream();
+      w.write((request + "\n").getBytes(StandardCharsets.UTF_8));
+      w.flush();
+      String reply = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+      if (reply == null) {
+        err.println("portcullis kv-client: the server closed the connection");
+        return 1;
+      }
+      out.println(reply);
+      return reply.startsWith("ERROR") ? 1 : 0;
+    } catch (NumberFormatException e) {
+      throw new UsageException("'" + target + "' is not HOST:PORT");
+    } catch (IOException e) {
+      err.println("portcullis kv-client: " + e.getMessage());
+      return 1;
+    }
+  }
+}
