@@ -41,6 +41,8 @@ public final class Launcher {
       "  kv       --port P --secret-file FILE [--bind ADDR] [--allow CIDR]... [--policy FILE]",
       "           a key-value store (SET/GET/DEL/KEYS) behind an allow-list and the shared secret",
       "  kv-client HOST:PORT --secret-file FILE --key-id ID COMMAND [ARGS...] [--from ADDR]",
+      "  http     --port P [--proxy-protocol TRUSTED_CIDR]... [rules]",
+      "           HTTP/1.1 /health and /hello behind a PROXY-protocol proxy such as HAProxy",
       "  admin    --socket PATH [--mode 0600]",
       "           an admin console on a Unix socket that only this user may use (by peer credentials)",
       "  connect  HOST:PORT [--secret-file FILE --key-id ID]",
@@ -51,7 +53,7 @@ public final class Launcher {
   public static void main(String[] args) {
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
-    if (status != 0 || !Set.of("echo", "guard", "admin", "kv").contains(command)) {
+    if (status != 0 || !Set.of("echo", "guard", "admin", "kv", "http").contains(command)) {
       System.exit(status);
     }
   }
@@ -73,6 +75,7 @@ public final class Launcher {
         case "admin" -> dev.portcullis.examples.admin.AdminConsole.run(rest, out, err);
         case "kv" -> dev.portcullis.examples.kv.KvServer.run(rest, out, err);
         case "kv-client" -> dev.portcullis.examples.kv.KvClient.run(rest, out, err);
+        case "http" -> dev.portcullis.examples.http.HttpService.run(rest, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;
