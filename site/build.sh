@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the whole site with one command, then checks it as a reader would see it:
+#   site/build.sh [--no-coverage]
+# 1. mvn verify with JaCoCo (coverage of api, jna and examples), plus the Javadoc jars;
+# 2. the Maven site (site/src/site) into site/target/site;
+# 3. the Javadoc and the coverage reports copied under it (apidocs/, coverage/), and the
+#    surefire test reports summarised as test-report.html;
+# 4. every internal link checked (site/check-links.py): a broken one fails the build;
+# 5. headless Chromium screenshots of the home and getting-started pages into
+#    site/target/screenshots/ (skipped with a message when chromium is not installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+coverage=1
+[ "${1:-}" = "--no-coverage" ] && coverage=0
+
+if [ "$coverage" = 1 ]; then
+  mvn -B -q -Pcoverage verify
+else
+  mvn -B -q -DskipTests package
+fi
+out=site/target/site
+rm -rf "$out" # the site plugin skips pages whose source did not change, even when the menu did
+mvn -B -q -pl site site
+
+mkdir -p "$out/apidocs" "$out/coverage"
+for m in api impl-jna; do
+  docs="$m/target/reports/apidocs"  # where maven-javadoc-plugin 3.x puts what it jars
+  [ -d "$docs" ] || docs="$m/target/apidocs"
+  rm -rf "$out/apidocs/$m" && cp -r "$docs" "$out/apidocs/$m"
+done
+{
+  echo "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Coverage</title></head>"
+  echo "<body style='font-family:sans-serif;margin:2em'><h1>Test coverage (JaCoCo)</h1><ul>"
+  if [ "$coverage" = 1 ]; then
+    for m in api impl-jna examples; do
+      if [ -d "$m/target/site/jacoco" ]; then
+        rm -rf "$out/coverage/$m" && cp -r "$m/target/site/jacoco" "$out/coverage/$m"
+        echo "<li><a href='$m/index.html'>$m</a></li>"
+      fi
+    done
+  else
+    echo "<li>This site was built with --no-coverage; run site/build.sh for the reports.</li>"
+  fi
+  echo "</ul><p><a href='../index.html'>Back to the site</a></p></body></html>"
+} > "$out/coverage/index.html"
+python3 site/test-report.py > "$out/test-report.html"
+
+python3 site/check-links.py "$out"
+
+shots=site/target/screenshots
+mkdir -p "$shots"
+if command -v chromium >/dev/null 2>&1; then
+  profile=$(mktemp -d)
+  for page in index getting-started; do
+    chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+      --disable-component-update --disable-sync --user-data-dir="$profile" --hide-scrollbars \
+      --window-size=1280,1000 --screenshot="$shots/$page.png" "file://$PWD/$out/$page.html" >/dev/null 2>&1
+    [ -s "$shots/$page.png" ] || { echo "no screenshot of $page.html" >&2; exit 1; }
+  done
+  rm -rf "$profile"
+  echo "screenshots: $shots/index.png $shots/getting-started.png"
+else
+  echo "chromium not installed: no screenshots (apt-get install chromium)" >&2
+fi
+echo "site: $out/index.html"
