@@ -3,8 +3,8 @@
 #   site/build.sh [--no-coverage]
 # 1. mvn verify with JaCoCo (coverage of api, jna and examples), plus the Javadoc jars;
 # 2. the Maven site (site/src/site) into site/target/site;
-# 3. the Javadoc and the coverage reports copied under it (apidocs/, coverage/), and the
-#    surefire test reports summarised as test-report.html;
+# 3. one Javadoc over api and jna (apidocs/), the coverage reports (coverage/: all modules
+#    merged, and each alone), and the surefire reports summarised as test-report.html;
 # 4. every internal link checked (site/check-links.py): a broken one fails the build;
 # 5. headless Chromium screenshots of the home and getting-started pages into
 #    site/target/screenshots/ (skipped with a message when chromium is not installed).
@@ -23,19 +23,38 @@ rm -rf "$out" # the site plugin skips pages whose source did not change, even wh
 mvn -B -q -pl site site
 
 mkdir -p "$out/apidocs" "$out/coverage"
-for m in api impl-jna; do
-  docs="$m/target/reports/apidocs"  # where maven-javadoc-plugin 3.x puts what it jars
-  [ -d "$docs" ] || docs="$m/target/apidocs"
-  rm -rf "$out/apidocs/$m" && cp -r "$docs" "$out/apidocs/$m"
-done
+# One Javadoc over the api and the JNA transport together, so links between them work.
+cp_file=$(mktemp)
+# compile in the same run, so the reactor supplies portcullis-api even when ~/.m2 has none
+mvn -B -q -pl impl-jna -am compile dependency:build-classpath -Dmdep.outputFile="$cp_file" \
+  -Dmdep.includeScope=compile >/dev/null
+rm -rf "$out/apidocs"
+javadoc -quiet -Xdoclint:none -d "$out/apidocs" -doctitle "Portcullis 0.1.0-SNAPSHOT API" -windowtitle "Portcullis API" \
+  -sourcepath api/src/main/java:impl-jna/src/main/java -classpath "$(cat "$cp_file")" \
+  -subpackages dev.portcullis >/dev/null
+rm -f "$cp_file"
 {
   echo "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Coverage</title></head>"
   echo "<body style='font-family:sans-serif;margin:2em'><h1>Test coverage (JaCoCo)</h1><ul>"
   if [ "$coverage" = 1 ]; then
+    # All modules' test runs merged, over all classes: the api's code counts what the transport's
+    # and the examples' tests exercise too.
+    cli=$(mktemp -d)
+    mvn -B -q -N dependency:copy -Dartifact=org.jacoco:org.jacoco.cli:0.8.13:jar:nodeps -DoutputDirectory="$cli" \
+      >/dev/null
+    java -jar "$cli"/org.jacoco.cli-0.8.13-nodeps.jar merge api/target/jacoco.exec impl-jna/target/jacoco.exec \
+      examples/target/jacoco.exec --destfile "$cli/all.exec" --quiet
+    rm -rf "$out/coverage/all"
+    java -jar "$cli"/org.jacoco.cli-0.8.13-nodeps.jar report "$cli/all.exec" --classfiles api/target/classes \
+      --classfiles impl-jna/target/classes --classfiles examples/target/classes --sourcefiles api/src/main/java \
+      --sourcefiles impl-jna/src/main/java --sourcefiles examples/src/main/java --name "Portcullis, all tests" \
+      --html "$out/coverage/all" --quiet
+    rm -rf "$cli"
+    echo "<li><a href='all/index.html'>all modules, all tests</a></li>"
     for m in api impl-jna examples; do
       if [ -d "$m/target/site/jacoco" ]; then
         rm -rf "$out/coverage/$m" && cp -r "$m/target/site/jacoco" "$out/coverage/$m"
-        echo "<li><a href='$m/index.html'>$m</a></li>"
+        echo "<li><a href='$m/index.html'>$m, its own tests</a></li>"
       fi
     done
   else
