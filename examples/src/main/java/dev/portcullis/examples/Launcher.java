@@ -49,7 +49,11 @@ public final class Launcher {
       "           like nc: pass the shared-secret handshake, then relay stdin and stdout",
       "");
 
-  /** Entry point; exits with the command's status. */
+  /**
+   * Entry point; exits with the command's status.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
@@ -58,7 +62,15 @@ public final class Launcher {
     }
   }
 
-  /** Runs a command with the given streams and returns its exit status. */
+  /**
+   * Runs a command with the given streams and returns its exit status.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param in standard input
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     if (args.length == 0) {
       err.print(USAGE);

@@ -21,6 +21,8 @@ public final class Options {
    *
    * @param valued the options that take a value, such as {@code --port}
    * @param flags the options that take none, such as {@code --allow-all}
+   * @param args the command-line arguments, without the command name
+   * @return the parsed options
    * @throws UsageException for an unknown option or a missing value
    */
   public static Options parse(String[] args, Set<String> valued, Set<String> flags) {
@@ -43,12 +45,22 @@ public final class Options {
     return o;
   }
 
-  /** Every value given for a repeatable option, in order. */
+  /**
+   * Every value given for a repeatable option, in order.
+   *
+   * @param name the option, such as {@code --allow}
+   * @return its values, empty if it was not given
+   */
   public List<String> all(String name) {
     return values.getOrDefault(name, List.of());
   }
 
-  /** The single value of an option, or null; given twice is a usage error. */
+  /**
+   * The single value of an option, or null; given twice is a usage error.
+   *
+   * @param name the option, such as {@code --port}
+   * @return its value, or null if it was not given
+   */
   public String one(String name) {
     List<String> v = all(name);
     if (v.size() > 1) {
@@ -57,12 +69,26 @@ public final class Options {
     return v.isEmpty() ? null : v.get(0);
   }
 
-  /** Whether a flag was given. */
+  /**
+   * Whether a flag was given.
+   *
+   * @param name the flag, such as {@code --allow-all}
+   * @return {@code true} if it was given
+   */
   public boolean has(String name) {
     return values.containsKey(name);
   }
 
-  /** An integer option within a range, or the default when absent. */
+  /**
+   * An integer option within a range, or the default when absent.
+   *
+   * @param name the option, such as {@code --port}
+   * @param min the smallest value allowed
+   * @param max the largest value allowed
+   * @param fallback the value when the option is absent, or null if it is required
+   * @return the value
+   * @throws UsageException if it is required and absent, not a whole number, or out of range
+   */
   public int integer(String name, int min, int max, Integer fallback) {
     String v = one(name);
     if (v == null) {
@@ -85,7 +111,11 @@ public final class Options {
     }
   }
 
-  /** The positional arguments. */
+  /**
+   * The positional arguments.
+   *
+   * @return the arguments that are not options, in order
+   */
   public List<String> positional() {
     return positional;
   }

@@ -18,6 +18,9 @@ public final class PolicyOptions {
    * and every credential rule ({@code --allow-uid N}, {@code --deny-user NAME}, ...),
    * plus {@code allow 0.0.0.0/0} and {@code allow ::/0} when {@code allowAll}.
    *
+   * @param o the parsed command line
+   * @param allowAll whether {@code --allow-all} (or its like) was given
+   * @return the combined policy; empty if no rule was given
    * @throws IllegalArgumentException for a malformed rule (the message names it)
    * @throws IOException if the policy file cannot be read
    */

@@ -4,7 +4,11 @@ package dev.portcullis.examples;
 public final class UsageException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
-  /** A usage error that says what was wrong. */
+  /**
+   * A usage error that says what was wrong.
+   *
+   * @param message what is wrong with the command line
+   */
   public UsageException(String message) {
     super(message);
   }

@@ -38,7 +38,11 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class AdminConsole {
   private AdminConsole() {}
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.admin.AdminConsole ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.admin.AdminConsole ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     int status = run(args, System.out, System.err);
     if (status != 0) {
@@ -46,7 +50,14 @@ public final class AdminConsole {
     }
   }
 
-  /** Runs the console until the process is asked to stop; returns the exit status. */
+  /**
+   * Runs the console until the process is asked to stop; returns the exit status.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, Set.of("--socket", "--mode"), Set.of());
     String socket = o.one("--socket");

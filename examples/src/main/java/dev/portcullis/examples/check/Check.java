@@ -30,12 +30,24 @@ import java.util.Set;
 public final class Check {
   private Check() {}
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.check.Check ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.check.Check ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     System.exit(run(args, System.in, System.out, System.err));
   }
 
-  /** Runs the check and returns the exit status: 0, or 2 if any input was malformed. */
+  /**
+   * Runs the check and returns the exit status: 0, or 2 if any input was malformed.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param in standard input
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     java.util.Set<String> valued = new java.util.HashSet<>(PolicyOptions.VALUED);
     valued.addAll(Set.of("--hosts-allow", "--hosts-deny", "--daemon"));

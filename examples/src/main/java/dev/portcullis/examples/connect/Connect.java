@@ -26,12 +26,24 @@ import java.util.Set;
 public final class Connect {
   private Connect() {}
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.connect.Connect HOST:PORT ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.connect.Connect HOST:PORT ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     System.exit(run(args, System.in, System.out, System.err));
   }
 
-  /** Runs the client; returns 0 when the exchange completed, 1 when the connection or handshake failed. */
+  /**
+   * Runs the client; returns 0 when the exchange completed, 1 when the connection or handshake failed.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param in standard input
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, Set.of("--secret-file", "--key-id"), Set.of());
     if (o.positional().size() != 1) {

@@ -22,12 +22,23 @@ import java.time.Duration;
 public final class Demo {
   private Demo() {}
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.demo.Demo}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.demo.Demo}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** Runs the demo; returns 0 when the allowed client was served and the other refused. */
+  /**
+   * Runs the demo; returns 0 when the allowed client was served and the other refused.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     if (args.length > 0) {
       throw new UsageException("demo takes no arguments");

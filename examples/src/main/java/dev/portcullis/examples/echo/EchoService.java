@@ -50,7 +50,11 @@ public final class EchoService {
     VALUED = Set.copyOf(v);
   }
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.echo.EchoService --port ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.echo.EchoService --port ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     int status = run(args, System.out, System.err);
     if (status != 0) {
@@ -58,7 +62,14 @@ public final class EchoService {
     }
   }
 
-  /** Runs the service until the process is asked to stop; returns the exit status. */
+  /**
+   * Runs the service until the process is asked to stop; returns the exit status.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options o = Options.parse(systemdName(args), VALUED, FLAGS);
     if (!o.positional().isEmpty()) {

@@ -44,7 +44,11 @@ public final class HttpService {
     VALUED = Set.copyOf(v);
   }
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.http.HttpService ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.http.HttpService ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     int status = run(args, System.out, System.err);
     if (status != 0) {
@@ -52,7 +56,14 @@ public final class HttpService {
     }
   }
 
-  /** Runs the service until the process is asked to stop; returns the exit status. */
+  /**
+   * Runs the service until the process is asked to stop; returns the exit status.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, VALUED, Set.of("--allow-all"));
     int port = o.integer("--port", 0, 65535, null);

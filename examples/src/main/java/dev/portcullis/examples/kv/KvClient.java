@@ -28,12 +28,23 @@ import java.util.Set;
 public final class KvClient {
   private KvClient() {}
 
-  /** {@code java -cp portcullis-examples.jar dev.portcullis.examples.kv.KvClient ...}. */
+  /**
+   * {@code java -cp portcullis-examples.jar dev.portcullis.examples.kv.KvClient ...}.
+   *
+   * @param args the command-line arguments, without the command name
+   */
   public static void main(String[] args) {
     System.exit(run(args, System.out, System.err));
   }
 
-  /** Runs one request; returns the exit status. */
+  /**
+   * Runs one request; returns the exit status.
+   *
+   * @param args the command-line arguments, without the command name
+   * @param out where results go
+   * @param err where errors go
+   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, Set.of("--secret-file", "--key-id", "--from"), Set.of());
     if (o.positional().size() < 2) {
