@@ -16,8 +16,12 @@ for path in sorted(glob.glob("*/target/surefire-reports/TEST-*.xml")):
 print("<!DOCTYPE html><html><head><meta charset='utf-8'><title>Portcullis test report</title>"
       "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px;text-align:left}"
       "tr:nth-child(even){background:#f4f4f4}</style></head><body>")
-print(f"<h1>Test report</h1><p>{totals[0]} tests, {totals[1]} failures, {totals[2]} errors, {totals[3]} skipped, "
-      "from the last <code>mvn verify</code>. <a href='index.html'>Back to the site</a>.</p>")
+if not rows:
+    print("<h1>Test report</h1><p>No test ran in this build (<code>site/build.sh --no-coverage</code> skips "
+          "them); run <code>site/build.sh</code> for the report. <a href='index.html'>Back to the site</a>.</p>")
+else:
+    print(f"<h1>Test report</h1><p>{totals[0]} tests, {totals[1]} failures, {totals[2]} errors, {totals[3]} skipped, "
+          "from the last <code>mvn verify</code>. <a href='index.html'>Back to the site</a>.</p>")
 print("<table><tr><th>module</th><th>class</th><th>tests</th><th>failures</th><th>errors</th><th>skipped</th>"
       "<th>seconds</th></tr>")
 print("\n".join(rows))

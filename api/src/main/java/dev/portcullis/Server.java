@@ -61,7 +61,6 @@ public final class Server {
   private Integer mode;
   private java.util.OptionalInt owner = java.util.OptionalInt.empty();
   private java.util.OptionalInt group = java.util.OptionalInt.empty();
-  private boolean anyCredentialRule;
   private int maxConnections;
   private int maxPerSource;
   private double ratePerSecond;
@@ -400,7 +399,6 @@ public final class Server {
   private Server credentialRule(dev.portcullis.policy.CredentialRule rule) {
     rules.rule(rule);
     anyRule = true;
-    anyCredentialRule = true;
     return this;
   }
 
@@ -671,7 +669,9 @@ public final class Server {
     if (bindAddress.isPresent()) {
       throw new IllegalStateException(where() + " has .bindAddress(...); a Unix domain socket has no IP address");
     }
-    if (abstractName != null && !anyCredentialRule) {
+    boolean specificCredentialRule = effective.credentialRules().stream()
+        .anyMatch(r -> r.kind() != dev.portcullis.policy.CredentialRule.Kind.ANY);
+    if (abstractName != null && !specificCredentialRule) {
       throw new IllegalStateException(where() + " has no credential rule: an abstract socket has no file"
           + " permissions, so anyone in the network namespace could connect; say who may with allowUid(...),"
           + " allowUser(...), allowGid(...) or allowGroup(...)");

@@ -36,7 +36,8 @@ public final class SharedSecretClient {
    */
   public static void authenticate(InputStream in, OutputStream out, String keyId, byte[] key) throws IOException {
     SharedSecret.checkKey(keyId, key);
-    String greeting = readLine(in);
+    String greeting = readLine(in, "the server closed the connection before its greeting: it refused this client"
+        + " before any handshake (its address, or a limit?)");
     if (!greeting.startsWith(SharedSecret.GREETING)) {
       throw new ProtocolException("not a Portcullis shared-secret greeting: '" + greeting + "'");
     }
@@ -55,12 +56,15 @@ public final class SharedSecretClient {
 
   /** Reads one line byte by byte, so nothing after it is consumed; at most 256 bytes. */
   private static String readLine(InputStream in) throws IOException {
+    return readLine(in, "the server closed the connection during the shared-secret handshake (wrong key or key id?)");
+  }
+
+  private static String readLine(InputStream in, String atEndOfStream) throws IOException {
     ByteArrayOutputStream line = new ByteArrayOutputStream();
     while (true) {
       int b = in.read();
       if (b < 0) {
-        throw new IOException("the server closed the connection during the shared-secret handshake"
-            + " (wrong key or key id?)");
+        throw new IOException(atEndOfStream);
       }
       if (b == '\n') {
         return line.toString(StandardCharsets.US_ASCII);

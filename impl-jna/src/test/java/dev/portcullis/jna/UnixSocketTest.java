@@ -258,6 +258,10 @@ class UnixSocketTest {
     IllegalStateException open = assertThrows(IllegalStateException.class,
         () -> Server.onAbstract(name).allowAll().handle(WHO).start());
     assertTrue(open.getMessage().contains("no credential rule"), open.getMessage());
+    try (RunningServer viaPolicy = Server.onAbstract(name + "-p")
+        .policy(dev.portcullis.policy.AccessPolicy.parse("allow uid " + MY_UID)).handle(WHO).start()) {
+      assertEquals(new AbstractSocketAddress(name + "-p"), viaPolicy.localAddress(), "rules from a policy count too");
+    }
     try (RunningServer server = Server.onAbstract(name).allowUid(MY_UID).handle(WHO).start()) {
       assertEquals(new AbstractSocketAddress(name), server.localAddress());
       String out = run("abs\n", ExternalTool.require("socat"), "-t", "5", "-", "ABSTRACT-CONNECT:" + name);

@@ -63,15 +63,26 @@ public final class Connect {
     if ((file == null) != (keyId == null)) {
       throw new UsageException("--secret-file and --key-id go together");
     }
+    byte[] key = null;
+    if (file != null) {
+      // The key first: a missing or malformed file is the user's to fix before any connection.
+      try {
+        key = SharedSecret.loadKeys(Path.of(file)).get(keyId);
+      } catch (java.nio.file.NoSuchFileException e) {
+        err.println("portcullis connect: no such file: " + e.getFile());
+        return 2;
+      } catch (java.io.IOException | IllegalArgumentException e) {
+        err.println("portcullis connect: " + e.getMessage());
+        return 2;
+      }
+      if (key == null) {
+        err.println("portcullis connect: key id '" + keyId + "' is not in " + file);
+        return 2;
+      }
+    }
     try (Socket socket = new Socket()) {
       socket.connect(new InetSocketAddress(target.getHost(), target.getPort()), 10_000);
-      if (file != null) {
-        Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(file));
-        byte[] key = keys.get(keyId);
-        if (key == null) {
-          err.println("portcullis connect: key id '" + keyId + "' is not in " + file);
-          return 2;
-        }
+      if (key != null) {
         SharedSecretClient.authenticate(socket.getInputStream(), socket.getOutputStream(), keyId, key);
       }
       OutputStream toServer = socket.getOutputStream();

@@ -105,8 +105,14 @@ public final class EchoService {
     try {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
-        err.println("portcullis echo: no access rules, so anyone on any machine could connect; give --allow CIDR,"
-            + " --policy FILE, or --allow-all to run an open server on purpose");
+        if (unix != null || abstractName != null) {
+          err.println("portcullis echo: no access rules for local peers; give --allow-uid N, --allow-user NAME,"
+              + " --allow-gid N or --allow-group NAME" + (unix != null ? ", or --allow-all to let the file's mode alone"
+              + " decide" : " (an abstract socket has no file mode to fall back on)"));
+        } else {
+          err.println("portcullis echo: no access rules, so anyone on any machine could connect; give --allow CIDR,"
+              + " --policy FILE, or --allow-all to run an open server on purpose");
+        }
         return 2;
       }
       Server server;

@@ -128,18 +128,27 @@ public final class Guard {
   static void forward(Connection conn, InetSocketAddress backend, int connectTimeout, boolean proxyV2)
       throws IOException {
     try (Socket upstream = new Socket()) {
-      upstream.connect(backend, connectTimeout);
+      try {
+        upstream.connect(backend, connectTimeout);
+      } catch (IOException down) {
+        // The client gets a closed connection; the operator gets one line, not a stack trace.
+        org.slf4j.LoggerFactory.getLogger(Guard.class).warn("backend {} unreachable for {}: {}", backend, conn.peer(),
+            down.getMessage());
+        return;
+      }
       upstream.setTcpNoDelay(true);
       OutputStream toBackend = upstream.getOutputStream();
       if (proxyV2) {
         toBackend.write(proxyV2Header((InetSocketAddress) conn.peer(), (InetSocketAddress) conn.localAddress()));
       }
+      java.util.concurrent.atomic.AtomicBoolean backendDone = new java.util.concurrent.atomic.AtomicBoolean();
       Thread back = new Thread(() -> {
         try {
           upstream.getInputStream().transferTo(conn.output());
         } catch (IOException closed) {
           // the client or the backend went away
         } finally {
+          backendDone.set(true);
           conn.close();
         }
       }, "guard-back-" + conn.peer());
@@ -148,6 +157,14 @@ public final class Guard {
       try {
         copy(conn.input(), toBackend);
         upstream.shutdownOutput(); // the client finished sending; let the backend answer and close
+      } catch (IOException e) {
+        if (!backendDone.get()) {
+          throw e; // a real failure on the client's side
+        }
+        // The backend answered and closed first, which closed the client connection under the
+        // copy: the normal end of an HTTP/1.0-style exchange, not a failure.
+      }
+      try {
         back.join();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();

@@ -59,17 +59,27 @@ public final class KvClient {
     if (colon <= 0) {
       throw new UsageException("'" + target + "' is not HOST:PORT");
     }
+    byte[] key;
+    try {
+      // The key first: a missing or malformed file is the user's to fix before any connection.
+      Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(o.one("--secret-file")));
+      key = keys.get(o.one("--key-id"));
+    } catch (java.nio.file.NoSuchFileException e) {
+      err.println("portcullis kv-client: no such file: " + e.getFile());
+      return 2;
+    } catch (IOException | IllegalArgumentException e) {
+      err.println("portcullis kv-client: " + e.getMessage());
+      return 2;
+    }
+    if (key == null) {
+      throw new UsageException("no key '" + o.one("--key-id") + "' in " + o.one("--secret-file"));
+    }
     try (Socket s = new Socket()) {
       if (o.one("--from") != null) {
         s.bind(new InetSocketAddress(o.one("--from"), 0));
       }
       s.connect(new InetSocketAddress(target.substring(0, colon), Integer.parseInt(target.substring(colon + 1))), 5000);
       s.setSoTimeout(10_000);
-      Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(o.one("--secret-file")));
-      byte[] key = keys.get(o.one("--key-id"));
-      if (key == null) {
-        throw new UsageException("no key '" + o.one("--key-id") + "' in " + o.one("--secret-file"));
-      }
       SharedSecretClient.authenticate(s.getInputStream(), s.getOutputStream(), o.one("--key-id"), key);
       OutputStream w = s.getOutputStream();
       w.write((request + "\n").getBytes(StandardCharsets.UTF_8));

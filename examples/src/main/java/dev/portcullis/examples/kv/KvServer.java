@@ -71,16 +71,16 @@ public final class KvServer {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, VALUED, Set.of());
+    Options o = Options.parse(args, VALUED, Set.of("--allow-all"));
     int port = o.integer("--port", 0, 65535, null);
     if (o.one("--secret-file") == null) {
       throw new UsageException("option --secret-file FILE is required: the store trusts no one without a key");
     }
     ConcurrentMap<String, String> store = new ConcurrentHashMap<>();
     try {
-      AccessPolicy policy = PolicyOptions.policy(o, false);
+      AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
-        err.println("portcullis kv: no access rules; give --allow CIDR or --policy FILE");
+        err.println("portcullis kv: no access rules; give --allow CIDR, --policy FILE, or --allow-all");
         return 2;
       }
       Server server = Server.on(port).policy(policy)
@@ -104,6 +104,9 @@ public final class KvServer {
       return 0;
     } catch (IllegalArgumentException | IllegalStateException e) {
       err.println("portcullis kv: " + e.getMessage());
+      return 2;
+    } catch (java.nio.file.NoSuchFileException e) {
+      err.println("portcullis kv: no such file: " + e.getFile());
       return 2;
     } catch (IOException e) {
       err.println("portcullis kv: " + e.getMessage());
