@@ -77,6 +77,10 @@ public final class Launcher {
       return 2;
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
+    if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
+      out.print(USAGE); // 'portcullis echo --help' and the like: the usage, which lists every command
+      return 0;
+    }
     try {
       return switch (args[0]) {
         case "demo" -> Demo.run(rest, out, err);

@@ -190,4 +190,10 @@ class LauncherTest {
     assertEquals(2, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "1.2.3.4"));
     assertTrue(err().contains(allow + ":1:") && err().contains("host or domain name"), err());
   }
+
+  @Test
+  void helpAfterACommandPrintsTheUsage() {
+    assertEquals(0, run("", "guard", "--help"));
+    assertTrue(out().contains("guard    --listen PORT --backend HOST:PORT"), out());
+  }
 }
