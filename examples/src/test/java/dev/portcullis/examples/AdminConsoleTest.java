@@ -44,7 +44,7 @@ class AdminConsoleTest {
         System.getProperty("java.class.path"), Launcher.class.getName(), "admin", "--socket", socket.toString(),
         "--mode", "0666").redirectError(ProcessBuilder.Redirect.INHERIT).start();
     try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-      assertEquals("admin console on " + socket.toAbsolutePath() + " for uid " + uid, out.readLine());
+      assertEquals("listening on " + socket.toAbsolutePath() + " for uid " + uid, out.readLine());
       String owner = socat(List.of(), socket, "whoami\nfrobnicate\nquit\n");
       assertTrue(owner.startsWith("portcullis admin; 'help' lists the commands\nuid=" + uid + " gid="), owner);
       assertTrue(owner.contains("unknown command 'frobnicate'") && owner.endsWith("bye\n"), owner);

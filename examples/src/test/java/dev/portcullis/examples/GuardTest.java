@@ -54,8 +54,9 @@ class GuardTest {
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     started.add(p);
     String first = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
-    assertTrue(first != null && first.startsWith("guarding 127.0.0.1:"), String.valueOf(first));
-    return Integer.parseInt(first.substring("guarding 127.0.0.1:".length(), first.indexOf(' ', 10)));
+    assertTrue(first != null && first.startsWith("listening on 127.0.0.1:") && first.contains(" -> "),
+        String.valueOf(first));
+    return Integer.parseInt(first.substring("listening on 127.0.0.1:".length(), first.indexOf(" -> ")));
   }
 
   private static String[] curl(String from, int port, String path) throws Exception {

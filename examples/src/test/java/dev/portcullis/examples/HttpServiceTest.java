@@ -57,7 +57,7 @@ class HttpServiceTest {
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     started.add(svc);
     String first = new BufferedReader(new InputStreamReader(svc.getInputStream(), StandardCharsets.UTF_8)).readLine();
-    assertTrue(first != null && first.startsWith("http on 127.0.0.1:"), String.valueOf(first));
+    assertTrue(first != null && first.startsWith("listening on 127.0.0.1:"), String.valueOf(first));
     int backend = Integer.parseInt(first.substring(first.lastIndexOf(':') + 1));
 
     int frontend = freePort();

@@ -43,8 +43,8 @@ class KvTest {
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     try (BufferedReader o = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       String first = o.readLine();
-      assertTrue(first != null && first.startsWith("kv on 127.0.0.1:"), String.valueOf(first));
-      String at = first.substring("kv on ".length());
+      assertTrue(first != null && first.startsWith("listening on 127.0.0.1:"), String.valueOf(first));
+      String at = first.substring("listening on ".length());
       List<String> auth = new ArrayList<>(List.of("kv-client", at, "--secret-file", keys.toString(), "--key-id", "app-1"));
 
       assertEquals("OK", run(auth, "SET", "colour", "deep blue")[1]);

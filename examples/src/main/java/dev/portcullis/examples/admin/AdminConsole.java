@@ -4,6 +4,7 @@ import dev.portcullis.Connection;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
+import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.policy.PeerCredentials;
 import java.io.BufferedReader;
@@ -73,26 +74,21 @@ public final class AdminConsole {
     }
     Instant started = Instant.now();
     AtomicReference<RunningServer> self = new AtomicReference<>();
+    int owner;
     try {
-      int owner = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-      RunningServer running = Server.onUnix(Path.of(socket)).mode(mode).allowUid(owner)
-          .handle(conn -> session(conn, started, self.get())).start();
-      self.set(running);
-      Runtime.getRuntime().addShutdownHook(new Thread(running::close, "admin-shutdown"));
-      out.println("admin console on " + running.localAddress() + " for uid " + owner);
-      out.flush();
-      running.awaitTermination();
-      return 0;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("portcullis admin: " + e.getMessage());
-      return 2;
+      owner = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
     } catch (IOException e) {
-      err.println("portcullis admin: " + e.getMessage());
-      return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      err.println("portcullis admin: cannot tell which user this is: " + e.getMessage());
       return 1;
     }
+    int fileMode = mode;
+    Service.Setup setup = () -> {
+      RunningServer running = Server.onUnix(Path.of(socket)).mode(fileMode).allowUid(owner)
+          .handle(conn -> session(conn, started, self.get())).start();
+      self.set(running);
+      return running;
+    };
+    return Service.run("admin", setup, Duration.ofSeconds(1), " for uid " + owner, out, err);
   }
 
   private static void session(Connection conn, Instant started, RunningServer server) throws IOException {

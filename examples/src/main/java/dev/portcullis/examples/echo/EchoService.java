@@ -4,6 +4,7 @@ import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.SharedSecret;
@@ -11,7 +12,6 @@ import dev.portcullis.handshake.Tls;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.util.HashSet;
 import java.util.Set;
 
@@ -102,18 +102,20 @@ public final class EchoService {
     }
     int port = sources > 0 ? 0 : o.integer("--port", 0, 65535, null);
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
-    try {
+    int grace = o.integer("--grace", 0, 3600, 10);
+    if (o.has("--watch") && o.one("--policy") == null) {
+      throw new UsageException("--watch reloads the --policy FILE; give one");
+    }
+    Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         if (unix != null || abstractName != null) {
-          err.println("portcullis echo: no access rules for local peers; give --allow-uid N, --allow-user NAME,"
+          throw new IllegalStateException("no access rules for local peers; give --allow-uid N, --allow-user NAME,"
               + " --allow-gid N or --allow-group NAME" + (unix != null ? ", or --allow-all to let the file's mode alone"
               + " decide" : " (an abstract socket has no file mode to fall back on)"));
-        } else {
-          err.println("portcullis echo: no access rules, so anyone on any machine could connect; give --allow CIDR,"
-              + " --policy FILE, or --allow-all to run an open server on purpose");
         }
-        return 2;
+        throw new IllegalStateException("no access rules, so anyone on any machine could connect; give --allow CIDR,"
+            + " --policy FILE, or --allow-all to run an open server on purpose");
       }
       Server server;
       if (systemd) {
@@ -136,10 +138,6 @@ public final class EchoService {
       }
       server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
       applyLimits(o, server);
-      if (o.has("--watch") && o.one("--policy") == null) {
-        throw new UsageException("--watch reloads the --policy FILE; give one");
-      }
-      int grace = o.integer("--grace", 0, 3600, 10);
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
       }
@@ -156,50 +154,17 @@ public final class EchoService {
         server.bindAddress(bind);
       }
       RunningServer running = server.start();
-      if (inetd) {
-        // Under inetd, standard output is the connection: print nothing, serve it, exit.
-        running.awaitTermination();
-        return 0;
-      }
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          running.shutdown(java.time.Duration.ofSeconds(grace));
-        } catch (InterruptedException e) {
-          running.close();
-        }
-        out.println("stopped");
-        out.flush();
-      }, "portcullis-shutdown"));
       if (o.has("--watch")) {
         PolicyWatcher.start(java.nio.file.Path.of(o.one("--policy")), () -> PolicyOptions.policy(o, o.has("--allow-all")),
             running, err);
       }
-      if (running.localAddress() instanceof InetSocketAddress at) {
-        String host = at.getAddress().getHostAddress();
-        out.println("listening on " + (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort());
-      } else {
-        out.println("listening on " + running.localAddress());
-      }
-      out.flush();
-      running.awaitTermination();
-      return 0;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("portcullis echo: " + e.getMessage());
-      return 2;
-    } catch (java.net.SocketException e) {
-      err.println("portcullis echo: " + e.getMessage());
-      return 1;
-    } catch (java.nio.file.NoSuchFileException e) {
-      err.println("portcullis echo: no such file: " + e.getFile());
-      return 2;
-    } catch (IOException e) {
-      err.println("portcullis echo: " + e.getMessage());
-      return 2;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return 1;
-    }
+      return running;
+    };
+    // Under inetd, standard output is the connection: print nothing, serve it, exit.
+    return inetd ? Service.runQuietly("echo", setup, err)
+        : Service.run("echo", setup, java.time.Duration.ofSeconds(grace), "", out, err);
   }
+
 
   /** The TLS step the options ask for, or null for none. */
   private static Tls tls(Options o) throws IOException {

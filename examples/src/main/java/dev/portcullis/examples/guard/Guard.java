@@ -1,10 +1,10 @@
 package dev.portcullis.examples.guard;
 
 import dev.portcullis.Connection;
-import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.SharedSecret;
@@ -35,7 +35,7 @@ import java.util.Set;
  * naming the real client, so a backend that reads it (HAProxy's {@code accept-proxy}, nginx's
  * {@code proxy_protocol}, a Portcullis server with {@code Handshakes.proxyProtocol()}) still
  * learns who connected. {@code --secret-file FILE} requires the shared-secret handshake first.
- * Prints {@code guarding HOST:PORT -> BACKEND} when ready; stops gracefully on SIGTERM.
+ * Prints {@code listening on HOST:PORT -> BACKEND} when ready; stops gracefully on SIGTERM.
  */
 public final class Guard {
   private Guard() {}
@@ -79,11 +79,10 @@ public final class Guard {
     InetSocketAddress backend = hostPort(backendText);
     int connectTimeout = o.integer("--connect-timeout", 1, 600_000, 5_000);
     boolean proxyV2 = o.has("--proxy-v2");
-    try {
+    Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
-        err.println("portcullis guard: no access rules; give --allow CIDR, --policy FILE, or --allow-all");
-        return 2;
+        throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
       Server server = Server.on(port).policy(policy)
           .handle(conn -> forward(conn, backend, connectTimeout, proxyV2));
@@ -99,29 +98,9 @@ public final class Guard {
       if (o.one("--secret-file") != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))));
       }
-      RunningServer running = server.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          running.shutdown(Duration.ofSeconds(10));
-        } catch (InterruptedException e) {
-          running.close();
-        }
-      }, "guard-shutdown"));
-      InetSocketAddress at = (InetSocketAddress) running.localAddress();
-      out.println("guarding " + at.getAddress().getHostAddress() + ":" + at.getPort() + " -> " + backendText);
-      out.flush();
-      running.awaitTermination();
-      return 0;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("portcullis guard: " + e.getMessage());
-      return 2;
-    } catch (IOException e) {
-      err.println("portcullis guard: " + e.getMessage());
-      return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return 1;
-    }
+      return server.start();
+    };
+    return Service.run("guard", setup, Duration.ofSeconds(10), " -> " + backendText, out, err);
   }
 
   /** Connects to the backend and copies both ways until either side is done. */

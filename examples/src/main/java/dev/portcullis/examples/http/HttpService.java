@@ -1,10 +1,10 @@
 package dev.portcullis.examples.http;
 
 import dev.portcullis.Connection;
-import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.Service;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
@@ -67,11 +67,10 @@ public final class HttpService {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, VALUED, Set.of("--allow-all"));
     int port = o.integer("--port", 0, 65535, null);
-    try {
+    Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
-        err.println("portcullis http: no access rules; give --allow CIDR, --policy FILE, or --allow-all");
-        return 2;
+        throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
       Server server = Server.on(port).policy(policy).handshakeTimeout(Duration.ofSeconds(5))
           .handle(HttpService::serve);
@@ -81,29 +80,9 @@ public final class HttpService {
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
       }
-      RunningServer running = server.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          running.shutdown(Duration.ofSeconds(5));
-        } catch (InterruptedException e) {
-          running.close();
-        }
-      }, "http-shutdown"));
-      InetSocketAddress at = (InetSocketAddress) running.localAddress();
-      out.println("http on " + at.getAddress().getHostAddress() + ":" + at.getPort());
-      out.flush();
-      running.awaitTermination();
-      return 0;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("portcullis http: " + e.getMessage());
-      return 2;
-    } catch (IOException e) {
-      err.println("portcullis http: " + e.getMessage());
-      return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return 1;
-    }
+      return server.start();
+    };
+    return Service.run("http", setup, Duration.ofSeconds(5), "", out, err);
   }
 
   /** Reads one request head and answers it. */

@@ -1,10 +1,10 @@
 package dev.portcullis.examples.kv;
 
 import dev.portcullis.Connection;
-import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
+import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.SharedSecret;
@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,11 +76,10 @@ public final class KvServer {
       throw new UsageException("option --secret-file FILE is required: the store trusts no one without a key");
     }
     ConcurrentMap<String, String> store = new ConcurrentHashMap<>();
-    try {
+    Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
-        err.println("portcullis kv: no access rules; give --allow CIDR, --policy FILE, or --allow-all");
-        return 2;
+        throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
       Server server = Server.on(port).policy(policy)
           .handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))))
@@ -89,32 +87,9 @@ public final class KvServer {
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
       }
-      RunningServer running = server.start();
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        try {
-          running.shutdown(Duration.ofSeconds(5));
-        } catch (InterruptedException e) {
-          running.close();
-        }
-      }, "kv-shutdown"));
-      InetSocketAddress at = (InetSocketAddress) running.localAddress();
-      out.println("kv on " + at.getAddress().getHostAddress() + ":" + at.getPort());
-      out.flush();
-      running.awaitTermination();
-      return 0;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      err.println("portcullis kv: " + e.getMessage());
-      return 2;
-    } catch (java.nio.file.NoSuchFileException e) {
-      err.println("portcullis kv: no such file: " + e.getFile());
-      return 2;
-    } catch (IOException e) {
-      err.println("portcullis kv: " + e.getMessage());
-      return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return 1;
-    }
+      return server.start();
+    };
+    return Service.run("kv", setup, Duration.ofSeconds(5), "", out, err);
   }
 
   /** One client's session: the handshake is done, its key id is the connection's identity. */

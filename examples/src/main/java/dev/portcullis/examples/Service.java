@@ -1,0 +1,114 @@
+package dev.portcullis.examples;
+
+import dev.portcullis.RunningServer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Duration;
+
+/**
+ * What every example service does around its server: start it, print one ready line, stop
+ * gracefully on SIGTERM or Ctrl-C (printing {@code stopped}), and turn failures into a message and
+ * an exit status. The ready line is {@code listening on ADDRESS}, the same for every service, so
+ * scripts and tests can wait for it.
+ */
+public final class Service {
+  private Service() {}
+
+  /** Builds and starts a service's server. */
+  @FunctionalInterface
+  public interface Setup {
+    /**
+     * Starts the server.
+     *
+     * @return the running server
+     * @throws IOException if reading a file or listening fails
+     */
+    RunningServer start() throws IOException;
+  }
+
+  /**
+   * Starts the server, prints {@code listening on ADDRESS} and {@code suffix}, and waits until it
+   * stops; SIGTERM stops it gracefully, giving connections {@code grace} to finish.
+   *
+   * @param command the launcher command, for messages
+   * @param setup starts the server
+   * @param grace how long connections in flight may take when the process is asked to stop
+   * @param suffix appended to the ready line, such as {@code " -> 127.0.0.1:8000"}; may be empty
+   * @param out where the ready line and {@code stopped} go
+   * @param err where errors go
+   * @return the exit status: 0, 2 for bad input, 1 when the system refused (such as a port in use)
+   */
+  public static int run(String command, Setup setup, Duration grace, String suffix, PrintStream out,
+      PrintStream err) {
+    return serve(command, setup, running -> {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        try {
+          running.shutdown(grace);
+        } catch (InterruptedException e) {
+          running.close();
+        }
+        out.println("stopped");
+        out.flush();
+      }, "portcullis-" + command + "-shutdown"));
+      out.println("listening on " + describe(running.localAddress()) + suffix);
+      out.flush();
+    }, err);
+  }
+
+  /**
+   * Starts the server and waits until it stops by itself, printing nothing on standard output (an
+   * inetd service's standard output is its connection).
+   *
+   * @param command the launcher command, for messages
+   * @param setup starts the server
+   * @param err where errors go
+   * @return the exit status, as for {@link #run}
+   */
+  public static int runQuietly(String command, Setup setup, PrintStream err) {
+    return serve(command, setup, running -> { }, err);
+  }
+
+  private static int serve(String command, Setup setup, java.util.function.Consumer<RunningServer> started,
+      PrintStream err) {
+    try {
+      RunningServer running = setup.start();
+      started.accept(running);
+      running.awaitTermination();
+      return 0;
+    } catch (IOException | RuntimeException e) {
+      return fail(command, e, err);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 1;
+    }
+  }
+
+  private static int fail(String command, Exception e, PrintStream err) {
+    if (e instanceof UsageException u) {
+      throw u; // the launcher prints it with the usage
+    }
+    if (!(e instanceof IOException) && !(e instanceof IllegalArgumentException)
+        && !(e instanceof IllegalStateException)) {
+      throw (RuntimeException) e;
+    }
+    String message = e instanceof java.nio.file.NoSuchFileException n ? "no such file: " + n.getFile() : e.getMessage();
+    err.println("portcullis " + command + ": " + message);
+    return e instanceof java.net.SocketException ? 1 : 2;
+  }
+
+  /**
+   * An address as the ready line shows it.
+   *
+   * @param address a TCP, Unix or abstract socket address
+   * @return {@code 127.0.0.1:7000}, {@code [::1]:7000}, a socket path, or {@code @name}
+   */
+  public static String describe(SocketAddress address) {
+    if (address instanceof InetSocketAddress at) {
+      String host = at.getAddress().getHostAddress();
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort();
+    }
+    return String.valueOf(address);
+  }
+}
