@@ -1,6 +1,6 @@
 package dev.portcullis.handshake;
 
-import dev.portcullis.policy.Cidr;
+import dev.portcullis.policy.IpAddresses;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -123,16 +123,17 @@ final class ProxyHeaderParser {
     return header;
   }
 
+  /**
+   * A header address is a peer address, not a rule: the IPv4-mapped forms that a dual-stack proxy
+   * writes in {@code TCP6} lines ({@code ::ffff:192.0.2.7}) are accepted and decided as IPv4.
+   */
   private static InetAddress address(String text, boolean v4, String line) throws HandshakeException {
     try {
-      if (text.indexOf('/') >= 0) {
-        throw new IllegalArgumentException("'" + text + "' is a prefix, not an address");
-      }
-      Cidr c = Cidr.parse(text);
-      if (c.isIpv4() != v4) {
+      // The family is the text's: a TCP4 line holds a dotted quad, a TCP6 line an IPv6 literal.
+      if ((text.indexOf(':') < 0) != v4) {
         throw new IllegalArgumentException("'" + text + "' is not an IPv" + (v4 ? 4 : 6) + " address");
       }
-      return c.network();
+      return IpAddresses.parse(text);
     } catch (IllegalArgumentException e) {
       throw new HandshakeException("malformed PROXY v1 header '" + line + "': " + e.getMessage());
     }

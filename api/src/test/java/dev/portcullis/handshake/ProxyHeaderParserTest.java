@@ -54,6 +54,28 @@ class ProxyHeaderParserTest {
   }
 
   @Test
+  void v1Tcp6WithIpv4MappedAddressesIsTheIpv4Client() throws Exception {
+    // What HAProxy 2.6 writes for an IPv4 client on a dual-stack (v4v6) bind.
+    ProxyHeader h = ProxyHeaderParser.parse(ascii("PROXY TCP6 ::ffff:127.0.0.2 ::ffff:127.0.0.1 55129 52885\r\n"));
+    assertEquals(ProxyHeader.Family.TCP6, h.family());
+    InetSocketAddress source = h.source().orElseThrow();
+    assertTrue(source.getAddress() instanceof java.net.Inet4Address, "decided as IPv4: " + source);
+    assertEquals(new InetSocketAddress("127.0.0.2", 55129), source);
+    assertEquals(Optional.of(new InetSocketAddress("127.0.0.1", 52885)), h.destination());
+    assertEquals(new InetSocketAddress("192.0.2.7", 1),
+        ProxyHeaderParser.parse(ascii("PROXY TCP6 ::ffff:c000:207 ::1 1 2\r\n")).source().orElseThrow());
+  }
+
+  @Test
+  void v1AddressesMustBeOfTheLinesFamily() {
+    assertTrue(refusal(ascii("PROXY TCP4 ::ffff:127.0.0.2 127.0.0.1 1 2\r\n"))
+        .contains("'::ffff:127.0.0.2' is not an IPv4 address"));
+    assertTrue(refusal(ascii("PROXY TCP6 127.0.0.2 ::1 1 2\r\n")).contains("'127.0.0.2' is not an IPv6 address"));
+    assertTrue(refusal(ascii("PROXY TCP4 10.0.0.0/8 127.0.0.1 1 2\r\n")).contains("is a prefix, not an address"));
+    assertTrue(refusal(ascii("PROXY TCP4 010.0.0.1 127.0.0.1 1 2\r\n")).contains("'010.0.0.1'"));
+  }
+
+  @Test
   void incompleteV1WaitsUntil107BytesThenRefuses() throws Exception {
     assertNull(ProxyHeaderParser.parse(ascii("PROXY TCP4 192.0.2.5 10.0.")));
     assertNull(ProxyHeaderParser.parse(ascii("PRO")));
