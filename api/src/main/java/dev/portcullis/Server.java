@@ -110,9 +110,16 @@ public final class Server {
 
   /**
    * The most connections open at once from one source: an IPv4 address or an IPv6 /64 (see {@link
-   * #sourcePrefix}). One source cannot take every slot. Behind a PROXY protocol proxy the source is
-   * the proxy, since the limit is checked before any byte is read. Unix socket peers are not
-   * counted per source. Default: no limit.
+   * #sourcePrefix}). One source cannot take every slot. Unix socket peers are not counted per
+   * source. Default: no limit.
+   *
+   * <p>Which address is the source: the socket peer, checked at accept; but for a connection from
+   * a proxy trusted by a PROXY protocol step ({@link dev.portcullis.handshake.Handshake#relaysFrom}),
+   * the client its header names, checked once the header is read (a {@code LOCAL} header, such as
+   * a health check, counts the proxy itself). So behind HAProxy each client has its own limit, and
+   * the proxy's address is never one shared source. The total ({@link #maxConnections}) counts every
+   * connection at accept. {@code start()} refuses per-source limits behind a proxy trusted from
+   * every address ({@code 0.0.0.0/0} or {@code ::/0}): any peer could then name its own source.
    *
    * @param n at least 1
    * @return this builder
@@ -125,7 +132,8 @@ public final class Server {
 
   /**
    * A token bucket per source: {@code burst} connections at once, refilled at {@code perSecond}.
-   * Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
+   * The source is the same as for {@link #maxConnectionsPerSource}: the relayed client behind a
+   * trusted proxy, else the socket peer. Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
    * the service itself go on, unlike xinetd's {@code cps}, which switches the whole service off.
    * Memory is bounded: at most 65,536 sources are remembered, refilled buckets are forgotten first,
    * and under a flood of distinct sources the oldest are forgotten rather than memory growing.
@@ -682,8 +690,8 @@ public final class Server {
           + " permissions alone decide");
     }
     for (Handshake h : handshakes) {
-      if (h instanceof dev.portcullis.handshake.ProxyProtocol) {
-        throw new IllegalStateException(where() + " has a PROXY protocol step, which trusts TCP proxies by"
+      if (!h.relaysFrom().isEmpty()) {
+        throw new IllegalStateException(where() + " has step '" + h.name() + "', which trusts TCP proxies by"
             + " address; a Unix domain socket peer has none");
       }
     }
@@ -697,6 +705,24 @@ public final class Server {
         mode == null ? DEFAULT_UNIX_MODE : mode, owner, group, backlog);
   }
 
+  /**
+   * Per-source limits behind a proxy trusted from everywhere would count whatever source each peer
+   * names for itself: a limit that means nothing, so it is refused rather than guessed at.
+   */
+  private void checkRelayedLimits(ServerConfig.Limits limits) {
+    if (handshakes.isEmpty() || (limits.maxPerSource() == 0 && limits.perSecond() == 0)) {
+      return;
+    }
+    for (dev.portcullis.policy.Cidr c : handshakes.get(0).relaysFrom()) {
+      if (c.prefixLength() == 0) {
+        throw new IllegalStateException(where() + " counts per-source limits for the clients that step '"
+            + handshakes.get(0).name() + "' relays, but it trusts " + c + ", so every peer could name its own"
+            + " source and no per-source limit would hold; trust only your proxies' addresses (such as"
+            + " trustedFrom(\"10.0.0.1/32\")), or drop the per-source limits");
+      }
+    }
+  }
+
   private void checkChain() {
     int tlsAt = -1;
     for (int i = 0; i < handshakes.size(); i++) {
@@ -707,6 +733,11 @@ public final class Server {
               + "): the second would wrap TLS inside TLS; keep one");
         }
         tlsAt = i;
+      }
+      if (!h.relaysFrom().isEmpty() && i > 0) {
+        throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
+            + " relays for other clients, so it must come first: the steps before it would run before anyone knew"
+            + " whose connection it is");
       }
       if (h.mustRunFirst() && i > 0) {
         throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
@@ -788,6 +819,7 @@ public final class Server {
         handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
         Optional.ofNullable(executor), inherited, unix,
         limits(effective.limits()), kernelFilter);
+    checkRelayedLimits(config.limits());
     return ServerInstance.start(config, t);
   }
 }

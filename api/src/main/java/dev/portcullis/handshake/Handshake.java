@@ -56,6 +56,20 @@ public interface Handshake {
   }
 
   /**
+   * The socket peers on whose behalf this step names another client, such as the trusted proxies
+   * of a PROXY protocol step. A step that relays must come first in the chain ({@code start()}
+   * checks). For a connection from one of these peers, the per-source limits ({@code
+   * maxConnectionsPerSource}, {@code rateLimitPerSource}) count the client the step names, once it
+   * has named one, and the socket peer itself if the step kept it (a PROXY {@code LOCAL} health
+   * check); for every other connection they count the socket peer at accept. The default is none.
+   *
+   * @return the prefixes whose connections this step relays; empty if it relays for none
+   */
+  default java.util.List<dev.portcullis.policy.Cidr> relaysFrom() {
+    return java.util.List.of();
+  }
+
+  /**
    * A step made of a name and a factory, for steps written as lambdas.
    *
    * @param name a short name for logs and errors

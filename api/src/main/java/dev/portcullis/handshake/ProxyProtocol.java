@@ -86,6 +86,16 @@ public final class ProxyProtocol implements Handshake {
     return true;
   }
 
+  /**
+   * The trusted proxies: per-source limits count the client a header names, not the proxy.
+   *
+   * @return {@link #trusted()}
+   */
+  @Override
+  public List<Cidr> relaysFrom() {
+    return trusted;
+  }
+
   @Override
   public HandshakeStep newStep() {
     return new HandshakeStep() {

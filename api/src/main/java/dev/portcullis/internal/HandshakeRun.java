@@ -27,6 +27,8 @@ final class HandshakeRun implements HandshakeContext {
   private static final Logger log = LoggerFactory.getLogger(HandshakeRun.class);
 
   private final Pipeline pipeline;
+  /** The accepted channel as the transport knows it; {@link #channel} may be a codec on top. */
+  private final Channel socket;
   private Channel channel;
   private UnaryOperator<Channel> codec;
   private final Runnable advance = this::advance;
@@ -47,6 +49,7 @@ final class HandshakeRun implements HandshakeContext {
 
   HandshakeRun(Pipeline pipeline, Channel channel, Identity identity, Attributes attributes) {
     this.pipeline = pipeline;
+    this.socket = channel;
     this.channel = channel;
     this.identity = identity;
     this.attributes = attributes;
@@ -170,8 +173,7 @@ final class HandshakeRun implements HandshakeContext {
     finished = true;
     pipeline.counters.pendingHandshakes.decrementAndGet();
     timer.cancel();
-    if (peer != null && !pipeline.admitAfterHandshake(peer)) {
-      log.debug("Denied {} (via {}) after the handshake", peer, channel.remoteAddress());
+    if (!pipeline.admitAfterHandshake(socket, peer)) {
       channel.close();
       return;
     }
@@ -188,8 +190,7 @@ final class HandshakeRun implements HandshakeContext {
     }
     finished = true;
     pipeline.counters.pendingHandshakes.decrementAndGet();
-    pipeline.counters.handshakeTimeouts.incrementAndGet();
-    log.debug("Handshake with {} timed out in step '{}'", channel.remoteAddress(), stepName());
+    pipeline.handshakeRefused(socket, peer, stepName(), null, true);
     channel.close();
   }
 
@@ -202,12 +203,11 @@ final class HandshakeRun implements HandshakeContext {
     } catch (IOException | RuntimeException ignored) {
       // the connection is being closed anyway
     }
-    pipeline.counters.handshakeFailures.incrementAndGet();
     if (t != null) {
-      log.warn("Handshake step '{}' with {} failed: {}", stepName(), channel.remoteAddress(), why, t);
-    } else {
-      log.debug("Handshake step '{}' with {} failed: {}", stepName(), channel.remoteAddress(), why);
+      // A step that throws something other than HandshakeException has a bug: show the stack.
+      log.warn("Handshake step '{}' with {} threw", stepName(), channel.remoteAddress(), t);
     }
+    pipeline.handshakeRefused(socket, peer, stepName(), why, false);
     channel.close();
   }
 

@@ -73,23 +73,38 @@ final class Limiter {
     return new Source(high & v6MaskHigh, low & v6MaskLow);
   }
 
-  /** Takes a slot for a connection from {@code source}, or says no (see {@link #lastRefusal}). */
+  /**
+   * Takes a slot for a connection from {@code source}, or says no (see {@link #lastRefusal}). A
+   * null source takes a slot in the total only: a local peer, or one whose source is not known
+   * yet (see {@link #tryAcquireSource}).
+   */
   synchronized boolean tryAcquire(Source source, long nowNanos) {
     if (maxConnections > 0 && current >= maxConnections) {
       lastRefusal = Refusal.TOTAL;
       return false;
     }
-    int[] count = source == null || maxPerSource == 0 ? null : perSource.get(source);
+    if (source != null && !tryAcquireSource(source, nowNanos)) {
+      return false;
+    }
+    current++;
+    return true;
+  }
+
+  /**
+   * Counts a connection that already holds a slot in the total against its source, once the source
+   * is known (the client a trusted proxy relays); or says no, and the caller closes it.
+   */
+  synchronized boolean tryAcquireSource(Source source, long nowNanos) {
+    int[] count = maxPerSource == 0 ? null : perSource.get(source);
     if (count != null && count[0] >= maxPerSource) {
       lastRefusal = Refusal.PER_SOURCE;
       return false;
     }
-    if (buckets != null && source != null && !takeToken(source, nowNanos)) {
+    if (buckets != null && !takeToken(source, nowNanos)) {
       lastRefusal = Refusal.RATE;
       return false;
     }
-    current++;
-    if (source != null && maxPerSource > 0) {
+    if (maxPerSource > 0) {
       if (count == null) {
         perSource.put(source, new int[] {1});
       } else {

@@ -1,10 +1,12 @@
 package dev.portcullis.internal;
 
+import dev.portcullis.Connection;
 import dev.portcullis.Handler;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.policy.IpAddresses;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
 import java.net.InetSocketAddress;
@@ -21,13 +23,22 @@ import org.slf4j.LoggerFactory;
  */
 final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+  /** Refusal lines have a logger of their own, so operators can turn them up or down alone. */
+  private static final Logger refused = LoggerFactory.getLogger("dev.portcullis.refusals");
 
   volatile AccessPolicy policy;
   /** Hits per decision slot of {@link #policy}; replaced with it. */
   private volatile java.util.concurrent.atomic.AtomicLongArray hits;
   private final Limiter limiter;
   private final int maxPendingHandshakes;
-  private long lastLimitLog;
+  private final RefusalLog refusals = new RefusalLog();
+  /**
+   * The socket peers the first step relays for (trusted proxies), whose per-source limits wait for
+   * the client the step names; null when no step relays.
+   */
+  private final AccessPolicy relays;
+  /** The source each relayed connection was counted as, from its handshake until its release. */
+  private final java.util.Map<Channel, Limiter.Source> relayedSources = new java.util.concurrent.ConcurrentHashMap<>();
   final List<Handshake> handshakes;
   final long handshakeTimeoutNanos;
   final Counters counters;
@@ -36,7 +47,6 @@ final class Pipeline implements Acceptor {
   private final Executor executor;
   private volatile boolean closing;
   private volatile Runnable onListenerFailure = () -> {};
-  private long lastOverloadLog;
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
@@ -46,6 +56,7 @@ final class Pipeline implements Acceptor {
         l.v6Bits()) : null;
     this.maxPendingHandshakes = l.maxPendingHandshakes();
     this.handshakes = config.handshakes();
+    this.relays = relays(handshakes);
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
     this.handler = config.handler().orElse(null);
     this.loopHandler = config.loopHandler().orElse(null);
@@ -60,12 +71,16 @@ final class Pipeline implements Acceptor {
     count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
-      if (logDue()) {
-        log.info("Denied {} by '{}' ({} denied so far)", ipv4(address), d.reason(), n);
+      if (refusals.due(RefusalLog.Kind.ADDRESS)) {
+        refused.info("Denied {} by '{}' ({} denied so far)", IpAddresses.format(IpAddresses.ipv4(address)), d.reason(), n);
       }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(limiter.v4(address), () -> ipv4(address));
+    if (limiter == null) {
+      return opened();
+    }
+    boolean relayed = relays != null && relays.decideIpv4(address).isAllowed();
+    return withinLimits(relayed ? null : limiter.v4(address), () -> IpAddresses.format(IpAddresses.ipv4(address)));
   }
 
   @Override
@@ -75,12 +90,16 @@ final class Pipeline implements Acceptor {
     count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
-      if (logDue()) {
-        log.info("Denied {} by '{}' ({} denied so far)", ipv6(high, low), d.reason(), n);
+      if (refusals.due(RefusalLog.Kind.ADDRESS)) {
+        refused.info("Denied {} by '{}' ({} denied so far)", IpAddresses.format(IpAddresses.ipv6(high, low)), d.reason(), n);
       }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(limiter.v6(high, low), () -> ipv6(high, low));
+    if (limiter == null) {
+      return opened();
+    }
+    boolean relayed = relays != null && relays.decideIpv6(high, low).isAllowed();
+    return withinLimits(relayed ? null : limiter.v6(high, low), () -> IpAddresses.format(IpAddresses.ipv6(high, low)));
   }
 
   private boolean opened() {
@@ -88,50 +107,48 @@ final class Pipeline implements Acceptor {
     return true;
   }
 
-  /** The policy allowed the peer; now the limits decide (a null source is a local peer). */
+  /**
+   * The policy allowed the peer; now the limits decide. A null source takes a slot in the total
+   * only: a local peer, or a trusted proxy whose relayed client is counted after its header.
+   */
   private boolean withinLimits(Limiter.Source source, java.util.function.Supplier<String> peer) {
     if (limiter.tryAcquire(source, System.nanoTime())) {
       return opened();
     }
     long n = counters.limited.incrementAndGet();
-    if (logDue()) {
-      log.info("Refused {} by the {} limit ({} refused by limits so far)", peer.get(),
-          limiter.lastRefusal().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-'), n);
+    if (refusals.due(RefusalLog.Kind.LIMIT)) {
+      refused.info("Refused {} by the {} limit ({} refused by limits so far)", peer.get(), refusal(), n);
     }
     return false;
   }
 
-  /**
-   * At most one refusal line a second, so a flood does not flood the log; the counts in each line
-   * say how many went unlogged. Runs on the loop thread only.
-   */
-  private boolean logDue() {
-    long now = System.nanoTime();
-    if (lastLimitLog != 0 && now - lastLimitLog < 1_000_000_000L) {
-      return false;
-    }
-    lastLimitLog = now;
-    return true;
+  private String refusal() {
+    return limiter.lastRefusal().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
   }
 
-  private static String ipv4(int a) {
-    return (a >>> 24) + "." + ((a >>> 16) & 0xFF) + "." + ((a >>> 8) & 0xFF) + "." + (a & 0xFF);
+  private static AccessPolicy relays(List<Handshake> chain) {
+    if (chain.isEmpty() || chain.get(0).relaysFrom().isEmpty()) {
+      return null;
+    }
+    List<dev.portcullis.policy.Rule> rules = new java.util.ArrayList<>();
+    for (dev.portcullis.policy.Cidr c : chain.get(0).relaysFrom()) {
+      rules.add(dev.portcullis.policy.Rule.allow(c));
+    }
+    return AccessPolicy.of(rules);
   }
 
-  private static String ipv6(long high, long low) {
-    byte[] b = java.nio.ByteBuffer.allocate(16).putLong(high).putLong(low).array();
-    try {
-      return java.net.InetAddress.getByAddress(b).getHostAddress();
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+  /** Whether this connection's per-source limits wait for (or were taken by) its relayed client. */
+  private boolean relayed(Channel socket) {
+    return relays != null && socket.remoteAddress() instanceof InetSocketAddress ip
+        && relays.decide(ip.getAddress()).isAllowed();
   }
 
   @Override
   public void released(Channel channel) {
     counters.open.decrementAndGet();
     if (limiter != null) {
-      limiter.release(sourceOf(channel.remoteAddress()));
+      // A relayed connection that never finished its handshake holds a slot in the total only.
+      limiter.release(relayed(channel) ? relayedSources.remove(channel) : sourceOf(channel.remoteAddress()));
     }
   }
 
@@ -185,13 +202,14 @@ final class Pipeline implements Acceptor {
     count(d);
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
-      if (logDue()) {
-        log.info("Denied local peer {} by '{}' ({} denied so far)",
-            credentials == null ? "with unreadable credentials" : credentials, d.reason(), n);
+      if (refusals.due(RefusalLog.Kind.ADDRESS)) {
+        refused.info("Denied local peer {} by '{}' ({} denied so far)", credentials == null
+            ? "with unreadable credentials" : "uid " + credentials.uid() + " pid " + credentials.pid(), d.reason(), n);
       }
       return false;
     }
-    return limiter == null ? opened() : withinLimits(null, () -> String.valueOf(credentials));
+    return limiter == null ? opened()
+        : withinLimits(null, () -> "local peer uid " + credentials.uid() + " pid " + credentials.pid());
   }
 
   /** The server is closing: handlers that fail because their connection was closed are not failures. */
@@ -229,7 +247,11 @@ final class Pipeline implements Acceptor {
     if (handshakes.isEmpty()) {
       dispatch(channel, new PeerFacts(channel, null, identity, attributes), null);
     } else if (maxPendingHandshakes > 0 && counters.pendingHandshakes.get() >= maxPendingHandshakes) {
-      counters.limited.incrementAndGet();
+      long n = counters.limited.incrementAndGet();
+      if (refusals.due(RefusalLog.Kind.LIMIT)) {
+        refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far)",
+            RefusalLog.describe(channel, null), maxPendingHandshakes, n);
+      }
       channel.close();
     } else {
       counters.pendingHandshakes.incrementAndGet();
@@ -237,15 +259,57 @@ final class Pipeline implements Acceptor {
     }
   }
 
-  /** Called by a finished handshake whose peer address changed: the policy decides again. */
-  boolean admitAfterHandshake(InetSocketAddress peer) {
-    dev.portcullis.policy.Decision d = policy.decide(peer.getAddress());
-    count(d);
-    if (d.isAllowed()) {
-      return true;
+  /**
+   * Called when a connection's handshake chain finished: if a step replaced the peer, the policy
+   * decides again on the new one; then, for a connection from a trusted proxy, the per-source
+   * limits count the client it relays (or the proxy, if the step kept its address).
+   *
+   * @param socket the accepted channel, as the transport knows it (not a codec on top)
+   * @param replaced the peer a step put in place of the socket's, or null
+   */
+  boolean admitAfterHandshake(Channel socket, InetSocketAddress replaced) {
+    if (replaced != null) {
+      dev.portcullis.policy.Decision d = policy.decide(replaced.getAddress());
+      count(d);
+      if (!d.isAllowed()) {
+        long n = counters.deniedAfterHandshake.incrementAndGet();
+        if (refusals.due(RefusalLog.Kind.AFTER_HANDSHAKE)) {
+          refused.info("Denied {} after the handshake by '{}' ({} denied after the handshake so far)",
+              RefusalLog.describe(socket, replaced), d.reason(), n);
+        }
+        return false;
+      }
     }
-    counters.deniedAfterHandshake.incrementAndGet();
-    return false;
+    if (limiter != null && relayed(socket)) {
+      Limiter.Source source = sourceOf(replaced != null ? replaced : socket.remoteAddress());
+      if (!limiter.tryAcquireSource(source, System.nanoTime())) {
+        long n = counters.limited.incrementAndGet();
+        if (refusals.due(RefusalLog.Kind.LIMIT)) {
+          refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far)",
+              RefusalLog.describe(socket, replaced), refusal(), n);
+        }
+        return false;
+      }
+      relayedSources.put(socket, source);
+    }
+    return true;
+  }
+
+  /** A handshake failed or timed out: one INFO line a second per kind, naming the peer and why. */
+  void handshakeRefused(Channel socket, InetSocketAddress replaced, String step, String why, boolean timedOut) {
+    if (timedOut) {
+      long n = counters.handshakeTimeouts.incrementAndGet();
+      if (refusals.due(RefusalLog.Kind.HANDSHAKE_TIMEOUT)) {
+        refused.info("Refused {}: the handshake timed out in step '{}' ({} timed out so far)",
+            RefusalLog.describe(socket, replaced), step, n);
+      }
+    } else {
+      long n = counters.handshakeFailures.incrementAndGet();
+      if (refusals.due(RefusalLog.Kind.HANDSHAKE_FAILED)) {
+        refused.info("Refused {}: handshake step '{}' failed: {} ({} failed so far)", RefusalLog.describe(socket, replaced),
+            step, why, n);
+      }
+    }
   }
 
   void dispatch(Channel channel, PeerFacts facts, byte[] leftover) {
@@ -258,12 +322,10 @@ final class Pipeline implements Acceptor {
     try {
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {
-      counters.overloaded.incrementAndGet();
-      long now = System.nanoTime();
-      if (lastOverloadLog == 0 || now - lastOverloadLog > 1_000_000_000L) {
-        lastOverloadLog = now;
-        log.warn("No handler thread free for {}; connection closed ({} refused so far)", connection.peer(),
-            counters.overloaded.get());
+      long n = counters.overloaded.incrementAndGet();
+      if (refusals.due(RefusalLog.Kind.OVERLOAD)) {
+        refused.warn("No handler thread free for {}; connection closed ({} refused so far)",
+            RefusalLog.describe(channel, facts.peer()), n);
       }
       channel.close();
     }
@@ -274,17 +336,45 @@ final class Pipeline implements Acceptor {
     try {
       handler.handle(connection);
     } catch (Throwable t) {
-      if (closing && t instanceof java.io.IOException) {
-        log.debug("Handler for {} ended as the server closed: {}", connection.peer(), t.toString());
-        return;
-      }
-      counters.handlerFailures.incrementAndGet();
-      log.warn("Handler failed for {}", connection.peer(), t);
-      if (t instanceof Error e && !(t instanceof StackOverflowError)) {
-        throw e;
-      }
+      handlerFailed(connection, t);
     } finally {
       connection.close();
     }
+  }
+
+  /**
+   * A handler ended with an exception. The peer going away (a reset, a broken pipe) or the server
+   * closing is the network's doing, logged at DEBUG; anything else is the handler's: one WARN with
+   * the stack (at most one a second, with the running count). Nothing is rethrown: one
+   * connection's failure, an {@code Error} included, never takes a thread or a loop down with it.
+   */
+  void handlerFailed(Connection connection, Throwable t) {
+    if (t instanceof java.io.IOException && (closing || peerWentAway(t))) {
+      log.debug("Connection with {} ended in the handler: {}", connection.peer(), t.toString());
+      return;
+    }
+    long n = counters.handlerFailures.incrementAndGet();
+    if (refusals.due(RefusalLog.Kind.HANDLER_FAILED)) {
+      String who = connection.attribute(dev.portcullis.policy.PeerCredentials.class)
+          .map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
+          .orElseGet(() -> RefusalLog.describe(connection.peer(), connection.socketPeer()));
+      log.warn("Handler failed for {} ({} handler failures so far)", who, n, t);
+    }
+  }
+
+  /** A reset, a broken pipe or a timed-out peer: the peer ended the connection, not the handler. */
+  static boolean peerWentAway(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof dev.portcullis.NativeSocketException e) {
+        String name = e.errnoName();
+        if (name.equals("ECONNRESET") || name.equals("EPIPE") || name.equals("ETIMEDOUT")) {
+          return true;
+        }
+      } else if (c instanceof java.net.SocketException && c.getMessage() != null
+          && (c.getMessage().contains("reset") || c.getMessage().contains("Broken pipe"))) {
+        return true;
+      }
+    }
+    return false;
   }
 }

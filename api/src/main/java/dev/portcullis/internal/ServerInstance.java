@@ -88,9 +88,25 @@ public final class ServerInstance implements RunningServer {
       s.started.countDown();
     }
     s.registerMBean();
-    log.info("Listening on {} ({} rules, {} handshake steps, transport {})", s.listener.localAddress(),
-        config.policy().rules().size(), config.handshakes().size(), transport.name());
+    log.info("Listening on {} ({}, {}, {}, transport {})", where(s.listener.localAddress()),
+        count(config.policy().rules().size(), "address rule"),
+        count(config.policy().credentialRules().size(), "credential rule"),
+        count(config.handshakes().size(), "handshake step"), transport.name());
     return s;
+  }
+
+  /** {@code 1 address rule}, {@code 2 address rules}. */
+  static String count(int n, String noun) {
+    return n + " " + noun + (n == 1 ? "" : "s");
+  }
+
+  /** An address as people write it: {@code 127.0.0.1:7000}, {@code [::]:7000}, a socket path. */
+  static String where(java.net.SocketAddress address) {
+    if (address instanceof java.net.InetSocketAddress ip && ip.getAddress() != null) {
+      String host = dev.portcullis.policy.IpAddresses.format(ip.getAddress());
+      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + ip.getPort();
+    }
+    return String.valueOf(address);
   }
 
   private static ExecutorService defaultExecutor(int port) {
@@ -135,7 +151,7 @@ public final class ServerInstance implements RunningServer {
       if (ownedExecutor != null) {
         ownedExecutor.shutdownNow();
         if (!ownedExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
-          log.warn("Some handlers of {} did not stop within 5 s of close", listener.localAddress());
+          log.warn("Some handlers of {} did not stop within 5 s of close", where(listener.localAddress()));
         }
       }
     } catch (InterruptedException e) {
@@ -143,7 +159,7 @@ public final class ServerInstance implements RunningServer {
     } finally {
       unregisterMBean();
       terminated.countDown();
-      log.info("Closed {}", listener.localAddress());
+      log.info("Closed {}", where(listener.localAddress()));
     }
   }
 
@@ -159,7 +175,7 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public String toString() {
-    return "RunningServer[" + listener.localAddress() + "]";
+    return "RunningServer[" + where(listener.localAddress()) + "]";
   }
 
   @Override
@@ -170,7 +186,7 @@ public final class ServerInstance implements RunningServer {
       return counters.open.get() == 0;
     }
     listener.stopAccepting();
-    log.info("Shutting down {}: not accepting; {} connection(s) open, waiting up to {}", listener.localAddress(),
+    log.info("Shutting down {}: not accepting; {} connection(s) open, waiting up to {}", where(listener.localAddress()),
         counters.open.get(), grace);
     long deadline = System.nanoTime() + grace.toNanos();
     boolean drained;
@@ -182,7 +198,7 @@ public final class ServerInstance implements RunningServer {
       close();
     }
     if (!drained) {
-      log.info("Grace period over for {}: the remaining connections were closed", listener.localAddress());
+      log.info("Grace period over for {}: the remaining connections were closed", where(listener.localAddress()));
     }
     return drained;
   }
@@ -193,17 +209,17 @@ public final class ServerInstance implements RunningServer {
     boolean local = config.unix().isPresent();
     if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
       throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
-          + " rule, so it would deny every peer of " + listener.localAddress() + "; the old policy stays");
+          + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
     }
     pipeline.updatePolicy(policy);
     if (!policy.limits().equals(config.policy().limits())) {
       log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
-          listener.localAddress(), policy.limits());
+          where(listener.localAddress()), policy.limits());
     }
     if (config.kernelFilter()) {
       listener.updateKernelFilter(policy);
     }
-    log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", listener.localAddress(),
+    log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
   }
 
@@ -221,7 +237,7 @@ public final class ServerInstance implements RunningServer {
       java.lang.management.ManagementFactory.getPlatformMBeanServer().registerMBean(new Mx(), name);
       mbeanName = name;
     } catch (javax.management.JMException | RuntimeException e) {
-      log.warn("Could not register the JMX MBean of {}: {}", listener.localAddress(), e.toString());
+      log.warn("Could not register the JMX MBean of {}: {}", where(listener.localAddress()), e.toString());
     }
   }
 

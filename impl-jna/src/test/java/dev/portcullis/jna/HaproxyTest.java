@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -30,6 +31,11 @@ class HaproxyTest {
   Path dir;
 
   private Process haproxy(String sendProxy, int backend) throws Exception {
+    return haproxy(sendProxy, backend, port -> "127.0.0.1:" + port);
+  }
+
+  /** HAProxy with the frontend bound as {@code bind} says (given the port), relaying to the backend. */
+  private Process haproxy(String sendProxy, int backend, java.util.function.IntFunction<String> bind) throws Exception {
     String bin = ExternalTool.require("haproxy");
     int frontend;
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
@@ -45,7 +51,7 @@ class HaproxyTest {
         "  timeout client 10s",
         "  timeout server 10s",
         "frontend fe",
-        "  bind 127.0.0.1:" + frontend,
+        "  bind " + bind.apply(frontend),
         "  default_backend be",
         "backend be",
         "  server s1 127.0.0.1:" + backend + " " + sendProxy,
@@ -114,6 +120,70 @@ class HaproxyTest {
         assertNull(firstLine("127.0.0.6", fe), "denied by its own address though HAProxy's is allowed");
         assertTrue(Clients.await(() -> server.stats().deniedAfterHandshake() == 1, Duration.ofSeconds(5)));
       } finally {
+        haproxy.destroy();
+        haproxy.waitFor();
+      }
+    }
+  }
+
+  /**
+   * HAProxy bound on an IPv6 socket that takes IPv4 too ({@code v4v6}; here on the mapped loopback
+   * address {@code ::ffff:127.0.0.1}, so nothing listens beyond loopback) writes {@code PROXY TCP6 ::ffff:127.0.0.5
+   * ...} for an IPv4 client: the mapped address is a peer, decided as the IPv4 address.
+   */
+  @Test
+  void dualStackHaproxyRelaysIpv4ClientsAsMappedTcp6AndTheyAreDecidedAsIpv4() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1")
+        .allow("127.0.0.0/8").deny("127.0.0.6")
+        .handshake(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32"))
+        .handle(conn -> {
+          ProxyHeader h = conn.attribute(ProxyHeader.class).orElseThrow();
+          conn.output().write((h.family() + " " + ((InetSocketAddress) conn.peer()).getAddress().getHostAddress()
+              + "\n").getBytes(StandardCharsets.US_ASCII));
+        }).start()) {
+      Process haproxy = haproxy("send-proxy", server.port(), port -> "::ffff:127.0.0.1:" + port + " v4v6");
+      try {
+        InetSocketAddress fe = new InetSocketAddress("127.0.0.1", frontendPort);
+        assertEquals("TCP6 127.0.0.5", firstLine("127.0.0.5", fe), () -> log());
+        assertNull(firstLine("127.0.0.6", fe), "the mapped form of a denied IPv4 client is denied as IPv4");
+        assertTrue(Clients.await(() -> server.stats().deniedAfterHandshake() == 1, Duration.ofSeconds(5)));
+        assertEquals(0, server.stats().handshakeFailures(), "no header was refused");
+      } finally {
+        haproxy.destroy();
+        haproxy.waitFor();
+      }
+    }
+  }
+
+  /** Behind HAProxy every connection comes from the proxy: the per-source limit counts each client. */
+  @Test
+  void maxPerSourceBehindHaproxyCountsEachRelayedClient() throws Exception {
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
+        .maxConnectionsPerSource(2)
+        .handshake(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32"))
+        .handle(conn -> {
+          conn.output().write("hi\n".getBytes(StandardCharsets.US_ASCII));
+          conn.output().flush();
+          release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        }).start()) {
+      Process haproxy = haproxy("send-proxy-v2", server.port());
+      java.util.List<Socket> held = new java.util.ArrayList<>();
+      try {
+        InetSocketAddress fe = new InetSocketAddress("127.0.0.1", frontendPort);
+        for (int i = 11; i <= 15; i++) {
+          Socket s = Clients.connect("127.0.0." + i, fe);
+          held.add(s);
+          s.setSoTimeout(10_000);
+          assertEquals("hi", new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+              StandardCharsets.US_ASCII)).readLine(), () -> "client 127.0.0." + held.size() + " served; " + log());
+        }
+        assertEquals(0, server.stats().limited(), "five clients through one proxy, none over its own limit");
+      } finally {
+        release.countDown();
+        for (Socket s : held) {
+          s.close();
+        }
         haproxy.destroy();
         haproxy.waitFor();
       }

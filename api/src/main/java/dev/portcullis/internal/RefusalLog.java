@@ -1,0 +1,56 @@
+package dev.portcullis.internal;
+
+import dev.portcullis.policy.IpAddresses;
+import dev.portcullis.spi.Channel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The gate for refusal log lines: at most one line a second for each kind of refusal, so a flood
+ * of one kind neither floods the log nor hides the other kinds. Each line carries a running count
+ * (from {@code stats()}), which says how many went unlogged. Safe from any thread; {@link #due}
+ * allocates nothing, so the reject path stays allocation-free.
+ */
+final class RefusalLog {
+  /** What was refused; each kind has its own once-a-second budget. */
+  enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED }
+
+  private static final long INTERVAL_NANOS = 1_000_000_000L;
+  private final AtomicLongArray last = new AtomicLongArray(Kind.values().length);
+
+  /** True at most once a second per kind: the caller then writes its line. */
+  boolean due(Kind kind) {
+    long now = System.nanoTime();
+    int i = kind.ordinal();
+    long before = last.get(i);
+    // 0 means never: the first refusal of each kind is always logged.
+    return (before == 0 || now - before >= INTERVAL_NANOS) && last.compareAndSet(i, before, now == 0 ? 1 : now);
+  }
+
+  /**
+   * How a refusal line names a connection: the peer's address, then the socket peer when a handshake
+   * step (the PROXY protocol) replaced it; a Unix peer by its credentials.
+   */
+  static String describe(Channel socket, SocketAddress peer) {
+    SocketAddress direct = socket.remoteAddress();
+    if (!(direct instanceof InetSocketAddress)) {
+      return socket.peerCredentials().map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
+          .orElse("local peer with unreadable credentials");
+    }
+    return describe(peer == null ? direct : peer, direct);
+  }
+
+  /** {@code 192.0.2.7}, or {@code 192.0.2.7 (socket peer 10.0.0.1)} when the two differ. */
+  static String describe(SocketAddress peer, SocketAddress socketPeer) {
+    if (peer == null || peer.equals(socketPeer) || !(socketPeer instanceof InetSocketAddress)) {
+      return address(socketPeer);
+    }
+    return address(peer) + " (socket peer " + address(socketPeer) + ")";
+  }
+
+  private static String address(SocketAddress a) {
+    return a instanceof InetSocketAddress ip && ip.getAddress() != null ? IpAddresses.format(ip.getAddress())
+        : String.valueOf(a);
+  }
+}
