@@ -29,6 +29,15 @@ import java.util.Optional;
  * {@code UNKNOWN}, {@code PARANOID}, wildcards, {@code EXCEPT} in the daemon list, and every option
  * field ({@code spawn}, {@code twist}, {@code allow}, ...), since none of them is an address rule.
  *
+ * <p>Addresses are read as tcpd reads them, and a pattern tcpd would read otherwise than it looks
+ * is refused, never guessed. tcpd compares {@code n.n.n.n} and {@code n.n.} as text with the
+ * client's address, so a zero-padded octet ({@code 192.168.001.010}, {@code 010.}) matches no client
+ * and is refused. It reads both sides of {@code net/mask} with {@code inet_addr()}, where a leading
+ * 0 means octal and 0x hexadecimal, so {@code 010.0.0.0/255.0.0.0} means 8.0.0.0/8: such spellings
+ * are refused with tcpd's reading in the message, and so are the net/masks tcpd never matches (a net
+ * with bits outside the mask, a side that is 255.255.255.255). As in tcpd, no net/mask matches the
+ * client 255.255.255.255.
+ *
  * <p>TCP Wrappers decides in order: a match in {@code hosts.allow} grants, else a match in {@code
  * hosts.deny} denies, else access is granted. {@link #toPolicy()} computes the addresses that end
  * up denied and writes a policy of most-specific-wins rules with exactly the same decisions: {@code
@@ -337,32 +346,25 @@ public final class HostsFiles {
       BigInteger v = new BigInteger(1, InetAddresses.forString(addr).getAddress());
       return new Ranges[] {Ranges.none(), prefix(v, len, 128)};
     }
-    if (w.matches("([0-9]{1,3}\\.){1,3}")) { // n.n. : a prefix of whole octets
+    if (w.matches("[0-9]+(\\.[0-9]+){0,2}\\.")) { // n.n. : a prefix of whole octets, compared as text
       String[] octets = w.split("\\.");
       long v = 0;
       for (String o : octets) {
-        v = v << 8 | octet(o, w);
+        v = v << 8 | textOctet(o, w, "a prefix pattern as text with the start of the client's address", ".");
       }
       int len = 8 * octets.length;
       return new Ranges[] {prefix(BigInteger.valueOf(v << (32 - len)), len, 32), Ranges.none()};
     }
-    String[] slash = w.split("/", -1);
-    if (slash.length <= 2 && isDottedQuad(slash[0])) {
-      long addr = dottedQuad(slash[0], w);
-      int len = 32;
-      if (slash.length == 2) {
-        if (!isDottedQuad(slash[1])) {
-          throw new IllegalArgumentException("'" + w + "': the mask '" + slash[1] + "' is not n.n.n.n (write "
-              + "a prefix length as n.n.n.n/255.255.0.0 in these files)");
-        }
-        long mask = dottedQuad(slash[1], w);
-        len = Long.bitCount(mask);
-        if (((0xFFFF_FFFFL << (32 - len)) & 0xFFFF_FFFFL) != mask) {
-          throw new IllegalArgumentException("'" + w + "': the mask " + slash[1] + " is not contiguous");
-        }
+    int slash = w.indexOf('/');
+    if (slash >= 0 && w.matches("[0-9][0-9a-fA-FxX.]*/.*")) {
+      return new Ranges[] {netMask(w, w.substring(0, slash), w.substring(slash + 1)), Ranges.none()};
+    }
+    if (w.matches("[0-9]+(\\.[0-9]+){3}")) { // n.n.n.n, compared as text
+      long v = 0;
+      for (String o : w.split("\\.")) {
+        v = v << 8 | textOctet(o, w, "an address pattern as text with the client's address", "");
       }
-      long net = len == 0 ? 0 : addr & ((0xFFFF_FFFFL << (32 - len)) & 0xFFFF_FFFFL);
-      return new Ranges[] {prefix(BigInteger.valueOf(net), len, 32), Ranges.none()};
+      return new Ranges[] {Ranges.of(BigInteger.valueOf(v), BigInteger.valueOf(v)), Ranges.none()};
     }
     if (w.startsWith(".") || w.chars().anyMatch(Character::isLetter)) {
       throw new IllegalArgumentException("'" + w + "' is a host or domain name; address rules never resolve names");
@@ -370,24 +372,180 @@ public final class HostsFiles {
     throw new IllegalArgumentException("'" + w + "' is not an address pattern");
   }
 
-  private static boolean isDottedQuad(String s) {
-    return s.matches("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
+  /**
+   * {@code net/mask}, as tcpd reads it: both sides with {@code inet_addr()} (four parts, a leading 0
+   * meaning octal and 0x hexadecimal), and a client matches when its address ANDed with the mask
+   * equals the net. Only plain decimal is read; any other spelling is refused with tcpd's reading,
+   * and so are the forms tcpd never matches, since their lines would not mean what they say.
+   */
+  private static Ranges netMask(String w, String netText, String maskText) {
+    if (maskText.matches("[0-9]+")) {
+      throw new IllegalArgumentException("'" + w + "': the mask '" + maskText + "' is not n.n.n.n (write "
+          + "a prefix length as n.n.n.n/255.255.0.0 in these files)");
+    }
+    long net = tcpdDotQuad(netText);
+    long mask = tcpdDotQuad(maskText);
+    String odd = oddSpelling(netText, "net");
+    if (odd == null) {
+      odd = oddSpelling(maskText, "mask");
+    }
+    if (odd != null) {
+      String reading = "tcpd reads each side of a net/mask with inet_addr() (four parts; a leading 0 means octal"
+          + " and 0x hexadecimal)";
+      String fix = "; write the network you meant in decimal, without leading zeros";
+      if (net < 0 || mask < 0) {
+        reading += " and cannot read '" + (net < 0 ? netText : maskText) + "', so this pattern matches no client" + fix;
+      } else if ((net & ~mask) != 0) {
+        reading += ", so it means " + dotted(net) + "/" + dotted(mask) + ", which matches no client (the net has bits"
+            + " outside the mask)" + fix;
+      } else {
+        reading += ", so it means " + dotted(net) + "/" + dotted(mask) + "; write the network tcpd means, or the one"
+            + " you meant, in decimal without leading zeros";
+      }
+      throw new IllegalArgumentException("'" + w + "' has " + odd + ": " + reading);
+    }
+    if (mask < 0) { // plain decimal that inet_addr() cannot tell from its error value
+      throw new IllegalArgumentException("'" + w + "': tcpd cannot read the mask 255.255.255.255 (inet_addr()"
+          + " returns it as its error value), so this pattern matches no client; write the address alone, "
+          + netText);
+    }
+    if ((net & ~mask) != 0) {
+      throw new IllegalArgumentException("'" + w + "': the net has bits outside the mask; tcpd matches a net/mask"
+          + " only when the client's address ANDed with the mask equals the net, so this pattern matches no client;"
+          + " write " + dotted(net & mask) + "/" + maskText + " if that is the network you meant");
+    }
+    int len = Long.bitCount(mask);
+    if (((0xFFFF_FFFFL << (32 - len)) & 0xFFFF_FFFFL) != mask) {
+      throw new IllegalArgumentException("'" + w + "': the mask " + maskText + " is not contiguous");
+    }
+    // tcpd reads the client's address with inet_addr() too, so no net/mask matches 255.255.255.255.
+    return prefix(BigInteger.valueOf(net), len, 32).minus(Ranges.of(V4_TOP, V4_TOP));
   }
 
-  private static long dottedQuad(String s, String w) {
+  /**
+   * How the {@code side} ("net" or "mask") {@code s} is not four plain decimal octets, such as "a
+   * zero-padded octet (010) in the net"; null when it is.
+   */
+  private static String oddSpelling(String s, String side) {
+    String[] parts = s.split("\\.", -1);
+    if (parts.length != 4 || s.matches(".*(^|\\.)(\\.|$).*")) {
+      return "a " + side + " without four parts (" + s + ")";
+    }
+    for (String p : parts) {
+      String kind;
+      if (!p.matches("[0-9]+|0[xX][0-9a-zA-Z]*")) {
+        kind = "a part that is not a number";
+      } else if (p.matches("0[xX].*")) {
+        kind = "a hexadecimal octet";
+      } else if (p.matches("0.+")) {
+        kind = "a zero-padded octet";
+      } else if (!p.matches("[0-9]{1,3}") || Integer.parseInt(p) > 255) {
+        kind = "a part over 255";
+      } else {
+        continue;
+      }
+      return kind + " (" + p + ") in the " + side;
+    }
+    return null;
+  }
+
+  /**
+   * tcpd's {@code dot_quad_addr()}: four parts read as glibc's {@code inet_aton()} reads them; -1
+   * when tcpd cannot read {@code s}, including 255.255.255.255, which {@code inet_addr()} returns
+   * as its error value.
+   */
+  private static long tcpdDotQuad(String s) {
+    String[] parts = s.split("\\.", -1);
+    if (parts.length != 4) {
+      return -1;
+    }
     long v = 0;
-    for (String o : s.split("\\.")) {
-      v = v << 8 | octet(o, w);
+    for (String p : parts) {
+      long o = inetAtonPart(p);
+      if (o < 0 || o > 255) {
+        return -1;
+      }
+      v = v << 8 | o;
+    }
+    return v == 0xFFFF_FFFFL ? -1 : v;
+  }
+
+  /** One part as {@code inet_aton()} reads it: 0x hexadecimal, a leading 0 octal, else decimal; -1 if unreadable. */
+  private static long inetAtonPart(String p) {
+    int base = 10;
+    int i = 0;
+    if (p.isEmpty() || p.charAt(0) < '0' || p.charAt(0) > '9') {
+      return -1;
+    }
+    if (p.charAt(0) == '0') {
+      if (p.length() > 1 && (p.charAt(1) == 'x' || p.charAt(1) == 'X')) {
+        base = 16;
+        i = 2;
+        if (p.length() == 2) {
+          return -1;
+        }
+      } else {
+        base = 8;
+        i = 1;
+      }
+    }
+    long v = 0;
+    for (; i < p.length(); i++) {
+      char c = p.charAt(i);
+      int d = c < 128 ? Character.digit(c, base) : -1;
+      if (d < 0) {
+        return -1;
+      }
+      v = v * base + d;
+      if (v > 0xFFFF_FFFFL) {
+        return -1;
+      }
     }
     return v;
+  }
+
+  /**
+   * One octet of an address or prefix pattern, which tcpd compares as text with the client's
+   * address: a zero-padded octet is refused, since that text never occurs and the pattern matches
+   * no client.
+   */
+  private static int textOctet(String o, String w, String compares, String tail) {
+    if (o.length() > 1 && o.charAt(0) == '0') {
+      String[] parts = w.split("\\.");
+      String decimal = reading(parts, 10, tail);
+      String octal = reading(parts, 8, tail);
+      String not = decimal == null ? "" : octal == null || octal.equals(decimal)
+          ? ", not even " + decimal : ", neither " + decimal + " nor " + octal + " (its octal reading)";
+      throw new IllegalArgumentException("'" + w + "' has a zero-padded octet (" + o + "): tcpd compares " + compares
+          + ", which is written without leading zeros, so this pattern matches no client" + not + "; "
+          + (decimal == null ? "write the address you meant" : "if you meant " + decimal + ", write it")
+          + " without leading zeros (tcpd will then match it too), or delete the pattern");
+    }
+    return octet(o, w);
+  }
+
+  /** The octets read in {@code base} (8: as inet_aton() reads a leading 0), joined by dots; null if one is not an octet. */
+  private static String reading(String[] parts, int base, String tail) {
+    StringBuilder sb = new StringBuilder();
+    for (String p : parts) {
+      long v = base == 8 ? inetAtonPart(p) : p.length() > 9 ? -1 : Long.parseLong(p);
+      if (v < 0 || v > 255) {
+        return null;
+      }
+      sb.append(sb.length() == 0 ? "" : ".").append(v);
+    }
+    return sb + tail;
   }
 
   private static int octet(String o, String w) {
-    int v = Integer.parseInt(o);
-    if (v > 255) {
+    if (o.length() > 3 || Integer.parseInt(o) > 255) {
       throw new IllegalArgumentException("'" + w + "': " + o + " is not an octet (0-255)");
     }
-    return v;
+    return Integer.parseInt(o);
+  }
+
+  private static String dotted(long v) {
+    return (v >>> 24) + "." + (v >>> 16 & 255) + "." + (v >>> 8 & 255) + "." + (v & 255);
   }
 
   private static Ranges prefix(BigInteger network, int len, int bits) {

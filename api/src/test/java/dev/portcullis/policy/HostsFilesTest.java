@@ -72,6 +72,72 @@ class HostsFilesTest {
   }
 
   @Test
+  void aZeroPaddedAddressIsRefusedSinceTcpdComparesItAsTextAndItMatchesNoClient() {
+    // tcpd compares an address pattern with the client's address as text: 192.168.001.010 is
+    // never equal to "192.168.1.10" (nor to "192.168.1.8"), so the line matches no client.
+    refused("# office\n\nALL: 10.0.0.1 192.168.001.010", "hosts.allow:3:", "'192.168.001.010'",
+        "zero-padded octet (001)", "as text", "matches no client", "192.168.1.10", "192.168.1.8");
+    refused("sshd: 010.1.2.3", "hosts.allow:1:", "'010.1.2.3'", "zero-padded octet (010)", "10.1.2.3");
+    refused("sshd: 10.0.0.0007", "hosts.allow:1:", "'10.0.0.0007'", "(0007)", "matches no client");
+    IllegalArgumentException deny = assertThrows(IllegalArgumentException.class,
+        () -> HostsFiles.parse("", "ALL: ALL EXCEPT \\\n 192.168.001.010\n", "sshd"));
+    assertTrue(deny.getMessage().startsWith("hosts.deny:1: ") && deny.getMessage().contains("'192.168.001.010'"),
+        deny.getMessage());
+  }
+
+  @Test
+  void aZeroPaddedPrefixIsRefusedSinceTcpdComparesItAsText() {
+    refused("\nsshd: 010.", "hosts.allow:2:", "'010.'", "zero-padded octet (010)", "as text",
+        "matches no client", "10.", "8.");
+    refused("sshd: 192.168.01.", "hosts.allow:1:", "'192.168.01.'", "(01)", "192.168.1.");
+  }
+
+  @Test
+  void aZeroPaddedNetIsRefusedWithTcpdsOctalReading() {
+    // tcpd reads net/mask with inet_addr(): 010 is octal, 8.
+    refused("\n\nsshd: 010.0.0.0/255.0.0.0", "hosts.allow:3:", "'010.0.0.0/255.0.0.0'", "zero-padded octet (010)",
+        "octal", "means 8.0.0.0/255.0.0.0");
+    refused("sshd: 192.168.001.010/255.255.255.254", "'192.168.001.010/255.255.255.254'", "(001)",
+        "means 192.168.1.8/255.255.255.254");
+    refused("sshd: 0x0a.0.0.0/255.0.0.0", "'0x0a.0.0.0/255.0.0.0'", "hexadecimal octet (0x0a)",
+        "means 10.0.0.0/255.0.0.0");
+    refused("sshd: 08.0.0.0/255.0.0.0", "'08.0.0.0/255.0.0.0'", "(08)", "cannot read", "matches no client");
+    refused("sshd: 010.0.0.1/255.0.0.0", "means 8.0.0.1/255.0.0.0", "matches no client", "bits outside the mask");
+    refused("sshd: 10.0.0/255.0.0.0", "'10.0.0/255.0.0.0'", "a net without four parts (10.0.0)",
+        "matches no client");
+  }
+
+  @Test
+  void aZeroPaddedMaskIsRefusedWithTcpdsOctalReading() {
+    refused("\nALL: 10.0.0.0/255.255.0377.0", "hosts.allow:2:", "'10.0.0.0/255.255.0377.0'",
+        "zero-padded octet (0377) in the mask", "octal", "means 10.0.0.0/255.255.255.0");
+    refused("sshd: 10.0.0.0/255.0.0.00", "(00)", "means 10.0.0.0/255.0.0.0");
+    refused("sshd: 10.0.0.0/0xff.0.0.0", "hexadecimal octet (0xff)", "means 10.0.0.0/255.0.0.0");
+  }
+
+  @Test
+  void netMasksTcpdNeverMatchesAreRefused() {
+    // (client & mask) == net never holds when the net has bits outside the mask.
+    refused("sshd: 10.0.0.1/255.0.0.0", "hosts.allow:1:", "'10.0.0.1/255.0.0.0'", "bits outside the mask",
+        "matches no client", "10.0.0.0/255.0.0.0");
+    // inet_addr() returns 255.255.255.255 as its error value, so tcpd cannot read that mask.
+    refused("sshd: 10.1.2.3/255.255.255.255", "'10.1.2.3/255.255.255.255'", "255.255.255.255",
+        "matches no client", "write the address alone, 10.1.2.3");
+  }
+
+  @Test
+  void plainZerosAndOctetsEndingInZeroAreStillRead() {
+    HostsFiles f = files("sshd: 10.0.0.0/255.0.0.0 100. 0.0.10.0 200.100.0.0/255.255.0.0\n", "ALL: ALL\n");
+    AccessPolicy p = f.toPolicy();
+    for (String granted : new String[] {"10.200.0.1", "100.0.0.1", "0.0.10.0", "200.100.7.7"}) {
+      assertTrue(p.decide(granted).isAllowed(), granted);
+    }
+    for (String denied : new String[] {"8.0.0.1", "0.0.8.0", "0.0.10.1", "200.101.0.0"}) {
+      assertFalse(p.decide(denied).isAllowed(), denied);
+    }
+  }
+
+  @Test
   void thePolicyAgreesWithTcpdOnRandomFilesAndAddresses() throws Exception {
     Random rnd = new Random(11);
     String[] patterns = {"ALL", "LOCAL", "10.", "10.1.", "10.1.2.", "10.1.2.3", "192.168.0.0/255.255.0.0",

@@ -189,6 +189,16 @@ class LauncherTest {
     Files.writeString(allow, "ALL: host.example.com\n");
     assertEquals(2, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(), "1.2.3.4"));
     assertTrue(err().contains(allow + ":1:") && err().contains("host or domain name"), err());
+    err.reset();
+    out.reset();
+    // tcpdmatch denies 192.168.1.10 here (the pattern, compared as text, matches no client): check
+    // must not allow it, so it refuses the line and says why.
+    Files.writeString(allow, "ALL: 192.168.001.010\n");
+    assertEquals(2, run("", "check", "--hosts-allow", allow.toString(), "--hosts-deny", deny.toString(),
+        "192.168.1.10"));
+    assertTrue(err().contains(allow + ":1: '192.168.001.010' has a zero-padded octet (001)")
+        && err().contains("matches no client"), err());
+    assertEquals("", out());
   }
 
   @Test
