@@ -19,7 +19,8 @@ import java.util.Set;
 /**
  * The client of {@link KvServer}: passes the shared-secret handshake with the named key, sends one
  * request made of the remaining arguments, prints the reply, and exits 0 (or 1 when the reply is
- * {@code ERROR ...} or the server refused).
+ * {@code ERROR ...} or the server refused; 2 for a request longer than {@link KvServer#MAX_LINE}
+ * bytes, which is not sent).
  *
  * <pre>
  * portcullis kv-client 127.0.0.1:7700 --secret-file kv.keys --key-id app-1 GET colour
@@ -58,6 +59,12 @@ public final class KvClient {
     int colon = target.lastIndexOf(':');
     if (colon <= 0) {
       throw new UsageException("'" + target + "' is not HOST:PORT");
+    }
+    int length = request.getBytes(StandardCharsets.UTF_8).length;
+    if (length > KvServer.MAX_LINE) {
+      err.println("portcullis kv-client: the request is " + length + " bytes; kv reads lines of up to "
+          + KvServer.MAX_LINE + " bytes");
+      return 2;
     }
     byte[] key;
     try {

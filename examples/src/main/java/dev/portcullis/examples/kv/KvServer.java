@@ -9,19 +9,23 @@ import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.SharedSecret;
 import dev.portcullis.policy.AccessPolicy;
-import java.io.BufferedReader;
+import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A key-value store over a line protocol, guarded by an allow-list and the shared-secret
@@ -36,7 +40,10 @@ import java.util.concurrent.ConcurrentMap;
  * {@code SET KEY VALUE} ({@code OK}), {@code GET KEY} ({@code VALUE v} or {@code NOT_FOUND}),
  * {@code DEL KEY} ({@code OK} or {@code NOT_FOUND}), {@code KEYS} ({@code KEYS k1 k2 ...}),
  * {@code QUIT} ({@code BYE}); anything else is {@code ERROR reason}. Keys have no spaces; values
- * are the rest of the line. Writes are attributed in the log to the key id that made them.
+ * are the rest of the line. A line may be up to {@link #MAX_LINE} bytes (64 KiB) long; a longer
+ * one gets {@code ERROR line too long (limit 65536 bytes)} and the connection is closed, without
+ * the rest of it being read into memory. Writes are attributed in the log to the key id that made
+ * them.
  */
 public final class KvServer {
   private KvServer() {}
@@ -92,11 +99,57 @@ public final class KvServer {
     return Service.run("kv", setup, Duration.ofSeconds(5), "", out, err);
   }
 
+  /**
+   * The longest request line the store reads, in bytes of UTF-8, not counting the line ending
+   * ({@code \n}, or {@code \r\n}). Keys and values live in a line, so this bounds them too.
+   */
+  public static final int MAX_LINE = 64 * 1024;
+
+  /** The reply to a longer line; the server closes the connection after it. */
+  static final String LINE_TOO_LONG = "ERROR line too long (limit " + MAX_LINE + " bytes)";
+
+  /** After {@link #LINE_TOO_LONG}: how long, and how much, of what the client still sends is discarded. */
+  private static final long LINGER_MILLIS = 1000;
+  private static final long LINGER_BYTES = 1 << 20;
+
+  /** Cuts a lingering connection short; one daemon thread for the whole store. */
+  private static final class Linger {
+    static final ScheduledThreadPoolExecutor TIMER = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "portcullis-kv-linger");
+      t.setDaemon(true);
+      return t;
+    });
+
+    static {
+      TIMER.setRemoveOnCancelPolicy(true);
+    }
+  }
+
+  /** A request line longer than {@link #MAX_LINE}. */
+  private static final class LineTooLongException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    LineTooLongException() {
+      super(LINE_TOO_LONG);
+    }
+  }
+
   /** One client's session: the handshake is done, its key id is the connection's identity. */
   static void serve(Connection conn, ConcurrentMap<String, String> store) throws IOException {
-    BufferedReader in = new BufferedReader(new InputStreamReader(conn.input(), StandardCharsets.UTF_8));
+    InputStream in = new BufferedInputStream(conn.input());
     PrintWriter w = new PrintWriter(conn.output(), true, StandardCharsets.UTF_8);
-    for (String line; (line = in.readLine()) != null; ) {
+    while (true) {
+      String line;
+      try {
+        line = readLine(in, MAX_LINE);
+      } catch (LineTooLongException e) {
+        w.println(LINE_TOO_LONG);
+        lingerAndClose(conn, in);
+        return;
+      }
+      if (line == null) {
+        return;
+      }
       String[] words = line.strip().split(" ", 3);
       String reply = switch (words[0]) {
         case "SET" -> words.length == 3 && !words[1].isEmpty() ? set(store, words[1], words[2]) : "ERROR usage: SET KEY VALUE";
@@ -111,6 +164,61 @@ public final class KvServer {
       if (reply.equals("BYE")) {
         return;
       }
+    }
+  }
+
+  /**
+   * Reads one line of at most {@code limit} bytes, without its ending ({@code \n} or {@code
+   * \r\n}), holding no more than {@code limit + 1} bytes of it.
+   *
+   * @return the line, or null at the end of the stream
+   * @throws LineTooLongException as soon as the line is known to be longer than {@code limit}
+   */
+  static String readLine(InputStream in, int limit) throws IOException {
+    byte[] buf = new byte[Math.min(256, limit + 1)];
+    int n = 0;
+    for (int b; (b = in.read()) != -1; ) {
+      if (b == '\n') {
+        if (n > 0 && buf[n - 1] == '\r') {
+          n--;
+        }
+        if (n > limit) {
+          throw new LineTooLongException();
+        }
+        return new String(buf, 0, n, StandardCharsets.UTF_8);
+      }
+      if (n == limit + 1) {
+        throw new LineTooLongException(); // over the limit even if a \r was its last byte
+      }
+      if (n == buf.length) {
+        buf = Arrays.copyOf(buf, Math.min(buf.length * 2, limit + 1));
+      }
+      buf[n++] = (byte) b;
+    }
+    if (n > limit) {
+      throw new LineTooLongException();
+    }
+    return n == 0 ? null : new String(buf, 0, n, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * Closes after an error reply, first discarding what the client is still sending (at most
+   * {@link #LINGER_BYTES}, for at most {@link #LINGER_MILLIS}), so that it reads the reply rather
+   * than a reset: closing with unread bytes makes TCP send one.
+   */
+  private static void lingerAndClose(Connection conn, InputStream in) {
+    ScheduledFuture<?> cut = Linger.TIMER.schedule(conn::close, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+    try {
+      byte[] sink = new byte[8192];
+      long left = LINGER_BYTES;
+      for (int n; left > 0 && (n = in.read(sink, 0, (int) Math.min(sink.length, left))) > 0; ) {
+        left -= n;
+      }
+    } catch (IOException e) {
+      // closed by the timer, or by the client: either way, done
+    } finally {
+      cut.cancel(false);
+      conn.close();
     }
   }
 
