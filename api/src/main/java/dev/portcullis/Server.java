@@ -6,10 +6,9 @@ import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.internal.ServerInstance;
 import dev.portcullis.internal.Transports;
 import dev.portcullis.policy.AccessPolicy;
-import dev.portcullis.internal.Activation;
-import dev.portcullis.spi.InheritedSocket;
+import dev.portcullis.policy.Limits;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Transport;
-import java.util.Map;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -46,31 +45,18 @@ import java.util.concurrent.Executor;
  */
 public final class Server {
   /** The default {@link #backlog(int)}. */
-  public static final int DEFAULT_BACKLOG = 1024;
+  public static final int DEFAULT_BACKLOG = Endpoint.DEFAULT_BACKLOG;
 
   /** The default {@link #handshakeTimeout(Duration)}. */
   public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
-  private final int port;
-  // null for a port; "" for the one socket systemd passed; a name; or INETD
-  private final String inherit;
-  private static final String INETD = "\0inetd";
-  private boolean backlogSet;
-  private final java.nio.file.Path unixPath;
-  private final String abstractName;
-  private Integer mode;
-  private java.util.OptionalInt owner = java.util.OptionalInt.empty();
-  private java.util.OptionalInt group = java.util.OptionalInt.empty();
-  private int maxConnections;
-  private int maxPerSource;
-  private double ratePerSecond;
-  private int rateBurst;
-  private int sourceV4Bits = 32;
-  private int sourceV6Bits = 64;
-  private int maxPendingHandshakes;
+  /** The default {@link #mode(int)} of a Unix socket file: read and write for its owner only. */
+  public static final int DEFAULT_UNIX_MODE = Endpoint.DEFAULT_UNIX_MODE;
+
+  // One field per collaborator; each setter replaces a value, and start() takes a snapshot.
+  private Endpoint endpoint;
   private boolean kernelFilter;
-  private Optional<InetAddress> bindAddress = Optional.empty();
-  private int backlog = DEFAULT_BACKLOG;
+  private Limits limits = Limits.NONE;
   private final AccessPolicy.Builder rules = AccessPolicy.builder();
   private boolean anyRule;
   private boolean allowAll;
@@ -82,144 +68,22 @@ public final class Server {
   private Executor executor;
   private Transport transport;
 
-  private Server(int port, String inherit) {
-    this(port, inherit, null, null);
-  }
-
-  private Server(int port, String inherit, java.nio.file.Path unixPath, String abstractName) {
-    this.port = port;
-    this.inherit = inherit;
-    this.unixPath = unixPath;
-    this.abstractName = abstractName;
+  private Server(Endpoint endpoint) {
+    this.endpoint = endpoint;
   }
 
   /**
-   * The most connections open at once; over it, a new connection is closed as soon as it is
-   * accepted (counted in {@code stats().limited()}), never queued. Checked after the policy, so
-   * denied peers never take a slot. Default: no limit (the descriptor limit and the executor bound
-   * what the server holds).
+   * A server on a TCP port, listening on every local address (dual-stack {@code ::} where IPv6 is
+   * available) unless {@link #bindAddress} says otherwise.
    *
-   * @param n at least 1
-   * @return this builder
-   * @throws IllegalArgumentException if {@code n < 1}
+   * @param port {@code 0..65535}; 0 lets the kernel pick a free port, which {@link
+   *     RunningServer#localAddress()} then reports
+   * @return a new builder for that port
+   * @throws IllegalArgumentException if the port is out of range
    */
-  public Server maxConnections(int n) {
-    this.maxConnections = positive(n, "maxConnections");
-    return this;
+  public static Server on(int port) {
+    return new Server(new Endpoint.Tcp(port));
   }
-
-  /**
-   * The most connections open at once from one source: an IPv4 address or an IPv6 /64 (see {@link
-   * #sourcePrefix}). One source cannot take every slot. Unix socket peers are not counted per
-   * source. Default: no limit.
-   *
-   * <p>Which address is the source: the socket peer, checked at accept; but for a connection from
-   * a proxy trusted by a PROXY protocol step ({@link dev.portcullis.handshake.Handshake#relaysFrom}),
-   * the client its header names, checked once the header is read (a {@code LOCAL} header, such as
-   * a health check, counts the proxy itself). So behind HAProxy each client has its own limit, and
-   * the proxy's address is never one shared source. The total ({@link #maxConnections}) counts every
-   * connection at accept. {@code start()} refuses per-source limits behind a proxy trusted from
-   * every address ({@code 0.0.0.0/0} or {@code ::/0}): any peer could then name its own source.
-   *
-   * @param n at least 1
-   * @return this builder
-   * @throws IllegalArgumentException if {@code n < 1}
-   */
-  public Server maxConnectionsPerSource(int n) {
-    this.maxPerSource = positive(n, "maxConnectionsPerSource");
-    return this;
-  }
-
-  /**
-   * A token bucket per source: {@code burst} connections at once, refilled at {@code perSecond}.
-   * The source is the same as for {@link #maxConnectionsPerSource}: the relayed client behind a
-   * trusted proxy, else the socket peer. Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
-   * the service itself go on, unlike xinetd's {@code cps}, which switches the whole service off.
-   * Memory is bounded: at most 65,536 sources are remembered, refilled buckets are forgotten first,
-   * and under a flood of distinct sources the oldest are forgotten rather than memory growing.
-   *
-   * @param perSecond the refill rate, above 0
-   * @param burst the bucket size, at least 1
-   * @return this builder
-   * @throws IllegalArgumentException for a rate that is not a positive number, or {@code burst < 1}
-   */
-  public Server rateLimitPerSource(double perSecond, int burst) {
-    if (!(perSecond > 0) || Double.isInfinite(perSecond)) {
-      throw new IllegalArgumentException("rateLimitPerSource: perSecond must be a positive number: " + perSecond);
-    }
-    this.ratePerSecond = perSecond;
-    this.rateBurst = positive(burst, "rateLimitPerSource burst");
-    return this;
-  }
-
-  /**
-   * How much of an address is one source for the per-source limits. Default: 32 and 64 (an IPv4
-   * address, an IPv6 /64, which is what one customer usually holds).
-   *
-   * @param ipv4Bits 1..32
-   * @param ipv6Bits 1..128
-   * @return this builder
-   * @throws IllegalArgumentException if out of range
-   */
-  public Server sourcePrefix(int ipv4Bits, int ipv6Bits) {
-    if (ipv4Bits < 1 || ipv4Bits > 32 || ipv6Bits < 1 || ipv6Bits > 128) {
-      throw new IllegalArgumentException("sourcePrefix(" + ipv4Bits + ", " + ipv6Bits + "): expected 1..32 and 1..128");
-    }
-    this.sourceV4Bits = ipv4Bits;
-    this.sourceV6Bits = ipv6Bits;
-    return this;
-  }
-
-  /**
-   * The most connections in their handshake at once; more are closed when accepted (counted in
-   * {@code stats().limited()}). With the handshake deadline this bounds what silent clients cost:
-   * each pending one holds a small buffer on the event loop and no thread. Default: no limit.
-   *
-   * @param n at least 1
-   * @return this builder
-   * @throws IllegalArgumentException if {@code n < 1}
-   */
-  public Server maxPendingHandshakes(int n) {
-    this.maxPendingHandshakes = positive(n, "maxPendingHandshakes");
-    return this;
-  }
-
-  /**
-   * Also compiles the address policy into a classic BPF program attached to the listening socket
-   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 addresses, so a flood of
-   * denied peers never wakes the process. The user-space check still runs for every connection
-   * (defence in depth), and IPv6 packets are left to it. The trade-off: a denied client then times
-   * out, retrying its SYN, instead of being refused at once, and it no longer shows in {@code
-   * stats()}. Where the kernel refuses the filter, or the policy has too many denied ranges for one
-   * program (about 1,300), the server logs one line saying so and filters in user space only. The
-   * filter follows {@link RunningServer#updatePolicy}. TCP servers opened with {@link #on} only.
-   *
-   * @return this builder
-   */
-  public Server kernelFilter() {
-    this.kernelFilter = true;
-    return this;
-  }
-
-  /** The builder's limits, and the policy text's wherever the builder set none. */
-  private ServerConfig.Limits limits(dev.portcullis.policy.Limits text) {
-    boolean ownRate = ratePerSecond > 0;
-    return new ServerConfig.Limits(maxConnections > 0 ? maxConnections : text.maxConnections(),
-        maxPerSource > 0 ? maxPerSource : text.maxPerSource(),
-        ownRate ? ratePerSecond : text.ratePerSecond(), ownRate ? rateBurst : text.burst(),
-        sourceV4Bits, sourceV6Bits,
-        maxPendingHandshakes > 0 ? maxPendingHandshakes : text.maxPendingHandshakes());
-  }
-
-  private static int positive(int n, String what) {
-    if (n < 1) {
-      throw new IllegalArgumentException(what + " must be at least 1: " + n);
-    }
-    return n;
-  }
-
-  /** The default {@link #mode(int)} of a Unix socket file: read and write for its owner only. */
-  public static final int DEFAULT_UNIX_MODE = 0600;
 
   /**
    * A server on a Unix domain socket at this path, with the same rules, handshakes and handlers
@@ -235,18 +99,7 @@ public final class Server {
    * @throws IllegalArgumentException if the path is empty or too long, naming it
    */
   public static Server onUnix(java.nio.file.Path path) {
-    Objects.requireNonNull(path, "path");
-    if (path.toString().isEmpty()) {
-      throw new IllegalArgumentException("A Unix socket path cannot be empty");
-    }
-    // Measured as it will be bound and reported: a relative path is resolved against the cwd.
-    String text = path.toAbsolutePath().toString();
-    int bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-    if (bytes > dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES) {
-      throw new IllegalArgumentException("Unix socket path '" + text + "' is " + bytes + " bytes; the kernel takes"
-          + " at most " + dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES + " (sun_path): use a shorter path");
-    }
-    return new Server(0, null, path, null);
+    return new Server(new Endpoint.UnixPath(Objects.requireNonNull(path, "path")));
   }
 
   /**
@@ -259,13 +112,107 @@ public final class Server {
    * @throws IllegalArgumentException if the name is empty, too long, or contains NUL
    */
   public static Server onAbstract(String name) {
-    Objects.requireNonNull(name, "name");
-    int bytes = name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-    if (name.isEmpty() || name.indexOf('\0') >= 0 || bytes > dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES) {
-      throw new IllegalArgumentException("Abstract socket name '" + name + "' must be 1 to "
-          + dev.portcullis.spi.UnixListenOptions.MAX_PATH_BYTES + " bytes without NUL (it is " + bytes + ")");
+    return new Server(new Endpoint.UnixAbstract(Objects.requireNonNull(name, "name"), DEFAULT_BACKLOG));
+  }
+
+  /**
+   * A server on the listening socket that systemd passed (socket activation: a {@code .socket} unit,
+   * or {@code systemd-socket-activate -l PORT}). Everything else is as for {@link #on}: rules,
+   * handshakes and handlers apply to every connection, including those the kernel queued before
+   * this process started. At {@link #start()} the server checks that {@code LISTEN_PID} is this
+   * process and {@code LISTEN_FDS} is exactly one socket, and the transport checks that it is a
+   * listening TCP socket and makes it close-on-exec. The socket's address and backlog are systemd's
+   * ({@code ListenStream=}, {@code Backlog=}), so {@link #bindAddress} and {@link #backlog} are
+   * refused.
+   *
+   * @return a new builder for that socket
+   */
+  public static Server fromSystemd() {
+    return new Server(new Endpoint.Systemd(Optional.empty()));
+  }
+
+  /**
+   * A server on the socket systemd passed under this name ({@code FileDescriptorName=} in the
+   * {@code .socket} unit, {@code --fdname} for {@code systemd-socket-activate}); see {@link
+   * #fromSystemd()}.
+   *
+   * @param name the socket's name
+   * @return a new builder for that socket
+   * @throws IllegalArgumentException if the name is empty or contains {@code :}
+   */
+  public static Server fromSystemd(String name) {
+    return new Server(new Endpoint.Systemd(Optional.of(Objects.requireNonNull(name, "name"))));
+  }
+
+  /**
+   * A server for one connection that was accepted for this process: inetd's {@code nowait} (the
+   * connection is standard input) or systemd's {@code Accept=yes} (fd 3, with {@code LISTEN_FDS=1}).
+   * The connection goes through the same policy, handshakes and handler; then the server
+   * terminates by itself, so {@link RunningServer#awaitTermination()} returns and the process can
+   * exit. Under classic inetd, standard input, output and error are all the connection: print
+   * nothing and log to a file or syslog, never to the console. The socket is made non-blocking,
+   * which descriptors sharing it share.
+   *
+   * @return a new builder for that connection
+   */
+  public static Server fromInetd() {
+    return new Server(new Endpoint.Inetd());
+  }
+
+  /**
+   * Listens only on this local address. {@code "::"} is dual-stack (IPv4 clients appear as
+   * IPv4-mapped addresses and are matched against IPv4 rules); {@code "0.0.0.0"} is IPv4 only.
+   * Default: all addresses, dual-stack.
+   *
+   * @param address an IP address literal such as {@code 127.0.0.1} or {@code ::1}; never resolved
+   * @return this builder
+   * @throws IllegalArgumentException if it is not an IP address literal
+   * @throws IllegalStateException unless the server is {@link #on} a port
+   */
+  public Server bindAddress(String address) {
+    Objects.requireNonNull(address, "address");
+    if (!InetAddresses.isInetAddress(address)) {
+      throw new IllegalArgumentException("Bind address '" + address
+          + "' is not an IP address literal (hostnames are not resolved)");
     }
-    return new Server(0, null, null, name);
+    return bindAddress(InetAddresses.forString(address));
+  }
+
+  /**
+   * Listens only on this local address; see {@link #bindAddress(String)}.
+   *
+   * @param address the local address to bind
+   * @return this builder
+   * @throws IllegalStateException unless the server is {@link #on} a port
+   */
+  public Server bindAddress(InetAddress address) {
+    Objects.requireNonNull(address, "address");
+    endpoint = tcp(".bindAddress(...)").withBindAddress(address);
+    return this;
+  }
+
+  /**
+   * The length of the queue of connections the kernel has completed but the server has not yet
+   * accepted, passed to {@code listen(2)} as is. The kernel silently caps it at {@code
+   * /proc/sys/net/core/somaxconn} (4096 on current Linux). Default {@value #DEFAULT_BACKLOG}.
+   *
+   * @param backlog the queue length, at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code backlog < 1}
+   * @throws IllegalStateException for a socket systemd or inetd passed, whose backlog is theirs
+   */
+  public Server backlog(int backlog) {
+    if (endpoint instanceof Endpoint.Tcp t) {
+      endpoint = t.withBacklog(backlog);
+    } else if (endpoint instanceof Endpoint.UnixPath u) {
+      endpoint = u.withBacklog(backlog);
+    } else if (endpoint instanceof Endpoint.UnixAbstract a) {
+      endpoint = a.withBacklog(backlog);
+    } else {
+      throw new IllegalStateException(where() + " has .backlog(...), but an inherited socket's address and backlog"
+          + " are set by whoever opened it (systemd's ListenStream= and Backlog=)");
+    }
+    return this;
   }
 
   /**
@@ -278,11 +225,7 @@ public final class Server {
    * @throws IllegalStateException unless the server is {@link #onUnix}
    */
   public Server mode(int mode) {
-    requireUnixPath("mode");
-    if (mode < 0 || mode > 0777) {
-      throw new IllegalArgumentException("Mode 0" + Integer.toOctalString(mode) + " is not within 0..0777");
-    }
-    this.mode = mode;
+    endpoint = unixPath("mode").withMode(mode);
     return this;
   }
 
@@ -295,8 +238,8 @@ public final class Server {
    * @throws IllegalStateException unless the server is {@link #onUnix}
    */
   public Server owner(String user) {
-    requireUnixPath("owner");
-    this.owner = java.util.OptionalInt.of(dev.portcullis.policy.Accounts.uid(Objects.requireNonNull(user, "user")));
+    Endpoint.UnixPath unix = unixPath("owner");
+    endpoint = unix.withOwner(dev.portcullis.policy.Accounts.uid(Objects.requireNonNull(user, "user")));
     return this;
   }
 
@@ -309,15 +252,106 @@ public final class Server {
    * @throws IllegalStateException unless the server is {@link #onUnix}
    */
   public Server group(String group) {
-    requireUnixPath("group");
-    this.group = java.util.OptionalInt.of(dev.portcullis.policy.Accounts.gid(Objects.requireNonNull(group, "group")));
+    Endpoint.UnixPath unix = unixPath("group");
+    endpoint = unix.withGroup(dev.portcullis.policy.Accounts.gid(Objects.requireNonNull(group, "group")));
     return this;
   }
 
-  private void requireUnixPath(String what) {
-    if (unixPath == null) {
-      throw new IllegalStateException(what + "(...) sets the Unix socket file; " + where() + " has no file");
+  /**
+   * Also compiles the address policy into a classic BPF program attached to the listening socket
+   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 addresses, so a flood of
+   * denied peers never wakes the process. The user-space check still runs for every connection
+   * (defence in depth), and IPv6 packets are left to it. The trade-off: a denied client then times
+   * out, retrying its SYN, instead of being refused at once, and it no longer shows in {@code
+   * stats()}. Where the kernel refuses the filter, or the policy has too many denied ranges for one
+   * program (about 1,300), the server logs one line saying so and filters in user space only. The
+   * filter follows {@link RunningServer#updatePolicy}. TCP servers opened with {@link #on} only.
+   *
+   * @return this builder
+   * @throws IllegalStateException unless the server is {@link #on} a port
+   */
+  public Server kernelFilter() {
+    if (!(endpoint instanceof Endpoint.Tcp)) {
+      throw new IllegalStateException(where() + " has .kernelFilter(), which filters the TCP listeners a server"
+          + " opens itself with Server.on(port)");
     }
+    this.kernelFilter = true;
+    return this;
+  }
+
+  /** The TCP endpoint a TCP-only setting refines, or a message that says why there is none. */
+  private Endpoint.Tcp tcp(String setting) {
+    if (endpoint instanceof Endpoint.Tcp t) {
+      return t;
+    }
+    if (endpoint instanceof Endpoint.Systemd || endpoint instanceof Endpoint.Inetd) {
+      throw new IllegalStateException(where() + " has " + setting + ", but an inherited socket's address and"
+          + " backlog are set by whoever opened it (systemd's ListenStream= and Backlog=)");
+    }
+    throw new IllegalStateException(where() + " has " + setting + "; a Unix domain socket has no IP address");
+  }
+
+  private Endpoint.UnixPath unixPath(String what) {
+    if (endpoint instanceof Endpoint.UnixPath u) {
+      return u;
+    }
+    throw new IllegalStateException(what + "(...) sets the Unix socket file; " + where() + " has no file");
+  }
+
+  private String where() {
+    return "Server " + (endpoint instanceof Endpoint.Systemd || endpoint instanceof Endpoint.Inetd ? "from " : "on ")
+        + endpoint.describe();
+  }
+
+  /**
+   * Allows peers in this prefix ({@code 10.0.0.0/8}, {@code 2001:db8::/32}, or a bare address for
+   * one host). The most specific matching rule wins; see {@link AccessPolicy}.
+   *
+   * @param cidr a prefix such as {@code 10.0.0.0/8}, or a bare address
+   * @return this builder
+   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
+   */
+  public Server allow(String cidr) {
+    rules.allow(cidr);
+    anyRule = true;
+    return this;
+  }
+
+  /**
+   * Denies peers in this prefix; see {@link #allow(String)}.
+   *
+   * @param cidr a prefix such as {@code 10.66.0.0/16}, or a bare address
+   * @return this builder
+   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
+   */
+  public Server deny(String cidr) {
+    rules.deny(cidr);
+    anyRule = true;
+    return this;
+  }
+
+  /**
+   * Allows every peer not denied by a more specific rule ({@code allow 0.0.0.0/0} and {@code allow
+   * ::/0}). Without this or some rule, {@link #start()} refuses to run an open server.
+   *
+   * @return this builder
+   */
+  public Server allowAll() {
+    this.allowAll = true;
+    return this;
+  }
+
+  /**
+   * Uses a prepared policy (for example {@link AccessPolicy#load}) instead of {@code allow}/{@code
+   * deny} calls. Combining it with those calls or with {@link #allowAll()} fails at {@link
+   * #start()}.
+   *
+   * @param policy the policy to enforce
+   * @return this builder
+   */
+  public Server policy(AccessPolicy policy) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    return this;
   }
 
   /**
@@ -410,182 +444,6 @@ public final class Server {
     return this;
   }
 
-  private String where() {
-    if (unixPath != null) {
-      return "Server on " + unixPath;
-    }
-    if (abstractName != null) {
-      return "Server on abstract socket @" + abstractName;
-    }
-    if (inherit == null) {
-      return "Server on port " + port;
-    }
-    return inherit.equals(INETD) ? "Server from inetd" : "Server from systemd" + (inherit.isEmpty() ? "" : " socket '" + inherit + "'");
-  }
-
-  /**
-   * A server on the listening socket that systemd passed (socket activation: a {@code .socket} unit,
-   * or {@code systemd-socket-activate -l PORT}). Everything else is as for {@link #on}: rules,
-   * handshakes and handlers apply to every connection, including those the kernel queued before
-   * this process started. At {@link #start()} the server checks that {@code LISTEN_PID} is this
-   * process and {@code LISTEN_FDS} is exactly one socket, and the transport checks that it is a
-   * listening TCP socket and makes it close-on-exec. The socket's address and backlog are systemd's
-   * ({@code ListenStream=}, {@code Backlog=}), so {@link #bindAddress} and {@link #backlog} are
-   * refused.
-   *
-   * @return a new builder for that socket
-   */
-  public static Server fromSystemd() {
-    return new Server(0, "");
-  }
-
-  /**
-   * A server on the socket systemd passed under this name ({@code FileDescriptorName=} in the
-   * {@code .socket} unit, {@code --fdname} for {@code systemd-socket-activate}); see {@link
-   * #fromSystemd()}.
-   *
-   * @param name the socket's name
-   * @return a new builder for that socket
-   * @throws IllegalArgumentException if the name is empty or contains {@code :}
-   */
-  public static Server fromSystemd(String name) {
-    Objects.requireNonNull(name, "name");
-    if (name.isEmpty() || name.contains(":") || name.contains("\0")) {
-      throw new IllegalArgumentException("'" + name + "' is not a socket name systemd can pass"
-          + " (non-empty, no ':')");
-    }
-    return new Server(0, name);
-  }
-
-  /**
-   * A server for one connection that was accepted for this process: inetd's {@code nowait} (the
-   * connection is standard input) or systemd's {@code Accept=yes} (fd 3, with {@code LISTEN_FDS=1}).
-   * The connection goes through the same policy, handshakes and handler; then the server
-   * terminates by itself, so {@link RunningServer#awaitTermination()} returns and the process can
-   * exit. Under classic inetd, standard input, output and error are all the connection: print
-   * nothing and log to a file or syslog, never to the console. The socket is made non-blocking,
-   * which descriptors sharing it share.
-   *
-   * @return a new builder for that connection
-   */
-  public static Server fromInetd() {
-    return new Server(0, INETD);
-  }
-
-  /**
-   * A server on a TCP port, listening on every local address (dual-stack {@code ::} where IPv6 is
-   * available) unless {@link #bindAddress} says otherwise.
-   *
-   * @param port {@code 0..65535}; 0 lets the kernel pick a free port, which {@link
-   *     RunningServer#localAddress()} then reports
-   * @return a new builder for that port
-   * @throws IllegalArgumentException if the port is out of range
-   */
-  public static Server on(int port) {
-    if (port < 0 || port > 65535) {
-      throw new IllegalArgumentException("Port out of range: " + port + " (expected 0..65535; 0 picks a free port)");
-    }
-    return new Server(port, null);
-  }
-
-  /**
-   * Listens only on this local address. {@code "::"} is dual-stack (IPv4 clients appear as
-   * IPv4-mapped addresses and are matched against IPv4 rules); {@code "0.0.0.0"} is IPv4 only.
-   * Default: all addresses, dual-stack.
-   *
-   * @param address an IP address literal such as {@code 127.0.0.1} or {@code ::1}; never resolved
-   * @return this builder
-   * @throws IllegalArgumentException if it is not an IP address literal
-   */
-  public Server bindAddress(String address) {
-    Objects.requireNonNull(address, "address");
-    if (!InetAddresses.isInetAddress(address)) {
-      throw new IllegalArgumentException("Bind address '" + address
-          + "' is not an IP address literal (hostnames are not resolved)");
-    }
-    return bindAddress(InetAddresses.forString(address));
-  }
-
-  /**
-   * Listens only on this local address; see {@link #bindAddress(String)}.
-   *
-   * @param address the local address to bind
-   * @return this builder
-   */
-  public Server bindAddress(InetAddress address) {
-    this.bindAddress = Optional.of(Objects.requireNonNull(address, "address"));
-    return this;
-  }
-
-  /**
-   * The length of the queue of connections the kernel has completed but the server has not yet
-   * accepted, passed to {@code listen(2)} as is. The kernel silently caps it at {@code
-   * /proc/sys/net/core/somaxconn} (4096 on current Linux). Default {@value #DEFAULT_BACKLOG}.
-   *
-   * @param backlog the queue length, at least 1
-   * @return this builder
-   * @throws IllegalArgumentException if {@code backlog < 1}
-   */
-  public Server backlog(int backlog) {
-    if (backlog < 1) {
-      throw new IllegalArgumentException("Backlog must be at least 1: " + backlog);
-    }
-    this.backlog = backlog;
-    this.backlogSet = true;
-    return this;
-  }
-
-  /**
-   * Allows peers in this prefix ({@code 10.0.0.0/8}, {@code 2001:db8::/32}, or a bare address for
-   * one host). The most specific matching rule wins; see {@link AccessPolicy}.
-   *
-   * @param cidr a prefix such as {@code 10.0.0.0/8}, or a bare address
-   * @return this builder
-   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
-   */
-  public Server allow(String cidr) {
-    rules.allow(cidr);
-    anyRule = true;
-    return this;
-  }
-
-  /**
-   * Denies peers in this prefix; see {@link #allow(String)}.
-   *
-   * @param cidr a prefix such as {@code 10.66.0.0/16}, or a bare address
-   * @return this builder
-   * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
-   */
-  public Server deny(String cidr) {
-    rules.deny(cidr);
-    anyRule = true;
-    return this;
-  }
-
-  /**
-   * Allows every peer not denied by a more specific rule ({@code allow 0.0.0.0/0} and {@code allow
-   * ::/0}). Without this or some rule, {@link #start()} refuses to run an open server.
-   *
-   * @return this builder
-   */
-  public Server allowAll() {
-    this.allowAll = true;
-    return this;
-  }
-
-  /**
-   * Uses a prepared policy (for example {@link AccessPolicy#load}) instead of {@code allow}/{@code
-   * deny} calls. Combining it with those calls or with {@link #allowAll()} fails at {@link
-   * #start()}.
-   *
-   * @param policy the policy to enforce
-   * @return this builder
-   */
-  public Server policy(AccessPolicy policy) {
-    this.policy = Objects.requireNonNull(policy, "policy");
-    return this;
-  }
-
   /**
    * Adds a step to the handshake chain. Steps run in the order they were added, after the address
    * check and before the handler; see {@link Handshake}.
@@ -616,6 +474,102 @@ public final class Server {
           + " that slow is an attack, not a client");
     }
     this.handshakeTimeout = timeout;
+    return this;
+  }
+
+  /**
+   * The most connections open at once; over it, a new connection is closed as soon as it is
+   * accepted (counted in {@code stats().limited()}), never queued. Checked after the policy, so
+   * denied peers never take a slot. Default: no limit (the descriptor limit and the executor bound
+   * what the server holds).
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxConnections(int n) {
+    limits = limits.withMaxConnections(n);
+    return this;
+  }
+
+  /**
+   * The most connections open at once from one source: an IPv4 address or an IPv6 /64 (see {@link
+   * #sourcePrefix}). One source cannot take every slot. Unix socket peers are not counted per
+   * source. Default: no limit.
+   *
+   * <p>Which address is the source: the socket peer, checked at accept; but for a connection from
+   * a proxy trusted by a PROXY protocol step ({@link dev.portcullis.handshake.Handshake#relaysFrom}),
+   * the client its header names, checked once the header is read (a {@code LOCAL} header, such as
+   * a health check, counts the proxy itself). So behind HAProxy each client has its own limit, and
+   * the proxy's address is never one shared source. The total ({@link #maxConnections}) counts every
+   * connection at accept. {@code start()} refuses per-source limits behind a proxy trusted from
+   * every address ({@code 0.0.0.0/0} or {@code ::/0}): any peer could then name its own source.
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxConnectionsPerSource(int n) {
+    limits = limits.withMaxPerSource(n);
+    return this;
+  }
+
+  /**
+   * A token bucket per source: {@code burst} connections at once, refilled at {@code perSecond}.
+   * The source is the same as for {@link #maxConnectionsPerSource}: the relayed client behind a
+   * trusted proxy, else the socket peer. Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
+   * the service itself go on, unlike xinetd's {@code cps}, which switches the whole service off.
+   * Memory is bounded: at most 65,536 sources are remembered, refilled buckets are forgotten first,
+   * and under a flood of distinct sources the oldest are forgotten rather than memory growing.
+   *
+   * @param perSecond the refill rate, above 0
+   * @param burst the bucket size, at least 1
+   * @return this builder
+   * @throws IllegalArgumentException for a rate that is not a positive number, or {@code burst < 1}
+   */
+  public Server rateLimitPerSource(double perSecond, int burst) {
+    limits = limits.withRate(perSecond, burst);
+    return this;
+  }
+
+  /**
+   * How much of an address is one source for the per-source limits. Default: 32 and 64 (an IPv4
+   * address, an IPv6 /64, which is what one customer usually holds).
+   *
+   * @param ipv4Bits 1..32
+   * @param ipv6Bits 1..128
+   * @return this builder
+   * @throws IllegalArgumentException if out of range
+   */
+  public Server sourcePrefix(int ipv4Bits, int ipv6Bits) {
+    limits = limits.withSourcePrefix(ipv4Bits, ipv6Bits);
+    return this;
+  }
+
+  /**
+   * The most connections in their handshake at once; more are closed when accepted (counted in
+   * {@code stats().limited()}). With the handshake deadline this bounds what silent clients cost:
+   * each pending one holds a small buffer on the event loop and no thread. Default: no limit.
+   *
+   * @param n at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Server maxPendingHandshakes(int n) {
+    limits = limits.withMaxPendingHandshakes(n);
+    return this;
+  }
+
+  /**
+   * Sets every limit at once, as a value: the same {@link Limits} that policy text's {@code limit}
+   * lines make. Each limit set here wins over the policy's; see {@link Limits#over}. Replaces what
+   * {@link #maxConnections} and its kin set before.
+   *
+   * @param limits the limits
+   * @return this builder
+   */
+  public Server limits(Limits limits) {
+    this.limits = Objects.requireNonNull(limits, "limits");
     return this;
   }
 
@@ -673,13 +627,11 @@ public final class Server {
     return this;
   }
 
-  private dev.portcullis.spi.UnixListenOptions unixOptions(AccessPolicy effective) {
-    if (bindAddress.isPresent()) {
-      throw new IllegalStateException(where() + " has .bindAddress(...); a Unix domain socket has no IP address");
-    }
+  /** What a Unix socket server needs of its rules, checked at start. */
+  private void checkUnix(AccessPolicy effective) {
     boolean specificCredentialRule = effective.credentialRules().stream()
         .anyMatch(r -> r.kind() != dev.portcullis.policy.CredentialRule.Kind.ANY);
-    if (abstractName != null && !specificCredentialRule) {
+    if (endpoint instanceof Endpoint.UnixAbstract && !specificCredentialRule) {
       throw new IllegalStateException(where() + " has no credential rule: an abstract socket has no file"
           + " permissions, so anyone in the network namespace could connect; say who may with allowUid(...),"
           + " allowUser(...), allowGid(...) or allowGroup(...)");
@@ -695,22 +647,20 @@ public final class Server {
             + " address; a Unix domain socket peer has none");
       }
     }
-    if (unixPath != null) {
-      java.nio.file.Path parent = unixPath.toAbsolutePath().getParent();
+    if (endpoint instanceof Endpoint.UnixPath unix) {
+      java.nio.file.Path parent = unix.path().toAbsolutePath().getParent();
       if (parent == null || !java.nio.file.Files.isDirectory(parent)) {
         throw new IllegalStateException(where() + ": the directory " + parent + " does not exist");
       }
     }
-    return new dev.portcullis.spi.UnixListenOptions(Optional.ofNullable(unixPath), Optional.ofNullable(abstractName),
-        mode == null ? DEFAULT_UNIX_MODE : mode, owner, group, backlog);
   }
 
   /**
    * Per-source limits behind a proxy trusted from everywhere would count whatever source each peer
    * names for itself: a limit that means nothing, so it is refused rather than guessed at.
    */
-  private void checkRelayedLimits(ServerConfig.Limits limits) {
-    if (handshakes.isEmpty() || (limits.maxPerSource() == 0 && limits.perSecond() == 0)) {
+  private void checkRelayedLimits(Limits limits) {
+    if (handshakes.isEmpty() || (limits.maxPerSource() == 0 && limits.ratePerSecond() == 0)) {
       return;
     }
     for (dev.portcullis.policy.Cidr c : handshakes.get(0).relaysFrom()) {
@@ -724,15 +674,14 @@ public final class Server {
   }
 
   private void checkChain() {
-    int tlsAt = -1;
+    java.util.Map<String, Integer> seenAt = new java.util.HashMap<>();
     for (int i = 0; i < handshakes.size(); i++) {
       Handshake h = handshakes.get(i);
-      if (h instanceof dev.portcullis.handshake.Tls) {
-        if (tlsAt >= 0) {
-          throw new IllegalStateException("The chain has TLS twice (steps " + (tlsAt + 1) + " and " + (i + 1)
-              + "): the second would wrap TLS inside TLS; keep one");
-        }
-        tlsAt = i;
+      h.validate();
+      Integer first = h.oncePerChain() ? seenAt.putIfAbsent(h.name(), i + 1) : null;
+      if (first != null) {
+        throw new IllegalStateException("The chain has " + h.name().toUpperCase(java.util.Locale.ROOT) + " twice (steps "
+            + first + " and " + (i + 1) + "); step '" + h.name() + "' may appear only once, keep one");
       }
       if (!h.relaysFrom().isEmpty() && i > 0) {
         throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
@@ -742,10 +691,6 @@ public final class Server {
       if (h.mustRunFirst() && i > 0) {
         throw new IllegalStateException("Handshake step '" + h.name() + "' is step " + (i + 1) + " of the chain but"
             + " must come first: its bytes precede every other byte on the connection");
-      }
-      if (h instanceof dev.portcullis.handshake.ProxyProtocol p && p.trusted().isEmpty()) {
-        throw new IllegalStateException("The PROXY protocol step trusts no proxy: say which with"
-            + " Handshakes.proxyProtocol().trustedFrom(\"10.0.0.1/32\")");
       }
     }
   }
@@ -792,34 +737,21 @@ public final class Server {
       throw new IllegalStateException("Transport '" + t.name() + "' cannot run on this machine: "
           + (cause == null ? "no reason given" : cause), cause);
     }
-    Optional<InheritedSocket> inherited = Optional.empty();
-    if (inherit != null) {
-      if (bindAddress.isPresent() || backlogSet) {
-        throw new IllegalStateException(where() + " has " + (backlogSet ? ".backlog(...)" : ".bindAddress(...)")
-            + ", but an inherited socket's address and backlog are set by whoever opened it (systemd's"
-            + " ListenStream= and Backlog=)");
-      }
-      Map<String, String> env = System.getenv();
-      long pid = ProcessHandle.current().pid();
-      inherited = Optional.of(inherit.equals(INETD) ? Activation.inetd(env, pid)
-          : Activation.systemd(env, pid, inherit.isEmpty() ? null : inherit, false));
-    }
-    if (kernelFilter && (unixPath != null || abstractName != null || inherit != null)) {
-      throw new IllegalStateException(where() + " has .kernelFilter(), which filters the TCP listeners a server"
-          + " opens itself with Server.on(port)");
-    }
-    Optional<dev.portcullis.spi.UnixListenOptions> unix = Optional.empty();
-    if (unixPath != null || abstractName != null) {
-      unix = Optional.of(unixOptions(effective));
-    } else if (inherit == null && effective.rules().isEmpty() && !effective.credentialRules().isEmpty()) {
+    Endpoint where = endpoint;
+    if (endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract) {
+      checkUnix(effective);
+    } else if (!(endpoint instanceof Endpoint.Systemd || endpoint instanceof Endpoint.Inetd)
+        && effective.rules().isEmpty() && !effective.credentialRules().isEmpty()) {
       throw new IllegalStateException(where() + " has only credential rules (uid, gid, user, group), which never"
           + " match a TCP peer; add address rules such as allow(\"10.0.0.0/8\")");
     }
-    ServerConfig config = new ServerConfig(port, bindAddress, backlog, effective, List.copyOf(handshakes),
-        handshakeTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
-        Optional.ofNullable(executor), inherited, unix,
-        limits(effective.limits()), kernelFilter);
-    checkRelayedLimits(config.limits());
+    if (kernelFilter) {
+      where = ((Endpoint.Tcp) endpoint).withKernelFilter(effective);
+    }
+    Limits merged = limits.over(effective.limits());
+    checkRelayedLimits(merged);
+    ServerConfig config = new ServerConfig(where, effective, List.copyOf(handshakes), handshakeTimeout,
+        Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor), merged);
     return ServerInstance.start(config, t);
   }
 }

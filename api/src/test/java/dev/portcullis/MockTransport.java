@@ -23,7 +23,7 @@ final class MockTransport {
     try {
       when(transport.name()).thenReturn("mock");
       when(transport.isAvailable()).thenReturn(true);
-      when(transport.listen(any(), any())).thenReturn(listener);
+      when(transport.open(any(), any())).thenReturn(listener);
     } catch (java.io.IOException e) {
       throw new AssertionError(e);
     }
@@ -50,7 +50,7 @@ final class MockTransport {
   /** The acceptor the server gave the transport when it started. */
   Acceptor acceptor() throws Exception {
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).listen(any(), captor.capture());
+    verify(transport).open(any(), captor.capture());
     return captor.getValue();
   }
 }

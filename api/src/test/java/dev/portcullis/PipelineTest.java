@@ -15,7 +15,7 @@ import dev.portcullis.handshake.HandshakeStep;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Acceptor;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.net.InetSocketAddress;
@@ -54,7 +54,7 @@ class PipelineTest {
   private Server server() throws Exception {
     when(transport.name()).thenReturn("mock");
     when(transport.isAvailable()).thenReturn(true);
-    when(transport.listen(any(), any())).thenReturn(listener);
+    when(transport.open(any(), any())).thenReturn(listener);
     when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     Executor inline = Runnable::run;
     return Server.on(7000).transport(transport).executor(inline);
@@ -63,8 +63,8 @@ class PipelineTest {
   private void start(Server s) throws Exception {
     server = s.start();
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    ArgumentCaptor<ListenOptions> options = ArgumentCaptor.forClass(ListenOptions.class);
-    verify(transport).listen(options.capture(), captor.capture());
+    ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
+    verify(transport).open(options.capture(), captor.capture());
     acceptor = captor.getValue();
   }
 

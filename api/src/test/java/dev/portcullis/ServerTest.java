@@ -10,7 +10,7 @@ import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 import dev.portcullis.policy.AccessPolicy;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.net.InetAddress;
@@ -29,7 +29,7 @@ class ServerTest {
     Listener l = mock(Listener.class);
     when(t.name()).thenReturn("mock");
     when(t.isAvailable()).thenReturn(true);
-    when(t.listen(any(), any())).thenReturn(l);
+    when(t.open(any(), any())).thenReturn(l);
     when(l.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     return t;
   }
@@ -79,7 +79,7 @@ class ServerTest {
         () -> Server.on(7000).handle(NOOP).transport(t).start());
     assertTrue(e.getMessage().contains(".allowAll()"), e.getMessage());
     assertTrue(e.getMessage().contains(".allow("), e.getMessage());
-    verify(t, org.mockito.Mockito.never()).listen(any(), any());
+    verify(t, org.mockito.Mockito.never()).open(any(), any());
 
     assertThrows(IllegalStateException.class,
         () -> Server.on(7000).policy(AccessPolicy.parse("# nothing\n")).handle(NOOP).transport(t).start());
@@ -117,9 +117,9 @@ class ServerTest {
     Transport t = transport();
     try (RunningServer s = Server.on(7000).bindAddress("::1").backlog(512).allow("::1").handle(NOOP)
         .transport(t).start()) {
-      ArgumentCaptor<ListenOptions> options = ArgumentCaptor.forClass(ListenOptions.class);
-      verify(t).listen(options.capture(), any());
-      assertEquals(new ListenOptions(Optional.of(InetAddress.getByName("::1")), 7000, 512), options.getValue());
+      ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
+      verify(t).open(options.capture(), any());
+      assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("::1")), 7000, 512, Optional.empty()), options.getValue());
       assertEquals(new InetSocketAddress("127.0.0.1", 7000), s.localAddress());
     }
   }
@@ -128,10 +128,11 @@ class ServerTest {
   void defaultBindAddressIsLeftToTheTransportAndBacklogIsTheDefault() throws Exception {
     Transport t = transport();
     try (RunningServer s = Server.on(0).allowAll().handle(NOOP).transport(t).start()) {
-      ArgumentCaptor<ListenOptions> options = ArgumentCaptor.forClass(ListenOptions.class);
-      verify(t).listen(options.capture(), any());
-      assertEquals(Optional.empty(), options.getValue().bindAddress());
-      assertEquals(Server.DEFAULT_BACKLOG, options.getValue().backlog());
+      ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
+      verify(t).open(options.capture(), any());
+      Endpoint.Tcp tcp = (Endpoint.Tcp) options.getValue();
+      assertEquals(Optional.empty(), tcp.bindAddress());
+      assertEquals(Server.DEFAULT_BACKLOG, tcp.backlog());
     }
   }
 

@@ -56,6 +56,26 @@ public interface Handshake {
   }
 
   /**
+   * Whether a chain may hold this step at most once (steps are the same when their {@link #name()}
+   * is): TLS, since a second would wrap TLS inside TLS. {@code start()} refuses a chain with two.
+   * The default is false.
+   *
+   * @return {@code true} if the step may appear once per chain
+   */
+  default boolean oncePerChain() {
+    return false;
+  }
+
+  /**
+   * Checks that the step can work as configured; {@code start()} calls it for every step, so a
+   * step that cannot (a PROXY step that trusts no proxy) fails there, naming what to fix. The
+   * default accepts.
+   *
+   * @throws IllegalStateException if the step is not usable, saying why
+   */
+  default void validate() {}
+
+  /**
    * The socket peers on whose behalf this step names another client, such as the trusted proxies
    * of a PROXY protocol step. A step that relays must come first in the chain ({@code start()}
    * checks). For a connection from one of these peers, the per-source limits ({@code

@@ -87,6 +87,19 @@ public final class ProxyProtocol implements Handshake {
   }
 
   /**
+   * Refuses a step that trusts no proxy: every connection would be closed.
+   *
+   * @throws IllegalStateException if {@link #trustedFrom} was never given a prefix
+   */
+  @Override
+  public void validate() {
+    if (trusted.isEmpty()) {
+      throw new IllegalStateException("The PROXY protocol step trusts no proxy: say which with"
+          + " Handshakes.proxyProtocol().trustedFrom(\"10.0.0.1/32\")");
+    }
+  }
+
+  /**
    * The trusted proxies: per-source limits count the client a header names, not the proxy.
    *
    * @return {@link #trusted()}

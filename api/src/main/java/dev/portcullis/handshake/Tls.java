@@ -270,6 +270,12 @@ public final class Tls implements Handshake {
     return "tls";
   }
 
+  /** Once: a second TLS step would wrap TLS inside TLS. */
+  @Override
+  public boolean oncePerChain() {
+    return true;
+  }
+
   @Override
   public HandshakeStep newStep() {
     return new TlsStep(this);

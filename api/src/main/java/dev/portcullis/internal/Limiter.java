@@ -41,6 +41,12 @@ final class Limiter {
     long stamp;
   }
 
+  /** The limiter for these limits (total, per source, rate, source prefix; the rest is not its business). */
+  Limiter(dev.portcullis.policy.Limits limits) {
+    this(limits.maxConnections(), limits.maxPerSource(), limits.ratePerSecond(), limits.burst(),
+        limits.effectiveIpv4Bits(), limits.effectiveIpv6Bits());
+  }
+
   /**
    * @param maxConnections 0 for no total limit
    * @param maxPerSource 0 for no per-source limit

@@ -51,9 +51,8 @@ final class Pipeline implements Acceptor {
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.policy = config.policy();
     this.hits = new java.util.concurrent.atomic.AtomicLongArray(policy.decisionSlots());
-    ServerConfig.Limits l = config.limits();
-    this.limiter = l.any() ? new Limiter(l.maxConnections(), l.maxPerSource(), l.perSecond(), l.burst(), l.v4Bits(),
-        l.v6Bits()) : null;
+    dev.portcullis.policy.Limits l = config.limits();
+    this.limiter = l.countsConnections() ? new Limiter(l) : null;
     this.maxPendingHandshakes = l.maxPendingHandshakes();
     this.handshakes = config.handshakes();
     this.relays = relays(handshakes);

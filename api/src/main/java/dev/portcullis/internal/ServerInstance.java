@@ -3,7 +3,7 @@ package dev.portcullis.internal;
 import dev.portcullis.RunningServer;
 import dev.portcullis.ServerStats;
 import dev.portcullis.policy.AccessPolicy;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
@@ -44,7 +44,7 @@ public final class ServerInstance implements RunningServer {
   private ServerInstance(ServerConfig config) {
     this.config = config;
     boolean needsExecutor = config.handler().isPresent() && config.executor().isEmpty();
-    this.ownedExecutor = needsExecutor ? defaultExecutor(config.port()) : null;
+    this.ownedExecutor = needsExecutor ? defaultExecutor(config.endpoint()) : null;
   }
 
   /**
@@ -71,14 +71,7 @@ public final class ServerInstance implements RunningServer {
       }
     }, "portcullis-close").start());
     try {
-      if (config.unix().isPresent()) {
-        s.listener = transport.listenUnix(config.unix().get(), pipeline);
-      } else if (config.inherited().isPresent()) {
-        s.listener = transport.inherit(config.inherited().get(), pipeline);
-      } else {
-        s.listener = transport.listen(new ListenOptions(config.bindAddress(), config.port(), config.backlog(),
-            config.kernelFilter() ? Optional.of(config.policy()) : Optional.empty()), pipeline);
-      }
+      s.listener = transport.open(resolve(config.endpoint()), pipeline);
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
         s.ownedExecutor.shutdownNow();
@@ -95,6 +88,18 @@ public final class ServerInstance implements RunningServer {
     return s;
   }
 
+  /** Systemd and inetd endpoints become the socket this process was given; others are as declared. */
+  private static Endpoint resolve(Endpoint endpoint) {
+    long pid = ProcessHandle.current().pid();
+    if (endpoint instanceof Endpoint.Systemd systemd) {
+      return new Endpoint.Inherited(Activation.systemd(System.getenv(), pid, systemd.name().orElse(null), false));
+    }
+    if (endpoint instanceof Endpoint.Inetd) {
+      return new Endpoint.Inherited(Activation.inetd(System.getenv(), pid));
+    }
+    return endpoint;
+  }
+
   /** {@code 1 address rule}, {@code 2 address rules}. */
   static String count(int n, String noun) {
     return n + " " + noun + (n == 1 ? "" : "s");
@@ -109,7 +114,8 @@ public final class ServerInstance implements RunningServer {
     return String.valueOf(address);
   }
 
-  private static ExecutorService defaultExecutor(int port) {
+  private static ExecutorService defaultExecutor(Endpoint endpoint) {
+    int port = endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0;
     AtomicInteger n = new AtomicInteger();
     ThreadFactory factory = r -> {
       Thread t = new Thread(r, "portcullis-handler-" + port + "-" + n.incrementAndGet());
@@ -206,7 +212,7 @@ public final class ServerInstance implements RunningServer {
   @Override
   public void updatePolicy(dev.portcullis.policy.AccessPolicy policy) {
     java.util.Objects.requireNonNull(policy, "policy");
-    boolean local = config.unix().isPresent();
+    boolean local = config.endpoint() instanceof Endpoint.UnixPath || config.endpoint() instanceof Endpoint.UnixAbstract;
     if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
       throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
           + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
@@ -216,7 +222,7 @@ public final class ServerInstance implements RunningServer {
       log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
           where(listener.localAddress()), policy.limits());
     }
-    if (config.kernelFilter()) {
+    if (config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent()) {
       listener.updateKernelFilter(policy);
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),

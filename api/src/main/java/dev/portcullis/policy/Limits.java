@@ -12,17 +12,25 @@ import java.util.Objects;
  * limit pending-handshakes 500    # connections in their handshake at once
  * </pre>
  *
- * 0 means no limit. A server started with such a policy applies them unless its builder set the
- * same limit ({@code Server.maxConnections(...)} and its kin win). They are read when the server
- * starts; a policy swapped in later keeps its rules' effect but not its limits.
+ * 0 means no limit. The same value is what {@code Server.maxConnections(...)} and its kin set on
+ * a builder: a server merges its builder's limits over its policy's once, at start ({@link
+ * #over}), so a limit set on the builder wins. They are read when the server starts; a policy
+ * swapped in later keeps its rules' effect but not its limits.
+ *
+ * <p>Which address is a "source": the socket peer, or, for a connection from a proxy trusted by a
+ * PROXY protocol step, the client its header names; an IPv4 address and an IPv6 /64 by default
+ * ({@link #sourceIpv4Bits}, {@link #sourceIpv6Bits}).
  *
  * @param maxConnections open connections in all, or 0
  * @param maxPerSource open connections per source, or 0
  * @param ratePerSecond new connections a second per source, or 0
  * @param burst the rate limit's bucket, or 0 when there is no rate limit
  * @param maxPendingHandshakes connections in their handshake at once, or 0
+ * @param sourceIpv4Bits how much of an IPv4 address is one source, 1..32, or 0 for the default 32
+ * @param sourceIpv6Bits how much of an IPv6 address is one source, 1..128, or 0 for the default 64
  */
-public record Limits(int maxConnections, int maxPerSource, double ratePerSecond, int burst, int maxPendingHandshakes) {
+public record Limits(int maxConnections, int maxPerSource, double ratePerSecond, int burst, int maxPendingHandshakes,
+    int sourceIpv4Bits, int sourceIpv6Bits) {
   /** No limits at all. */
   public static final Limits NONE = new Limits(0, 0, 0, 0, 0);
 
@@ -34,7 +42,10 @@ public record Limits(int maxConnections, int maxPerSource, double ratePerSecond,
    * @param ratePerSecond 0 or a positive rate
    * @param burst 0 without a rate, at least 1 with one
    * @param maxPendingHandshakes 0 or more
-   * @throws IllegalArgumentException for a negative value or a rate without a burst
+   * @param sourceIpv4Bits 0 (the default) or 1..32
+   * @param sourceIpv6Bits 0 (the default) or 1..128
+   * @throws IllegalArgumentException for a negative value, a rate without a burst, or a source
+   *     prefix out of range
    */
   public Limits {
     if (maxConnections < 0 || maxPerSource < 0 || maxPendingHandshakes < 0 || burst < 0
@@ -44,11 +55,136 @@ public record Limits(int maxConnections, int maxPerSource, double ratePerSecond,
     if ((ratePerSecond > 0) != (burst > 0)) {
       throw new IllegalArgumentException("a rate limit needs both a rate and a burst");
     }
+    if (sourceIpv4Bits < 0 || sourceIpv4Bits > 32 || sourceIpv6Bits < 0 || sourceIpv6Bits > 128) {
+      throw new IllegalArgumentException("source prefix /" + sourceIpv4Bits + " and /" + sourceIpv6Bits
+          + ": expected 1..32 and 1..128 (0 for the defaults)");
+    }
   }
 
-  /** Whether any limit is set. */
-  boolean any() {
-    return !equals(NONE);
+  /**
+   * Limits with the default source prefixes.
+   *
+   * @param maxConnections 0 or more
+   * @param maxPerSource 0 or more
+   * @param ratePerSecond 0 or a positive rate
+   * @param burst 0 without a rate, at least 1 with one
+   * @param maxPendingHandshakes 0 or more
+   */
+  public Limits(int maxConnections, int maxPerSource, double ratePerSecond, int burst, int maxPendingHandshakes) {
+    this(maxConnections, maxPerSource, ratePerSecond, burst, maxPendingHandshakes, 0, 0);
+  }
+
+  /**
+   * These limits with another total.
+   *
+   * @param n at least 1
+   * @return the new limits
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Limits withMaxConnections(int n) {
+    return new Limits(atLeastOne(n, "maxConnections"), maxPerSource, ratePerSecond, burst, maxPendingHandshakes,
+        sourceIpv4Bits, sourceIpv6Bits);
+  }
+
+  /**
+   * These limits with another per-source limit.
+   *
+   * @param n at least 1
+   * @return the new limits
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Limits withMaxPerSource(int n) {
+    return new Limits(maxConnections, atLeastOne(n, "maxConnectionsPerSource"), ratePerSecond, burst,
+        maxPendingHandshakes, sourceIpv4Bits, sourceIpv6Bits);
+  }
+
+  /**
+   * These limits with another rate limit per source.
+   *
+   * @param perSecond the refill rate, above 0
+   * @param burst the bucket size, at least 1
+   * @return the new limits
+   * @throws IllegalArgumentException for a rate that is not a positive number, or {@code burst < 1}
+   */
+  public Limits withRate(double perSecond, int burst) {
+    if (!(perSecond > 0) || Double.isInfinite(perSecond)) {
+      throw new IllegalArgumentException("rateLimitPerSource: perSecond must be a positive number: " + perSecond);
+    }
+    return new Limits(maxConnections, maxPerSource, perSecond, atLeastOne(burst, "rateLimitPerSource burst"),
+        maxPendingHandshakes, sourceIpv4Bits, sourceIpv6Bits);
+  }
+
+  /**
+   * These limits with another cap on connections in their handshake.
+   *
+   * @param n at least 1
+   * @return the new limits
+   * @throws IllegalArgumentException if {@code n < 1}
+   */
+  public Limits withMaxPendingHandshakes(int n) {
+    return new Limits(maxConnections, maxPerSource, ratePerSecond, burst, atLeastOne(n, "maxPendingHandshakes"),
+        sourceIpv4Bits, sourceIpv6Bits);
+  }
+
+  /**
+   * These limits with another source prefix.
+   *
+   * @param ipv4Bits 1..32
+   * @param ipv6Bits 1..128
+   * @return the new limits
+   * @throws IllegalArgumentException if out of range
+   */
+  public Limits withSourcePrefix(int ipv4Bits, int ipv6Bits) {
+    if (ipv4Bits < 1 || ipv4Bits > 32 || ipv6Bits < 1 || ipv6Bits > 128) {
+      throw new IllegalArgumentException("sourcePrefix(" + ipv4Bits + ", " + ipv6Bits + "): expected 1..32 and 1..128");
+    }
+    return new Limits(maxConnections, maxPerSource, ratePerSecond, burst, maxPendingHandshakes, ipv4Bits, ipv6Bits);
+  }
+
+  /**
+   * These limits, and {@code base}'s wherever these set none: how a server merges its builder's
+   * limits (these) over its policy's (the base), once, at start.
+   *
+   * @param base the limits under these
+   * @return the merged limits
+   */
+  public Limits over(Limits base) {
+    return Objects.requireNonNull(base, "base").with(this);
+  }
+
+  /**
+   * Whether any limit on connections (total, per source or rate) is set: then a server counts
+   * connections at all.
+   *
+   * @return {@code true} if connections are counted
+   */
+  public boolean countsConnections() {
+    return maxConnections > 0 || maxPerSource > 0 || ratePerSecond > 0;
+  }
+
+  /**
+   * The IPv4 prefix length of one source in force.
+   *
+   * @return {@link #sourceIpv4Bits}, or 32 when it is 0
+   */
+  public int effectiveIpv4Bits() {
+    return sourceIpv4Bits == 0 ? 32 : sourceIpv4Bits;
+  }
+
+  /**
+   * The IPv6 prefix length of one source in force.
+   *
+   * @return {@link #sourceIpv6Bits}, or 64 when it is 0
+   */
+  public int effectiveIpv6Bits() {
+    return sourceIpv6Bits == 0 ? 64 : sourceIpv6Bits;
+  }
+
+  private static int atLeastOne(int n, String what) {
+    if (n < 1) {
+      throw new IllegalArgumentException(what + " must be at least 1: " + n);
+    }
+    return n;
   }
 
   /** These limits, with {@code other}'s wherever it sets one. */
@@ -58,10 +194,11 @@ public record Limits(int maxConnections, int maxPerSource, double ratePerSecond,
         other.maxPerSource > 0 ? other.maxPerSource : maxPerSource,
         other.ratePerSecond > 0 ? other.ratePerSecond : ratePerSecond,
         other.ratePerSecond > 0 ? other.burst : burst,
-        other.maxPendingHandshakes > 0 ? other.maxPendingHandshakes : maxPendingHandshakes);
+        other.maxPendingHandshakes > 0 ? other.maxPendingHandshakes : maxPendingHandshakes,
+        other.sourceIpv4Bits > 0 ? other.sourceIpv4Bits : sourceIpv4Bits,
+        other.sourceIpv6Bits > 0 ? other.sourceIpv6Bits : sourceIpv6Bits);
   }
 
-  /** Parses one {@code limit ...} line into limits that set just that one. */
   static Limits parseLine(String text) {
     String[] w = text.strip().split("[ \t]+");
     String usage = "expected 'limit connections N', 'limit per-source N', 'limit rate R/s burst B'"

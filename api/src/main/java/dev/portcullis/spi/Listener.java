@@ -30,7 +30,7 @@ public interface Listener extends AutoCloseable {
   }
 
   /**
-   * Replaces the kernel-side filter that {@link ListenOptions#kernelFilter()} attached, after the
+   * Replaces the kernel-side filter that {@link Endpoint.Tcp#kernelFilter()} attached, after the
    * server's policy changed. The default does nothing.
    *
    * @param policy the new policy

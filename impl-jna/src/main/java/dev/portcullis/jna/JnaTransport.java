@@ -2,10 +2,9 @@ package dev.portcullis.jna;
 
 import com.sun.jna.Platform;
 import dev.portcullis.spi.Acceptor;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Listener;
-import dev.portcullis.spi.UnixListenOptions;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
 import java.nio.ByteOrder;
@@ -78,14 +77,34 @@ public final class JnaTransport implements Transport {
   /**
    * {@inheritDoc}
    *
+   * <p>TCP: {@code socket}, {@code SO_REUSEADDR}, {@code bind}, {@code listen}, and the kernel
+   * filter if asked. Unix: see {@link UnixListener} for how the file is created without a window
+   * of looser permissions. Inherited: checks it is a TCP or Unix socket that is listening (or, for
+   * inetd, connected), makes it non-blocking and close-on-exec, and runs the same loop; a
+   * descriptor that is not what it should be is left alone and reported.
+   *
    * @throws IllegalStateException if the transport cannot run here; see {@link
    *     #ensureAvailability()}
    */
   @Override
-  public Listener listen(ListenOptions options, Acceptor acceptor) throws IOException {
-    Objects.requireNonNull(options, "options");
+  public Listener open(Endpoint endpoint, Acceptor acceptor) throws IOException {
+    Objects.requireNonNull(endpoint, "endpoint");
     Objects.requireNonNull(acceptor, "acceptor");
     ensureAvailability();
+    if (endpoint instanceof Endpoint.Tcp tcp) {
+      return listenTcp(tcp, acceptor);
+    }
+    if (endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract) {
+      return UnixListener.open(endpoint, acceptor);
+    }
+    if (endpoint instanceof Endpoint.Inherited inherited) {
+      return inherit(inherited.socket(), acceptor);
+    }
+    throw new IllegalArgumentException(endpoint.describe() + " is a declaration the server resolves before it opens"
+        + " the socket; pass the Endpoint.Inherited it resolves to");
+  }
+
+  private static Listener listenTcp(Endpoint.Tcp options, Acceptor acceptor) throws IOException {
     int fd = Sockets.openTcpListener(options);
     try {
       if (options.kernelFilter().isPresent()) {
@@ -98,28 +117,7 @@ public final class JnaTransport implements Transport {
     }
   }
 
-  /**
-   * Listens on a Unix domain socket; see {@link UnixListener} for how the file is created without
-   * a window of looser permissions.
-   */
-  @Override
-  public Listener listenUnix(UnixListenOptions options, Acceptor acceptor) throws IOException {
-    Objects.requireNonNull(options, "options");
-    Objects.requireNonNull(acceptor, "acceptor");
-    ensureAvailability();
-    return UnixListener.open(options, acceptor);
-  }
-
-  /**
-   * Serves a socket inherited from systemd or inetd: checks it is a TCP socket that is listening
-   * (or, for inetd, connected), makes it non-blocking and close-on-exec, and runs the same loop as
-   * {@link #listen}. A descriptor that is not what it should be is left alone and reported.
-   */
-  @Override
-  public Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
-    Objects.requireNonNull(socket, "socket");
-    Objects.requireNonNull(acceptor, "acceptor");
-    ensureAvailability();
+  private static Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
     Sockets.adopt(socket);
     if (socket.connected()) {
       return EpollLoop.startConnected(socket.descriptor(), acceptor);

@@ -1,7 +1,7 @@
 package dev.portcullis.jna;
 
 import dev.portcullis.spi.InheritedSocket;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -20,7 +20,7 @@ final class Sockets {
   private static final InetAddress ANY4 = address(new byte[4]);
 
   /** A bound, listening, non-blocking TCP socket for these options. */
-  static int openTcpListener(ListenOptions options) throws IOException {
+  static int openTcpListener(Endpoint.Tcp options) throws IOException {
     boolean wildcard = options.bindAddress().isEmpty();
     InetAddress bindTo = options.bindAddress().orElse(ANY6);
     int domain = bindTo instanceof Inet6Address ? LibC.AF_INET6 : LibC.AF_INET;

@@ -3,7 +3,7 @@ package dev.portcullis.jna;
 import dev.portcullis.AbstractSocketAddress;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Listener;
-import dev.portcullis.spi.UnixListenOptions;
+import dev.portcullis.spi.Endpoint;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.SocketAddress;
@@ -50,14 +50,15 @@ final class UnixListener implements Listener {
     this.fileKey = fileKey;
   }
 
-  static Listener open(UnixListenOptions options, Acceptor acceptor) throws IOException {
+  /** Listens on an {@link Endpoint.UnixPath} or an {@link Endpoint.UnixAbstract}. */
+  static Listener open(Endpoint endpoint, Acceptor acceptor) throws IOException {
     int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
     if (fd < 0) {
       throw Errors.exception("socket(AF_UNIX, SOCK_STREAM)", Errors.lastErrno());
     }
     try {
-      if (options.abstractName().isPresent()) {
-        String name = options.abstractName().get();
+      if (endpoint instanceof Endpoint.UnixAbstract abstractSocket) {
+        String name = abstractSocket.name();
         byte[] sa = SockAddr.encodeUnix(name.getBytes(StandardCharsets.UTF_8), true);
         if (LibC.bind(fd, sa, sa.length) < 0) {
           int errno = Errors.lastErrno();
@@ -66,10 +67,11 @@ final class UnixListener implements Listener {
           }
           throw Errors.exception("bind(fd " + fd + ", @" + name + ")", errno);
         }
-        Sockets.listen(fd, options.backlog());
+        Sockets.listen(fd, abstractSocket.backlog());
         return EpollLoop.start(fd, acceptor, new AbstractSocketAddress(name));
       }
-      Path target = options.path().orElseThrow().toAbsolutePath();
+      Endpoint.UnixPath options = (Endpoint.UnixPath) endpoint;
+      Path target = options.path().toAbsolutePath();
       removeIfStale(target);
       Object key = bindPrivatelyAndLink(fd, target, options);
       try {
@@ -148,7 +150,7 @@ final class UnixListener implements Listener {
    * so renaming the directory or planting a symlink in the parent cannot redirect the bind, the
    * chmod or the chown to another file.
    */
-  private static Object bindPrivatelyAndLink(int fd, Path target, UnixListenOptions options) throws IOException {
+  private static Object bindPrivatelyAndLink(int fd, Path target, Endpoint.UnixPath options) throws IOException {
     Path parent = target.getParent();
     Path dir = null;
     for (int attempt = 0; dir == null; attempt++) {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -50,8 +50,8 @@ class AcceptorFailureTest {
         stopped.set(failure);
       }
     };
-    Listener listener = new JnaTransport().listen(
-        new ListenOptions(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 16), flaky);
+    Listener listener = new JnaTransport().open(
+        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 16, Optional.empty()), flaky);
     try {
       connectOnce(listener);
       assertTrue(Clients.await(() -> calls.get() == 1, Duration.ofSeconds(5)));

@@ -2,7 +2,7 @@ package dev.portcullis.jna;
 
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
-import dev.portcullis.spi.ListenOptions;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
 import java.net.InetAddress;
 import java.util.Optional;
@@ -32,8 +32,8 @@ public final class BindProbe {
         channel.close();
       }
     };
-    try (Listener l = new JnaTransport().listen(
-        new ListenOptions(Optional.of(InetAddress.getByName("127.0.0.1")), port, 8), none)) {
+    try (Listener l = new JnaTransport().open(
+        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), port, 8, Optional.empty()), none)) {
       System.out.println("ok " + l.localAddress());
     } catch (Exception e) {
       System.out.println(e.getClass().getName() + ": " + e.getMessage());

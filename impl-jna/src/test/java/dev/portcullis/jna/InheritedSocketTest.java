@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
+import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Listener;
 import java.io.IOException;
@@ -83,7 +84,7 @@ class InheritedSocketTest {
   @Test
   void anInheritedListenerIsServedAndMadeNonBlockingAndCloseOnExec() throws Exception {
     int fd = plainListener();
-    try (Listener l = transport.inherit(new InheritedSocket(fd, false, "fd " + fd + " (test)"), new Greeter(true))) {
+    try (Listener l = transport.open(new Endpoint.Inherited(new InheritedSocket(fd, false, "fd " + fd + " (test)")), new Greeter(true))) {
       assertTrue((LibC.fcntl(fd, LibC.F_GETFD, 0) & LibC.FD_CLOEXEC) != 0, "close-on-exec");
       assertTrue((LibC.fcntl(fd, LibC.F_GETFL, 0) & LibC.O_NONBLOCK) != 0, "non-blocking");
       assertEquals("hi", read(l.localAddress()));
@@ -95,7 +96,7 @@ class InheritedSocketTest {
   void theSocketsPassedBesideItAreMadeCloseOnExecToo() throws Exception {
     int fd = plainListener();
     int other = plainListener();
-    try (Listener l = transport.inherit(new InheritedSocket(fd, false, "fd " + fd + " (test)", java.util.List.of(other)),
+    try (Listener l = transport.open(new Endpoint.Inherited(new InheritedSocket(fd, false, "fd " + fd + " (test)", java.util.List.of(other))),
         new Greeter(true))) {
       assertTrue((LibC.fcntl(other, LibC.F_GETFD, 0) & LibC.FD_CLOEXEC) != 0, "the unserved one is close-on-exec");
     } finally {
@@ -127,7 +128,7 @@ class InheritedSocketTest {
 
   private void assertRefused(int fd, boolean connected, Acceptor a, String why) {
     SocketException e = assertThrows(SocketException.class,
-        () -> transport.inherit(new InheritedSocket(fd, connected, "fd " + fd + " (test)"), a));
+        () -> transport.open(new Endpoint.Inherited(new InheritedSocket(fd, connected, "fd " + fd + " (test)")), a));
     assertTrue(e.getMessage().startsWith("fd " + fd + " (test)") && e.getMessage().contains(why), e.getMessage());
   }
 
@@ -141,7 +142,7 @@ class InheritedSocketTest {
         int connected = LibC.accept4(listener, 0, 0, 0); // what inetd does, then passes it on
         assertTrue(connected >= 0);
         Greeter g = new Greeter(admit);
-        Listener l = transport.inherit(new InheritedSocket(connected, true, "fd " + connected + " (test)"), g);
+        Listener l = transport.open(new Endpoint.Inherited(new InheritedSocket(connected, true, "fd " + connected + " (test)")), g);
         assertEquals(admit ? "hi" : "", new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
         assertTrue(g.stopped.await(5, TimeUnit.SECONDS), "the loop stops once its connection is done");
         assertTrue(g.stoppedCleanly.get());
