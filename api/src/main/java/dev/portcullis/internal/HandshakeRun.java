@@ -171,9 +171,8 @@ final class HandshakeRun implements HandshakeContext {
 
   private void finish() {
     finished = true;
-    pipeline.counters.pendingHandshakes.decrementAndGet();
     timer.cancel();
-    if (!pipeline.admitAfterHandshake(socket, peer)) {
+    if (!pipeline.admission.admitAfterHandshake(socket, peer)) {
       channel.close();
       return;
     }
@@ -189,14 +188,12 @@ final class HandshakeRun implements HandshakeContext {
       return;
     }
     finished = true;
-    pipeline.counters.pendingHandshakes.decrementAndGet();
-    pipeline.handshakeRefused(socket, peer, stepName(), null, true);
+    pipeline.admission.handshakeRefused(socket, peer, stepName(), null, true);
     channel.close();
   }
 
   private void fail(String why, Throwable t) {
     finished = true;
-    pipeline.counters.pendingHandshakes.decrementAndGet();
     timer.cancel();
     try {
       flush(); // best effort, without waiting: a step's last words, such as a TLS alert
@@ -207,7 +204,7 @@ final class HandshakeRun implements HandshakeContext {
       // A step that throws something other than HandshakeException has a bug: show the stack.
       log.warn("Handshake step '{}' with {} threw", stepName(), channel.remoteAddress(), t);
     }
-    pipeline.handshakeRefused(socket, peer, stepName(), why, false);
+    pipeline.admission.handshakeRefused(socket, peer, stepName(), why, false);
     channel.close();
   }
 

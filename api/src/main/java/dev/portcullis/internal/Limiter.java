@@ -79,6 +79,16 @@ final class Limiter {
     return new Source(high & v6MaskHigh, low & v6MaskLow);
   }
 
+  /** The source of a socket or relayed peer; null for anything but an IP peer (a Unix peer). */
+  Source sourceOf(java.net.SocketAddress address) {
+    if (!(address instanceof java.net.InetSocketAddress ip) || ip.getAddress() == null) {
+      return null;
+    }
+    byte[] b = ip.getAddress().getAddress();
+    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
+    return b.length == 4 ? v4(bb.getInt()) : v6(bb.getLong(), bb.getLong());
+  }
+
   /**
    * Takes a slot for a connection from {@code source}, or says no (see {@link #lastRefusal}). A
    * null source takes a slot in the total only: a local peer, or one whose source is not known

@@ -35,8 +35,7 @@ final class RefusalLog {
   static String describe(Channel socket, SocketAddress peer) {
     SocketAddress direct = socket.remoteAddress();
     if (!(direct instanceof InetSocketAddress)) {
-      return socket.peerCredentials().map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
-          .orElse("local peer with unreadable credentials");
+      return local(socket.peerCredentials().orElse(null));
     }
     return describe(peer == null ? direct : peer, direct);
   }
@@ -47,6 +46,12 @@ final class RefusalLog {
       return address(socketPeer);
     }
     return address(peer) + " (socket peer " + address(socketPeer) + ")";
+  }
+
+  /** {@code local peer uid 1000 pid 4242}: a Unix peer is who the kernel says it is. */
+  static String local(dev.portcullis.policy.PeerCredentials credentials) {
+    return credentials == null ? "local peer with unreadable credentials"
+        : "local peer uid " + credentials.uid() + " pid " + credentials.pid();
   }
 
   private static String address(SocketAddress a) {

@@ -133,7 +133,7 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public AccessPolicy policy() {
-    return config.policy();
+    return pipeline.admission.policy(); // the one in force: updatePolicy replaces it
   }
 
   @Override
@@ -217,7 +217,7 @@ public final class ServerInstance implements RunningServer {
       throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
           + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
     }
-    pipeline.updatePolicy(policy);
+    pipeline.admission.updatePolicy(policy);
     if (!policy.limits().equals(config.policy().limits())) {
       log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
           where(listener.localAddress()), policy.limits());
@@ -231,7 +231,7 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public java.util.Map<String, Long> ruleHits() {
-    return pipeline.ruleHits();
+    return pipeline.admission.ruleHits();
   }
 
   private javax.management.ObjectName mbeanName;

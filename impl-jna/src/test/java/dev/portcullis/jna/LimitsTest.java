@@ -224,7 +224,9 @@ class LimitsTest {
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
       assertEquals("ok", Clients.exchange("127.0.0.1", server.localAddress(), ""));
       assertNull(Clients.exchange("127.0.0.2", server.localAddress(), ""));
-      server.updatePolicy(AccessPolicy.parse("allow 127.0.0.2\n"));
+      AccessPolicy replacement = AccessPolicy.parse("allow 127.0.0.2\n");
+      server.updatePolicy(replacement);
+      assertEquals(replacement, server.policy(), "policy() is the one in force");
       assertEquals("ok", Clients.exchange("127.0.0.2", server.localAddress(), ""));
       assertNull(Clients.exchange("127.0.0.1", server.localAddress(), ""));
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
