@@ -1,10 +1,7 @@
 package dev.portcullis;
 
-import dev.portcullis.handshake.Identity;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
+import dev.portcullis.handshake.PeerInfo;
 import java.nio.ByteBuffer;
-import java.util.Optional;
 
 /**
  * A connection served by a {@link LoopHandler}. Writes never block: what the socket does not take
@@ -12,46 +9,14 @@ import java.util.Optional;
  * queued, the connection stops reading, so a peer that does not read cannot make the server
  * buffer without bound.
  */
-public interface LoopConnection {
+public interface LoopConnection extends PeerInfo {
   /** Queued output above which reading pauses until the queue drains. */
   int MAX_QUEUED = 1 << 20;
 
-  /**
-   * The peer, as the handshake chain left it (see {@link Connection#peer()}).
-   *
-   * @return the peer's address, never null
-   */
-  SocketAddress peer();
 
-  /**
-   * The socket's own peer address, which may be a proxy's.
-   *
-   * @return the socket's peer address, never null
-   */
-  SocketAddress socketPeer();
 
-  /**
-   * The local address the connection was accepted on.
-   *
-   * @return the local address, never null
-   */
-  SocketAddress localAddress();
 
-  /**
-   * What the peer proved during the handshake, if any step said.
-   *
-   * @return the identity, or empty if no step set one
-   */
-  Optional<Identity> identity();
 
-  /**
-   * A value a handshake step attached; see {@link Connection#attribute}.
-   *
-   * @param <T> the attribute's type
-   * @param type the class the value was attached under
-   * @return the value, or empty if no step attached one of that type
-   */
-  <T> Optional<T> attribute(Class<T> type);
 
   /**
    * Writes the buffer's remaining bytes without blocking, queueing a copy of what the socket does

@@ -10,7 +10,6 @@ import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
 import dev.portcullis.handshake.Handshake;
-import dev.portcullis.handshake.HandshakeException;
 import dev.portcullis.handshake.HandshakeStep;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;

@@ -1,37 +1,14 @@
 package dev.portcullis.handshake;
 
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.ByteBuffer;
-import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
  * What a {@link HandshakeStep} may see and change about its connection. Used only on the event
  * loop, during the step's calls.
  */
-public interface HandshakeContext {
-  /**
-   * The peer as currently known: the socket peer, or the address a step replaced it with.
-   *
-   * @return the current peer address
-   */
-  SocketAddress peer();
-
-  /**
-   * The address of the socket's actual peer (a proxy, when one is in front). Never changes.
-   *
-   * @return the socket's peer address
-   */
-  SocketAddress socketPeer();
-
-  /**
-   * The local address the connection was accepted on.
-   *
-   * @return the local address
-   */
-  SocketAddress localAddress();
-
+public interface HandshakeContext extends PeerInfo {
   /**
    * Replaces the peer address, as the PROXY protocol does. When the chain finishes, the access
    * policy is checked again against the new address, and the connection is closed if it is
@@ -43,18 +20,12 @@ public interface HandshakeContext {
   void replacePeer(InetSocketAddress peer);
 
   /**
-   * Attaches an identity to the connection; the handler sees it as {@code Connection.identity()}.
+   * Attaches an identity to the connection; the handler sees it as {@code Connection.identity()},
+   * and {@link #identity()} returns it from now on.
    *
    * @param identity the identity; replaces any set earlier
    */
   void identity(Identity identity);
-
-  /**
-   * The identity attached so far, if any.
-   *
-   * @return the identity, or empty if no step attached one yet
-   */
-  Optional<Identity> identity();
 
   /**
    * Attaches a value the handler can read with {@code connection.attribute(type)}, such as the
@@ -66,14 +37,6 @@ public interface HandshakeContext {
    */
   <T> void attach(Class<T> type, T value);
 
-  /**
-   * A value attached earlier in the chain.
-   *
-   * @param <T> the value's type
-   * @param type the class the value was attached under
-   * @return the value, or empty if none of that type was attached
-   */
-  <T> Optional<T> attribute(Class<T> type);
 
   /**
    * Queues bytes to send to the peer (copied). They are written without blocking before more input

@@ -1,17 +1,13 @@
 package dev.portcullis.internal;
 
 import dev.portcullis.Connection;
-import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.SocketException;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -19,44 +15,23 @@ import java.util.concurrent.locks.LockSupport;
  * the calling thread until the event loop signals readiness, so a virtual thread waiting here
  * releases its carrier.
  */
-final class ChannelConnection implements Connection {
+final class ChannelConnection extends PeerView implements Connection {
   private final Channel channel;
-  private final PeerFacts facts;
   private final In input = new In();
   private final Out output = new Out();
   private byte[] leftover;
   private int leftoverPos;
 
   ChannelConnection(Channel channel, PeerFacts facts, byte[] leftover) {
+    super(facts);
     this.channel = channel;
-    this.facts = facts;
     this.leftover = leftover;
   }
 
-  @Override
-  public SocketAddress peer() {
-    return facts.peer();
-  }
 
-  @Override
-  public SocketAddress socketPeer() {
-    return facts.socketPeer();
-  }
 
-  @Override
-  public SocketAddress localAddress() {
-    return facts.localAddress();
-  }
 
-  @Override
-  public Optional<Identity> identity() {
-    return facts.identity();
-  }
 
-  @Override
-  public <T> Optional<T> attribute(Class<T> type) {
-    return facts.attribute(type);
-  }
 
   @Override
   public InputStream input() {

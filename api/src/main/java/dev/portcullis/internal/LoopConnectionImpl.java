@@ -2,14 +2,10 @@ package dev.portcullis.internal;
 
 import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
-import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
-import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * are handed to it. Reads go into one buffer per loop thread, so an idle connection owns no
  * buffer; only output the socket did not take is queued per connection.
  */
-final class LoopConnectionImpl implements LoopConnection {
+final class LoopConnectionImpl extends PeerView implements LoopConnection {
   private static final Logger log = LoggerFactory.getLogger(LoopConnectionImpl.class);
   private static final int READ_BUFFER = 64 * 1024;
   private static final int READS_PER_WAKEUP = 16;
@@ -27,7 +23,6 @@ final class LoopConnectionImpl implements LoopConnection {
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(READ_BUFFER));
 
   private final Channel channel;
-  private final PeerFacts facts;
   private final LoopHandler handler;
   private final Counters counters;
   private final Runnable readTask = this::onReadable;
@@ -39,8 +34,8 @@ final class LoopConnectionImpl implements LoopConnection {
   private volatile boolean closed;
 
   LoopConnectionImpl(Channel channel, PeerFacts facts, LoopHandler handler, Counters counters) {
+    super(facts);
     this.channel = channel;
-    this.facts = facts;
     this.handler = handler;
     this.counters = counters;
   }
@@ -247,30 +242,10 @@ final class LoopConnectionImpl implements LoopConnection {
     return !closed;
   }
 
-  @Override
-  public SocketAddress peer() {
-    return facts.peer();
-  }
 
-  @Override
-  public SocketAddress socketPeer() {
-    return facts.socketPeer();
-  }
 
-  @Override
-  public SocketAddress localAddress() {
-    return facts.localAddress();
-  }
 
-  @Override
-  public Optional<Identity> identity() {
-    return facts.identity();
-  }
 
-  @Override
-  public <T> Optional<T> attribute(Class<T> type) {
-    return facts.attribute(type);
-  }
 
   @Override
   public String toString() {

@@ -2,12 +2,11 @@ package dev.portcullis.internal;
 
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Optional;
 
 /** What the pipeline established about a connection's peer, shared by both handler styles. */
-final class PeerFacts {
+final class PeerFacts implements dev.portcullis.handshake.PeerInfo {
   private final Channel channel;
   private final SocketAddress peer;
   private final Identity identity;
@@ -24,23 +23,28 @@ final class PeerFacts {
     this.attributes = attributes;
   }
 
-  SocketAddress peer() {
+  @Override
+  public SocketAddress peer() {
     return peer != null ? peer : channel.remoteAddress();
   }
 
-  SocketAddress socketPeer() {
+  @Override
+  public SocketAddress socketPeer() {
     return channel.remoteAddress();
   }
 
-  SocketAddress localAddress() {
+  @Override
+  public SocketAddress localAddress() {
     return channel.localAddress();
   }
 
-  Optional<Identity> identity() {
+  @Override
+  public Optional<Identity> identity() {
     return Optional.ofNullable(identity);
   }
 
-  <T> Optional<T> attribute(Class<T> type) {
+  @Override
+  public <T> Optional<T> attribute(Class<T> type) {
     return attributes.get(type);
   }
 }

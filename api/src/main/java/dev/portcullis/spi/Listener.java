@@ -1,6 +1,5 @@
 package dev.portcullis.spi;
 
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
 /** A listening socket and the event loop that accepts on it. */

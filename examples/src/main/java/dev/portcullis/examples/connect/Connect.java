@@ -12,7 +12,6 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.Set;
 
 /**
