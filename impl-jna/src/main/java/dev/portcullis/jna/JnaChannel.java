@@ -186,45 +186,30 @@ final class JnaChannel implements Channel {
    * nothing is there now (EAGAIN), -1 at end of stream.
    */
   private long readAt(long address, long length) throws IOException {
-    while (true) {
-      long n = LibC.read(fd, address, length);
-      if (n > 0) {
-        if (n < length && hangup) {
-          // A short read normally means drained, and an edge-triggered reader stops there. But the
-          // peer's FIN (or an error) may have come with this data in the same event: the socket
-          // is still readable and no new edge will come, so tell the reader once more.
-          announceAgain();
-        }
-        return n;
-      }
+    long n;
+    do {
+      n = LibC.read(fd, address, length);
       if (n == 0) {
         return length == 0 ? 0 : -1;
       }
-      int errno = Errors.lastErrno();
-      if (errno == LinuxErrno.EAGAIN) {
-        return 0;
-      }
-      if (errno != LinuxErrno.EINTR) {
-        throw Errors.exception("read(fd " + fd + ")", errno);
-      }
+      n = Errors.ioResult(n, "read", fd);
+    } while (n == Errors.RETRY);
+    if (n > 0 && n < length && hangup) {
+      // A short read normally means drained, and an edge-triggered reader stops there. But the
+      // peer's FIN (or an error) may have come with this data in the same event: the socket is
+      // still readable and no new edge will come, so tell the reader once more.
+      announceAgain();
     }
+    return n;
   }
 
   /** {@code send(2)} from native memory without SIGPIPE: bytes sent, 0 when the buffer is full. */
   private long sendFrom(long address, long length) throws IOException {
-    while (true) {
-      long n = LibC.send(fd, address, length, LibC.MSG_NOSIGNAL);
-      if (n >= 0) {
-        return n;
-      }
-      int errno = Errors.lastErrno();
-      if (errno == LinuxErrno.EAGAIN) {
-        return 0;
-      }
-      if (errno != LinuxErrno.EINTR) {
-        throw Errors.exception("send(fd " + fd + ")", errno);
-      }
-    }
+    long n;
+    do {
+      n = Errors.ioResult(LibC.send(fd, address, length, LibC.MSG_NOSIGNAL), "send", fd);
+    } while (n == Errors.RETRY);
+    return n;
   }
 
   @Override

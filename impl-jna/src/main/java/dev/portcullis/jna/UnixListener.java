@@ -61,10 +61,11 @@ final class UnixListener implements Listener {
         byte[] sa = SockAddr.encodeUnix(name.getBytes(StandardCharsets.UTF_8), true);
         if (LibC.bind(fd, sa, sa.length) < 0) {
           int errno = Errors.lastErrno();
+          String call = "bind(fd " + fd + ", @" + name + ")";
           if (errno == LinuxErrno.EADDRINUSE) {
-            throw new BindException("abstract socket @" + name + " is in use by another process");
+            throw Errors.bindFailure("abstract socket @" + name + " is in use by another process", call, errno);
           }
-          throw Errors.exception("bind(fd " + fd + ", @" + name + ")", errno);
+          throw Errors.exception(call, errno);
         }
         Sockets.listen(fd, options.backlog());
         return EpollLoop.start(fd, acceptor, new AbstractSocketAddress(name));
