@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An accepted TCP connection on an {@link EpollLoop}.
+ * A connection on an {@link EventLoop}: one a TCP or Unix domain listener accepted, or the one
+ * inherited from inetd.
  *
  * <p>The descriptor is guarded so that it is closed only when no call is using it: {@code state}
  * counts calls in flight, and its {@link #CLOSED} bit stops new ones. Whoever brings the count to
@@ -23,12 +24,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Readiness uses {@code EPOLLONESHOT}: the fd is armed only while someone waits, and each event
  * disarms it, so an idle connection costs the loop nothing.
  */
-final class JnaChannel implements Channel {
+final class JnaChannel implements Channel, EventLoop.Handler {
   private static final int CLOSED = 1 << 30;
 
-  final EpollLoop loop;
-  final int fd;
-  final int generation;
+  private final ConnectionGate gate;
+  private final EventLoop loop;
+  private final int fd;
+  private final int generation;
   private final int family;
   private final long addressHigh;
   private final long addressLow;
@@ -49,8 +51,9 @@ final class JnaChannel implements Channel {
   private boolean registered;
   private int armed;
 
-  JnaChannel(EpollLoop loop, int fd, int generation, int family, long high, long low, int port) {
-    this.loop = loop;
+  JnaChannel(ConnectionGate gate, int fd, int generation, int family, long high, long low, int port) {
+    this.gate = gate;
+    this.loop = gate.loop;
     this.fd = fd;
     this.generation = generation;
     this.family = family;
@@ -91,7 +94,7 @@ final class JnaChannel implements Channel {
   public SocketAddress localAddress() {
     SocketAddress l = local;
     if (l == null) {
-      l = loop.localAddress();
+      l = gate.localAddress();
       // A Unix socket was bound under a private name and renamed: the listener knows its real path.
       if (family != LibC.AF_UNIX && acquire()) {
         try {
@@ -298,7 +301,8 @@ final class JnaChannel implements Channel {
   }
 
   /** Called on the loop with the events epoll reported for this channel. */
-  void onEvents(int events) {
+  @Override
+  public void onEvents(int events) {
     if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0) {
       hangup = true;
     }
@@ -324,9 +328,15 @@ final class JnaChannel implements Channel {
         }
       }
     }
-    EpollLoop.runSafely(r);
-    EpollLoop.runSafely(w);
-    EpollLoop.runSafely(watch);
+    EventLoop.runSafely(r);
+    EventLoop.runSafely(w);
+    EventLoop.runSafely(watch);
+  }
+
+  /** The loop is stopping: the connection is closed like any other. */
+  @Override
+  public void loopStopping() {
+    close();
   }
 
   @Override
@@ -405,7 +415,7 @@ final class JnaChannel implements Channel {
 
   private void destroy() {
     LibC.close(fd);
-    loop.channelClosed(this);
+    gate.released(this);
   }
 
   @Override

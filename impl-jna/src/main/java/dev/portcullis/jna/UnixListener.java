@@ -40,12 +40,12 @@ final class UnixListener implements Listener {
   private static final int S_IFSOCK = 0140000;
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final EpollLoop loop;
+  private final ListeningSocket socket;
   private final Path path;
   private final Object fileKey;
 
-  private UnixListener(EpollLoop loop, Path path, Object fileKey) {
-    this.loop = loop;
+  private UnixListener(ListeningSocket socket, Path path, Object fileKey) {
+    this.socket = socket;
     this.path = path;
     this.fileKey = fileKey;
   }
@@ -68,14 +68,14 @@ final class UnixListener implements Listener {
           throw Errors.exception(call, errno);
         }
         Sockets.listen(fd, options.backlog());
-        return EpollLoop.start(fd, acceptor, new AbstractSocketAddress(name));
+        return ListeningSocket.start(fd, acceptor, new AbstractSocketAddress(name));
       }
       Path target = options.path().orElseThrow().toAbsolutePath();
       removeIfStale(target);
       Object key = bindPrivatelyAndLink(fd, target, options);
       try {
-        EpollLoop loop = EpollLoop.start(fd, acceptor, UnixDomainSocketAddress.of(target));
-        return new UnixListener(loop, target, key);
+        ListeningSocket socket = ListeningSocket.start(fd, acceptor, UnixDomainSocketAddress.of(target));
+        return new UnixListener(socket, target, key);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(target);
         throw e;
@@ -217,7 +217,7 @@ final class UnixListener implements Listener {
 
   @Override
   public SocketAddress localAddress() {
-    return loop.localAddress();
+    return socket.localAddress();
   }
 
   /**
@@ -228,13 +228,13 @@ final class UnixListener implements Listener {
   @Override
   public void stopAccepting() {
     removeFile();
-    loop.stopAccepting();
+    socket.stopAccepting();
   }
 
   @Override
   public void close() {
     removeFile();
-    loop.close();
+    socket.close();
   }
 
   private void removeFile() {
