@@ -5,7 +5,6 @@ import dev.portcullis.spi.ListenOptions;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.SocketException;
 
 /**

@@ -10,7 +10,6 @@ import dev.portcullis.spi.InheritedSocket;
 import dev.portcullis.spi.Listener;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;

@@ -10,7 +10,6 @@ import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.handshake.Handshakes;
-import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.nio.ByteBuffer;
