@@ -4,7 +4,6 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
@@ -13,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * An accepted TCP connection on an {@link EpollLoop}.
+ * A connection on an {@link EventLoop}: one a TCP or Unix domain listener accepted, or the one
+ * inherited from inetd.
  *
  * <p>The descriptor is guarded so that it is closed only when no call is using it: {@code state}
  * counts calls in flight, and its {@link #CLOSED} bit stops new ones. Whoever brings the count to
@@ -23,12 +23,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Readiness uses {@code EPOLLONESHOT}: the fd is armed only while someone waits, and each event
  * disarms it, so an idle connection costs the loop nothing.
  */
-final class JnaChannel implements Channel {
+final class JnaChannel implements Channel, EventLoop.Handler {
   private static final int CLOSED = 1 << 30;
 
-  final EpollLoop loop;
-  final int fd;
-  final int generation;
+  private final ConnectionGate gate;
+  private final EventLoop loop;
+  private final int fd;
+  private final int generation;
   private final int family;
   private final long addressHigh;
   private final long addressLow;
@@ -49,8 +50,9 @@ final class JnaChannel implements Channel {
   private boolean registered;
   private int armed;
 
-  JnaChannel(EpollLoop loop, int fd, int generation, int family, long high, long low, int port) {
-    this.loop = loop;
+  JnaChannel(ConnectionGate gate, int fd, int generation, int family, long high, long low, int port) {
+    this.gate = gate;
+    this.loop = gate.loop;
     this.fd = fd;
     this.generation = generation;
     this.family = family;
@@ -91,7 +93,7 @@ final class JnaChannel implements Channel {
   public SocketAddress localAddress() {
     SocketAddress l = local;
     if (l == null) {
-      l = loop.localAddress();
+      l = gate.localAddress();
       // A Unix socket was bound under a private name and renamed: the listener knows its real path.
       if (family != LibC.AF_UNIX && acquire()) {
         try {
@@ -186,45 +188,30 @@ final class JnaChannel implements Channel {
    * nothing is there now (EAGAIN), -1 at end of stream.
    */
   private long readAt(long address, long length) throws IOException {
-    while (true) {
-      long n = LibC.read(fd, address, length);
-      if (n > 0) {
-        if (n < length && hangup) {
-          // A short read normally means drained, and an edge-triggered reader stops there. But the
-          // peer's FIN (or an error) may have come with this data in the same event: the socket
-          // is still readable and no new edge will come, so tell the reader once more.
-          announceAgain();
-        }
-        return n;
-      }
+    long n;
+    do {
+      n = LibC.read(fd, address, length);
       if (n == 0) {
         return length == 0 ? 0 : -1;
       }
-      int errno = Errors.lastErrno();
-      if (errno == LinuxErrno.EAGAIN) {
-        return 0;
-      }
-      if (errno != LinuxErrno.EINTR) {
-        throw Errors.exception("read(fd " + fd + ")", errno);
-      }
+      n = Errors.ioResult(n, "read", fd);
+    } while (n == Errors.RETRY);
+    if (n > 0 && n < length && hangup) {
+      // A short read normally means drained, and an edge-triggered reader stops there. But the
+      // peer's FIN (or an error) may have come with this data in the same event: the socket is
+      // still readable and no new edge will come, so tell the reader once more.
+      announceAgain();
     }
+    return n;
   }
 
   /** {@code send(2)} from native memory without SIGPIPE: bytes sent, 0 when the buffer is full. */
   private long sendFrom(long address, long length) throws IOException {
-    while (true) {
-      long n = LibC.send(fd, address, length, LibC.MSG_NOSIGNAL);
-      if (n >= 0) {
-        return n;
-      }
-      int errno = Errors.lastErrno();
-      if (errno == LinuxErrno.EAGAIN) {
-        return 0;
-      }
-      if (errno != LinuxErrno.EINTR) {
-        throw Errors.exception("send(fd " + fd + ")", errno);
-      }
-    }
+    long n;
+    do {
+      n = Errors.ioResult(LibC.send(fd, address, length, LibC.MSG_NOSIGNAL), "send", fd);
+    } while (n == Errors.RETRY);
+    return n;
   }
 
   @Override
@@ -313,7 +300,8 @@ final class JnaChannel implements Channel {
   }
 
   /** Called on the loop with the events epoll reported for this channel. */
-  void onEvents(int events) {
+  @Override
+  public void onEvents(int events) {
     if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0) {
       hangup = true;
     }
@@ -339,9 +327,15 @@ final class JnaChannel implements Channel {
         }
       }
     }
-    EpollLoop.runSafely(r);
-    EpollLoop.runSafely(w);
-    EpollLoop.runSafely(watch);
+    EventLoop.runSafely(r);
+    EventLoop.runSafely(w);
+    EventLoop.runSafely(watch);
+  }
+
+  /** The loop is stopping: the connection is closed like any other. */
+  @Override
+  public void loopStopping() {
+    close();
   }
 
   @Override
@@ -420,7 +414,7 @@ final class JnaChannel implements Channel {
 
   private void destroy() {
     LibC.close(fd);
-    loop.channelClosed(this);
+    gate.released(this);
   }
 
   @Override

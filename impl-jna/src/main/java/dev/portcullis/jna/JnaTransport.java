@@ -110,7 +110,7 @@ public final class JnaTransport implements Transport {
       if (options.kernelFilter().isPresent()) {
         KernelFilter.attach(fd, options.kernelFilter().get(), String.valueOf(Sockets.localAddress(fd)));
       }
-      return EpollLoop.start(fd, acceptor);
+      return ListeningSocket.start(fd, acceptor);
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);
       throw e;
@@ -120,9 +120,9 @@ public final class JnaTransport implements Transport {
   private static Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
     Sockets.adopt(socket);
     if (socket.connected()) {
-      return EpollLoop.startConnected(socket.descriptor(), acceptor);
+      return InheritedConnection.start(socket.descriptor(), acceptor);
     }
-    return EpollLoop.start(socket.descriptor(), acceptor);
+    return ListeningSocket.start(socket.descriptor(), acceptor);
   }
 
   @Override

@@ -63,17 +63,14 @@ final class LinuxErrno {
   /**
    * Whether a failed {@code accept4} is one of the network errors the accept(2) manual says to
    * treat like {@code EAGAIN} and retry: the connection already failed, the listener is fine.
+   * ({@code EINTR} is retried too, but {@link Errors#ioErrno()} has already made it {@link
+   * Errors#RETRY}.)
    */
   static boolean isTransientAcceptError(int errno) {
     return switch (errno) {
-      case EINTR, ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
+      case ECONNABORTED, EPROTO, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, ENONET, EHOSTUNREACH,
           EOPNOTSUPP, ENETUNREACH, ETIMEDOUT, ECONNRESET, EPERM -> true; // EPERM: a firewall refused it
       default -> false;
     };
-  }
-
-  /** Whether a failed {@code accept4} means the process or system is out of descriptors or memory. */
-  static boolean isResourceExhaustion(int errno) {
-    return errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM;
   }
 }

@@ -40,12 +40,12 @@ final class UnixListener implements Listener {
   private static final int S_IFSOCK = 0140000;
   private static final SecureRandom RANDOM = new SecureRandom();
 
-  private final EpollLoop loop;
+  private final ListeningSocket socket;
   private final Path path;
   private final Object fileKey;
 
-  private UnixListener(EpollLoop loop, Path path, Object fileKey) {
-    this.loop = loop;
+  private UnixListener(ListeningSocket socket, Path path, Object fileKey) {
+    this.socket = socket;
     this.path = path;
     this.fileKey = fileKey;
   }
@@ -62,21 +62,22 @@ final class UnixListener implements Listener {
         byte[] sa = SockAddr.encodeUnix(name.getBytes(StandardCharsets.UTF_8), true);
         if (LibC.bind(fd, sa, sa.length) < 0) {
           int errno = Errors.lastErrno();
+          String call = "bind(fd " + fd + ", @" + name + ")";
           if (errno == LinuxErrno.EADDRINUSE) {
-            throw new BindException("abstract socket @" + name + " is in use by another process");
+            throw Errors.bindFailure("abstract socket @" + name + " is in use by another process", call, errno);
           }
-          throw Errors.exception("bind(fd " + fd + ", @" + name + ")", errno);
+          throw Errors.exception(call, errno);
         }
         Sockets.listen(fd, abstractSocket.backlog());
-        return EpollLoop.start(fd, acceptor, new AbstractSocketAddress(name));
+        return ListeningSocket.start(fd, acceptor, new AbstractSocketAddress(name));
       }
       Endpoint.UnixPath options = (Endpoint.UnixPath) endpoint;
       Path target = options.path().toAbsolutePath();
       removeIfStale(target);
       Object key = bindPrivatelyAndLink(fd, target, options);
       try {
-        EpollLoop loop = EpollLoop.start(fd, acceptor, UnixDomainSocketAddress.of(target));
-        return new UnixListener(loop, target, key);
+        ListeningSocket socket = ListeningSocket.start(fd, acceptor, UnixDomainSocketAddress.of(target));
+        return new UnixListener(socket, target, key);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(target);
         throw e;
@@ -218,7 +219,7 @@ final class UnixListener implements Listener {
 
   @Override
   public SocketAddress localAddress() {
-    return loop.localAddress();
+    return socket.localAddress();
   }
 
   /**
@@ -229,13 +230,13 @@ final class UnixListener implements Listener {
   @Override
   public void stopAccepting() {
     removeFile();
-    loop.stopAccepting();
+    socket.stopAccepting();
   }
 
   @Override
   public void close() {
     removeFile();
-    loop.close();
+    socket.close();
   }
 
   private void removeFile() {

@@ -61,7 +61,8 @@ class AcceptorFailureTest {
       }
       assertTrue(Clients.await(() -> calls.get() == 201 && accepted.get() == 100, Duration.ofSeconds(10)),
           "calls " + calls.get() + ", accepted " + accepted.get());
-      assertTrue(Clients.await(() -> descriptors() == baseline, Duration.ofSeconds(5)),
+      // At most the baseline: a leak shows as more; the JVM may close one of its own meanwhile.
+      assertTrue(Clients.await(() -> descriptors() <= baseline, Duration.ofSeconds(5)),
           "descriptors " + descriptors() + ", before " + baseline);
     } finally {
       listener.close();

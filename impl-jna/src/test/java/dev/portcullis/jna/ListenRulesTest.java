@@ -1,6 +1,7 @@
 package dev.portcullis.jna;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -85,6 +86,9 @@ class ListenRulesTest {
       assertTrue(e.getMessage().contains("EADDRINUSE"), e.getMessage());
       assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
       assertEquals(before, Clients.openDescriptors(), "a failed start leaves nothing open");
+      NativeSocketException cause = assertInstanceOf(NativeSocketException.class, e.getCause(), "carries the errno");
+      assertEquals(LinuxErrno.EADDRINUSE, cause.errno());
+      assertEquals("EADDRINUSE", cause.errnoName());
     }
   }
 

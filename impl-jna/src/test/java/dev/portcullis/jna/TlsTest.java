@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.Connection;
 import dev.portcullis.Handler;
 import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;

@@ -1,0 +1,374 @@
+package dev.portcullis.jna;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+import dev.portcullis.spi.Channel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An epoll loop on one thread: registers descriptors and tells their {@link Handler}s what epoll
+ * reported, runs the tasks other threads hand it, and keeps the timers. It knows nothing of
+ * sockets, listening or accepting.
+ *
+ * <p>A registered descriptor's epoll data is its number and a generation token, so an event still
+ * queued for a descriptor that was closed and whose number now belongs to a newer one is dropped.
+ * Other threads reach the loop through {@link #execute} (a queue and an {@code eventfd}). Timers
+ * live in a heap owned by the loop.
+ */
+final class EventLoop implements Runnable {
+  private static final Logger log = LoggerFactory.getLogger(EventLoop.class);
+
+  /** x86-64 declares struct epoll_event packed (12 bytes); other 64-bit ABIs pad it to 16. */
+  private static final boolean PACKED = Platform.isIntel();
+  private static final int EVENT_SIZE = PACKED ? 12 : 16;
+  private static final int DATA_OFFSET = PACKED ? 4 : 8;
+  private static final int MAX_EVENTS = 256;
+  private static final long WAKE_TOKEN = -1L;
+  private static final Memory ONE = new Memory(8);
+
+  static {
+    ONE.setLong(0, 1);
+    // Out of descriptors, the class loader cannot open a jar to load a class: a listener pausing
+    // its accepts then needs a Timer, so it is loaded now, while it still can be.
+    try {
+      Class.forName(Timer.class.getName(), true, EventLoop.class.getClassLoader());
+    } catch (ClassNotFoundException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** A descriptor registered on the loop; both methods are called on the loop thread. */
+  interface Handler {
+    /** The events epoll reported for the descriptor. */
+    void onEvents(int events);
+
+    /** The loop is stopping: close the descriptor. */
+    void loopStopping();
+  }
+
+  private final int epfd;
+  private final int wakeFd;
+  private final SocketAddress owner;
+  private final Thread thread;
+
+  private final Memory events = new Memory((long) MAX_EVENTS * EVENT_SIZE);
+  private final ByteBuffer eventView = events.getByteBuffer(0, events.size()).order(ByteOrder.nativeOrder());
+  private final Memory wakeBuffer = new Memory(8);
+
+  private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean wakePending = new AtomicBoolean();
+  private final PriorityQueue<Timer> timers = new PriorityQueue<>();
+  private final AtomicBoolean stopRequested = new AtomicBoolean();
+  private final Object wakeLock = new Object();
+  private boolean wakeClosed; // guarded by wakeLock: nothing writes to wakeFd once it is closed
+  private volatile boolean terminated;
+  private volatile Throwable failure;
+  private Consumer<Throwable> whenStopped;
+  // Loop thread only (or before start): the handler and generation of each registered descriptor.
+  private Handler[] handlers = new Handler[1024];
+  private int[] generations = new int[1024];
+  private int nextGeneration = 1;
+  private long timerSequence;
+  private int cancelledTimers;
+
+  private EventLoop(int epfd, int wakeFd, SocketAddress owner) {
+    this.epfd = epfd;
+    this.wakeFd = wakeFd;
+    this.owner = owner;
+    this.thread = new Thread(this, "portcullis-loop-" + (owner instanceof InetSocketAddress ip ? ip.getPort() : owner));
+  }
+
+  /**
+   * Creates a loop, not yet running, for the listener of {@code owner}: its thread is named after
+   * the port (or the path), and its log lines name the address.
+   */
+  static EventLoop open(SocketAddress owner) throws SocketException {
+    int epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
+    if (epfd < 0) {
+      throw Errors.exception("epoll_create1(EPOLL_CLOEXEC)", Errors.lastErrno());
+    }
+    int wakeFd = LibC.eventfd(0, LibC.EFD_NONBLOCK | LibC.EFD_CLOEXEC);
+    if (wakeFd < 0) {
+      int errno = Errors.lastErrno();
+      LibC.close(epfd);
+      throw Errors.exception("eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)", errno);
+    }
+    EventLoop loop = new EventLoop(epfd, wakeFd, owner);
+    if (!loop.control(LibC.EPOLL_CTL_ADD, wakeFd, LibC.EPOLLIN, WAKE_TOKEN, new int[4])) {
+      int errno = Errors.lastErrno();
+      loop.discard();
+      throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD)", errno);
+    }
+    return loop;
+  }
+
+  /** Starts the thread; {@code whenStopped} is told, on it, why the loop stopped (null on request). */
+  void start(Consumer<Throwable> whenStopped) {
+    this.whenStopped = whenStopped;
+    thread.start();
+  }
+
+  /** Releases a loop that is not to be started after all: setting up its listener failed. */
+  void discard() {
+    LibC.close(wakeFd);
+    LibC.close(epfd);
+  }
+
+  boolean inEventLoop() {
+    return Thread.currentThread() == thread;
+  }
+
+  /** A fresh generation token for a descriptor about to be registered. */
+  int newGeneration() {
+    return nextGeneration++ & 0x7FFF_FFFF;
+  }
+
+  /**
+   * Has events with the token {@code (generation, fd)} go to {@code handler}, replacing whatever
+   * held the number before. On the loop thread, or before the loop starts; epoll itself is told
+   * with {@link #control}.
+   */
+  void register(int fd, int generation, Handler handler) {
+    if (fd >= handlers.length) {
+      int length = Math.max(fd + 1, handlers.length * 2);
+      handlers = Arrays.copyOf(handlers, length);
+      generations = Arrays.copyOf(generations, length);
+    }
+    generations[fd] = generation;
+    handlers[fd] = handler;
+  }
+
+  /** {@code epoll_ctl} with the event encoded in {@code scratch}; token 0..n is a generation. */
+  boolean control(int op, int fd, int eventMask, long token, int[] scratch) {
+    long data = token < 0 ? token : (token << 32) | (fd & 0xFFFF_FFFFL);
+    scratch[0] = eventMask;
+    if (PACKED) {
+      scratch[1] = (int) data;
+      scratch[2] = (int) (data >>> 32);
+    } else {
+      scratch[2] = (int) data;
+      scratch[3] = (int) (data >>> 32);
+    }
+    if (LibC.epoll_ctl(epfd, op, fd, scratch) == 0) {
+      return true;
+    }
+    log.debug("epoll_ctl(op {}, fd {}) failed: {}", op, fd, LinuxErrno.name(Errors.lastErrno()));
+    return false;
+  }
+
+  @Override
+  public void run() {
+    try {
+      while (!stopRequested.get()) {
+        int n = LibC.epoll_wait(epfd, Pointer.nativeValue(events), MAX_EVENTS, timeoutMillis());
+        if (n < 0) {
+          int errno = Errors.lastErrno();
+          if (errno == LinuxErrno.EINTR) {
+            continue;
+          }
+          failure = Errors.exception("epoll_wait(epfd " + epfd + ")", errno);
+          log.error("Event loop of {} failed; the server stops", owner, failure);
+          break;
+        }
+        for (int i = 0; i < n; i++) {
+          int mask = eventView.getInt(i * EVENT_SIZE);
+          long data = eventView.getLong(i * EVENT_SIZE + DATA_OFFSET);
+          if (data == WAKE_TOKEN) {
+            LibC.read(wakeFd, Pointer.nativeValue(wakeBuffer), 8);
+            wakePending.set(false);
+          } else {
+            dispatch((int) data, (int) (data >>> 32), mask);
+          }
+        }
+        runTasks();
+        runTimers();
+      }
+    } catch (Throwable t) {
+      failure = t;
+      log.error("Event loop of {} failed; the server stops", owner, t);
+    } finally {
+      shutdown();
+    }
+  }
+
+  private int timeoutMillis() {
+    if (!tasks.isEmpty()) {
+      return 0;
+    }
+    Timer first = timers.peek();
+    if (first == null) {
+      return -1;
+    }
+    long nanos = first.deadline - System.nanoTime();
+    if (nanos <= 0) {
+      return 0;
+    }
+    return (int) Math.min(Integer.MAX_VALUE, (nanos + 999_999) / 1_000_000);
+  }
+
+  private void dispatch(int fd, int generation, int mask) {
+    Handler[] table = handlers;
+    if (fd < 0 || fd >= table.length) {
+      return;
+    }
+    Handler handler = table[fd];
+    if (handler != null && generations[fd] == generation) {
+      handler.onEvents(mask);
+    }
+  }
+
+  void execute(Runnable task) {
+    tasks.add(task);
+    if (terminated) {
+      runTasks();
+      return;
+    }
+    if (!inEventLoop() && wakePending.compareAndSet(false, true)) {
+      wake();
+    }
+  }
+
+  private void wake() {
+    synchronized (wakeLock) {
+      if (!wakeClosed) {
+        LibC.write(wakeFd, Pointer.nativeValue(ONE), 8);
+      }
+    }
+  }
+
+  private void runTasks() {
+    Runnable task;
+    while ((task = tasks.poll()) != null) {
+      runSafely(task);
+    }
+  }
+
+  static void runSafely(Runnable task) {
+    if (task == null) {
+      return;
+    }
+    try {
+      task.run();
+    } catch (Throwable t) {
+      log.error("Task on the event loop failed", t);
+    }
+  }
+
+  Channel.Cancellable schedule(Runnable task, long delayNanos) {
+    Timer timer = new Timer(System.nanoTime() + Math.max(0, delayNanos), task);
+    if (inEventLoop()) {
+      timer.sequence = timerSequence++;
+      timers.add(timer);
+    } else {
+      execute(() -> {
+        timer.sequence = timerSequence++;
+        timers.add(timer);
+      });
+    }
+    return timer;
+  }
+
+  private void runTimers() {
+    long now = System.nanoTime();
+    Timer t;
+    while ((t = timers.peek()) != null && (t.cancelled || t.deadline - now <= 0)) {
+      timers.poll();
+      if (t.cancelled) {
+        cancelledTimers = Math.max(0, cancelledTimers - 1);
+      } else {
+        runSafely(t.task);
+      }
+    }
+  }
+
+  /** Whether the loop was asked to stop (it may still be running its last round). */
+  boolean isStopping() {
+    return stopRequested.get();
+  }
+
+  /** Asks the loop to stop, without waiting. Safe from any thread; idempotent. */
+  void stop() {
+    if (stopRequested.compareAndSet(false, true) && !inEventLoop()) {
+      wake();
+    }
+  }
+
+  /**
+   * Stops the loop and, unless called on it, waits until it has closed every registered
+   * descriptor. Safe from any thread; idempotent.
+   */
+  void close() {
+    stop();
+    if (!inEventLoop()) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  private void shutdown() {
+    for (Handler handler : handlers) {
+      if (handler != null) {
+        handler.loopStopping();
+      }
+    }
+    terminated = true;
+    runTasks();
+    timers.clear();
+    synchronized (wakeLock) {
+      wakeClosed = true;
+      LibC.close(wakeFd);
+    }
+    LibC.close(epfd);
+    log.debug("Event loop of {} stopped", owner);
+    whenStopped.accept(failure);
+  }
+
+  /** A task due at a {@link System#nanoTime()} deadline; cancelled ones are dropped when due. */
+  private final class Timer implements Channel.Cancellable, Comparable<Timer> {
+    final long deadline;
+    final Runnable task;
+    long sequence;
+    volatile boolean cancelled;
+
+    Timer(long deadline, Runnable task) {
+      this.deadline = deadline;
+      this.task = task;
+    }
+
+    @Override
+    public void cancel() {
+      if (cancelled) {
+        return;
+      }
+      cancelled = true;
+      if (inEventLoop()) {
+        cancelledTimers++;
+        if (cancelledTimers > 1024 && cancelledTimers > timers.size() / 2) {
+          timers.removeIf(x -> x.cancelled);
+          cancelledTimers = 0;
+        }
+      }
+    }
+
+    @Override
+    public int compareTo(Timer o) {
+      int c = Long.compare(deadline - o.deadline, 0);
+      return c != 0 ? c : Long.compare(sequence, o.sequence);
+    }
+  }
+}
