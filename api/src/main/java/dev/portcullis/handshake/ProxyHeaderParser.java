@@ -3,7 +3,6 @@ package dev.portcullis.handshake;
 import dev.portcullis.policy.IpAddresses;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -315,11 +314,7 @@ final class ProxyHeaderParser {
   private static InetAddress inet(ByteBuffer in, int at, int length) {
     byte[] raw = new byte[length];
     in.get(at, raw);
-    try {
-      return InetAddress.getByAddress(raw);
-    } catch (UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+    return IpAddresses.fromBytes(raw);
   }
 
   private static String hex(ByteBuffer in, int max) {

@@ -73,7 +73,7 @@ final class Limiter {
 
   /** The source of an IPv6 peer; IPv4-mapped addresses count as IPv4. */
   Source v6(long high, long low) {
-    if (high == 0 && (low >>> 32) == 0xFFFF) {
+    if (dev.portcullis.policy.IpAddresses.isIpv4Mapped(high, low)) {
       return v4((int) low);
     }
     return new Source(high & v6MaskHigh, low & v6MaskLow);

@@ -377,7 +377,7 @@ public final class AccessPolicy {
    * @return the decision, never null
    */
   public Decision decideIpv6(long high, long low) {
-    if (high == 0 && (low >>> 32) == 0xFFFFL) {
+    if (IpAddresses.isIpv4Mapped(high, low)) {
       return decideIpv4((int) low);
     }
     return decisions[v6.lookupIpv6(high, low)];

@@ -125,7 +125,7 @@ public final class Cidr implements Comparable<Cidr> {
   private static Cidr create(int family, long hi, long lo, int length, String text) {
     Cidr network = new Cidr(family, hi & maskHi(family, length), lo & maskLo(family, length), length);
     // Checked before host bits, so that the suggestion is the IPv4 rule, not another mapped prefix.
-    if (family == 6 && length >= 96 && network.hi == 0 && (network.lo >>> 32) == 0xFFFFL) {
+    if (family == 6 && length >= 96 && IpAddresses.isIpv4Mapped(network.hi, network.lo)) {
       String v4 = IpLiterals.formatIpv4((int) network.lo) + "/" + (length - 96);
       throw new IllegalArgumentException(quote(text) + " is inside the IPv4-mapped range ::ffff:0:0/96;"
           + " mapped peers are matched as IPv4, so write the IPv4 rule " + v4);
@@ -194,11 +194,7 @@ public final class Cidr implements Comparable<Cidr> {
         b[i + 8] = (byte) (lo >>> (56 - 8 * i));
       }
     }
-    try {
-      return InetAddress.getByAddress(b);
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+    return IpAddresses.fromBytes(b);
   }
 
   /**
@@ -222,7 +218,7 @@ public final class Cidr implements Comparable<Cidr> {
   }
 
   boolean containsIpv6(long h, long l) {
-    if (h == 0 && (l >>> 32) == 0xFFFFL) {
+    if (IpAddresses.isIpv4Mapped(h, l)) {
       return containsIpv4((int) l);
     }
     return family == 6 && (h & maskHi(6, prefixLength)) == hi && (l & maskLo(6, prefixLength)) == lo;

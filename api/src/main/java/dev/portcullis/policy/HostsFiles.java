@@ -636,11 +636,7 @@ public final class HostsFiles {
       byte[] b = new byte[bits / 8];
       int copy = Math.min(raw.length, b.length);
       System.arraycopy(raw, raw.length - copy, b, b.length - copy, copy);
-      try {
-        return InetAddress.getByAddress(b).getHostAddress().toLowerCase(Locale.ROOT);
-      } catch (java.net.UnknownHostException e) {
-        throw new AssertionError(e);
-      }
+      return IpAddresses.fromBytes(b).getHostAddress().toLowerCase(Locale.ROOT);
     }
   }
 }

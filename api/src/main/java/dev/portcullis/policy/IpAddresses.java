@@ -49,8 +49,7 @@ public final class IpAddresses {
    * @return the address
    */
   public static Inet4Address ipv4(int address) {
-    byte[] b = {(byte) (address >>> 24), (byte) (address >>> 16), (byte) (address >>> 8), (byte) address};
-    return (Inet4Address) fromBytes(b);
+    return (Inet4Address) fromBytes(java.nio.ByteBuffer.allocate(4).putInt(address).array());
   }
 
   /**
@@ -61,12 +60,7 @@ public final class IpAddresses {
    * @return the address
    */
   public static InetAddress ipv6(long high, long low) {
-    byte[] b = new byte[16];
-    for (int i = 0; i < 8; i++) {
-      b[i] = (byte) (high >>> (56 - 8 * i));
-      b[8 + i] = (byte) (low >>> (56 - 8 * i));
-    }
-    return fromBytes(b);
+    return fromBytes(java.nio.ByteBuffer.allocate(16).putLong(high).putLong(low).array());
   }
 
   /**
@@ -85,11 +79,35 @@ public final class IpAddresses {
     return IpLiterals.formatIpv6(bb.getLong(), bb.getLong());
   }
 
-  private static InetAddress fromBytes(byte[] b) {
+  /**
+   * The address with these bytes, without the checked exception of {@link
+   * InetAddress#getByAddress(byte[])}: a 16-byte IPv4-mapped address comes back as the {@link
+   * Inet4Address} it maps, as it does there.
+   *
+   * @param bytes 4 or 16 bytes, network order
+   * @return the address
+   * @throws IllegalArgumentException if the array is not 4 or 16 bytes long
+   */
+  public static InetAddress fromBytes(byte[] bytes) {
+    if (bytes.length != 4 && bytes.length != 16) {
+      throw new IllegalArgumentException("An IP address is 4 or 16 bytes, not " + bytes.length);
+    }
     try {
-      return InetAddress.getByAddress(b);
+      return InetAddress.getByAddress(bytes);
     } catch (UnknownHostException e) {
       throw new AssertionError("a 4- or 16-byte array is always an address", e);
     }
+  }
+
+  /**
+   * Whether these 128 bits are an IPv4-mapped IPv6 address ({@code ::ffff:a.b.c.d}), which is
+   * decided, counted and shown as the IPv4 address in its low 32 bits.
+   *
+   * @param high the first 64 bits
+   * @param low the last 64 bits
+   * @return {@code true} for {@code ::ffff:0:0/96}
+   */
+  public static boolean isIpv4Mapped(long high, long low) {
+    return high == 0 && (low >>> 32) == 0xFFFFL;
   }
 }

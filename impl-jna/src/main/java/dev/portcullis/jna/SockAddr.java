@@ -4,7 +4,6 @@ import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 
 /** Encodes and decodes {@code sockaddr_in} / {@code sockaddr_in6} for the setup calls. */
@@ -90,11 +89,7 @@ final class SockAddr {
     } else {
       throw new IllegalArgumentException("not an internet socket address: family " + family);
     }
-    try {
-      return new InetSocketAddress(InetAddress.getByAddress(raw), port);
-    } catch (UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+    return new InetSocketAddress(dev.portcullis.policy.IpAddresses.fromBytes(raw), port);
   }
 
   /** An InetSocketAddress from the raw fields kept by a channel. */
@@ -109,11 +104,7 @@ final class SockAddr {
         raw[i + 8] = (byte) (lo >>> (56 - 8 * i));
       }
     }
-    try {
-      return new InetSocketAddress(InetAddress.getByAddress(raw), port);
-    } catch (UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+    return new InetSocketAddress(dev.portcullis.policy.IpAddresses.fromBytes(raw), port);
   }
 
   static String describe(InetAddress address, int port) {

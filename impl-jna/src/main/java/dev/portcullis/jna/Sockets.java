@@ -154,10 +154,6 @@ final class Sockets {
   }
 
   private static InetAddress address(byte[] raw) {
-    try {
-      return InetAddress.getByAddress(raw);
-    } catch (java.net.UnknownHostException e) {
-      throw new AssertionError(e);
-    }
+    return dev.portcullis.policy.IpAddresses.fromBytes(raw);
   }
 }
