@@ -18,10 +18,6 @@ import java.io.OutputStream;
  */
 public interface Connection extends PeerInfo, AutoCloseable {
 
-
-
-
-
   /**
    * Bytes from the peer; {@code read} returns -1 once the peer has closed its side.
    *

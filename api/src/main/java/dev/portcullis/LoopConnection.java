@@ -13,11 +13,6 @@ public interface LoopConnection extends PeerInfo {
   /** Queued output above which reading pauses until the queue drains. */
   int MAX_QUEUED = 1 << 20;
 
-
-
-
-
-
   /**
    * Writes the buffer's remaining bytes without blocking, queueing a copy of what the socket does
    * not take at once; the buffer's position is advanced to its limit. Safe from any thread. Bytes

@@ -37,7 +37,6 @@ public interface HandshakeContext extends PeerInfo {
    */
   <T> void attach(Class<T> type, T value);
 
-
   /**
    * Queues bytes to send to the peer (copied). They are written without blocking before more input
    * is read and before the handler runs.

@@ -28,11 +28,6 @@ final class ChannelConnection extends PeerView implements Connection {
     this.leftover = leftover;
   }
 
-
-
-
-
-
   @Override
   public InputStream input() {
     return input;

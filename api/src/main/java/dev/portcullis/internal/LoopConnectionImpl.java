@@ -242,11 +242,6 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
     return !closed;
   }
 
-
-
-
-
-
   @Override
   public String toString() {
     return "LoopConnection[" + peer() + "]";

@@ -311,7 +311,6 @@ public final class AccessPolicy {
     return byUid != null ? byUid : byGid != null ? byGid : any != null ? any : credentialDefault;
   }
 
-
   private static Decision stronger(Decision current, Decision candidate) {
     return current == null || (current.isAllowed() && !candidate.isAllowed()) ? candidate : current;
   }
