@@ -21,6 +21,10 @@ import javax.net.ssl.SSLSession;
 final class TlsStep implements HandshakeStep {
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
   private static final int TLS_HANDSHAKE_RECORD = 0x16;
+  private static final byte TLS_ALERT_RECORD = 0x15;
+  private static final byte ALERT_FATAL = 2;
+  private static final byte ALERT_CERTIFICATE_UNKNOWN = 46;
+  private static final byte ALERT_ACCESS_DENIED = 49;
 
   private final Tls config;
   private SSLEngine engine;
@@ -105,7 +109,11 @@ final class TlsStep implements HandshakeStep {
         }
       }
     } catch (SSLException e) {
-      sendAlert(context);
+      Tls.RuleMismatch mismatch = ruleMismatch(e);
+      sendAlert(context, mismatch != null);
+      if (mismatch != null) {
+        throw new HandshakeException("TLS: " + mismatch.getMessage(), e);
+      }
       throw new HandshakeException("TLS handshake failed: " + e.getMessage(), e);
     }
   }
@@ -174,19 +182,48 @@ final class TlsStep implements HandshakeStep {
     }
   }
 
-  /** After a failure the engine may hold an alert for the client; queue it, best effort. */
+  private static Tls.RuleMismatch ruleMismatch(Throwable t) {
+    for (int depth = 0; t != null && depth < 10; t = t.getCause(), depth++) {
+      if (t instanceof Tls.RuleMismatch m) {
+        return m;
+      }
+    }
+    return null;
+  }
+
   private void sendAlert(HandshakeContext context) {
+    sendAlert(context, false);
+  }
+
+  /**
+   * After a failure the engine may hold an alert for the client; queue it, best effort. For a
+   * client certificate that matches no rule the engine's alert is certificate_unknown; when that
+   * alert is a plaintext record (TLS 1.2, whose client certificate arrives before the server's
+   * ChangeCipherSpec), it is sent as access_denied instead. An encrypted alert (TLS 1.3) is sent
+   * as the engine made it.
+   */
+  private void sendAlert(HandshakeContext context, boolean accessDenied) {
     try {
       engine.closeOutbound();
       netOut.clear();
       engine.wrap(EMPTY, netOut);
       netOut.flip();
+      if (accessDenied && isPlaintextFatalAlert(netOut, ALERT_CERTIFICATE_UNKNOWN)) {
+        netOut.put(netOut.position() + 6, ALERT_ACCESS_DENIED);
+      }
       if (netOut.hasRemaining()) {
         context.write(netOut);
       }
     } catch (SSLException | RuntimeException ignored) {
       // nothing more to say
     }
+  }
+
+  /** Exactly one unencrypted alert record: type 21, version 3.x, length 2, level fatal, this description. */
+  private static boolean isPlaintextFatalAlert(ByteBuffer b, byte description) {
+    int p = b.position();
+    return b.remaining() == 7 && b.get(p) == TLS_ALERT_RECORD && b.get(p + 1) == 3 && b.get(p + 3) == 0
+        && b.get(p + 4) == 2 && b.get(p + 5) == ALERT_FATAL && b.get(p + 6) == description;
   }
 
   static ByteBuffer grow(ByteBuffer b, int atLeast) {

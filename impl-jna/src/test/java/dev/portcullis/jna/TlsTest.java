@@ -323,6 +323,73 @@ class TlsTest {
     }
   }
 
+  /** Runs {@code openssl s_client} without {@code -quiet}: the session report, tickets and alerts, stdout and stderr together. */
+  static String sClientVerbose(int port, String stdin, String... extra) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(ExternalTool.require("openssl"),
+        "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", pki.file("ca.crt").toString(),
+        "-verify_return_error", "-ign_eof"));
+    cmd.addAll(java.util.List.of(extra));
+    Path out = Files.createTempFile(dir, "out", ".txt");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+        .redirectOutput(out.toFile()).start();
+    try (OutputStream o = p.getOutputStream()) {
+      o.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("s_client did not end: " + Files.readString(out));
+    }
+    return Files.readString(out);
+  }
+
+  @Test
+  void aVerifiedCertificateThatMatchesNoRuleGetsAFatalAlertDuringTheHandshake() throws Exception {
+    Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject("CN=alice, O=Example");
+    try (RunningServer server = start(tls, REPORT)) {
+      int port = server.port();
+      // TLS 1.2: the client's certificate is checked before the server's ChangeCipherSpec, so the
+      // alert is a plaintext record and can say access_denied.
+      String v12 = sClientVerbose(port, "hello\n", "-tls1_2", "-cert", "mallory.crt", "-key", "mallory.key");
+      assertTrue(v12.contains("alert access denied") && v12.contains("alert number 49"), v12);
+      assertTrue(!v12.contains("TLSv1.2 CN=mallory"), v12);
+      // TLS 1.3: the server has switched to its application keys before the client's certificate
+      // arrives; the JDK's own alert, certificate_unknown, comes before any session ticket.
+      String v13 = sClientVerbose(port, "hello\n", "-tls1_3", "-cert", "mallory.crt", "-key", "mallory.key");
+      assertTrue(v13.contains("alert certificate unknown") && v13.contains("alert number 46"), v13);
+      assertTrue(!v13.contains("New Session Ticket"), v13);
+      assertTrue(!v13.contains("TLSv1.3 CN=mallory"), v13);
+      assertTrue(Clients.await(() -> server.stats().handshakeFailures() == 2, Duration.ofSeconds(5)),
+          server.stats().toString());
+      // The allowed client is unaffected, in both versions.
+      assertEquals("TLSv1.2 CN=alice,O=Example hi\n",
+          sClient(port, "hi\n", "-tls1_2", "-cert", "alice.crt", "-key", "alice.key").out());
+      assertEquals("TLSv1.3 CN=alice,O=Example hi\n",
+          sClient(port, "hi\n", "-tls1_3", "-cert", "alice.crt", "-key", "alice.key").out());
+    }
+  }
+
+  @Test
+  void subjectRulesMatchTheSameRdnsInAnyOrderAndNothingElse() throws Exception {
+    // rt.crt was made with -subj /CN=alice/O=RT; openssl prints its subject in that order.
+    String printed = pki.run(ExternalTool.require("openssl"), "x509", "-in", "rt.crt", "-noout", "-subject").strip();
+    String asPrinted = printed.substring(printed.indexOf('=') + 1).strip();
+    assertEquals("CN = alice, O = RT", asPrinted);
+    for (String rule : new String[] {asPrinted, "CN=alice,O=RT", "O=RT,CN=alice", "cn=ALICE, o=rt"}) {
+      Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject(rule);
+      try (RunningServer server = start(tls, REPORT)) {
+        assertEquals("TLSv1.3 O=RT,CN=alice x\n",
+            sClient(server.port(), "x\n", "-cert", "rt.crt", "-key", "rt.key").out(), rule);
+      }
+    }
+    for (String rule : new String[] {"CN=alice, O=RTX", "CN=alicia, O=RT", "CN=alice", "O=RT",
+        "CN=alice, O=RT, OU=ops", "CN=alice, CN=alice, O=RT", "CN=alice+O=RT", "CN=alice, O=Example"}) {
+      Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject(rule);
+      try (RunningServer server = start(tls, REPORT)) {
+        assertEquals("", sClient(server.port(), "x\n", "-cert", "rt.crt", "-key", "rt.key").out(), rule);
+      }
+    }
+  }
+
   private static byte[] tlsEcho(InetSocketAddress to, byte[] payload) throws Exception {
     SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory().createSocket(to.getAddress(), to.getPort());
     s.setSoTimeout(20_000);
