@@ -390,6 +390,133 @@ class TlsTest {
     }
   }
 
+  /** Echoes lines; after a first line {@code hello} it ends, otherwise it reports how reading ended. */
+  private static Handler echoThenReport(BlockingQueue<String> outcome) {
+    return conn -> {
+      BufferedReader in = new BufferedReader(new InputStreamReader(conn.input(), StandardCharsets.UTF_8));
+      try {
+        for (String line; (line = in.readLine()) != null; ) {
+          conn.output().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+          conn.output().flush();
+          if (line.equals("hello")) {
+            return;
+          }
+        }
+        outcome.add("eof");
+      } catch (IOException e) {
+        outcome.add(String.valueOf(e.getMessage()));
+      }
+    };
+  }
+
+  /** Has s_client send up to {@code n} KeyUpdate(update_requested), one at a time; returns how many it sent. */
+  private static int keyUpdates(OutputStream in, BufferedReader out, int n, StringBuilder said) {
+    int sent = 0;
+    try {
+      for (; sent < n; sent++) {
+        in.write("K\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        String line;
+        while ((line = out.readLine()) != null && !line.contains("KEYUPDATE")) {
+          said.append(line).append('\n');
+        }
+        if (line == null) {
+          break;
+        }
+      }
+    } catch (IOException closed) {
+      // s_client is gone
+    }
+    return sent;
+  }
+
+  @Test
+  void aStormOfKeyUpdatesWithoutDataIsCutAndOthersAreServed() throws Exception {
+    BlockingQueue<String> outcome = new LinkedBlockingQueue<>();
+    try (RunningServer server = start(serverTls(), echoThenReport(outcome))) {
+      java.util.List<String> cmd = java.util.List.of(ExternalTool.require("openssl"), "s_client", "-connect",
+          "127.0.0.1:" + server.port(), "-CAfile", pki.file("ca.crt").toString(), "-tls1_3");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        OutputStream in = p.getOutputStream();
+        in.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        StringBuilder said = new StringBuilder();
+        for (String line; (line = out.readLine()) != null && !line.endsWith("ping"); ) {
+          said.append(line).append('\n');
+        }
+        // s_client takes a command only at the start of a chunk of its input: one K (a KeyUpdate
+        // that asks for the server's) at a time, each after s_client has said it sent the last.
+        // 32 in a row are answered: the connection still echoes.
+        assertEquals(32, keyUpdates(in, out, 32, said), said::toString);
+        in.write("alive\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        String echoed = null;
+        for (String line; echoed == null && (line = out.readLine()) != null; ) {
+          if (line.endsWith("alive")) {
+            echoed = line;
+          }
+          said.append(line).append('\n');
+        }
+        assertTrue(echoed != null, () -> "the connection echoes after 32 key updates; s_client said " + said);
+        assertEquals(null, outcome.poll(), "still open after 32");
+        // The data reset the count; 33 more in a row, and the server cuts the connection.
+        int sent = keyUpdates(in, out, 33, said);
+        String reason = outcome.poll(20, TimeUnit.SECONDS);
+        assertTrue(reason != null && reason.contains("too many TLS key updates"),
+            reason + " after " + sent + " K; s_client said " + said);
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "s_client ends: the server closed the connection");
+      } finally {
+        p.destroyForcibly();
+      }
+      assertEquals("hello\n", sClient(server.port(), "hello\n").out(), "another client is served");
+    }
+  }
+
+  @Test
+  void aClientThatFloodsKeyUpdatesAndNeverReadsIsNotOwedMoreThanTheBound() throws Exception {
+    java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
+    Handler discard = conn -> {
+      byte[] buf = new byte[8192];
+      int first = conn.input().readNBytes(buf, 0, 5);
+      if (new String(buf, 0, first, StandardCharsets.US_ASCII).equals("hello")) {
+        conn.output().write("served\n".getBytes(StandardCharsets.US_ASCII));
+        return;
+      }
+      read.addAndGet(first);
+      for (int n; (n = conn.input().read(buf)) > 0; ) {
+        read.addAndGet(n);
+      }
+    };
+    int records = 400_000;
+    long maxOwed = dev.portcullis.handshake.TlsProbe.maxOwed();
+    try (RunningServer server = start(serverTls(), discard)) {
+      long pausedBefore = dev.portcullis.handshake.TlsProbe.readsPaused();
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process flood = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+          TlsPeerMain.class.getName(), "keyupdate-flood", String.valueOf(server.port()),
+          pki.file("ca.crt").toString(), String.valueOf(records)).redirectErrorStream(true).start();
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(flood.getInputStream(), StandardCharsets.UTF_8));
+        assertEquals("connected", out.readLine());
+        // Either the server stops reading while it owes the client (the bound), or it reads all.
+        boolean ended = Clients.await(() -> dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore
+            || dev.portcullis.handshake.TlsProbe.owedHighWater() > maxOwed || read.get() == records * 16L,
+            Duration.ofSeconds(90));
+        long owed = dev.portcullis.handshake.TlsProbe.owedHighWater();
+        assertTrue(ended, "read " + read.get() + ", owed at most " + owed);
+        assertTrue(owed <= maxOwed, "owed " + owed + " > " + maxOwed + " after reading " + read.get());
+        assertTrue(dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore,
+            "the server read all " + read.get() + " bytes: the flood never filled the socket buffers");
+        assertTrue(read.get() < records * 16L, "read " + read.get());
+        assertEquals("served\n", sClient(server.port(), "hello\n").out(), "another client is served");
+      } finally {
+        flood.destroyForcibly();
+      }
+    }
+  }
+
   private static byte[] tlsEcho(InetSocketAddress to, byte[] payload) throws Exception {
     SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory().createSocket(to.getAddress(), to.getPort());
     s.setSoTimeout(20_000);
