@@ -32,6 +32,8 @@ final class TlsStep implements HandshakeStep {
   private ByteBuffer plain;
   private ByteBuffer netOut;
   private boolean sawFirstByte;
+  private boolean helloParsed;
+  private String helloServerName; // as the ClientHello asked, when the engine ignored it
 
   TlsStep(Tls config) {
     this.config = config;
@@ -64,6 +66,9 @@ final class TlsStep implements HandshakeStep {
       }
     }
     take(input);
+    if (!helloParsed) {
+      helloParsed = clientHelloServerName();
+    }
     try {
       while (true) {
         switch (engine.getHandshakeStatus()) {
@@ -128,6 +133,12 @@ final class TlsStep implements HandshakeStep {
         }
       }
     }
+    if (serverName == null) {
+      // The engine reports no name when its server_name extension is switched off
+      // (-Djdk.tls.server.disableExtensions=server_name, for names it would refuse, such as
+      // under_score.example); the ClientHello still had it.
+      serverName = helloServerName;
+    }
     context.attach(TlsSession.class, new TlsSession(session.getProtocol(), session.getCipherSuite(), serverName, session));
     if (config.requiresClientCertificate()) {
       List<X509Certificate> chain = new ArrayList<>();
@@ -159,6 +170,71 @@ final class TlsStep implements HandshakeStep {
     SSLEngine e = engine;
     context.upgrade(raw -> new TlsChannel(raw, e, ciphertext, plaintext));
     return Progress.DONE;
+  }
+
+  /**
+   * Reads the host name of the server_name extension from the ClientHello, if the first record
+   * holds it whole; false while that record is still incomplete. Only letters, digits, '-', '_'
+   * and '.' are taken (lower-cased); anything else counts as no name.
+   */
+  private boolean clientHelloServerName() {
+    ByteBuffer b = netIn.duplicate().flip(); // netIn is in write mode: its bytes are 0..position
+    if (b.remaining() < 5) {
+      return false;
+    }
+    int end = 5 + (b.getShort(3) & 0xFFFF);
+    if (b.remaining() < end) {
+      return b.remaining() >= netIn.capacity(); // a record larger than the buffer: give up
+    }
+    try {
+      b.limit(end).position(5);
+      if (b.get() != 1) { // ClientHello
+        return true;
+      }
+      int length = ((b.get() & 0xFF) << 16) | (b.getShort() & 0xFFFF);
+      if (length > b.remaining()) {
+        return true; // continued in the next record: no name, as far as this step can tell
+      }
+      b.limit(b.position() + length);
+      b.position(b.position() + 2 + 32); // version, random
+      skip(b, b.get() & 0xFF); // session id
+      skip(b, b.getShort() & 0xFFFF); // cipher suites
+      skip(b, b.get() & 0xFF); // compression methods
+      int extensionsEnd = (b.getShort() & 0xFFFF) + b.position();
+      while (b.position() + 4 <= extensionsEnd) {
+        int type = b.getShort() & 0xFFFF;
+        int size = b.getShort() & 0xFFFF;
+        if (type != 0) {
+          skip(b, size);
+          continue;
+        }
+        int listEnd = (b.getShort() & 0xFFFF) + b.position();
+        while (b.position() + 3 <= listEnd) {
+          int nameType = b.get() & 0xFF;
+          int nameLength = b.getShort() & 0xFFFF;
+          if (nameType == 0 && nameLength > 0 && nameLength <= 255) {
+            byte[] name = new byte[nameLength];
+            b.get(name);
+            for (byte c : name) {
+              if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')) {
+                return true;
+              }
+            }
+            helloServerName = new String(name, java.nio.charset.StandardCharsets.US_ASCII).toLowerCase(java.util.Locale.ROOT);
+            return true;
+          }
+          skip(b, nameLength);
+        }
+        return true;
+      }
+    } catch (RuntimeException malformed) {
+      // the engine will say what is wrong with it
+    }
+    return true;
+  }
+
+  private static void skip(ByteBuffer b, int n) {
+    b.position(b.position() + n);
   }
 
   /** Moves as much input as fits into the engine's input buffer. */

@@ -517,6 +517,51 @@ class TlsTest {
     }
   }
 
+  /** {@code curl -k https://NAME:PORT/}, NAME resolved to 127.0.0.1 (so curl sends it as SNI). */
+  static Run curl(int port, String name) throws Exception {
+    Path out = Files.createTempFile(dir, "curl", ".txt");
+    Path err = Files.createTempFile(dir, "curl", ".err");
+    Process p = new ProcessBuilder(ExternalTool.require("curl"), "-sS", "-k", "--http0.9", "--max-time", "20",
+        "--resolve", name + ":" + port + ":127.0.0.1", "https://" + name + ":" + port + "/")
+        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("curl did not end");
+    }
+    return new Run(Files.readString(out), Files.readString(err));
+  }
+
+  @Test
+  void anSniNameWithAnUnderscoreIsRefusedByTheJdkUnlessItsSniIsOffAndThenItIsStillReported() throws Exception {
+    // The JDK's SSLEngine refuses such a name while it parses the ClientHello: illegal_parameter.
+    try (RunningServer server = start(serverTls(), REPORT)) {
+      Run refused = curl(server.port(), "under_score.example");
+      assertEquals("", refused.out());
+      assertTrue(refused.err().contains("alert illegal parameter"), refused.err());
+      assertEquals("TLSv1.3 - GET / HTTP/1.1\n", curl(server.port(), "under-score.example").out());
+    }
+    // With the JDK's server_name extension off (a JVM-wide switch), the same client is served, and
+    // the step reads the name from the ClientHello itself.
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process server = new ProcessBuilder(java, "-Djdk.tls.server.disableExtensions=server_name", "-cp",
+        System.getProperty("java.class.path"), TlsPeerMain.class.getName(), "server",
+        pki.file("server.crt").toString(), pki.file("server.key").toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      String ready = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+      assertTrue(ready != null && ready.startsWith("port "), String.valueOf(ready));
+      int port = Integer.parseInt(ready.substring(5));
+      Run served = curl(port, "under_score.example");
+      assertEquals("sni=under_score.example\n", served.out(), served.err());
+      assertEquals("sni=under-score.example\n", curl(port, "under-score.example").out());
+      assertEquals("sni=null\n", curl(port, "127.0.0.1").out(), "an IP address is sent as no SNI");
+    } finally {
+      server.getOutputStream().close();
+      if (!server.waitFor(10, TimeUnit.SECONDS)) {
+        server.destroyForcibly();
+      }
+    }
+  }
+
   private static byte[] tlsEcho(InetSocketAddress to, byte[] payload) throws Exception {
     SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory().createSocket(to.getAddress(), to.getPort());
     s.setSoTimeout(20_000);
