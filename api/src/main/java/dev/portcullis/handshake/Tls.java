@@ -20,7 +20,9 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.security.auth.x500.X500Principal;
 
 /**
@@ -59,13 +61,13 @@ public final class Tls implements Handshake {
   private final KeyManagerFactory keys;
   private final TrustManagerFactory trust;
   private final List<String> protocols;
-  private final List<X500Principal> subjects;
+  private final List<List<String>> subjects; // each a sorted list of canonical RDNs
   private final List<String> sans;
   private final List<String> fingerprints;
   private final SSLContext context;
 
   private Tls(KeyManagerFactory keys, TrustManagerFactory trust, List<String> protocols,
-      List<X500Principal> subjects, List<String> sans, List<String> fingerprints) {
+      List<List<String>> subjects, List<String> sans, List<String> fingerprints) {
     this.keys = keys;
     this.trust = trust;
     this.protocols = List.copyOf(protocols);
@@ -74,7 +76,8 @@ public final class Tls implements Handshake {
     this.fingerprints = List.copyOf(fingerprints);
     try {
       this.context = SSLContext.getInstance("TLS");
-      context.init(keys.getKeyManagers(), trust == null ? null : trust.getTrustManagers(), null);
+      context.init(keys.getKeyManagers(), trust == null ? null : new TrustManager[] {new RuleCheckingTrustManager(
+          defaultTrustManager(trust), this::refusal)}, null);
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("cannot set up TLS: " + e.getMessage(), e);
     }
@@ -165,8 +168,15 @@ public final class Tls implements Handshake {
   }
 
   /**
-   * Serves a verified client whose certificate subject is this distinguished name (compared in
-   * canonical form, so spacing and case of attribute names do not matter).
+   * Serves a verified client whose certificate subject is this distinguished name. Names are
+   * compared as sets of relative distinguished names (RDNs), each RDN in the canonical form of
+   * {@link X500Principal#CANONICAL} (attribute keywords and OIDs alike, case of keywords and of
+   * string values, and spacing do not matter). The order of the RDNs does not matter either:
+   * {@code CN=alice, O=Example} as {@code openssl x509 -subject} prints a certificate made with
+   * {@code -subj /CN=alice/O=Example} matches it, and so does {@code O=Example,CN=alice}, the RFC
+   * 2253 form Java prints for it. Everything else does: a different value, an RDN more or less,
+   * the same RDN twice, or a multi-valued RDN ({@code CN=alice+O=Example}) against two RDNs never
+   * match.
    *
    * @param distinguishedName such as {@code CN=alice,O=Example}
    * @return a new step; this one is unchanged
@@ -185,7 +195,34 @@ public final class Tls implements Handshake {
       throw new IllegalArgumentException("'" + distinguishedName + "' is not a distinguished name such as"
           + " CN=alice,O=Example: " + e.getMessage(), e);
     }
-    return new Tls(keys, trust, protocols, append(subjects, p), sans, fingerprints);
+    return new Tls(keys, trust, protocols, append(subjects, rdns(p)), sans, fingerprints);
+  }
+
+  /**
+   * The RDNs of a name, each in canonical form, sorted: equal lists mean the same RDNs in any
+   * order. The canonical form escapes every ',' inside a value, so an unescaped ',' separates
+   * RDNs ('+' inside an RDN stays, and the canonical form sorts its parts).
+   */
+  static List<String> rdns(X500Principal name) {
+    String canonical = name.getName(X500Principal.CANONICAL);
+    List<String> out = new ArrayList<>();
+    StringBuilder rdn = new StringBuilder();
+    for (int i = 0; i < canonical.length(); i++) {
+      char c = canonical.charAt(i);
+      if (c == '\\' && i + 1 < canonical.length()) {
+        rdn.append(c).append(canonical.charAt(++i));
+      } else if (c == ',') {
+        out.add(rdn.toString());
+        rdn.setLength(0);
+      } else {
+        rdn.append(c);
+      }
+    }
+    if (!canonical.isEmpty()) {
+      out.add(rdn.toString());
+    }
+    java.util.Collections.sort(out);
+    return List.copyOf(out);
   }
 
   /**
@@ -299,7 +336,7 @@ public final class Tls implements Handshake {
     if (subjects.isEmpty() && sans.isEmpty() && fingerprints.isEmpty()) {
       return null;
     }
-    if (subjects.contains(leaf.getSubjectX500Principal())) {
+    if (!subjects.isEmpty() && subjects.contains(rdns(leaf.getSubjectX500Principal()))) {
       return null;
     }
     try {
@@ -367,6 +404,88 @@ public final class Tls implements Handshake {
     InetAddress a = com.google.common.net.InetAddresses.forString(rule);
     InetAddress b = com.google.common.net.InetAddresses.forString(san);
     return a.equals(b);
+  }
+
+  private static X509ExtendedTrustManager defaultTrustManager(TrustManagerFactory tmf) {
+    for (TrustManager tm : tmf.getTrustManagers()) {
+      if (tm instanceof X509ExtendedTrustManager x) {
+        return x;
+      }
+    }
+    throw new IllegalStateException("the JDK's " + tmf.getAlgorithm() + " trust manager factory made no X509ExtendedTrustManager");
+  }
+
+  /** Thrown inside the handshake when a verified client certificate matches no rule. */
+  static final class RuleMismatch extends java.security.cert.CertificateException {
+    private static final long serialVersionUID = 1L;
+
+    RuleMismatch(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The JDK's trust manager, then the rules: a client certificate that chains to a trusted
+   * authority but matches no rule fails inside the handshake, so the engine itself sends a fatal
+   * alert before it finishes (and before any session ticket).
+   */
+  private static final class RuleCheckingTrustManager extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager chain;
+    private final java.util.function.Function<X509Certificate, String> rules;
+
+    RuleCheckingTrustManager(X509ExtendedTrustManager chain, java.util.function.Function<X509Certificate, String> rules) {
+      this.chain = chain;
+      this.rules = rules;
+    }
+
+    private void checkRules(X509Certificate[] certificates) throws RuleMismatch {
+      String refusal = rules.apply(certificates[0]);
+      if (refusal != null) {
+        throw new RuleMismatch(refusal);
+      }
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType, SSLEngine engine)
+        throws java.security.cert.CertificateException {
+      chain.checkClientTrusted(c, authType, engine);
+      checkRules(c);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType, java.net.Socket socket)
+        throws java.security.cert.CertificateException {
+      chain.checkClientTrusted(c, authType, socket);
+      checkRules(c);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] c, String authType) throws java.security.cert.CertificateException {
+      chain.checkClientTrusted(c, authType);
+      checkRules(c);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType, SSLEngine engine)
+        throws java.security.cert.CertificateException {
+      chain.checkServerTrusted(c, authType, engine);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType, java.net.Socket socket)
+        throws java.security.cert.CertificateException {
+      chain.checkServerTrusted(c, authType, socket);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] c, String authType) throws java.security.cert.CertificateException {
+      chain.checkServerTrusted(c, authType);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return chain.getAcceptedIssuers();
+    }
   }
 
   private void requireClientAuth(String method) {

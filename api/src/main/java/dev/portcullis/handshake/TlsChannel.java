@@ -26,6 +26,20 @@ final class TlsChannel extends ForwardingChannel {
   static final int LINGER_SECONDS = 5;
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
   private static final int RECORD_HEADER = 5;
+  /** The most ciphertext any connection has had waiting for its peer: a probe for tests. */
+  static final java.util.concurrent.atomic.LongAccumulator OWED_HIGH_WATER =
+      new java.util.concurrent.atomic.LongAccumulator(Math::max, 0);
+  /** How many times a connection stopped reading because its peer was not reading: a probe for tests. */
+  static final java.util.concurrent.atomic.LongAdder READS_PAUSED = new java.util.concurrent.atomic.LongAdder();
+  /** Reading stops while more than this much ciphertext waits for the peer to take it. */
+  static final int PAUSE_OWED = 16 * 1024;
+  /**
+   * What a connection may owe its peer at most: ciphertext produced but not yet taken by the socket
+   * (what stops reading, plus one record of the handler's and a close_notify).
+   */
+  static final int MAX_OWED = 64 * 1024;
+  /** More records than this in a row without application data (key updates) close the connection. */
+  static final int MAX_EMPTY_RECORDS = 32;
 
   private final Channel raw; // the delegate, named for what it carries
   private final SSLEngine engine;
@@ -38,10 +52,15 @@ final class TlsChannel extends ForwardingChannel {
   private ByteBuffer plainIn;
   private boolean inboundDone;
   private IOException failure;
+  private int emptyRecords; // in a row: key updates, or records without a byte of data
+  // Set by a reader that stopped because the peer does not take what it is owed; cleared, and the
+  // reader told, when the socket has taken it.
+  private volatile boolean readPaused;
   private volatile Runnable watcher;
   private volatile Runnable userReadable;
   // Write side, under writeLock. netOut is in read mode.
   private ByteBuffer netOut;
+  private volatile int owed; // netOut.remaining(), for the reader
   private Runnable userWritable;
   private boolean lingering;
   private volatile boolean open = true;
@@ -81,8 +100,13 @@ final class TlsChannel extends ForwardingChannel {
           if (inboundDone) {
             break;
           }
-          if (hasCompleteRecord() && unwrapOne()) {
-            continue;
+          if (hasCompleteRecord()) {
+            if (peerNotReading()) {
+              return total; // a short read; readers are told again when the peer has caught up
+            }
+            if (unwrapOne()) {
+              continue;
+            }
           }
           if (!netIn.hasRemaining()) {
             netIn = TlsStep.grow(netIn, engine.getSession().getPacketBufferSize());
@@ -130,6 +154,27 @@ final class TlsChannel extends ForwardingChannel {
     }
   }
 
+  /**
+   * Whether the peer has not taken what this side owes it (key update answers pile up behind a
+   * socket it does not read): then reading stops, as a plaintext connection's does while its
+   * output queue is full, until the socket takes the output.
+   */
+  private boolean peerNotReading() {
+    if (owed <= PAUSE_OWED) {
+      return false;
+    }
+    readPaused = true;
+    if (owed <= PAUSE_OWED) { // the output went out meanwhile, maybe before the flag was seen
+      readPaused = false;
+      return false;
+    }
+    READS_PAUSED.increment();
+    synchronized (writeLock) {
+      raw.whenWritable(onRawWritable);
+    }
+    return true;
+  }
+
   /** Decrypts one record into plainIn; false if more ciphertext is needed. */
   private boolean unwrapOne() throws IOException {
     netIn.flip();
@@ -145,6 +190,15 @@ final class TlsChannel extends ForwardingChannel {
       // close_notify: the engine wants to answer with its own, which close() sends.
       inboundDone = true;
       return true;
+    }
+    if (r.getStatus() == SSLEngineResult.Status.OK && r.bytesConsumed() > 0) {
+      if (r.bytesProduced() > 0) {
+        emptyRecords = 0;
+      } else if (++emptyRecords > MAX_EMPTY_RECORDS) {
+        abortNow();
+        throw new SSLException("too many TLS key updates: more than " + MAX_EMPTY_RECORDS
+            + " records in a row without application data; the connection was closed");
+      }
     }
     afterUnwrap(r.getHandshakeStatus());
     switch (r.getStatus()) {
@@ -209,7 +263,8 @@ final class TlsChannel extends ForwardingChannel {
   /** Whether a read would return something without touching the socket. */
   private boolean readableNow() {
     synchronized (readLock) {
-      return plainIn.hasRemaining() || inboundDone || failure != null || hasCompleteRecord();
+      return plainIn.hasRemaining() || inboundDone || failure != null
+          || (hasCompleteRecord() && owed <= PAUSE_OWED);
     }
   }
 
@@ -248,18 +303,21 @@ final class TlsChannel extends ForwardingChannel {
 
   /**
    * Encrypts one record of {@code src} (or a handshake or closure message) behind netOut's bytes;
-   * returns the bytes produced.
+   * returns the bytes produced. The engine writes straight behind what is queued; netOut moves its
+   * bytes down only when that copies no more than has been sent since, and otherwise doubles, so
+   * queueing n bytes costs O(n) however small the records.
    */
   private int appendRecord(ByteBuffer src) throws IOException {
-    netOut.compact();
+    int packet = engine.getSession().getPacketBufferSize();
     try {
       while (true) {
-        SSLEngineResult r = engine.wrap(src, netOut);
+        makeRoom(packet);
+        ByteBuffer tail = netOut.duplicate();
+        tail.position(netOut.limit()).limit(netOut.capacity());
+        SSLEngineResult r = engine.wrap(src, tail);
+        netOut.limit(tail.position());
         if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
-          ByteBuffer bigger = ByteBuffer.allocate(netOut.capacity() + engine.getSession().getPacketBufferSize());
-          netOut.flip();
-          bigger.put(netOut);
-          netOut = bigger;
+          packet = Math.max(packet * 2, engine.getSession().getPacketBufferSize());
           continue;
         }
         if (r.getStatus() == SSLEngineResult.Status.CLOSED && src != EMPTY) {
@@ -268,24 +326,63 @@ final class TlsChannel extends ForwardingChannel {
         return r.bytesProduced();
       }
     } finally {
-      netOut.flip();
+      owed = netOut.remaining();
+      OWED_HIGH_WATER.accumulate(owed);
     }
+  }
+
+  /** Makes at least {@code room} bytes free behind netOut's bytes (netOut stays in read mode). */
+  private void makeRoom(int room) {
+    if (netOut.capacity() - netOut.limit() >= room) {
+      return;
+    }
+    int queued = netOut.remaining();
+    if (netOut.capacity() - queued >= room && netOut.position() >= queued) {
+      netOut.compact().flip(); // copies fewer bytes than were sent since the last move
+      return;
+    }
+    ByteBuffer bigger = ByteBuffer.allocate(Math.max(netOut.capacity() * 2, queued + room));
+    bigger.put(netOut).flip();
+    netOut = bigger;
   }
 
   private boolean flushNetOut() throws IOException {
-    while (netOut.hasRemaining()) {
-      if (raw.write(netOut) == 0) {
-        return false;
+    try {
+      while (netOut.hasRemaining()) {
+        if (raw.write(netOut) == 0) {
+          return false;
+        }
+      }
+      // All sent: start again at the front, and give back what a burst made us grow to.
+      int packet = engine.getSession().getPacketBufferSize();
+      if (netOut.capacity() > 2 * packet) {
+        netOut = ByteBuffer.allocate(packet).flip();
+      } else {
+        netOut.clear().flip();
+      }
+      return true;
+    } finally {
+      owed = netOut.remaining();
+    }
+  }
+
+  /** After the socket took what was owed, a reader that stopped for it reads again. */
+  private void resumeReading() {
+    if (readPaused && owed <= PAUSE_OWED) {
+      readPaused = false;
+      for (Runnable r : new Runnable[] {userReadable, watcher}) {
+        if (r != null) {
+          raw.execute(r);
+        }
       }
     }
-    return true;
   }
 
   private void onRawWritable() {
-    Runnable task;
+    Runnable task = null;
     boolean closeRaw = false;
+    boolean flushed;
     synchronized (writeLock) {
-      boolean flushed;
       try {
         flushed = flushNetOut();
       } catch (IOException e) {
@@ -294,18 +391,20 @@ final class TlsChannel extends ForwardingChannel {
       }
       if (!flushed && raw.isOpen()) {
         raw.whenWritable(onRawWritable);
-        return;
+      } else {
+        flushed = true;
+        if (lingering) {
+          closeRaw = true;
+        }
+        task = userWritable;
+        userWritable = null;
       }
-      if (lingering) {
-        closeRaw = true;
-      }
-      task = userWritable;
-      userWritable = null;
     }
     if (closeRaw) {
       raw.close();
     }
-    if (task != null) {
+    resumeReading(); // also when partly sent: a reader may go on once little is left
+    if (flushed && task != null) {
       task.run();
     }
   }
@@ -313,6 +412,9 @@ final class TlsChannel extends ForwardingChannel {
   @Override
   public void whenReadable(Runnable task) {
     userReadable = task;
+    if (readPaused) {
+      return; // resumeReading() runs it once the peer has taken what it is owed
+    }
     if (readableNow()) {
       raw.execute(task);
     } else {

@@ -21,6 +21,10 @@ import javax.net.ssl.SSLSession;
 final class TlsStep implements HandshakeStep {
   private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
   private static final int TLS_HANDSHAKE_RECORD = 0x16;
+  private static final byte TLS_ALERT_RECORD = 0x15;
+  private static final byte ALERT_FATAL = 2;
+  private static final byte ALERT_CERTIFICATE_UNKNOWN = 46;
+  private static final byte ALERT_ACCESS_DENIED = 49;
 
   private final Tls config;
   private SSLEngine engine;
@@ -28,6 +32,8 @@ final class TlsStep implements HandshakeStep {
   private ByteBuffer plain;
   private ByteBuffer netOut;
   private boolean sawFirstByte;
+  private boolean helloParsed;
+  private String helloServerName; // as the ClientHello asked, when the engine ignored it
 
   TlsStep(Tls config) {
     this.config = config;
@@ -60,6 +66,9 @@ final class TlsStep implements HandshakeStep {
       }
     }
     take(input);
+    if (!helloParsed) {
+      helloParsed = clientHelloServerName();
+    }
     try {
       while (true) {
         switch (engine.getHandshakeStatus()) {
@@ -105,7 +114,11 @@ final class TlsStep implements HandshakeStep {
         }
       }
     } catch (SSLException e) {
-      sendAlert(context);
+      Tls.RuleMismatch mismatch = ruleMismatch(e);
+      sendAlert(context, mismatch != null);
+      if (mismatch != null) {
+        throw new HandshakeException("TLS: " + mismatch.getMessage(), e);
+      }
       throw new HandshakeException("TLS handshake failed: " + e.getMessage(), e);
     }
   }
@@ -119,6 +132,12 @@ final class TlsStep implements HandshakeStep {
           serverName = h.getAsciiName();
         }
       }
+    }
+    if (serverName == null) {
+      // The engine reports no name when its server_name extension is switched off
+      // (-Djdk.tls.server.disableExtensions=server_name, for names it would refuse, such as
+      // under_score.example); the ClientHello still had it.
+      serverName = helloServerName;
     }
     context.attach(TlsSession.class, new TlsSession(session.getProtocol(), session.getCipherSuite(), serverName, session));
     if (config.requiresClientCertificate()) {
@@ -153,6 +172,71 @@ final class TlsStep implements HandshakeStep {
     return Progress.DONE;
   }
 
+  /**
+   * Reads the host name of the server_name extension from the ClientHello, if the first record
+   * holds it whole; false while that record is still incomplete. Only letters, digits, '-', '_'
+   * and '.' are taken (lower-cased); anything else counts as no name.
+   */
+  private boolean clientHelloServerName() {
+    ByteBuffer b = netIn.duplicate().flip(); // netIn is in write mode: its bytes are 0..position
+    if (b.remaining() < 5) {
+      return false;
+    }
+    int end = 5 + (b.getShort(3) & 0xFFFF);
+    if (b.remaining() < end) {
+      return b.remaining() >= netIn.capacity(); // a record larger than the buffer: give up
+    }
+    try {
+      b.limit(end).position(5);
+      if (b.get() != 1) { // ClientHello
+        return true;
+      }
+      int length = ((b.get() & 0xFF) << 16) | (b.getShort() & 0xFFFF);
+      if (length > b.remaining()) {
+        return true; // continued in the next record: no name, as far as this step can tell
+      }
+      b.limit(b.position() + length);
+      b.position(b.position() + 2 + 32); // version, random
+      skip(b, b.get() & 0xFF); // session id
+      skip(b, b.getShort() & 0xFFFF); // cipher suites
+      skip(b, b.get() & 0xFF); // compression methods
+      int extensionsEnd = (b.getShort() & 0xFFFF) + b.position();
+      while (b.position() + 4 <= extensionsEnd) {
+        int type = b.getShort() & 0xFFFF;
+        int size = b.getShort() & 0xFFFF;
+        if (type != 0) {
+          skip(b, size);
+          continue;
+        }
+        int listEnd = (b.getShort() & 0xFFFF) + b.position();
+        while (b.position() + 3 <= listEnd) {
+          int nameType = b.get() & 0xFF;
+          int nameLength = b.getShort() & 0xFFFF;
+          if (nameType == 0 && nameLength > 0 && nameLength <= 255) {
+            byte[] name = new byte[nameLength];
+            b.get(name);
+            for (byte c : name) {
+              if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')) {
+                return true;
+              }
+            }
+            helloServerName = new String(name, java.nio.charset.StandardCharsets.US_ASCII).toLowerCase(java.util.Locale.ROOT);
+            return true;
+          }
+          skip(b, nameLength);
+        }
+        return true;
+      }
+    } catch (RuntimeException malformed) {
+      // the engine will say what is wrong with it
+    }
+    return true;
+  }
+
+  private static void skip(ByteBuffer b, int n) {
+    b.position(b.position() + n);
+  }
+
   /** Moves as much input as fits into the engine's input buffer. */
   private void take(ByteBuffer input) throws HandshakeException {
     if (!input.hasRemaining()) {
@@ -174,19 +258,48 @@ final class TlsStep implements HandshakeStep {
     }
   }
 
-  /** After a failure the engine may hold an alert for the client; queue it, best effort. */
+  private static Tls.RuleMismatch ruleMismatch(Throwable t) {
+    for (int depth = 0; t != null && depth < 10; t = t.getCause(), depth++) {
+      if (t instanceof Tls.RuleMismatch m) {
+        return m;
+      }
+    }
+    return null;
+  }
+
   private void sendAlert(HandshakeContext context) {
+    sendAlert(context, false);
+  }
+
+  /**
+   * After a failure the engine may hold an alert for the client; queue it, best effort. For a
+   * client certificate that matches no rule the engine's alert is certificate_unknown; when that
+   * alert is a plaintext record (TLS 1.2, whose client certificate arrives before the server's
+   * ChangeCipherSpec), it is sent as access_denied instead. An encrypted alert (TLS 1.3) is sent
+   * as the engine made it.
+   */
+  private void sendAlert(HandshakeContext context, boolean accessDenied) {
     try {
       engine.closeOutbound();
       netOut.clear();
       engine.wrap(EMPTY, netOut);
       netOut.flip();
+      if (accessDenied && isPlaintextFatalAlert(netOut, ALERT_CERTIFICATE_UNKNOWN)) {
+        netOut.put(netOut.position() + 6, ALERT_ACCESS_DENIED);
+      }
       if (netOut.hasRemaining()) {
         context.write(netOut);
       }
     } catch (SSLException | RuntimeException ignored) {
       // nothing more to say
     }
+  }
+
+  /** Exactly one unencrypted alert record: type 21, version 3.x, length 2, level fatal, this description. */
+  private static boolean isPlaintextFatalAlert(ByteBuffer b, byte description) {
+    int p = b.position();
+    return b.remaining() == 7 && b.get(p) == TLS_ALERT_RECORD && b.get(p + 1) == 3 && b.get(p + 3) == 0
+        && b.get(p + 4) == 2 && b.get(p + 5) == ALERT_FATAL && b.get(p + 6) == description;
   }
 
   static ByteBuffer grow(ByteBuffer b, int atLeast) {

@@ -17,8 +17,9 @@ import javax.net.ssl.TrustManagerFactory;
 /**
  * A throw-away PKI made by the real {@code openssl}: a CA, a server certificate for 127.0.0.1 (RSA,
  * its key in the traditional PKCS#1 form), two client certificates from that CA ({@code
- * CN=alice,O=Example} with SAN {@code alice.example}, and {@code CN=mallory}), and a rogue CA that
- * issued a second {@code CN=alice,O=Example}.
+ * CN=alice,O=Example} with SAN {@code alice.example}, and {@code CN=mallory}), a rogue CA that
+ * issued a second {@code CN=alice,O=Example}, and {@code rt}: a client made with {@code -subj
+ * /CN=alice/O=RT}, its RDNs in the opposite order to alice's ({@code O=RT,CN=alice} in RFC 2253).
  */
 final class TestPki {
   final Path dir;
@@ -39,6 +40,7 @@ final class TestPki {
     pki.issue(openssl, "alice", "ca", "/O=Example/CN=alice", "subjectAltName=DNS:alice.example", true);
     pki.issue(openssl, "mallory", "ca", "/CN=mallory", "subjectAltName=DNS:mallory.example", true);
     pki.issue(openssl, "eve", "rogue-ca", "/O=Example/CN=alice", "subjectAltName=DNS:alice.example", true);
+    pki.issue(openssl, "rt", "ca", "/CN=alice/O=RT", "subjectAltName=DNS:rt.example", true);
     return pki;
   }
 

@@ -322,6 +322,245 @@ class TlsTest {
     }
   }
 
+  /** Runs {@code openssl s_client} without {@code -quiet}: the session report, tickets and alerts, stdout and stderr together. */
+  static String sClientVerbose(int port, String stdin, String... extra) throws Exception {
+    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(ExternalTool.require("openssl"),
+        "s_client", "-connect", "127.0.0.1:" + port, "-CAfile", pki.file("ca.crt").toString(),
+        "-verify_return_error", "-ign_eof"));
+    cmd.addAll(java.util.List.of(extra));
+    Path out = Files.createTempFile(dir, "out", ".txt");
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+        .redirectOutput(out.toFile()).start();
+    try (OutputStream o = p.getOutputStream()) {
+      o.write(stdin.getBytes(StandardCharsets.UTF_8));
+    }
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("s_client did not end: " + Files.readString(out));
+    }
+    return Files.readString(out);
+  }
+
+  @Test
+  void aVerifiedCertificateThatMatchesNoRuleGetsAFatalAlertDuringTheHandshake() throws Exception {
+    Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject("CN=alice, O=Example");
+    try (RunningServer server = start(tls, REPORT)) {
+      int port = server.port();
+      // TLS 1.2: the client's certificate is checked before the server's ChangeCipherSpec, so the
+      // alert is a plaintext record and can say access_denied.
+      String v12 = sClientVerbose(port, "hello\n", "-tls1_2", "-cert", "mallory.crt", "-key", "mallory.key");
+      assertTrue(v12.contains("alert access denied") && v12.contains("alert number 49"), v12);
+      assertTrue(!v12.contains("TLSv1.2 CN=mallory"), v12);
+      // TLS 1.3: the server has switched to its application keys before the client's certificate
+      // arrives; the JDK's own alert, certificate_unknown, comes before any session ticket.
+      String v13 = sClientVerbose(port, "hello\n", "-tls1_3", "-cert", "mallory.crt", "-key", "mallory.key");
+      assertTrue(v13.contains("alert certificate unknown") && v13.contains("alert number 46"), v13);
+      assertTrue(!v13.contains("New Session Ticket"), v13);
+      assertTrue(!v13.contains("TLSv1.3 CN=mallory"), v13);
+      assertTrue(Clients.await(() -> server.stats().handshakeFailures() == 2, Duration.ofSeconds(5)),
+          server.stats().toString());
+      // The allowed client is unaffected, in both versions.
+      assertEquals("TLSv1.2 CN=alice,O=Example hi\n",
+          sClient(port, "hi\n", "-tls1_2", "-cert", "alice.crt", "-key", "alice.key").out());
+      assertEquals("TLSv1.3 CN=alice,O=Example hi\n",
+          sClient(port, "hi\n", "-tls1_3", "-cert", "alice.crt", "-key", "alice.key").out());
+    }
+  }
+
+  @Test
+  void subjectRulesMatchTheSameRdnsInAnyOrderAndNothingElse() throws Exception {
+    // rt.crt was made with -subj /CN=alice/O=RT; openssl prints its subject in that order.
+    String printed = pki.run(ExternalTool.require("openssl"), "x509", "-in", "rt.crt", "-noout", "-subject").strip();
+    String asPrinted = printed.substring(printed.indexOf('=') + 1).strip();
+    assertEquals("CN = alice, O = RT", asPrinted);
+    for (String rule : new String[] {asPrinted, "CN=alice,O=RT", "O=RT,CN=alice", "cn=ALICE, o=rt"}) {
+      Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject(rule);
+      try (RunningServer server = start(tls, REPORT)) {
+        assertEquals("TLSv1.3 O=RT,CN=alice x\n",
+            sClient(server.port(), "x\n", "-cert", "rt.crt", "-key", "rt.key").out(), rule);
+      }
+    }
+    for (String rule : new String[] {"CN=alice, O=RTX", "CN=alicia, O=RT", "CN=alice", "O=RT",
+        "CN=alice, O=RT, OU=ops", "CN=alice, CN=alice, O=RT", "CN=alice+O=RT", "CN=alice, O=Example"}) {
+      Tls tls = serverTls().requireClientCertificate(pki.file("ca.crt")).allowSubject(rule);
+      try (RunningServer server = start(tls, REPORT)) {
+        assertEquals("", sClient(server.port(), "x\n", "-cert", "rt.crt", "-key", "rt.key").out(), rule);
+      }
+    }
+  }
+
+  /** Echoes lines; after a first line {@code hello} it ends, otherwise it reports how reading ended. */
+  private static Handler echoThenReport(BlockingQueue<String> outcome) {
+    return conn -> {
+      BufferedReader in = new BufferedReader(new InputStreamReader(conn.input(), StandardCharsets.UTF_8));
+      try {
+        for (String line; (line = in.readLine()) != null; ) {
+          conn.output().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+          conn.output().flush();
+          if (line.equals("hello")) {
+            return;
+          }
+        }
+        outcome.add("eof");
+      } catch (IOException e) {
+        outcome.add(String.valueOf(e.getMessage()));
+      }
+    };
+  }
+
+  /** Has s_client send up to {@code n} KeyUpdate(update_requested), one at a time; returns how many it sent. */
+  private static int keyUpdates(OutputStream in, BufferedReader out, int n, StringBuilder said) {
+    int sent = 0;
+    try {
+      for (; sent < n; sent++) {
+        in.write("K\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        String line;
+        while ((line = out.readLine()) != null && !line.contains("KEYUPDATE")) {
+          said.append(line).append('\n');
+        }
+        if (line == null) {
+          break;
+        }
+      }
+    } catch (IOException closed) {
+      // s_client is gone
+    }
+    return sent;
+  }
+
+  @Test
+  void aStormOfKeyUpdatesWithoutDataIsCutAndOthersAreServed() throws Exception {
+    BlockingQueue<String> outcome = new LinkedBlockingQueue<>();
+    try (RunningServer server = start(serverTls(), echoThenReport(outcome))) {
+      java.util.List<String> cmd = java.util.List.of(ExternalTool.require("openssl"), "s_client", "-connect",
+          "127.0.0.1:" + server.port(), "-CAfile", pki.file("ca.crt").toString(), "-tls1_3");
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        OutputStream in = p.getOutputStream();
+        in.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        StringBuilder said = new StringBuilder();
+        for (String line; (line = out.readLine()) != null && !line.endsWith("ping"); ) {
+          said.append(line).append('\n');
+        }
+        // s_client takes a command only at the start of a chunk of its input: one K (a KeyUpdate
+        // that asks for the server's) at a time, each after s_client has said it sent the last.
+        // 32 in a row are answered: the connection still echoes.
+        assertEquals(32, keyUpdates(in, out, 32, said), said::toString);
+        in.write("alive\n".getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+        String echoed = null;
+        for (String line; echoed == null && (line = out.readLine()) != null; ) {
+          if (line.endsWith("alive")) {
+            echoed = line;
+          }
+          said.append(line).append('\n');
+        }
+        assertTrue(echoed != null, () -> "the connection echoes after 32 key updates; s_client said " + said);
+        assertEquals(null, outcome.poll(), "still open after 32");
+        // The data reset the count; 33 more in a row, and the server cuts the connection.
+        int sent = keyUpdates(in, out, 33, said);
+        String reason = outcome.poll(20, TimeUnit.SECONDS);
+        assertTrue(reason != null && reason.contains("too many TLS key updates"),
+            reason + " after " + sent + " K; s_client said " + said);
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS), "s_client ends: the server closed the connection");
+      } finally {
+        p.destroyForcibly();
+      }
+      assertEquals("hello\n", sClient(server.port(), "hello\n").out(), "another client is served");
+    }
+  }
+
+  @Test
+  void aClientThatFloodsKeyUpdatesAndNeverReadsIsNotOwedMoreThanTheBound() throws Exception {
+    java.util.concurrent.atomic.AtomicLong read = new java.util.concurrent.atomic.AtomicLong();
+    Handler discard = conn -> {
+      byte[] buf = new byte[8192];
+      int first = conn.input().readNBytes(buf, 0, 5);
+      if (new String(buf, 0, first, StandardCharsets.US_ASCII).equals("hello")) {
+        conn.output().write("served\n".getBytes(StandardCharsets.US_ASCII));
+        return;
+      }
+      read.addAndGet(first);
+      for (int n; (n = conn.input().read(buf)) > 0; ) {
+        read.addAndGet(n);
+      }
+    };
+    int records = 400_000;
+    long maxOwed = dev.portcullis.handshake.TlsProbe.maxOwed();
+    try (RunningServer server = start(serverTls(), discard)) {
+      long pausedBefore = dev.portcullis.handshake.TlsProbe.readsPaused();
+      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process flood = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+          TlsPeerMain.class.getName(), "keyupdate-flood", String.valueOf(server.port()),
+          pki.file("ca.crt").toString(), String.valueOf(records)).redirectErrorStream(true).start();
+      try {
+        BufferedReader out = new BufferedReader(new InputStreamReader(flood.getInputStream(), StandardCharsets.UTF_8));
+        assertEquals("connected", out.readLine());
+        // Either the server stops reading while it owes the client (the bound), or it reads all.
+        boolean ended = Clients.await(() -> dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore
+            || dev.portcullis.handshake.TlsProbe.owedHighWater() > maxOwed || read.get() == records * 16L,
+            Duration.ofSeconds(90));
+        long owed = dev.portcullis.handshake.TlsProbe.owedHighWater();
+        assertTrue(ended, "read " + read.get() + ", owed at most " + owed);
+        assertTrue(owed <= maxOwed, "owed " + owed + " > " + maxOwed + " after reading " + read.get());
+        assertTrue(dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore,
+            "the server read all " + read.get() + " bytes: the flood never filled the socket buffers");
+        assertTrue(read.get() < records * 16L, "read " + read.get());
+        assertEquals("served\n", sClient(server.port(), "hello\n").out(), "another client is served");
+      } finally {
+        flood.destroyForcibly();
+      }
+    }
+  }
+
+  /** {@code curl -k https://NAME:PORT/}, NAME resolved to 127.0.0.1 (so curl sends it as SNI). */
+  static Run curl(int port, String name) throws Exception {
+    Path out = Files.createTempFile(dir, "curl", ".txt");
+    Path err = Files.createTempFile(dir, "curl", ".err");
+    Process p = new ProcessBuilder(ExternalTool.require("curl"), "-sS", "-k", "--http0.9", "--max-time", "20",
+        "--resolve", name + ":" + port + ":127.0.0.1", "https://" + name + ":" + port + "/")
+        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new AssertionError("curl did not end");
+    }
+    return new Run(Files.readString(out), Files.readString(err));
+  }
+
+  @Test
+  void anSniNameWithAnUnderscoreIsRefusedByTheJdkUnlessItsSniIsOffAndThenItIsStillReported() throws Exception {
+    // The JDK's SSLEngine refuses such a name while it parses the ClientHello: illegal_parameter.
+    try (RunningServer server = start(serverTls(), REPORT)) {
+      Run refused = curl(server.port(), "under_score.example");
+      assertEquals("", refused.out());
+      assertTrue(refused.err().contains("alert illegal parameter"), refused.err());
+      assertEquals("TLSv1.3 - GET / HTTP/1.1\n", curl(server.port(), "under-score.example").out());
+    }
+    // With the JDK's server_name extension off (a JVM-wide switch), the same client is served, and
+    // the step reads the name from the ClientHello itself.
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process server = new ProcessBuilder(java, "-Djdk.tls.server.disableExtensions=server_name", "-cp",
+        System.getProperty("java.class.path"), TlsPeerMain.class.getName(), "server",
+        pki.file("server.crt").toString(), pki.file("server.key").toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      String ready = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII)).readLine();
+      assertTrue(ready != null && ready.startsWith("port "), String.valueOf(ready));
+      int port = Integer.parseInt(ready.substring(5));
+      Run served = curl(port, "under_score.example");
+      assertEquals("sni=under_score.example\n", served.out(), served.err());
+      assertEquals("sni=under-score.example\n", curl(port, "under-score.example").out());
+      assertEquals("sni=null\n", curl(port, "127.0.0.1").out(), "an IP address is sent as no SNI");
+    } finally {
+      server.getOutputStream().close();
+      if (!server.waitFor(10, TimeUnit.SECONDS)) {
+        server.destroyForcibly();
+      }
+    }
+  }
+
   private static byte[] tlsEcho(InetSocketAddress to, byte[] payload) throws Exception {
     SSLSocket s = (SSLSocket) pki.clientContext(null).getSocketFactory().createSocket(to.getAddress(), to.getPort());
     s.setSoTimeout(20_000);
