@@ -12,9 +12,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An in-memory {@link Channel} whose "event loop" is the test thread: callbacks run inline, time
- * passes only when the test calls {@link #elapse()}, and the send buffer can be made small to force
- * partial writes.
+ * An in-memory {@link Channel} whose "event loop" is the test thread that made it: callbacks run
+ * inline, time passes only when the test calls {@link #elapse()}, and the send buffer can be made
+ * small to force partial writes. It passes the SPI's {@code ChannelContract} ({@link
+ * FakeChannelContractTest}).
  */
 final class FakeChannel implements Channel {
   private final InetSocketAddress remote;
@@ -22,11 +23,17 @@ final class FakeChannel implements Channel {
   private byte[] input = new byte[0];
   private int inputPos;
   private boolean peerClosed;
+  private boolean reset;
   private boolean open = true;
   private int sendCapacity = Integer.MAX_VALUE;
   private final ByteArrayOutputStream written = new ByteArrayOutputStream();
+  /** What was written and {@link #peerReads()} has not taken yet. */
+  private final ByteArrayOutputStream unread = new ByteArrayOutputStream();
+  private final Thread loop = Thread.currentThread();
   private Runnable readable;
   private Runnable watcher;
+  private boolean watcherRunning;
+  private boolean watchAgain;
   private Runnable writable;
   private final List<Scheduled> scheduled = new ArrayList<>();
 
@@ -69,9 +76,20 @@ final class FakeChannel implements Channel {
     sendCapacity = bytes;
   }
 
+  /** The peer aborts the connection: reads and writes fail from now on; a waiting reader is woken. */
+  void peerResets() {
+    reset = true;
+    fireReadable();
+  }
+
   /** The peer reads everything; the send buffer has room again. */
   void drain() {
-    sendCapacity = Integer.MAX_VALUE;
+    drain(Integer.MAX_VALUE);
+  }
+
+  /** The peer reads everything; {@code room} more bytes fit until the next drain. */
+  void drain(int room) {
+    sendCapacity = room;
     Runnable w = writable;
     writable = null;
     if (w != null) {
@@ -102,23 +120,55 @@ final class FakeChannel implements Channel {
     return written.toString(StandardCharsets.UTF_8);
   }
 
+  /** The bytes written since the last call, as the peer reads them; {@link #written()} keeps them all. */
+  byte[] peerReads() {
+    byte[] bytes = unread.toByteArray();
+    unread.reset();
+    return bytes;
+  }
+
   private void fireReadable() {
+    runReadable();
+    runWatcher();
+  }
+
+  private void runReadable() {
     Runnable r = readable;
     readable = null;
     if (r != null) {
       r.run();
     }
-    Runnable w = watcher;
-    if (w != null) {
-      w.run();
+  }
+
+  /**
+   * Runs the watch, and again while it asked to be told once more (see {@link #read}); a run asked
+   * for while it is running comes after it, as a loop would run it, not inside it.
+   */
+  private void runWatcher() {
+    if (watcherRunning) {
+      watchAgain = true;
+      return;
+    }
+    watcherRunning = true;
+    try {
+      do {
+        watchAgain = false;
+        Runnable w = watcher;
+        if (w == null) {
+          return;
+        }
+        w.run();
+      } while (watchAgain);
+    } finally {
+      watcherRunning = false;
     }
   }
 
   @Override
   public void watchReadable(Runnable task) {
     watcher = task;
-    if (task != null && (!open || peerClosed || inputPos < input.length)) {
-      task.run();
+    if (task != null && (!open || peerClosed || reset || inputPos < input.length)) {
+      runWatcher();
     }
   }
 
@@ -137,10 +187,18 @@ final class FakeChannel implements Channel {
     if (!open) {
       throw new SocketException("Connection closed");
     }
+    if (reset) {
+      throw new SocketException("Connection reset");
+    }
     int n = Math.min(length, input.length - inputPos);
     if (n > 0) {
       System.arraycopy(input, inputPos, dst, offset, n);
       inputPos += n;
+      if (n < length && peerClosed) {
+        // The watch may stop at this short read; the end of stream behind it raises no new event
+        // of its own, so the watch is told once more (the SPI's watchReadable promise).
+        runWatcher();
+      }
       return n;
     }
     return peerClosed ? -1 : 0;
@@ -151,8 +209,12 @@ final class FakeChannel implements Channel {
     if (!open) {
       throw new SocketException("Connection closed");
     }
+    if (reset) {
+      throw new SocketException("Connection reset");
+    }
     int n = Math.min(length, sendCapacity);
     written.write(src, offset, n);
+    unread.write(src, offset, n);
     if (sendCapacity != Integer.MAX_VALUE) {
       sendCapacity -= n;
     }
@@ -161,7 +223,7 @@ final class FakeChannel implements Channel {
 
   @Override
   public void whenReadable(Runnable task) {
-    if (!open || peerClosed || inputPos < input.length) {
+    if (!open || peerClosed || reset || inputPos < input.length) {
       task.run();
     } else {
       readable = task;
@@ -170,7 +232,7 @@ final class FakeChannel implements Channel {
 
   @Override
   public void whenWritable(Runnable task) {
-    if (!open || sendCapacity > 0) {
+    if (!open || reset || sendCapacity > 0) {
       task.run();
     } else {
       writable = task;
@@ -191,7 +253,7 @@ final class FakeChannel implements Channel {
 
   @Override
   public boolean inEventLoop() {
-    return true;
+    return Thread.currentThread() == loop;
   }
 
   @Override
@@ -205,8 +267,13 @@ final class FakeChannel implements Channel {
       return;
     }
     open = false;
-    fireReadable();
+    runReadable();
+    // Once at close, even from inside the watch itself: it is not run again after this.
+    Runnable watch = watcher;
     watcher = null;
+    if (watch != null) {
+      watch.run();
+    }
     Runnable w = writable;
     writable = null;
     if (w != null) {

@@ -87,6 +87,17 @@ class LoopHandlerTest {
   }
 
   @Test
+  void bytesAndEndOfStreamInOneEventBothReachTheHandler() throws Exception {
+    // The read stops at the short read of "abc"; the channel's second notice (the watchReadable
+    // promise, proved in ChannelContract) must lead to onEndOfStream.
+    start(Server.on(7000).allow("10.0.0.0/8").handleOnLoop(recordingEcho));
+    FakeChannel ch = connect();
+    ch.feedAndClose("abc");
+    assertEquals(List.of("open 10.0.0.5", "data abc", "eof", "close"), events);
+    assertFalse(ch.isOpen());
+  }
+
+  @Test
   void bytesAfterTheHandshakeReachOnData() throws Exception {
     start(Server.on(7000).allow("10.0.0.0/8").handshake(Handshakes.expectLine("HELLO"))
         .handleOnLoop(recordingEcho));

@@ -125,6 +125,16 @@ class ServerTest {
   }
 
   @Test
+  void theTransportsBindFailureReachesTheCallerAsItIs() throws Exception {
+    // What the BindException says (the address, the errno) is the transport's: TransportContract.
+    Transport t = transport();
+    java.net.BindException inUse = new java.net.BindException("bind(127.0.0.1:7000) failed: EADDRINUSE");
+    when(t.open(any(), any())).thenThrow(inUse);
+    Server server = Server.on(7000).bindAddress("127.0.0.1").allowAll().handle(NOOP).transport(t);
+    assertEquals(inUse, assertThrows(java.net.BindException.class, server::start));
+  }
+
+  @Test
   void defaultBindAddressIsLeftToTheTransportAndBacklogIsTheDefault() throws Exception {
     Transport t = transport();
     try (RunningServer s = Server.on(0).allowAll().handle(NOOP).transport(t).start()) {

@@ -44,17 +44,6 @@ class LoopHandlerLoopbackTest {
   }
 
   @Test
-  void dataAndEndOfStreamInOneEventAreBothSeen() throws Exception {
-    // The peer's bytes and its FIN reach the socket before the server first reads: one event,
-    // a short read of the bytes, and the end of stream must still be read (no new edge comes).
-    server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1")
-        .handleOnLoop((conn, data) -> conn.write(data)).start();
-    for (int i = 0; i < 200; i++) {
-      assertEquals("hello " + i, Clients.exchange("127.0.0.1", server.localAddress(), "hello " + i));
-    }
-  }
-
-  @Test
   void idleConnectionsPastTheHandshakeHoldNoThreads() throws Exception {
     AtomicInteger open = new AtomicInteger();
     server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
