@@ -120,8 +120,9 @@ public interface Channel {
    * until {@link #read} returns 0, -1 or fewer bytes than asked for, or run itself again with
    * {@link #execute}; bytes already there when it stops early raise no new event. A transport
    * must keep that promise for the end of stream too: when a short read leaves an end of stream
-   * or an error behind (they came in the same event as the bytes), it runs the task again. Takes
-   * the place of {@link #whenReadable}.
+   * or an error behind (they came in the same event as the bytes), it runs the task again. Use it
+   * instead of {@link #whenReadable} for a connection read for its whole life; a one-shot
+   * {@code whenReadable} still pending when the watch starts is not cancelled, and runs too.
    *
    * @param task the task to run on each event, or null to stop watching
    */
