@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
-import dev.portcullis.handshake.SharedSecret;
+import dev.portcullis.handshake.secret.SharedSecret;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -14,12 +14,12 @@ package dev.portcullis.handshake;
  * <pre>{@code
  * // A custom step: the client must send "HELLO <name>\n"; the name becomes its identity.
  * Handshake hello = Handshake.of("hello", () -> (input, ctx) -> {
- *     int end = Handshakes.indexOfNewline(input);
+ *     int end = Lines.indexOfNewline(input);
  *     if (end < 0) {
  *         if (input.remaining() > 64) throw new HandshakeException("hello line too long");
  *         return HandshakeStep.Progress.NEED_MORE;
  *     }
- *     String line = Handshakes.takeLine(input, end);
+ *     String line = Lines.take(input, end);
  *     if (!line.startsWith("HELLO ")) throw new HandshakeException("expected HELLO, got " + line);
  *     ctx.identity(Identity.of("hello", line.substring(6)));
  *     return HandshakeStep.Progress.DONE;

@@ -1,5 +1,6 @@
 package dev.portcullis.handshake;
 
+import dev.portcullis.handshake.proxy.ProxyHeader;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.function.UnaryOperator;

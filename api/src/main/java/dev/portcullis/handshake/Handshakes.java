@@ -1,5 +1,9 @@
 package dev.portcullis.handshake;
 
+import dev.portcullis.handshake.proxy.ProxyProtocol;
+import dev.portcullis.handshake.secret.SharedSecret;
+import dev.portcullis.handshake.secret.SharedSecretClient;
+import dev.portcullis.handshake.tls.Tls;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
@@ -27,7 +31,7 @@ public final class Handshakes {
    *     until {@link ProxyProtocol#trustedFrom} names one
    */
   public static ProxyProtocol proxyProtocol() {
-    return new ProxyProtocol(java.util.List.of());
+    return ProxyProtocol.create();
   }
 
   /**
@@ -111,7 +115,7 @@ public final class Handshakes {
       throw new IllegalArgumentException("expected line is " + expected.length + " bytes; at most 1024");
     }
     return Handshake.of("expect-line", () -> (input, context) -> {
-      int end = indexOfNewline(input);
+      int end = Lines.indexOfNewline(input);
       if (end < 0) {
         if (input.remaining() > expected.length + 1) {
           throw new HandshakeException("expected the line '" + line + "', got " + input.remaining()
@@ -119,62 +123,18 @@ public final class Handshakes {
         }
         return HandshakeStep.Progress.NEED_MORE;
       }
-      String got = takeLine(input, end);
+      String got = Lines.take(input, end);
       if (!got.equals(line)) {
-        throw new HandshakeException("expected the line '" + line + "', got '" + printable(got) + "'");
+        throw new HandshakeException("expected the line '" + line + "', got '" + Lines.printable(got) + "'");
       }
       return HandshakeStep.Progress.DONE;
     });
   }
 
-  /**
-   * The index of the first {@code \n} between the buffer's position and limit, or -1.
-   *
-   * @param input a buffer; its position is not changed
-   * @return the absolute index of the first {@code \n}, or -1 if there is none
-   */
-  public static int indexOfNewline(ByteBuffer input) {
-    for (int i = input.position(); i < input.limit(); i++) {
-      if (input.get(i) == '\n') {
-        return i;
-      }
-    }
-    return -1;
-  }
-
-  /**
-   * Consumes the bytes up to and including the {@code \n} at {@code newlineIndex} and returns them
-   * as UTF-8 text without the line ending ({@code \n} or {@code \r\n}).
-   *
-   * @param input the buffer; its position is moved just past the {@code \n}
-   * @param newlineIndex the absolute index of a {@code \n}, as {@link #indexOfNewline} returns
-   * @return the line, without its ending
-   */
-  public static String takeLine(ByteBuffer input, int newlineIndex) {
-    int start = input.position();
-    int end = newlineIndex;
-    if (end > start && input.get(end - 1) == '\r') {
-      end--;
-    }
-    byte[] bytes = new byte[end - start];
-    input.get(bytes);
-    input.position(newlineIndex + 1);
-    return new String(bytes, StandardCharsets.UTF_8);
-  }
-
-  private static String printable(String s) {
-    StringBuilder sb = new StringBuilder();
-    for (int i = 0; i < s.length() && i < 80; i++) {
-      char c = s.charAt(i);
-      sb.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
-    }
-    return s.length() > 80 ? sb + "..." : sb.toString();
-  }
-
   private static void checkLine(String line) {
     Objects.requireNonNull(line, "line");
     if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
-      throw new IllegalArgumentException("line must not contain CR or LF: '" + printable(line) + "'");
+      throw new IllegalArgumentException("line must not contain CR or LF: '" + Lines.printable(line) + "'");
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.portcullis.handshake;
 
+import dev.portcullis.handshake.proxy.ProxyHeader;
 import java.net.SocketAddress;
 import java.util.Optional;
 

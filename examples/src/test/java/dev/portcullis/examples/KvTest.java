@@ -3,7 +3,7 @@ package dev.portcullis.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.handshake.SharedSecretClient;
+import dev.portcullis.handshake.secret.SharedSecretClient;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

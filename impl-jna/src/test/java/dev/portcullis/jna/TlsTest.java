@@ -10,11 +10,11 @@ import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.CertificateIdentity;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
-import dev.portcullis.handshake.Tls;
-import dev.portcullis.handshake.TlsSession;
+import dev.portcullis.handshake.tls.CertificateIdentity;
+import dev.portcullis.handshake.tls.Tls;
+import dev.portcullis.handshake.tls.TlsSession;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -489,9 +489,9 @@ class TlsTest {
       }
     };
     int records = 400_000;
-    long maxOwed = dev.portcullis.handshake.TlsProbe.maxOwed();
+    long maxOwed = dev.portcullis.handshake.tls.TlsProbe.maxOwed();
     try (RunningServer server = start(serverTls(), discard)) {
-      long pausedBefore = dev.portcullis.handshake.TlsProbe.readsPaused();
+      long pausedBefore = dev.portcullis.handshake.tls.TlsProbe.readsPaused();
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       Process flood = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
           TlsPeerMain.class.getName(), "keyupdate-flood", String.valueOf(server.port()),
@@ -500,13 +500,13 @@ class TlsTest {
         BufferedReader out = new BufferedReader(new InputStreamReader(flood.getInputStream(), StandardCharsets.UTF_8));
         assertEquals("connected", out.readLine());
         // Either the server stops reading while it owes the client (the bound), or it reads all.
-        boolean ended = Clients.await(() -> dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore
-            || dev.portcullis.handshake.TlsProbe.owedHighWater() > maxOwed || read.get() == records * 16L,
+        boolean ended = Clients.await(() -> dev.portcullis.handshake.tls.TlsProbe.readsPaused() > pausedBefore
+            || dev.portcullis.handshake.tls.TlsProbe.owedHighWater() > maxOwed || read.get() == records * 16L,
             Duration.ofSeconds(90));
-        long owed = dev.portcullis.handshake.TlsProbe.owedHighWater();
+        long owed = dev.portcullis.handshake.tls.TlsProbe.owedHighWater();
         assertTrue(ended, "read " + read.get() + ", owed at most " + owed);
         assertTrue(owed <= maxOwed, "owed " + owed + " > " + maxOwed + " after reading " + read.get());
-        assertTrue(dev.portcullis.handshake.TlsProbe.readsPaused() > pausedBefore,
+        assertTrue(dev.portcullis.handshake.tls.TlsProbe.readsPaused() > pausedBefore,
             "the server read all " + read.get() + " bytes: the flood never filled the socket buffers");
         assertTrue(read.get() < records * 16L, "read " + read.get());
         assertEquals("served\n", sClient(server.port(), "hello\n").out(), "another client is served");

@@ -2,8 +2,8 @@ package dev.portcullis.examples.kv;
 
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.UsageException;
-import dev.portcullis.handshake.SharedSecret;
-import dev.portcullis.handshake.SharedSecretClient;
+import dev.portcullis.handshake.secret.SharedSecret;
+import dev.portcullis.handshake.secret.SharedSecretClient;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

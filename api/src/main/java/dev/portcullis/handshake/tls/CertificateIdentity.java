@@ -1,5 +1,6 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
+import dev.portcullis.handshake.Identity;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Objects;

@@ -1,10 +1,11 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.proxy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.portcullis.handshake.HandshakeException;
 import java.nio.ByteBuffer;
 
 /**

@@ -1,4 +1,4 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
 /** Test access to what {@link TlsChannel} keeps package-private. */
 public final class TlsProbe {

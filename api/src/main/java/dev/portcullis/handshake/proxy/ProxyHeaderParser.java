@@ -1,5 +1,7 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.proxy;
 
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
 import dev.portcullis.policy.IpAddresses;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

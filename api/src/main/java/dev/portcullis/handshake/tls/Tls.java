@@ -1,5 +1,7 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.HandshakeStep;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -83,7 +85,18 @@ public final class Tls implements Handshake {
     }
   }
 
-  static Tls fromPem(Path certificateChain, Path privateKey) throws IOException {
+  /**
+   * TLS with the server certificate chain and private key read from PEM files; the same as {@code
+   * Handshakes.tls(certificateChain, privateKey)}.
+   *
+   * @param certificateChain PEM file: the server certificate first, then any intermediates
+   * @param privateKey PEM file: the certificate's unencrypted private key (PKCS#8 or PKCS#1)
+   * @return the TLS step, with no client certificate required yet
+   * @throws IOException if a file cannot be read
+   * @throws IllegalArgumentException if a file holds no usable certificate or key, or the key does
+   *     not belong to the certificate; the message names the file
+   */
+  public static Tls fromPem(Path certificateChain, Path privateKey) throws IOException {
     Objects.requireNonNull(certificateChain, "certificateChain");
     Objects.requireNonNull(privateKey, "privateKey");
     List<X509Certificate> chain = Pem.certificates(certificateChain);
@@ -100,7 +113,16 @@ public final class Tls implements Handshake {
     }
   }
 
-  static Tls fromKeyStore(KeyStore keyStore, char[] password) {
+  /**
+   * TLS with the server's key and chain from a key store; the same as {@code
+   * Handshakes.tls(keyStore, password)}.
+   *
+   * @param keyStore a store with the server's private key entry
+   * @param password the key entry's password
+   * @return the TLS step, with no client certificate required yet
+   * @throws IllegalArgumentException if the store has no usable private key entry
+   */
+  public static Tls fromKeyStore(KeyStore keyStore, char[] password) {
     Objects.requireNonNull(keyStore, "keyStore");
     try {
       KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());

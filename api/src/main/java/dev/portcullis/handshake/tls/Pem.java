@@ -1,4 +1,4 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

@@ -1,5 +1,9 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.proxy;
 
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.HandshakeContext;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
 import dev.portcullis.policy.Rule;
@@ -41,7 +45,17 @@ public final class ProxyProtocol implements Handshake {
   private final List<Cidr> trusted;
   private final AccessPolicy trustedPolicy;
 
-  ProxyProtocol(List<Cidr> trusted) {
+  /**
+   * A step that trusts no proxy yet; the same as {@code Handshakes.proxyProtocol()}. {@code
+   * Server.start()} refuses it until {@link #trustedFrom} names one.
+   *
+   * @return the step
+   */
+  public static ProxyProtocol create() {
+    return new ProxyProtocol(List.of());
+  }
+
+  private ProxyProtocol(List<Cidr> trusted) {
     this.trusted = List.copyOf(trusted);
     List<Rule> rules = new ArrayList<>();
     for (Cidr c : this.trusted) {

@@ -1,4 +1,4 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.proxy;
 
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,8 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
+import dev.portcullis.handshake.HandshakeContext;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
 import java.nio.ByteBuffer;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;

@@ -1,5 +1,11 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.secret;
 
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.HandshakeContext;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
+import dev.portcullis.handshake.Identity;
+import dev.portcullis.handshake.Lines;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -177,7 +183,7 @@ public final class SharedSecret implements Handshake {
 
       @Override
       public Progress onInput(ByteBuffer input, HandshakeContext context) throws HandshakeException {
-        int end = Handshakes.indexOfNewline(input);
+        int end = Lines.indexOfNewline(input);
         if (end < 0) {
           if (input.remaining() >= MAX_LINE) {
             throw new HandshakeException("shared-secret answer longer than " + MAX_LINE + " bytes");
@@ -187,7 +193,7 @@ public final class SharedSecret implements Handshake {
         if (end - input.position() + 1 > MAX_LINE) {
           throw new HandshakeException("shared-secret answer longer than " + MAX_LINE + " bytes");
         }
-        String line = Handshakes.takeLine(input, end);
+        String line = Lines.take(input, end);
         String[] parts = line.split(" ", -1);
         if (parts.length != 3 || !parts[0].equals("AUTH") || !KEY_ID.matcher(parts[1]).matches()
             || parts[2].length() != 64) {

@@ -1,4 +1,4 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.tls;
 
 /**
  * What a finished TLS handshake agreed, attached to the connection: {@code

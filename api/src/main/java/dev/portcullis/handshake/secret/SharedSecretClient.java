@@ -1,4 +1,4 @@
-package dev.portcullis.handshake;
+package dev.portcullis.handshake.secret;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
