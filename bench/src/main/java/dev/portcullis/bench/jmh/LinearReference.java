@@ -1,7 +1,7 @@
 package dev.portcullis.bench.jmh;
 
 /**
- * The access-policy semantics of DESIGN.md, written as plainly as possible so that it can be
+ * The access-policy semantics (the AccessPolicy Javadoc and the site's policy page), written as plainly as possible so that it can be
  * trusted: scan every rule, the longest matching prefix wins, deny wins a tie, and a peer no rule
  * matches is denied when any rule allows. Linear in the rule count; for checking, never for
  * serving.

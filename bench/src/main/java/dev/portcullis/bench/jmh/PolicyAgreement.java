@@ -130,7 +130,7 @@ public final class PolicyAgreement {
   }
 
   /**
-   * The smallest nested case, from the DESIGN.md example: {@code allow 10.0.0.0/8} with {@code deny
+   * The smallest nested case, the example the Server Javadoc leads with: {@code allow 10.0.0.0/8} with {@code deny
    * 10.66.0.0/16} inside it. The first probe, {@code 10.66.1.2}, is the one Netty lets in.
    */
   public static Report nestedDenyInsideAllowIpv4() {
