@@ -29,9 +29,13 @@ cp_file=$(mktemp)
 mvn -B -q -pl impl-jna -am compile dependency:build-classpath -Dmdep.outputFile="$cp_file" \
   -Dmdep.includeScope=compile >/dev/null
 rm -rf "$out/apidocs"
+# Both are named modules (module-info.java): document them in module mode, their dependencies on the
+# module path (the api's own target/classes left out: it comes from source here). Only exported
+# packages are documented, so dev.portcullis.internal is not.
+module_path=$(tr ':' '\n' < "$cp_file" | grep -v "^$PWD/" | paste -sd: -)
 javadoc -quiet -Xdoclint:none -d "$out/apidocs" -doctitle "Portcullis 0.1.0-SNAPSHOT API" -windowtitle "Portcullis API" \
-  -sourcepath api/src/main/java:impl-jna/src/main/java -classpath "$(cat "$cp_file")" \
-  -subpackages dev.portcullis >/dev/null
+  --module-source-path dev.portcullis=api/src/main/java --module-source-path dev.portcullis.jna=impl-jna/src/main/java \
+  --module dev.portcullis,dev.portcullis.jna --module-path "$module_path" >/dev/null
 rm -f "$cp_file"
 {
   echo "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Coverage</title></head>"

@@ -11,7 +11,8 @@ public final class Transports {
   private Transports() {}
 
   /**
-   * The first available transport on the class path.
+   * The first available transport on the class path or, for a named module, among the provider
+   * modules bound into its layer.
    *
    * @return the first transport, in {@link ServiceLoader} order, whose {@code isAvailable()} is
    *     true
@@ -31,12 +32,13 @@ public final class Transports {
         firstCause = firstCause == null ? cause : firstCause;
       }
     } catch (ServiceConfigurationError e) {
-      throw new IllegalStateException("A Portcullis transport on the class path could not be loaded: "
+      throw new IllegalStateException("A Portcullis transport could not be loaded: "
           + e.getMessage(), e);
     }
     if (unavailable.isEmpty()) {
-      throw new IllegalStateException("No Portcullis transport on the class path:"
-          + " add the dependency dev.portcullis:portcullis-jna, or pass one with Server.transport(...)");
+      throw new IllegalStateException("No Portcullis transport on the class path or module path:"
+          + " add the dependency dev.portcullis:portcullis-jna (module dev.portcullis.jna),"
+          + " or pass one with Server.transport(...)");
     }
     throw new IllegalStateException("No Portcullis transport can run on this machine: "
         + String.join("; ", unavailable), firstCause);

@@ -14,7 +14,8 @@ import java.util.Optional;
 /**
  * The Linux transport: libc through direct-mapped JNA, one epoll loop per listener.
  *
- * <p>Found by {@link java.util.ServiceLoader} when {@code portcullis-jna} is on the class path, so
+ * <p>Found by {@link java.util.ServiceLoader} when {@code portcullis-jna} is on the class path (or,
+ * as module {@code dev.portcullis.jna}, on the module path), so
  * {@code Server.on(port)...start()} uses it without naming it. Availability is probed once; on a
  * machine where it cannot run (not 64-bit little-endian Linux, or no native JNA library), {@link
  * #isAvailable()} is false and {@link #unavailabilityCause()} says why.

@@ -1,0 +1,19 @@
+/**
+ * Portcullis: the fluent server DSL ({@link dev.portcullis.Server}), the access policy, the
+ * handshakes and the transport SPI. The transport itself (such as {@code dev.portcullis.jna}) is
+ * found with {@link java.util.ServiceLoader}; on the module path it is bound like any provider
+ * module, without being required here.
+ */
+module dev.portcullis {
+  exports dev.portcullis;
+  exports dev.portcullis.handshake;
+  exports dev.portcullis.policy;
+  exports dev.portcullis.spi;
+  // dev.portcullis.internal is deliberately not exported.
+
+  requires com.google.common; // com.google.common.net.InetAddresses
+  requires org.slf4j;
+  requires java.management; // the ServerMXBean registered while a server runs
+
+  uses dev.portcullis.spi.Transport;
+}
