@@ -34,7 +34,7 @@ rm -rf "$out/apidocs"
 # packages are documented, so dev.portcullis.internal is not.
 module_path=$(tr ':' '\n' < "$cp_file" | grep -v "^$PWD/" | paste -sd: -)
 javadoc -quiet -Xdoclint:none -d "$out/apidocs" -doctitle "Portcullis 0.1.0-SNAPSHOT API" -windowtitle "Portcullis API" \
-  --module-source-path dev.portcullis=api/src/main/java --module-source-path dev.portcullis.jna=impl-jna/src/main/java \
+  --module-source-path dev.portcullis=api/src/main/java --module-source-path dev.portcullis.jna=impl-jna/src/main/java:impl-jna/src/main/module \
   --module dev.portcullis,dev.portcullis.jna --module-path "$module_path" >/dev/null
 rm -f "$cp_file"
 {

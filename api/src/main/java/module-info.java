@@ -7,6 +7,9 @@
 module dev.portcullis {
   exports dev.portcullis;
   exports dev.portcullis.handshake;
+  exports dev.portcullis.handshake.tls;
+  exports dev.portcullis.handshake.proxy;
+  exports dev.portcullis.handshake.secret;
   exports dev.portcullis.policy;
   exports dev.portcullis.spi;
   // dev.portcullis.internal is deliberately not exported.
