@@ -7,12 +7,10 @@ import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Channel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -23,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * the loop says the socket is readable and holds no thread while it waits. The deadline is
  * absolute, set once at start.
  */
-final class HandshakeRun implements HandshakeContext {
+final class HandshakeRun extends PeerView implements HandshakeContext {
   private static final Logger log = LoggerFactory.getLogger(HandshakeRun.class);
 
   private final Pipeline pipeline;
@@ -43,16 +41,12 @@ final class HandshakeRun implements HandshakeContext {
   // A peer's first bytes almost never arrive before accept returns (measured: 99.5% of the time
   // in the churn benchmark), so the first read waits for epoll instead of costing an EAGAIN.
   private boolean speculativeReadSkipped;
-  private InetSocketAddress peer;
-  private Identity identity;
-  private Attributes attributes = Attributes.NONE;
 
-  HandshakeRun(Pipeline pipeline, Channel channel, Identity identity, Attributes attributes) {
+  HandshakeRun(Pipeline pipeline, Channel channel, PeerFacts facts) {
+    super(facts);
     this.pipeline = pipeline;
     this.socket = channel;
     this.channel = channel;
-    this.identity = identity;
-    this.attributes = attributes;
   }
 
   void start() {
@@ -172,7 +166,7 @@ final class HandshakeRun implements HandshakeContext {
   private void finish() {
     finished = true;
     timer.cancel();
-    if (!pipeline.admission.admitAfterHandshake(socket, peer)) {
+    if (!pipeline.admission.admitAfterHandshake(socket, facts.replacedPeer())) {
       channel.close();
       return;
     }
@@ -180,7 +174,7 @@ final class HandshakeRun implements HandshakeContext {
     if (in != null && in.position() > 0) {
       leftover = Arrays.copyOf(in.array(), in.position());
     }
-    pipeline.dispatch(channel, new PeerFacts(channel, peer, identity, attributes), leftover);
+    pipeline.dispatch(channel, facts, leftover);
   }
 
   private void timedOut() {
@@ -188,7 +182,7 @@ final class HandshakeRun implements HandshakeContext {
       return;
     }
     finished = true;
-    pipeline.admission.handshakeRefused(socket, peer, stepName(), null, true);
+    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), stepName(), null, true);
     channel.close();
   }
 
@@ -204,24 +198,12 @@ final class HandshakeRun implements HandshakeContext {
       // A step that throws something other than HandshakeException has a bug: show the stack.
       log.warn("Handshake step '{}' with {} threw", stepName(), channel.remoteAddress(), t);
     }
-    pipeline.admission.handshakeRefused(socket, peer, stepName(), why, false);
+    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), stepName(), why, false);
     channel.close();
   }
 
-  @Override
-  public SocketAddress peer() {
-    return peer != null ? peer : channel.remoteAddress();
-  }
 
-  @Override
-  public SocketAddress socketPeer() {
-    return channel.remoteAddress();
-  }
 
-  @Override
-  public SocketAddress localAddress() {
-    return channel.localAddress();
-  }
 
   @Override
   public void replacePeer(InetSocketAddress newPeer) {
@@ -229,18 +211,14 @@ final class HandshakeRun implements HandshakeContext {
     if (newPeer.isUnresolved()) {
       throw new IllegalArgumentException("replacement peer " + newPeer + " is unresolved; pass an IP address");
     }
-    this.peer = newPeer;
+    facts.replacePeer(newPeer);
   }
 
   @Override
   public void identity(Identity id) {
-    this.identity = Objects.requireNonNull(id, "identity");
+    facts.identity(Objects.requireNonNull(id, "identity"));
   }
 
-  @Override
-  public Optional<Identity> identity() {
-    return Optional.ofNullable(identity);
-  }
 
   @Override
   public void write(ByteBuffer bytes) {
@@ -261,13 +239,9 @@ final class HandshakeRun implements HandshakeContext {
 
   @Override
   public <T> void attach(Class<T> type, T value) {
-    attributes = attributes.with(type, value);
+    facts.attach(type, value);
   }
 
-  @Override
-  public <T> Optional<T> attribute(Class<T> type) {
-    return attributes.get(type);
-  }
 
   @Override
   public long deadlineNanos() {

@@ -96,9 +96,9 @@ final class Pipeline implements Acceptor {
       attributes = attributes.with(dev.portcullis.policy.PeerCredentials.class, credentials.get());
     }
     if (handshakes.isEmpty()) {
-      dispatch(channel, new PeerFacts(channel, null, identity, attributes), null);
+      dispatch(channel, new PeerFacts(channel, identity, attributes), null);
     } else if (admission.beginHandshake(channel)) {
-      new HandshakeRun(this, channel, identity, attributes).start();
+      new HandshakeRun(this, channel, new PeerFacts(channel, identity, attributes)).start();
     } else {
       channel.close();
     }
