@@ -2,9 +2,10 @@ package dev.portcullis.internal;
 
 import dev.portcullis.policy.IpAddresses;
 import dev.portcullis.spi.Channel;
+import dev.portcullis.spi.LogThrottle;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The gate for refusal log lines: at most one line a second for each kind of refusal, so a flood
@@ -16,16 +17,17 @@ final class RefusalLog {
   /** What was refused; each kind has its own once-a-second budget. */
   enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED }
 
-  private static final long INTERVAL_NANOS = 1_000_000_000L;
-  private final AtomicLongArray last = new AtomicLongArray(Kind.values().length);
+  private final LogThrottle[] throttles = new LogThrottle[Kind.values().length];
+
+  RefusalLog() {
+    for (int i = 0; i < throttles.length; i++) {
+      throttles[i] = LogThrottle.every(1, TimeUnit.SECONDS);
+    }
+  }
 
   /** True at most once a second per kind: the caller then writes its line. */
   boolean due(Kind kind) {
-    long now = System.nanoTime();
-    int i = kind.ordinal();
-    long before = last.get(i);
-    // 0 means never: the first refusal of each kind is always logged.
-    return (before == 0 || now - before >= INTERVAL_NANOS) && last.compareAndSet(i, before, now == 0 ? 1 : now);
+    return throttles[kind.ordinal()].due();
   }
 
   /**

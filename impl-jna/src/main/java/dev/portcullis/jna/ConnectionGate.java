@@ -36,7 +36,8 @@ final class ConnectionGate {
   private final long peerLengthAddress = peerAddress + SockAddr.STORAGE_LENGTH;
 
   private final AtomicInteger openChannels = new AtomicInteger();
-  private long lastAdmitFailureLog; // loop thread only, as is the next
+  private final dev.portcullis.spi.LogThrottle admitFailureLog =
+      dev.portcullis.spi.LogThrottle.every(1, java.util.concurrent.TimeUnit.SECONDS);
   private long admitFailures;
 
   /**
@@ -99,9 +100,7 @@ final class ConnectionGate {
       }
     } catch (Throwable t) {
       admitFailures++;
-      long now = System.nanoTime();
-      if (lastAdmitFailureLog == 0 || now - lastAdmitFailureLog > 1_000_000_000L) {
-        lastAdmitFailureLog = now;
+      if (admitFailureLog.due()) {
         log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)", localAddress,
             admitFailures, t);
       }

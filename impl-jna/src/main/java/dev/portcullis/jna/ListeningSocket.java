@@ -39,7 +39,7 @@ final class ListeningSocket implements Listener, EventLoop.Handler {
   /** Made up front, like every class the EMFILE path needs (see the static initializer). */
   private final Runnable resumeAccepting = this::resumeAccepting;
   private boolean closed; // loop thread only
-  private long lastExhaustionLog;
+  private final dev.portcullis.spi.LogThrottle exhaustionLog = dev.portcullis.spi.LogThrottle.every(10, TimeUnit.SECONDS);
 
   private ListeningSocket(int fd, EventLoop loop, Acceptor acceptor, SocketAddress local) {
     this.fd = fd;
@@ -101,9 +101,7 @@ final class ListeningSocket implements Listener, EventLoop.Handler {
    * the log at most every ten seconds.
    */
   private void pauseAccepting(int errno) {
-    long now = System.nanoTime();
-    if (now - lastExhaustionLog > TimeUnit.SECONDS.toNanos(10) || lastExhaustionLog == 0) {
-      lastExhaustionLog = now;
+    if (exhaustionLog.due()) {
       log.warn("accept4 on {} failed: {} ({}); pausing accepts for {} ms", localAddress(),
           LinuxErrno.name(errno), Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
     }
