@@ -63,6 +63,7 @@ public final class Server {
   private AccessPolicy policy;
   private final List<Handshake> handshakes = new ArrayList<>();
   private Duration handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT;
+  private Duration idleTimeout = Duration.ZERO;
   private Handler handler;
   private LoopHandler loopHandler;
   private Executor executor;
@@ -574,6 +575,35 @@ public final class Server {
   }
 
   /**
+   * Closes a connection that has moved no byte, either way, for this long after its handshake (a
+   * read or a write that moves bytes counts; a handler blocked in a read does not). The handler
+   * then sees its streams fail, which is logged at DEBUG; the close is one INFO line on {@code
+   * dev.portcullis.refusals} ({@code Closed 192.0.2.7: no bytes either way for 30s}), at most one a
+   * second. The handshake has its own deadline ({@link #handshakeTimeout}).
+   *
+   * <p>Default: none. How long a legitimate connection may be quiet depends on its protocol (a
+   * database session, a long poll, an SSH-like console), so a library cannot pick it without
+   * cutting some user's clients; and an idle connection costs no thread on JDK 21+ or with {@link
+   * #handleOnLoop}. Bound the number of connections with {@link #maxConnections} and set an idle
+   * timeout for protocols that have a natural one.
+   *
+   * @param timeout positive, at most a day; {@link Duration#ZERO} for none
+   * @return this builder
+   * @throws IllegalArgumentException if negative or longer than a day
+   */
+  public Server idleTimeout(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative()) {
+      throw new IllegalArgumentException("idleTimeout must not be negative: " + timeout);
+    }
+    if (timeout.compareTo(Duration.ofDays(1)) > 0) {
+      throw new IllegalArgumentException("idleTimeout " + timeout + " is longer than a day; use Duration.ZERO for none");
+    }
+    this.idleTimeout = timeout;
+    return this;
+  }
+
+  /**
    * The application code that serves each allowed connection, with blocking streams, on the
    * {@link #executor}. The simplest style, and the right one for request/response code that calls
    * other blocking APIs. This or {@link #handleOnLoop} is required.
@@ -601,11 +631,14 @@ public final class Server {
   }
 
   /**
-   * Where handlers run. Default: the server's own pool of up to 256 threads, created on demand and
-   * idle-timed after 60 s; when all 256 are busy a new connection is closed and counted as {@link
-   * ServerStats#overloaded()}. On JDK 21+, {@code Executors.newVirtualThreadPerTaskExecutor()}
-   * serves any number of mostly-waiting connections. An executor passed here is not shut down by
-   * the server.
+   * Where handlers run. Default: the server's own threads, with no cap, so a connection that
+   * passed its handshake always gets one (bound the load at accept with {@link #maxConnections}):
+   * on JDK 21 and later a virtual thread per connection (a handler waiting on its streams holds no
+   * platform thread; found at run time, the jar is built for Java 17); on JDK 17 platform threads,
+   * created on demand, reused and ended after 60 s idle, one per open connection (each reserves its
+   * stack's address space, 1 MiB on x86-64, and touches a few pages). An executor passed here is
+   * not shut down by the server; if it refuses a task, the connection is closed and counted as
+   * {@link ServerStats#overloaded()}.
    *
    * @param executor the executor that runs {@link Handler}s
    * @return this builder
@@ -750,7 +783,7 @@ public final class Server {
     }
     Limits merged = limits.over(effective.limits());
     checkRelayedLimits(merged);
-    ServerConfig config = new ServerConfig(where, effective, List.copyOf(handshakes), handshakeTimeout,
+    ServerConfig config = new ServerConfig(where, effective, List.copyOf(handshakes), handshakeTimeout, idleTimeout,
         Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor), merged);
     return ServerInstance.start(config, t);
   }

@@ -225,6 +225,14 @@ final class Admission {
     }
   }
 
+  /** The idle timeout closed a connection: one INFO line a second at most. */
+  void idle(Channel socket, java.net.SocketAddress peer, java.time.Duration timeout) {
+    if (refusals.due(RefusalLog.Kind.IDLE)) {
+      refused.info("Closed {}: no bytes either way for {}", RefusalLog.describe(socket, peer),
+          timeout.toString().substring(2).toLowerCase(java.util.Locale.ROOT));
+    }
+  }
+
   /** No handler thread took an admitted connection. */
   void overloaded(Channel socket, java.net.SocketAddress peer) {
     long n = counters.overloaded.incrementAndGet();

@@ -28,6 +28,11 @@ final class ChannelConnection extends PeerView implements Connection {
     this.leftover = leftover;
   }
 
+  /** Whether the idle timeout closed the connection (so the handler's failing read is expected). */
+  boolean closedForIdleness() {
+    return channel instanceof IdleChannel idle && idle.timedOut();
+  }
+
   @Override
   public InputStream input() {
     return input;

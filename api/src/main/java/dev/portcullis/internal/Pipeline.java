@@ -25,6 +25,9 @@ final class Pipeline implements Acceptor {
   final Admission admission;
   final List<Handshake> handshakes;
   final long handshakeTimeoutNanos;
+  private final java.time.Duration idleTimeout;
+  /** 0 for none. */
+  private final long idleTimeoutNanos;
   final Counters counters;
   private final Handler handler;
   private final LoopHandler loopHandler;
@@ -37,6 +40,8 @@ final class Pipeline implements Acceptor {
     this.admission = new Admission(config.policy(), config.limits(), config.handshakes(), counters);
     this.handshakes = config.handshakes();
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
+    this.idleTimeout = config.idleTimeout();
+    this.idleTimeoutNanos = idleTimeout.toNanos();
     this.handler = config.handler().orElse(null);
     this.loopHandler = config.loopHandler().orElse(null);
     this.executor = executor;
@@ -104,7 +109,9 @@ final class Pipeline implements Acceptor {
     }
   }
 
-  void dispatch(Channel channel, PeerFacts facts, byte[] leftover) {
+  void dispatch(Channel accepted, PeerFacts facts, byte[] leftover) {
+    Channel channel = idleTimeoutNanos == 0 ? accepted
+        : new IdleChannel(accepted, idleTimeoutNanos, () -> admission.idle(accepted, facts.peer(), idleTimeout));
     if (loopHandler != null) {
       counters.handled.incrementAndGet();
       new LoopConnectionImpl(channel, facts, loopHandler, counters).open(leftover);
@@ -136,8 +143,8 @@ final class Pipeline implements Acceptor {
    * the stack (at most one a second, with the running count). Nothing is rethrown: one
    * connection's failure, an {@code Error} included, never takes a thread or a loop down with it.
    */
-  void handlerFailed(Connection connection, Throwable t) {
-    if (t instanceof java.io.IOException && (closing || peerWentAway(t))) {
+  void handlerFailed(ChannelConnection connection, Throwable t) {
+    if (t instanceof java.io.IOException && (closing || peerWentAway(t) || connection.closedForIdleness())) {
       log.debug("Connection with {} ended in the handler: {}", connection.peer(), t.toString());
       return;
     }

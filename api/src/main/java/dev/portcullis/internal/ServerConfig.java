@@ -18,6 +18,7 @@ import java.util.concurrent.Executor;
  * @param policy the access policy, with at least one rule
  * @param handshakes the handshake chain, in order; possibly empty
  * @param handshakeTimeout the deadline for the whole handshake chain
+ * @param idleTimeout how long a handled connection may move no bytes before it is closed; zero for never
  * @param handler the blocking handler, if that style was chosen
  * @param loopHandler the event-loop handler, if that style was chosen
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
@@ -28,6 +29,7 @@ public record ServerConfig(
     AccessPolicy policy,
     List<Handshake> handshakes,
     Duration handshakeTimeout,
+    Duration idleTimeout,
     Optional<Handler> handler,
     Optional<LoopHandler> loopHandler,
     Optional<Executor> executor,

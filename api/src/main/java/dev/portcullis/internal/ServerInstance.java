@@ -13,12 +13,8 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,7 +23,6 @@ public final class ServerInstance implements RunningServer {
   private static final Logger log = LoggerFactory.getLogger(ServerInstance.class);
 
   /** Handlers the default executor runs at once. */
-  static final int DEFAULT_MAX_HANDLERS = 256;
 
   private final ServerConfig config;
   private final Counters counters = new Counters();
@@ -114,15 +109,7 @@ public final class ServerInstance implements RunningServer {
   }
 
   private static ExecutorService defaultExecutor(Endpoint endpoint) {
-    int port = endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0;
-    AtomicInteger n = new AtomicInteger();
-    ThreadFactory factory = r -> {
-      Thread t = new Thread(r, "portcullis-handler-" + port + "-" + n.incrementAndGet());
-      t.setDaemon(false);
-      return t;
-    };
-    return new ThreadPoolExecutor(0, DEFAULT_MAX_HANDLERS, 60, TimeUnit.SECONDS, new SynchronousQueue<>(),
-        factory, new ThreadPoolExecutor.AbortPolicy());
+    return HandlerThreads.newDefault(endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0);
   }
 
   @Override

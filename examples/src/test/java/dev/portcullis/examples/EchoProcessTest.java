@@ -62,4 +62,34 @@ class EchoProcessTest {
       p.destroyForcibly();
     }
   }
+
+  @Test
+  void idleTimeoutClosesASilentConnection() throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+        Launcher.class.getName(), "echo", "--port", "0", "--bind", "127.0.0.1", "--allow", "127.0.0.0/8",
+        "--idle-timeout", "1")).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String first = out.readLine();
+      assertTrue(first != null && first.startsWith("listening on 127.0.0.1:"), String.valueOf(first));
+      int port = Integer.parseInt(first.substring(first.lastIndexOf(':') + 1));
+      try (Socket s = new Socket("127.0.0.1", port)) {
+        s.setSoTimeout(15_000);
+        s.getOutputStream().write("hi".getBytes(StandardCharsets.UTF_8));
+        assertEquals('h', s.getInputStream().read());
+        assertEquals('i', s.getInputStream().read());
+        int next;
+        try {
+          next = s.getInputStream().read();
+        } catch (SocketException reset) {
+          next = -1;
+        }
+        assertEquals(-1, next, "the server closed the connection after 1 s without bytes");
+      }
+    } finally {
+      p.destroy();
+      p.waitFor(20, TimeUnit.SECONDS);
+      p.destroyForcibly();
+    }
+  }
 }

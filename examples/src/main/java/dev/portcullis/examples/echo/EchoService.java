@@ -46,7 +46,8 @@ public final class EchoService {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
         "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode",
-        "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace"));
+        "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace",
+        "--idle-timeout"));
     VALUED = Set.copyOf(v);
   }
 
@@ -213,8 +214,14 @@ public final class EchoService {
     return Integer.parseInt(text, 8);
   }
 
-  /** --max-connections, --max-per-source, --rate-per-source RATE[:BURST], --max-pending-handshakes. */
+  /**
+   * --max-connections, --max-per-source, --rate-per-source RATE[:BURST], --max-pending-handshakes,
+   * --idle-timeout SECONDS.
+   */
   private static void applyLimits(Options o, Server server) {
+    if (o.one("--idle-timeout") != null) {
+      server.idleTimeout(java.time.Duration.ofSeconds(o.integer("--idle-timeout", 1, 86_400, null)));
+    }
     if (o.has("--kernel-filter")) {
       server.kernelFilter();
     }
