@@ -28,20 +28,11 @@ import org.junit.jupiter.api.Timeout;
 /** Abuse on real sockets: thousands of silent clients, and a server out of descriptors. */
 @Timeout(180)
 class AbuseTest {
-  private static long softFdLimit() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-      if (line.startsWith("Max open files")) {
-        String v = line.substring(26).trim().split("\\s+")[0];
-        return v.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(v);
-      }
-    }
-    return 1024;
-  }
 
   @Test
   void fiveThousandSilentClientsCostNoThreadsAndALegitimateClientIsStillServed() throws Exception {
     int silentCount = 5_000;
-    long room = softFdLimit() - Clients.openDescriptors() - 500;
+    long room = Clients.softFdLimit() - Clients.openDescriptors() - 500;
     assumeTrue(room >= 2L * silentCount, "needs " + 2 * silentCount + " descriptors, the limit leaves " + room);
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
         .handshakeTimeout(Duration.ofSeconds(60)).handshake(Handshakes.expectLine("HELLO"))

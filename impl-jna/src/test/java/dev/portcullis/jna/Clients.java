@@ -91,4 +91,15 @@ final class Clients {
   static InetSocketAddress loopback(int port) {
     return new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
   }
+
+  /** This process's soft limit on open descriptors ({@code ulimit -n}). */
+  static long softFdLimit() throws IOException {
+    for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/limits"))) {
+      if (line.startsWith("Max open files")) {
+        String v = line.substring(26).trim().split("\\s+")[0];
+        return v.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(v);
+      }
+    }
+    return 1024;
+  }
 }

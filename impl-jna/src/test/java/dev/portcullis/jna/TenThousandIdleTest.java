@@ -12,7 +12,6 @@ import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -30,19 +29,10 @@ import org.junit.jupiter.api.Timeout;
 class TenThousandIdleTest {
   private static final int IDLE = 10_000;
 
-  private static long softFdLimit() throws Exception {
-    for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-      if (line.startsWith("Max open files")) {
-        String v = line.substring(26).trim().split("\\s+")[0];
-        return v.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(v);
-      }
-    }
-    return 1024;
-  }
 
   @Test
   void tenThousandIdleClientsPastTheirHandshakeShutNobodyOut() throws Exception {
-    long room = softFdLimit() - Clients.openDescriptors() - 500;
+    long room = Clients.softFdLimit() - Clients.openDescriptors() - 500;
     assumeTrue(room >= IDLE, "needs " + IDLE + " descriptors, the limit leaves " + room);
     boolean virtual = Runtime.version().feature() >= 21;
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
