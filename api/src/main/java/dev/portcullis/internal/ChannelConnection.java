@@ -11,9 +11,10 @@ import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A {@link Connection} over a non-blocking {@link Channel}. A stream call with nothing to do parks
- * the calling thread until the event loop signals readiness, so a virtual thread waiting here
- * releases its carrier.
+ * A {@link Connection} over a non-blocking {@link Channel}. A stream call with nothing to do waits:
+ * a platform thread in the kernel ({@link Channel#awaitReadable}, when the channel can), with no
+ * hand-off through the event loop; a virtual thread parks until the loop signals readiness, so it
+ * holds no carrier while it waits.
  */
 final class ChannelConnection extends PeerView implements Connection {
   private final Channel channel;
@@ -67,6 +68,15 @@ final class ChannelConnection extends PeerView implements Connection {
       }
       if (!channel.isOpen()) {
         throw new SocketException("Connection closed");
+      }
+      // A platform thread waits in the kernel itself: no hand-off through the loop and back. A
+      // virtual thread parks instead, so that it holds no carrier while it waits.
+      if (!HandlerThreads.currentIsVirtual() && (read ? channel.awaitReadable() : channel.awaitWritable())) {
+        if (Thread.interrupted()) {
+          Thread.currentThread().interrupt();
+          throw new InterruptedIOException("Interrupted while waiting for the connection");
+        }
+        return;
       }
       ready = false;
       thread = Thread.currentThread();

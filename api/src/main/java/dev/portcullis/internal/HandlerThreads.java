@@ -29,6 +29,29 @@ final class HandlerThreads {
   /** Whether this JVM has virtual threads (JDK 21+). */
   static final boolean VIRTUAL = virtualFactory("probe-") != null;
 
+  private static final java.lang.invoke.MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+  private static java.lang.invoke.MethodHandle isVirtualHandle() {
+    try {
+      return java.lang.invoke.MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
+          java.lang.invoke.MethodType.methodType(boolean.class));
+    } catch (ReflectiveOperationException e) {
+      return null; // JDK 17-20
+    }
+  }
+
+  /** Whether the calling thread is virtual (never on JDK 17-20). */
+  static boolean currentIsVirtual() {
+    if (IS_VIRTUAL == null) {
+      return false;
+    }
+    try {
+      return (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
+    } catch (Throwable t) {
+      throw new AssertionError("Thread.isVirtual failed", t);
+    }
+  }
+
   /** The default executor: threads named {@code portcullis-handler-PORT-N}. */
   static ExecutorService newDefault(int port) {
     String prefix = "portcullis-handler-" + port + "-";

@@ -55,6 +55,16 @@ final class IdleChannel extends ForwardingChannel {
   }
 
   @Override
+  public boolean awaitReadable() throws IOException {
+    return delegate.awaitReadable(); // waiting is not activity
+  }
+
+  @Override
+  public boolean awaitWritable() throws IOException {
+    return delegate.awaitWritable();
+  }
+
+  @Override
   public int read(byte[] dst, int offset, int length) throws IOException {
     return moved(delegate.read(dst, offset, length));
   }

@@ -114,6 +114,33 @@ public interface Channel {
   void whenReadable(Runnable task);
 
   /**
+   * Blocks the calling thread in the kernel until the channel has something to read (bytes, the
+   * end of stream or an error) or is closed: a way for a platform thread to wait with no hand-off
+   * through the event loop, which costs microseconds a message on a busy CPU. Returns {@code true}
+   * once it has waited (the caller reads again: there may still be nothing, as after a spurious
+   * wake), or {@code false} at once if this channel cannot wait this way, and the caller then uses
+   * {@link #whenReadable}. Closing the channel from any thread wakes a waiter. Never call it on
+   * the event loop, nor from a virtual thread, whose carrier it would hold. The default cannot.
+   *
+   * @return whether it waited
+   * @throws IOException if the channel is closed or the wait fails
+   */
+  default boolean awaitReadable() throws IOException {
+    return false;
+  }
+
+  /**
+   * As {@link #awaitReadable}, for room to write; the caller falls back to {@link #whenWritable}
+   * when it returns {@code false}. The default cannot.
+   *
+   * @return whether it waited
+   * @throws IOException if the channel is closed or the wait fails
+   */
+  default boolean awaitWritable() throws IOException {
+    return false;
+  }
+
+  /**
    * Runs {@code task} on the event loop each time new bytes arrive, at end of stream, on an error
    * and once at close, until {@code watchReadable(null)}: a standing registration, so a busy
    * connection costs no re-arming per message. The watch is edge-triggered: the task must read

@@ -38,7 +38,12 @@ public final class BenchSuite {
   }
 
   /** One server under test. */
-  record ServerKind(String name, boolean java, String mainClass) {}
+  /** A server in the suite; {@code args} are extra arguments (Portcullis's handler style). */
+  record ServerKind(String name, boolean java, String mainClass, List<String> args) {
+    ServerKind(String name, boolean java, String mainClass) {
+      this(name, java, mainClass, List.of());
+    }
+  }
 
   private final Path bench = Path.of("").toAbsolutePath();
   private final Path out = bench.resolve("target/results");
@@ -58,7 +63,10 @@ public final class BenchSuite {
       new ServerKind("C", false, null),
       new ServerKind("JDK NIO", true, "dev.portcullis.bench.servers.NioServer"),
       new ServerKind("Netty", true, "dev.portcullis.bench.servers.NettyServer"),
-      new ServerKind("Portcullis", true, "dev.portcullis.bench.servers.PortcullisServer"));
+      new ServerKind("Portcullis", true, "dev.portcullis.bench.servers.PortcullisServer"),
+      // What users write first: handle(conn -> ...) on the default executor.
+      new ServerKind("Portcullis handle", true, "dev.portcullis.bench.servers.PortcullisServer",
+          List.of("--style", "threads")));
 
   static final List<Workload> WORKLOADS = List.of(
       new Workload("W1", "connection churn, 100,000 rules", "churn", false,
@@ -117,7 +125,7 @@ public final class BenchSuite {
       for (int r = 0; r < runs; r++) {
         for (int k = 0; k < SERVERS.size(); k++) {
           ServerKind s = SERVERS.get((k + r) % SERVERS.size()); // interleave: rotate the order each run
-          if (w.kernelFilter() && !s.name().equals("Portcullis")) {
+          if (w.kernelFilter() && !s.name().startsWith("Portcullis")) {
             continue; // only Portcullis compiles its policy into the kernel
           }
           Measurement m = measure(w, s, r + 1);
@@ -152,6 +160,7 @@ public final class BenchSuite {
       c.add(cDir.resolve("cserver").toString());
     }
     c.addAll(List.of("--port", "0", "--mode", mode, "--policy", policy.toString()));
+    c.addAll(s.args());
     return Processes.pinned(1, c);
   }
 

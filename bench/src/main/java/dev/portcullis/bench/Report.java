@@ -15,7 +15,7 @@ import java.util.Map;
 final class Report {
   private Report() {}
 
-  private static final String[] COLORS = {"#6b7280", "#f59e0b", "#3b82f6", "#10b981"};
+  private static final String[] COLORS = {"#6b7280", "#f59e0b", "#3b82f6", "#10b981", "#8b5cf6"};
 
   static void write(Path out, List<Measurement> rows, List<IdleMeasurement> idle, List<String[]> jmh, int runs,
       int warmup, int seconds, int idleConns) throws IOException {
@@ -158,7 +158,7 @@ final class Report {
     Map<String, Map<String, double[]>> med = new java.util.LinkedHashMap<>(all);
     med.values().removeIf(g -> !g.containsKey("C"));
     int groups = med.size();
-    int width = 140 + groups * 170;
+    int width = 140 + groups * (34 * BenchSuite.SERVERS.size() + 36);
     int height = 360;
     int baseY = 300;
     double max = 1;
@@ -197,7 +197,7 @@ final class Report {
         i++;
       }
       svg.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text>%n", gx + 40, baseY + 18, g.getKey()));
-      gx += 170;
+      gx += 34 * BenchSuite.SERVERS.size() + 36;
     }
     int lx = 80;
     for (int i = 0; i < BenchSuite.SERVERS.size(); i++) {

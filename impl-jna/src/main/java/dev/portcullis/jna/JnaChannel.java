@@ -214,6 +214,46 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     return n;
   }
 
+  /** One struct pollfd per waiting thread: platform threads only, so a thread-local costs little. */
+  private static final ThreadLocal<int[]> POLL_FD = ThreadLocal.withInitial(() -> new int[2]);
+
+  @Override
+  public boolean awaitReadable() throws IOException {
+    return awaitInKernel(LibC.POLLIN | LibC.POLLRDHUP);
+  }
+
+  @Override
+  public boolean awaitWritable() throws IOException {
+    return awaitInKernel(LibC.POLLOUT);
+  }
+
+  /**
+   * {@code poll(2)} on this descriptor from the calling thread: the kernel wakes it when the
+   * socket is ready, with no event loop in between. The reference held meanwhile keeps the
+   * descriptor from being closed (and its number reused) under the poll; {@link #close} shuts the
+   * socket down to wake it.
+   */
+  private boolean awaitInKernel(int events) throws IOException {
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    try {
+      int[] pollfd = POLL_FD.get();
+      pollfd[0] = fd;
+      pollfd[1] = events; // revents, the high half, cleared
+      int n;
+      do {
+        n = LibC.poll(pollfd, 1, -1);
+      } while (n < 0 && Errors.lastErrno() == LinuxErrno.EINTR);
+      if (n < 0) {
+        throw Errors.exception("poll(fd " + fd + ")", Errors.lastErrno());
+      }
+      return true;
+    } finally {
+      release();
+    }
+  }
+
   @Override
   public void whenReadable(Runnable task) {
     Objects.requireNonNull(task, "task");
@@ -386,6 +426,10 @@ final class JnaChannel implements Channel, EventLoop.Handler {
       if (state.compareAndSet(s, s | CLOSED)) {
         if (s == 0) {
           destroy();
+        } else {
+          // In use, perhaps by a thread waiting in poll(2): shutting the socket down wakes it, and
+          // the last user closes the descriptor.
+          LibC.shutdown(fd, LibC.SHUT_RDWR);
         }
         break;
       }

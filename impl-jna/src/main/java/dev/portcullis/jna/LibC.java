@@ -109,6 +109,13 @@ final class LibC {
   // see fcntl(2); only the commands that take an int (or nothing) are used
   static native int fcntl(int fd, int command, int argument);
 
+  // see poll(2): fds is one struct pollfd as two ints, {fd, events | revents << 16} (little-endian)
+  static native int poll(int[] fds, long nfds, int timeoutMillis);
+
+  static final int POLLIN = 0x001;
+  static final int POLLOUT = 0x004;
+  static final int POLLRDHUP = 0x2000;
+
   // see close(2), shutdown(2)
   static native int close(int fd);
 

@@ -175,8 +175,14 @@ class HaproxyTest {
           Socket s = Clients.connect("127.0.0." + i, fe);
           held.add(s);
           s.setSoTimeout(10_000);
-          assertEquals("hi", new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
-              StandardCharsets.US_ASCII)).readLine(), () -> "client 127.0.0." + held.size() + " served; " + log());
+          String line;
+          try {
+            line = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                StandardCharsets.US_ASCII)).readLine();
+          } catch (java.io.IOException e) {
+            throw new AssertionError("client 127.0.0." + i + ": " + e + "; server " + server.stats() + "; " + log(), e);
+          }
+          assertEquals("hi", line, () -> "client 127.0.0." + held.size() + " served; " + log());
         }
         assertEquals(0, server.stats().limited(), "five clients through one proxy, none over its own limit");
       } finally {

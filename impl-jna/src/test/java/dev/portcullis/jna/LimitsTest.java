@@ -285,12 +285,16 @@ class LimitsTest {
         return s.pendingHandshakes() == 0 && s.openConnections() == 0 && s.accepted() == s.outcomes();
       }, Duration.ofSeconds(10)), "every connection accounted for: " + server.stats());
       stats = server.stats();
-      assertEquals(n + 10, stats.accepted(), stats.toString());
+      // A client that resets right after connect can be dropped by the kernel before its TCP
+      // handshake completed on the server's side (the RST reaches the half-open request first):
+      // then it is never accepted. Only those (case 3, 5,000 of them) may be missing.
+      long lost = n + 10 - stats.accepted();
+      assertTrue(lost >= 0 && lost <= 5_000, "accepted " + stats.accepted() + " of " + (n + 10) + ": " + stats);
       assertEquals(5_000, stats.denied());
       assertEquals(5_000 - 50, stats.limited());
       assertEquals(served, stats.handled());
-      assertTrue(stats.handshakeFailures() >= 10_000, "wrong lines and resets: " + stats);
-      assertTrue(stats.handshakeTimeouts() + stats.handshakeFailures() >= 10_010, stats.toString());
+      assertTrue(stats.handshakeFailures() >= 10_000 - lost, "wrong lines and resets: " + stats);
+      assertTrue(stats.handshakeTimeouts() + stats.handshakeFailures() >= 10_010 - lost, stats.toString());
     }
     assertTrue(Clients.await(() -> {
       try {
