@@ -52,15 +52,42 @@ public final class Cidr implements Comparable<Cidr> {
     if (!text.equals(text.strip())) {
       throw new IllegalArgumentException(quote(text) + " has leading or trailing white space");
     }
+    String[] list = text.split("[,;\\s]+");
+    if (list.length > 1) {
+      throw new IllegalArgumentException(quote(text) + " is a list; a rule takes one prefix, so give each its own:"
+          + " .allow(\"" + list[0] + "\").allow(\"" + list[1] + "\")" + (list.length > 2 ? "..." : "")
+          + " (or one line each in policy text)");
+    }
     int slash = text.indexOf('/');
     String addressPart = slash < 0 ? text : text.substring(0, slash);
     IpLiterals.Parsed a = IpLiterals.parse(addressPart, text);
+    if (slash >= 0 && a.family() == 4 && text.indexOf('.', slash) >= 0) {
+      throw netmask(text, addressPart, text.substring(slash + 1));
+    }
     int max = a.family() == 4 ? 32 : 128;
     int length = max;
     if (slash >= 0) {
       length = parseLength(text.substring(slash + 1), max, text);
     }
     return create(a.family(), a.hi(), a.lo(), length, text);
+  }
+
+  /** {@code 10.0.0.0/255.0.0.0}: a netmask where a prefix length belongs; say which length it means. */
+  private static IllegalArgumentException netmask(String text, String address, String mask) {
+    int m;
+    try {
+      m = IpLiterals.parseIpv4(mask, text);
+    } catch (IllegalArgumentException e) {
+      return new IllegalArgumentException(quote(text) + " has '" + mask + "' after '/', which is neither a prefix"
+          + " length (0..32) nor a netmask");
+    }
+    int bits = Integer.bitCount(m);
+    if (m != (bits == 0 ? 0 : -1 << (32 - bits))) {
+      return new IllegalArgumentException(quote(text) + " has the netmask " + mask + " after '/', which is not"
+          + " contiguous, so no prefix length means it; write the prefix length, such as " + address + "/24");
+    }
+    return new IllegalArgumentException(quote(text) + " has a netmask after '/'; write the prefix length: "
+        + address + "/" + bits);
   }
 
   /**

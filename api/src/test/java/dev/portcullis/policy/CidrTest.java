@@ -642,4 +642,24 @@ class CidrTest {
         () -> assertEquals("2001:db8::1:0:0:1", referenceFormat(new int[] {0x2001, 0xdb8, 0, 0, 1, 0, 0, 1})),
         () -> assertEquals("::", referenceFormat(new int[8])));
   }
+
+  @Test
+  void aListIsRefusedWithTheTwoCallsItMeant() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Cidr.parse("10.0.0.0/8,192.168.0.0/16"));
+    assertTrue(e.getMessage().contains("'10.0.0.0/8,192.168.0.0/16' is a list"), e.getMessage());
+    assertTrue(e.getMessage().contains(".allow(\"10.0.0.0/8\").allow(\"192.168.0.0/16\")"), e.getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Cidr.parse("10.0.0.0/8 10.1.0.0/16"))
+        .getMessage().contains("is a list"));
+  }
+
+  @Test
+  void aNetmaskIsRecognizedAndItsPrefixLengthSuggested() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Cidr.parse("10.0.0.0/255.0.0.0"));
+    assertTrue(e.getMessage().contains("has a netmask after '/'; write the prefix length: 10.0.0.0/8"), e.getMessage());
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Cidr.parse("192.168.1.0/255.255.255.0"))
+        .getMessage().contains("192.168.1.0/24"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> Cidr.parse("10.0.0.0/255.0.255.0"))
+        .getMessage().contains("not contiguous"));
+  }
 }

@@ -63,6 +63,13 @@ class LauncherTest {
   }
 
   @Test
+  void checkSkipsCommentsAndBlankLinesOnStdinAsPolicyFilesDo() {
+    assertEquals(0, run("# who is in the office\n10.0.0.1   # the printer\n\n   \n10.9.9.9\n", "check", "--allow",
+        "10.0.0.0/8"), err());
+    assertEquals("10.0.0.1 allow allow 10.0.0.0/8\n10.9.9.9 allow allow 10.0.0.0/8\n", out());
+  }
+
+  @Test
   void checkWithMalformedAddressStillDecidesTheOthersAndExits2() {
     assertEquals(2, run("10.0.0.1\nexample.com\n10.1.2\n10.0.0.2\n", "check", "--allow", "10.0.0.0/8"));
     assertEquals("10.0.0.1 allow allow 10.0.0.0/8\n10.0.0.2 allow allow 10.0.0.0/8\n", out());

@@ -93,7 +93,9 @@ public final class Check {
       try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
         String line;
         while ((line = r.readLine()) != null) {
-          String a = line.strip();
+          // As in policy files: '#' starts a comment, and blank lines are skipped.
+          int hash = line.indexOf('#');
+          String a = (hash >= 0 ? line.substring(0, hash) : line).strip();
           if (!a.isEmpty()) {
             bad |= !decide(policy, hosts, a, out, err);
           }
