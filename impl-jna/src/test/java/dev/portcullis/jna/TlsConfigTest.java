@@ -67,6 +67,18 @@ class TlsConfigTest {
   }
 
   @Test
+  void aMissingPemFileNamesItsRoleAndTheFlagOrMethod() throws Exception {
+    Path crt = pki.file("server.crt");
+    Path key = pki.file("server.key");
+    refused(NoSuchFileException.class, () -> Handshakes.tls(pki.file("nope.crt"), key),
+        "nope.crt", "server certificate chain", "--tls-cert");
+    refused(NoSuchFileException.class, () -> Handshakes.tls(crt, pki.file("nope.key")),
+        "nope.key", "private key", "--tls-key");
+    refused(NoSuchFileException.class, () -> Handshakes.tls(crt, key).requireClientCertificate(pki.file("nope-ca.crt")),
+        "nope-ca.crt", "client CA", "requireClientCertificate", "--tls-client-ca");
+  }
+
+  @Test
   void bothKeyForms() throws Exception {
     // server.key is PKCS#1 ("BEGIN RSA PRIVATE KEY"); alice.key is PKCS#8 EC.
     assertTrue(Files.readString(pki.file("server.key")).contains("BEGIN RSA PRIVATE KEY"));

@@ -31,11 +31,11 @@ final class Pem {
   private Pem() {}
 
   /** Every {@code CERTIFICATE} block of the file, in order: for a server, leaf first. */
-  static List<X509Certificate> certificates(Path file) throws IOException {
+  static List<X509Certificate> certificates(Path file, String role) throws IOException {
     List<X509Certificate> out = new ArrayList<>();
     try {
       CertificateFactory factory = CertificateFactory.getInstance("X.509");
-      for (Block b : blocks(file)) {
+      for (Block b : blocks(file, role)) {
         if (b.type.equals("CERTIFICATE")) {
           for (Certificate c : factory.generateCertificates(new ByteArrayInputStream(b.der))) {
             out.add((X509Certificate) c);
@@ -52,9 +52,9 @@ final class Pem {
   }
 
   /** The one private key of the file: PKCS#8 ({@code PRIVATE KEY}) or PKCS#1 ({@code RSA PRIVATE KEY}). */
-  static PrivateKey privateKey(Path file) throws IOException {
+  static PrivateKey privateKey(Path file, String role) throws IOException {
     PrivateKey found = null;
-    for (Block b : blocks(file)) {
+    for (Block b : blocks(file, role)) {
       PrivateKey key;
       switch (b.type) {
         case "PRIVATE KEY" -> key = pkcs8(file, b.der);
@@ -160,9 +160,22 @@ final class Pem {
 
   private record Block(String type, byte[] der) {}
 
-  private static List<Block> blocks(Path file) throws IOException {
+  /** Role names for messages: what the file is for, and the method and launcher flag that named it. */
+  static final String SERVER_CHAIN = "server certificate chain (Handshakes.tls(certificateChain, ...), --tls-cert)";
+  static final String SERVER_KEY = "private key (Handshakes.tls(..., privateKey), --tls-key)";
+  static final String CLIENT_CA = "client CA (Tls.requireClientCertificate(...), --tls-client-ca)";
+
+  private static List<Block> blocks(Path file, String role) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such file for the " + role);
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new java.nio.file.AccessDeniedException(file.toString(), null, "cannot read the " + role);
+    }
     // ISO-8859-1 decodes any byte: comments in CA bundles may be UTF-8, and a BOM may lead.
-    String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+    String text = new String(bytes, StandardCharsets.ISO_8859_1);
     if (text.startsWith("\u00ef\u00bb\u00bf")) {
       text = text.substring(3);
     }

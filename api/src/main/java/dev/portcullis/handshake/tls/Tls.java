@@ -99,8 +99,8 @@ public final class Tls implements Handshake {
   public static Tls fromPem(Path certificateChain, Path privateKey) throws IOException {
     Objects.requireNonNull(certificateChain, "certificateChain");
     Objects.requireNonNull(privateKey, "privateKey");
-    List<X509Certificate> chain = Pem.certificates(certificateChain);
-    PrivateKey key = Pem.privateKey(privateKey);
+    List<X509Certificate> chain = Pem.certificates(certificateChain, Pem.SERVER_CHAIN);
+    PrivateKey key = Pem.privateKey(privateKey, Pem.SERVER_KEY);
     Pem.checkPair(key, chain.get(0), privateKey, certificateChain);
     try {
       KeyStore store = KeyStore.getInstance("PKCS12");
@@ -155,7 +155,8 @@ public final class Tls implements Handshake {
    * @throws IllegalArgumentException if it holds no valid certificate, naming the file
    */
   public Tls requireClientCertificate(Path certificateAuthorities) throws IOException {
-    List<X509Certificate> cas = Pem.certificates(Objects.requireNonNull(certificateAuthorities, "certificateAuthorities"));
+    List<X509Certificate> cas = Pem.certificates(Objects.requireNonNull(certificateAuthorities, "certificateAuthorities"),
+        Pem.CLIENT_CA);
     try {
       KeyStore store = KeyStore.getInstance("PKCS12");
       store.load(null, null);
