@@ -41,11 +41,12 @@ public final class SpreadProbe implements Acceptor {
   @Override
   public void accepted(Channel channel) {
     Thread me = Thread.currentThread();
+    acceptedOn.put(channel, me);
+    channels.add(channel);
+    // Recorded first: whoever the latch wakes sees this channel.
     if (acceptedOn.values().stream().anyMatch(t -> t != me)) {
       otherLoop.countDown();
     }
-    acceptedOn.put(channel, me);
-    channels.add(channel);
     if (firstIn.getCount() > 0) {
       firstIn.countDown();
       try {
