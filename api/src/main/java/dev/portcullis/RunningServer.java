@@ -76,9 +76,12 @@ public interface RunningServer extends AutoCloseable {
   boolean awaitTermination(Duration timeout) throws InterruptedException;
 
   /**
-   * Stops gracefully: stops accepting at once (the listening address is free at once), lets handshakes and handlers in flight finish for up to {@code grace}, then closes what
-   * is left, as {@link #close()} does. Connections the kernel had queued but the server had not
-   * accepted yet are reset when the listening socket closes. Returns when the server is closed.
+   * Stops gracefully: stops accepting new connections, takes the ones the kernel had already
+   * queued (whose {@code connect()} had returned) through the usual pipeline, closes the listening
+   * socket (the address is free from then on, a fraction of a second after the call), lets
+   * handshakes and handlers in flight on every event loop finish for up to {@code grace}, then
+   * closes what is left, as {@link #close()} does. So a client whose connection was accepted by the
+   * kernel before the call is served, not reset. Returns when the server is closed.
    *
    * @param grace how long connections in flight may take to finish
    * @return {@code true} if every connection finished within the grace period

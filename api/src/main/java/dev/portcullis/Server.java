@@ -68,6 +68,7 @@ public final class Server {
   private LoopHandler loopHandler;
   private Executor executor;
   private Transport transport;
+  private int eventLoops; // 0: the default, decided at start()
 
   private Server(Endpoint endpoint) {
     this.endpoint = endpoint;
@@ -660,6 +661,28 @@ public final class Server {
     return this;
   }
 
+  /**
+   * How many event loops accept and serve connections, each on a thread of its own named {@code
+   * portcullis-loop-...}. Every connection lives on the loop that accepted it for its whole life
+   * (its handshake and, with {@link #handleOnLoop}, its handler), so a loop count near the number
+   * of cores spreads the work without any connection moving between threads. All loops accept from
+   * the one listening socket, whatever the endpoint (TCP, Unix, systemd), with one accept queue and
+   * one kernel filter; the limits, the statistics and {@code updatePolicy} are the server's, exact
+   * across loops. Default: {@link Runtime#availableProcessors()} at {@code start()} (which follows
+   * the CPU affinity and container limits the JVM sees). An inetd connection is served on one loop.
+   *
+   * @param loops the number of loops, at least 1
+   * @return this builder
+   * @throws IllegalArgumentException if {@code loops < 1}
+   */
+  public Server eventLoops(int loops) {
+    if (loops < 1) {
+      throw new IllegalArgumentException("eventLoops must be at least 1, not " + loops);
+    }
+    this.eventLoops = loops;
+    return this;
+  }
+
   /** What a Unix socket server needs of its rules, checked at start. */
   private void checkUnix(AccessPolicy effective) {
     boolean specificCredentialRule = effective.credentialRules().stream()
@@ -784,7 +807,8 @@ public final class Server {
     Limits merged = limits.over(effective.limits());
     checkRelayedLimits(merged);
     ServerConfig config = new ServerConfig(where, effective, List.copyOf(handshakes), handshakeTimeout, idleTimeout,
-        Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor), merged);
+        Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor), merged,
+        eventLoops > 0 ? eventLoops : Math.max(1, Runtime.getRuntime().availableProcessors()));
     return ServerInstance.start(config, t);
   }
 }

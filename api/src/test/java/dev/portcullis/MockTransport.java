@@ -1,6 +1,7 @@
 package dev.portcullis;
 
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
@@ -24,6 +25,7 @@ final class MockTransport {
       when(transport.name()).thenReturn("mock");
       when(transport.isAvailable()).thenReturn(true);
       when(transport.open(any(), any())).thenReturn(listener);
+      when(transport.open(any(), anyInt(), any())).thenReturn(listener);
     } catch (java.io.IOException e) {
       throw new AssertionError(e);
     }
@@ -50,7 +52,7 @@ final class MockTransport {
   /** The acceptor the server gave the transport when it started. */
   Acceptor acceptor() throws Exception {
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).open(any(), captor.capture());
+    verify(transport).open(any(), anyInt(), captor.capture());
     return captor.getValue();
   }
 }

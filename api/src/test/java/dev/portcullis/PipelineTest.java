@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.never;
 import static org.mockito.Mockito.verify;
@@ -53,7 +54,7 @@ class PipelineTest {
   private Server server() throws Exception {
     when(transport.name()).thenReturn("mock");
     when(transport.isAvailable()).thenReturn(true);
-    when(transport.open(any(), any())).thenReturn(listener);
+    when(transport.open(any(), anyInt(), any())).thenReturn(listener);
     when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     Executor inline = Runnable::run;
     return Server.on(7000).transport(transport).executor(inline);
@@ -63,7 +64,7 @@ class PipelineTest {
     server = s.start();
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
     ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
-    verify(transport).open(options.capture(), captor.capture());
+    verify(transport).open(options.capture(), anyInt(), captor.capture());
     acceptor = captor.getValue();
   }
 

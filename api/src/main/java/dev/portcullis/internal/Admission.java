@@ -162,16 +162,22 @@ final class Admission {
 
   /** A connection is about to start its handshake: true if it may, false (counted, logged) if over the cap. */
   boolean beginHandshake(Channel socket) {
-    if (maxPendingHandshakes > 0 && counters.pendingHandshakes.get() >= maxPendingHandshakes) {
-      long n = counters.limited.incrementAndGet();
-      if (refusals.due(RefusalLog.Kind.LIMIT)) {
-        refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far)",
-            RefusalLog.describe(socket, null), maxPendingHandshakes, n);
+    // Several loops begin handshakes at once: take the slot with a compare-and-set, so the cap
+    // holds exactly rather than each loop passing the same check.
+    java.util.concurrent.atomic.AtomicInteger pending = counters.pendingHandshakes;
+    for (int now = pending.get(); ; now = pending.get()) {
+      if (maxPendingHandshakes > 0 && now >= maxPendingHandshakes) {
+        long n = counters.limited.incrementAndGet();
+        if (refusals.due(RefusalLog.Kind.LIMIT)) {
+          refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far)",
+              RefusalLog.describe(socket, null), maxPendingHandshakes, n);
+        }
+        return false;
       }
-      return false;
+      if (pending.compareAndSet(now, now + 1)) {
+        return true;
+      }
     }
-    counters.pendingHandshakes.incrementAndGet();
-    return true;
   }
 
   /**

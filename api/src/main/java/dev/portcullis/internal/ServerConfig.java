@@ -23,6 +23,7 @@ import java.util.concurrent.Executor;
  * @param loopHandler the event-loop handler, if that style was chosen
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
  * @param limits the builder's limits merged over the policy's, once
+ * @param eventLoops how many event loops the transport accepts on, at least 1
  */
 public record ServerConfig(
     Endpoint endpoint,
@@ -33,4 +34,5 @@ public record ServerConfig(
     Optional<Handler> handler,
     Optional<LoopHandler> loopHandler,
     Optional<Executor> executor,
-    Limits limits) {}
+    Limits limits,
+    int eventLoops) {}

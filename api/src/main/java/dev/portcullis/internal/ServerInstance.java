@@ -65,7 +65,7 @@ public final class ServerInstance implements RunningServer {
       }
     }, "portcullis-close").start());
     try {
-      s.listener = transport.open(resolve(config.endpoint()), pipeline);
+      s.listener = transport.open(resolve(config.endpoint()), config.eventLoops(), pipeline);
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
         s.ownedExecutor.shutdownNow();

@@ -3,7 +3,8 @@ package dev.portcullis.spi;
 /**
  * The api's side of accepting: the transport asks it to admit each raw peer address, then hands
  * over the connections it admitted. All methods are called on the transport's event loop and must
- * not block.
+ * not block. A listener with several loops ({@link Transport#open(Endpoint, int, Acceptor)}) calls
+ * them from all of its loops at once, so an acceptor must then be thread-safe.
  */
 public interface Acceptor {
   /**
@@ -53,7 +54,8 @@ public interface Acceptor {
 
   /**
    * The listener stopped: closed on request, or because its event loop failed. Called once, from
-   * the loop thread as it exits. The default does nothing.
+   * the loop thread as it exits (with several loops: the first that failed, or else the last to
+   * stop; a failed loop stops the others). The default does nothing.
    *
    * @param failure why the loop stopped on its own, or null when it was closed on request
    */

@@ -20,9 +20,14 @@ public interface Listener extends AutoCloseable {
 
   /**
    * Stops accepting and closes the listening socket (a Unix socket's file is removed), while
-   * connections already accepted go on. Connections the kernel had queued but the server had not
-   * accepted yet are reset. Returns once the address is free. Idempotent; {@link #close()} still
-   * has to be called. The default closes everything at once.
+   * connections already accepted go on. Connections the kernel had already queued (their {@code
+   * connect()} has returned) are not lost: the transport first stops new ones reaching the queue
+   * where it can (a Unix socket's file goes first; a TCP socket the transport opened itself stops
+   * answering new handshakes while those under way complete), then accepts what is queued through
+   * the {@link Acceptor} as usual, and only then closes the socket. A socket this process inherited
+   * is not changed for its next owner: what is queued when it is closed stays queued there.
+   * Returns once the address is free. Idempotent; {@link #close()} still has to be called. The
+   * default closes everything at once.
    */
   default void stopAccepting() {
     close();

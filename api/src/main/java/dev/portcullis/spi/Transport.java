@@ -63,6 +63,8 @@ public interface Transport {
    * A transport that cannot serve a kind (no Unix domain sockets, no adopted descriptors) throws
    * {@link UnsupportedOperationException} naming itself and the kind.
    *
+   * <p>The same as {@link #open(Endpoint, int, Acceptor)} with one event loop.
+   *
    * @param endpoint where to listen
    * @param acceptor decides and receives accepted connections, called on the event loop
    * @return the running listener; it owns the descriptor from now on
@@ -72,4 +74,31 @@ public interface Transport {
    *     stays open or half-created
    */
   Listener open(Endpoint endpoint, Acceptor acceptor) throws IOException;
+
+  /**
+   * As {@link #open(Endpoint, Acceptor)}, accepting on up to {@code eventLoops} event loops, each
+   * on a thread of its own. The endpoint still has one socket (one address, one accept queue, one
+   * kernel filter); its connections are spread over the loops, and each connection lives on the loop
+   * that accepted it for its whole life: every callback of one {@link Channel} runs on that loop's
+   * thread. The {@code acceptor} is then called from several loops at once and must be thread-safe;
+   * {@link Acceptor#listenerStopped} is still called once. One inherited connected socket (inetd)
+   * is served on one loop whatever the count.
+   *
+   * <p>The default serves on one loop ({@link #open(Endpoint, Acceptor)}), which a transport
+   * without loops of its own may keep.
+   *
+   * @param endpoint where to listen
+   * @param eventLoops how many loops may accept, at least 1
+   * @param acceptor decides and receives accepted connections, called on the event loops
+   * @return the running listener; it owns the descriptor from now on
+   * @throws IllegalArgumentException if {@code eventLoops < 1}
+   * @throws java.net.BindException as for {@link #open(Endpoint, Acceptor)}
+   * @throws IOException as for {@link #open(Endpoint, Acceptor)}
+   */
+  default Listener open(Endpoint endpoint, int eventLoops, Acceptor acceptor) throws IOException {
+    if (eventLoops < 1) {
+      throw new IllegalArgumentException("eventLoops must be at least 1, not " + eventLoops);
+    }
+    return open(endpoint, acceptor);
+  }
 }

@@ -301,6 +301,96 @@ public abstract class TransportContract {
     assertTrue(eventually(() -> c.acceptor().released.contains(ch)), "close still closes what stopAccepting left");
   }
 
+  @Test
+  void stopAcceptingTakesTheConnectionsTheKernelHadQueued() throws Exception {
+    OneConnection c = listenWithOneConnection();
+    Listener listener = c.listener();
+    // Hold the loop in a task, so the next clients wait in the kernel's accept queue, connected.
+    CountDownLatch loopHeld = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    c.channel().execute(() -> {
+      loopHeld.countDown();
+      try {
+        release.await(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    await(loopHeld, "the loop runs the task");
+    List<Socket> queued = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Socket s = client("127.0.0.1", listener.localAddress());
+      s.getOutputStream().write('x');
+      queued.add(s);
+    }
+    Thread stopper = new Thread(listener::stopAccepting, "stopAccepting");
+    stopper.start();
+    // stopAccepting is now on its way to the loop, behind the task; let the loop go.
+    Thread.sleep(50);
+    release.countDown();
+    stopper.join(WAIT.toMillis());
+    assertFalse(stopper.isAlive(), "stopAccepting returned");
+    assertBindable(port(listener));
+    for (Socket s : queued) {
+      Channel ch = c.acceptor().next();
+      byte[] one = new byte[1];
+      assertTrue(eventually(() -> {
+        try {
+          return ch.read(one, 0, 1) == 1;
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }), "the queued client's byte arrived");
+      assertEquals(1, ch.write(new byte[] {'y'}, 0, 1));
+    }
+    for (Socket s : queued) {
+      assertEquals('y', s.getInputStream().read(), "a queued client is served, not reset");
+    }
+    assertEquals(6, c.acceptor().calls.stream().filter(call -> call.startsWith("accepted")).count());
+  }
+
+  // ---- several event loops
+
+  @Test
+  void withSeveralLoopsConnectionsSpreadOverThemAndEachChannelStaysOnItsLoop() throws Exception {
+    SpreadProbe acceptor = new SpreadProbe();
+    Listener listener = transport().open(tcp("127.0.0.1", 0), 2, acceptor);
+    toClose.add(listener);
+    Socket a = client("127.0.0.1", listener.localAddress());
+    await(acceptor.firstIn, "the first connection is accepted");
+    Socket b = client("127.0.0.1", listener.localAddress());
+    await(acceptor.otherLoop, "the second connection is accepted on another loop");
+    List<Socket> clients = List.of(a, b);
+    for (int i = 0; i < 2; i++) {
+      Channel ch = acceptor.channels.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      assertNotNull(ch, "accepted");
+      Socket peer = clients.stream().filter(s -> s.getLocalSocketAddress().equals(ch.remoteAddress())).findFirst()
+          .orElseThrow();
+      Thread loop = acceptor.acceptedOn.get(ch);
+      BlockingQueue<Thread> ranOn = new LinkedBlockingQueue<>();
+      for (int round = 0; round < 3; round++) {
+        ch.whenReadable(() -> {
+          ranOn.add(Thread.currentThread());
+          try {
+            ch.read(new byte[16], 0, 16);
+          } catch (IOException e) {
+            // the thread is what is checked
+          }
+        });
+        peer.getOutputStream().write('r');
+        ch.whenWritable(() -> ranOn.add(Thread.currentThread()));
+        ch.execute(() -> ranOn.add(Thread.currentThread()));
+        ch.schedule(() -> ranOn.add(Thread.currentThread()), 1, TimeUnit.MILLISECONDS);
+        for (int k = 0; k < 4; k++) {
+          Thread t = ranOn.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+          assertSame(loop, t, "every callback of a channel runs on the loop that accepted it");
+        }
+      }
+      assertTrue(ch.isOpen());
+    }
+    assertEquals(2, new java.util.HashSet<>(acceptor.acceptedOn.values()).size(), "two loops: " + acceptor.acceptedOn);
+  }
+
   // ---- failing to listen
 
   @Test

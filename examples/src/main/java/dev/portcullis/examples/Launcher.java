@@ -31,13 +31,13 @@ public final class Launcher {
       "           (and --deny-uid, --deny-user, --deny-gid, --deny-group)",
       "           [--max-connections N] [--max-per-source N] [--rate-per-source RATE[:BURST]]",
       "           [--max-pending-handshakes N] [--idle-timeout SECONDS] [--kernel-filter] [--grace SECONDS]",
-      "           [--watch (reload --policy FILE)]",
+      "           [--watch (reload --policy FILE)] [--loops N] (event loops; default: one per processor)",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
       "  check    [--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
       "           or --hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",
       "           decide addresses (arguments, or one a line on stdin): 'ADDRESS allow|deny RULE'",
       "  guard    --listen PORT --backend HOST:PORT [--bind ADDR] [rules as for echo] [--proxy-v2]",
-      "           [--max-connections N] [--max-per-source N] [--secret-file FILE]",
+      "           [--max-connections N] [--max-per-source N] [--secret-file FILE] [--loops N]",
       "           an access-controlled TCP forwarder in front of a service without access control",
       "  kv       --port P --secret-file FILE [--bind ADDR] [--allow CIDR]... [--policy FILE]",
       "           a key-value store (SET/GET/DEL/KEYS) behind an allow-list and the shared secret",
@@ -56,6 +56,7 @@ public final class Launcher {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
+    Service.handleSignals();
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
     if (status != 0 || !Set.of("echo", "guard", "admin", "kv", "http").contains(command)) {

@@ -6,11 +6,13 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What every example service does around its server: start it, print one ready line, stop
- * gracefully on SIGTERM or Ctrl-C (printing {@code stopped}), and turn failures into a message and
- * an exit status. The ready line is {@code listening on ADDRESS}, the same for every service, so
+ * gracefully on SIGTERM or Ctrl-C (printing {@code stopped}, exit status 0), and turn failures into
+ * a message and an exit status. The ready line is {@code listening on ADDRESS}, the same for every service, so
  * scripts and tests can wait for it.
  */
 public final class Service {
@@ -43,18 +45,56 @@ public final class Service {
   public static int run(String command, Setup setup, Duration grace, String suffix, PrintStream out,
       PrintStream err) {
     return serve(command, setup, running -> {
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      AtomicBoolean stopping = new AtomicBoolean();
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runnable stop = () -> {
+        if (!stopping.compareAndSet(false, true)) {
+          awaitQuietly(stopped);
+          return;
+        }
         try {
           running.shutdown(grace);
         } catch (InterruptedException e) {
           running.close();
+        } finally {
+          out.println("stopped");
+          out.flush();
+          stopped.countDown();
         }
-        out.println("stopped");
-        out.flush();
-      }, "portcullis-" + command + "-shutdown"));
+      };
+      // Any other way out of the JVM (System.exit, a signal not handled below) still stops gracefully.
+      Runtime.getRuntime().addShutdownHook(new Thread(stop, "portcullis-" + command + "-shutdown"));
+      if (handleSignals) {
+        // SIGTERM and Ctrl-C stop the server while the JVM goes on, so the command returns 0
+        // after a graceful stop rather than the JVM's 143 or 130.
+        for (String name : new String[] {"TERM", "INT"}) {
+          sun.misc.Signal.handle(new sun.misc.Signal(name),
+              signal -> new Thread(stop, "portcullis-" + command + "-stop").start());
+        }
+      }
       out.println("listening on " + describe(running.localAddress()) + suffix);
       out.flush();
     }, err);
+  }
+
+  private static volatile boolean handleSignals;
+
+  /**
+   * Has {@link #run} stop the server itself on SIGTERM and SIGINT, so that the process exits 0
+   * after a graceful stop (the JVM's own handling exits 143 or 130, which systemd counts as a
+   * failure without {@code SuccessExitStatus=}). For a process's {@code main} only: a JVM that hosts
+   * other code (a test runner) keeps its own signal handling.
+   */
+  public static void handleSignals() {
+    handleSignals = true;
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /**

@@ -83,11 +83,12 @@ final class EventLoop implements Runnable {
   private long timerSequence;
   private int cancelledTimers;
 
-  private EventLoop(int epfd, int wakeFd, SocketAddress owner) {
+  private EventLoop(int epfd, int wakeFd, SocketAddress owner, String suffix) {
     this.epfd = epfd;
     this.wakeFd = wakeFd;
     this.owner = owner;
-    this.thread = new Thread(this, "portcullis-loop-" + (owner instanceof InetSocketAddress ip ? ip.getPort() : owner));
+    this.thread = new Thread(this,
+        "portcullis-loop-" + (owner instanceof InetSocketAddress ip ? ip.getPort() : owner) + suffix);
   }
 
   /**
@@ -95,6 +96,14 @@ final class EventLoop implements Runnable {
    * the port (or the path), and its log lines name the address.
    */
   static EventLoop open(SocketAddress owner) throws SocketException {
+    return open(owner, 0, 1);
+  }
+
+  /**
+   * As {@link #open(SocketAddress)}, for loop {@code index} (from 0) of {@code count} serving one
+   * listener: with more than one, the thread name ends in {@code -1}, {@code -2}...
+   */
+  static EventLoop open(SocketAddress owner, int index, int count) throws SocketException {
     int epfd = LibC.epoll_create1(LibC.EPOLL_CLOEXEC);
     if (epfd < 0) {
       throw Errors.exception("epoll_create1(EPOLL_CLOEXEC)", Errors.lastErrno());
@@ -105,7 +114,7 @@ final class EventLoop implements Runnable {
       LibC.close(epfd);
       throw Errors.exception("eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)", errno);
     }
-    EventLoop loop = new EventLoop(epfd, wakeFd, owner);
+    EventLoop loop = new EventLoop(epfd, wakeFd, owner, count > 1 ? "-" + (index + 1) : "");
     if (!loop.control(LibC.EPOLL_CTL_ADD, wakeFd, LibC.EPOLLIN, WAKE_TOKEN, new int[4])) {
       int errno = Errors.lastErrno();
       loop.discard();

@@ -12,7 +12,7 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The Linux transport: libc through direct-mapped JNA, one epoll loop per listener.
+ * The Linux transport: libc through direct-mapped JNA, one or more epoll loops per listener.
  *
  * <p>Found by {@link java.util.ServiceLoader} when {@code portcullis-jna} is on the class path (or,
  * as module {@code dev.portcullis.jna}, on the module path), so
@@ -89,41 +89,62 @@ public final class JnaTransport implements Transport {
    */
   @Override
   public Listener open(Endpoint endpoint, Acceptor acceptor) throws IOException {
+    return open(endpoint, 1, acceptor);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Every kind of listening socket is served the same way: the one descriptor is added to each
+   * loop's epoll set with {@code EPOLLEXCLUSIVE} (Linux 4.5+), so a new connection wakes one idle
+   * loop, which accepts it and keeps it. There is one accept queue and, for TCP, one kernel filter.
+   * Loop threads are named {@code portcullis-loop-PORT-1}, {@code -2}... (without the index for one
+   * loop).
+   *
+   * @throws IllegalStateException if the transport cannot run here
+   */
+  @Override
+  public Listener open(Endpoint endpoint, int eventLoops, Acceptor acceptor) throws IOException {
     Objects.requireNonNull(endpoint, "endpoint");
     Objects.requireNonNull(acceptor, "acceptor");
+    if (eventLoops < 1) {
+      throw new IllegalArgumentException("eventLoops must be at least 1, not " + eventLoops);
+    }
     ensureAvailability();
     if (endpoint instanceof Endpoint.Tcp tcp) {
-      return listenTcp(tcp, acceptor);
+      return listenTcp(tcp, eventLoops, acceptor);
     }
     if (endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract) {
-      return UnixListener.open(endpoint, acceptor);
+      return UnixListener.open(endpoint, eventLoops, acceptor);
     }
     if (endpoint instanceof Endpoint.Inherited inherited) {
-      return inherit(inherited.socket(), acceptor);
+      return inherit(inherited.socket(), eventLoops, acceptor);
     }
     throw new IllegalArgumentException(endpoint.describe() + " is a declaration the server resolves before it opens"
         + " the socket; pass the Endpoint.Inherited it resolves to");
   }
 
-  private static Listener listenTcp(Endpoint.Tcp options, Acceptor acceptor) throws IOException {
+  private static Listener listenTcp(Endpoint.Tcp options, int loops, Acceptor acceptor) throws IOException {
     int fd = Sockets.openTcpListener(options);
     try {
+      java.net.SocketAddress local = Sockets.localAddress(fd);
       if (options.kernelFilter().isPresent()) {
-        KernelFilter.attach(fd, options.kernelFilter().get(), String.valueOf(Sockets.localAddress(fd)));
+        KernelFilter.attach(fd, options.kernelFilter().get(), String.valueOf(local));
       }
-      return ListeningSocket.start(fd, acceptor);
+      return ListeningSocket.start(fd, loops, acceptor, local, true);
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);
       throw e;
     }
   }
 
-  private static Listener inherit(InheritedSocket socket, Acceptor acceptor) throws IOException {
+  private static Listener inherit(InheritedSocket socket, int loops, Acceptor acceptor) throws IOException {
     Sockets.adopt(socket);
     if (socket.connected()) {
       return InheritedConnection.start(socket.descriptor(), acceptor);
     }
-    return ListeningSocket.start(socket.descriptor(), acceptor);
+    int fd = socket.descriptor();
+    return ListeningSocket.start(fd, loops, acceptor, Sockets.localAddress(fd), false);
   }
 
   @Override

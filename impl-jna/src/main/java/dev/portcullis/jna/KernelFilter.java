@@ -32,6 +32,7 @@ final class KernelFilter {
   private static final int LD_W_ABS = 0x20;
   private static final int LD_B_ABS = 0x30;
   private static final int ALU_RSH_K = 0x74;
+  private static final int ALU_AND_K = 0x54;
   private static final int JEQ_K = 0x15;
   private static final int JGT_K = 0x25;
   private static final int JGE_K = 0x35;
@@ -115,6 +116,44 @@ final class KernelFilter {
           + " ({}); filtering in user space only", where, deniedIpv4(policy).size(), (BPF_MAXINSNS - 6) / 3);
       return false;
     }
+    int errno = install(fd, program);
+    if (errno != 0) {
+      log.warn("kernelFilter on {}: setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
+          where, LinuxErrno.name(errno), Errors.describe(errno));
+      return false;
+    }
+    log.info("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) ({} instructions)", where,
+        deniedIpv4(policy).size(), program.length / 2);
+    return true;
+  }
+
+  /**
+   * The program a listening TCP socket gets when it stops accepting: it drops every packet that
+   * opens a handshake (SYN without ACK) and lets the rest through, so the handshakes under way
+   * still complete into the accept queue while no new one starts. A socket filter sees the packet
+   * from its TCP header on: byte 13 holds the flags.
+   */
+  static int[] handshakesUnderWayOnly() {
+    int[] p = new int[2 * 5];
+    int i = 0;
+    i = put(p, i, LD_B_ABS, 0, 0, 13);     // A = TCP flags
+    i = put(p, i, ALU_AND_K, 0, 0, 0x12);  // A = SYN | ACK bits
+    i = put(p, i, JEQ_K, 0, 1, 0x02);      // SYN alone: a new handshake
+    i = put(p, i, RET_K, 0, 0, DROP);
+    put(p, i, RET_K, 0, 0, ACCEPT);
+    return p;
+  }
+
+  /**
+   * Attaches {@link #handshakesUnderWayOnly()} to the listening TCP socket {@code fd}, replacing
+   * the policy's program: true if the kernel took it.
+   */
+  static boolean stopNewHandshakes(int fd) {
+    return install(fd, handshakesUnderWayOnly()) == 0;
+  }
+
+  /** {@code SO_ATTACH_FILTER} with the program: 0, or the errno. */
+  private static int install(int fd, int[] program) {
     int count = program.length / 2;
     Memory insns = new Memory(8L * count);
     for (int i = 0; i < count; i++) {
@@ -131,15 +170,8 @@ final class KernelFilter {
     fprog.setShort(0, (short) count);
     fprog.setPointer(8, insns);
     int[] asInts = fprog.getIntArray(0, 4);
-    if (LibC.setsockopt(fd, LibC.SOL_SOCKET, SO_ATTACH_FILTER, asInts, 16) < 0) {
-      int errno = Errors.lastErrno();
-      log.warn("kernelFilter on {}: setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
-          where, LinuxErrno.name(errno), Errors.describe(errno));
-      return false;
-    }
+    int errno = LibC.setsockopt(fd, LibC.SOL_SOCKET, SO_ATTACH_FILTER, asInts, 16) < 0 ? Errors.lastErrno() : 0;
     Pointer.nativeValue(insns); // keep the program reachable until the kernel has copied it
-    log.info("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) ({} instructions)", where,
-        deniedIpv4(policy).size(), count);
-    return true;
+    return errno;
   }
 }

@@ -54,6 +54,8 @@ final class LibC {
   static final int EPOLLHUP = 0x010;
   static final int EPOLLRDHUP = 0x2000;
   static final int EPOLLONESHOT = 1 << 30;
+  /** One listening socket in several epoll sets: wake one idle loop, not all (Linux 4.5+). */
+  static final int EPOLLEXCLUSIVE = 1 << 28;
   static final int EPOLLET = 1 << 31;
   static final int EFD_NONBLOCK = 0x800;
   static final int EFD_CLOEXEC = 0x80000;

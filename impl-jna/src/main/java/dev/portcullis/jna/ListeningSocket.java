@@ -7,22 +7,40 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A listening socket, TCP or Unix domain, registered on an event loop of its own.
+ * A listening socket, TCP or Unix domain, served by one or more event loops of its own.
  *
- * <p>When the socket is readable it accepts in batches until {@code EAGAIN}, each connection going
- * through the {@link ConnectionGate} before any object is made for it. Transient accept errors
- * are retried; running out of descriptors or memory pauses accepting for a moment instead of
- * spinning on a listener that stays readable. The kernel filter is replaced on the loop thread.
+ * <p>With several loops, the one descriptor is in every loop's epoll set with {@code
+ * EPOLLEXCLUSIVE}, so a new connection wakes one idle loop rather than all of them; each loop has
+ * its own {@link Loop} view (its own {@link ConnectionGate} and peer buffer), and a connection is
+ * registered on the loop that accepted it, for its whole life. One socket means one accept queue,
+ * one kernel filter and one code path for every kind of endpoint (TCP, Unix, inherited).
+ *
+ * <p>When a loop's view is readable it accepts in batches until {@code EAGAIN}, each connection
+ * going through its gate before any object is made for it. Transient accept errors are retried;
+ * running out of descriptors or memory pauses that loop's accepting for a moment instead of
+ * spinning on a listener that stays readable.
+ *
+ * <p>{@link #stopAccepting()} loses nothing the kernel queued: the other loops let go of the
+ * socket, a TCP socket this transport opened stops answering new handshakes (a socket filter drops
+ * SYNs) while those under way complete for {@link #HANDSHAKE_LINGER_NANOS}, one loop accepts the
+ * queue until {@code EAGAIN}, and only then is the socket closed.
  */
-final class ListeningSocket implements Listener, EventLoop.Handler {
+final class ListeningSocket implements Listener {
   private static final Logger log = LoggerFactory.getLogger(ListeningSocket.class);
 
   private static final int ACCEPT_BATCH = 1024;
   private static final long ACCEPT_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  /**
+   * How long a stopping TCP listener still accepts after it stopped answering new SYNs: time for
+   * the handshakes under way (whose client may already be told it is connected) to complete.
+   */
+  static final long HANDSHAKE_LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
   static {
     // Out of descriptors, the class loader cannot open a jar to load a class: everything the
@@ -32,134 +50,287 @@ final class ListeningSocket implements Listener, EventLoop.Handler {
   }
 
   private final int fd;
-  private final EventLoop loop;
-  private final ConnectionGate gate;
-  private final int generation;
-  private final int[] event = new int[4];
-  /** Made up front, like every class the EMFILE path needs (see the static initializer). */
-  private final Runnable resumeAccepting = this::resumeAccepting;
-  private boolean closed; // loop thread only
+  private final SocketAddress local;
+  private final Acceptor acceptor;
+  private final Loop[] loops;
+  /** Whether stopAccepting may filter new handshakes: a TCP socket this process opened itself. */
+  private final boolean ownSocket;
+  private final Object fdLock = new Object();
+  private boolean fdClosed; // guarded by fdLock
+  private boolean stopping; // guarded by fdLock: the policy filter is no longer replaced
+  private final AtomicInteger openViews;
+  private final AtomicInteger loopsRunning;
+  private final AtomicBoolean stopReported = new AtomicBoolean();
+  private final AtomicBoolean stopRequested = new AtomicBoolean();
+  private final CountDownLatch socketClosed = new CountDownLatch(1);
   private final dev.portcullis.spi.LogThrottle exhaustionLog = dev.portcullis.spi.LogThrottle.every(10, TimeUnit.SECONDS);
 
-  private ListeningSocket(int fd, EventLoop loop, Acceptor acceptor, SocketAddress local) {
+  private ListeningSocket(int fd, SocketAddress local, Acceptor acceptor, int count, boolean ownSocket) {
     this.fd = fd;
-    this.loop = loop;
-    this.gate = new ConnectionGate(loop, acceptor, local, null);
-    this.generation = loop.newGeneration();
+    this.local = local;
+    this.acceptor = acceptor;
+    this.loops = new Loop[count];
+    this.ownSocket = ownSocket;
+    this.openViews = new AtomicInteger(count);
+    this.loopsRunning = new AtomicInteger(count);
   }
 
-  /** Serves the listening socket {@code fd}, which it then owns, on a loop it starts. */
-  static ListeningSocket start(int fd, Acceptor acceptor) throws IOException {
-    return start(fd, acceptor, Sockets.localAddress(fd));
-  }
-
-  /** As {@link #start(int, Acceptor)}, reporting {@code local} as the address listened on. */
-  static ListeningSocket start(int fd, Acceptor acceptor, SocketAddress local) throws IOException {
-    EventLoop loop = EventLoop.open(local);
-    ListeningSocket socket = new ListeningSocket(fd, loop, acceptor, local);
-    if (!loop.control(LibC.EPOLL_CTL_ADD, fd, LibC.EPOLLIN, socket.generation, socket.event)) {
-      int errno = Errors.lastErrno();
-      loop.discard();
-      throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD)", errno);
+  /**
+   * Serves the listening socket {@code fd}, which it then owns, on {@code count} loops it starts,
+   * reporting {@code local} as the address listened on. {@code ownSocket}: a TCP socket this
+   * process opened, which {@link #stopAccepting()} may filter; not one it inherited, whose next
+   * owner would get the filter too. On failure nothing is started and {@code fd} stays open.
+   */
+  static ListeningSocket start(int fd, int count, Acceptor acceptor, SocketAddress local, boolean ownSocket)
+      throws IOException {
+    ListeningSocket socket = new ListeningSocket(fd, local, acceptor, count, ownSocket);
+    int interest = count > 1 ? LibC.EPOLLIN | LibC.EPOLLEXCLUSIVE : LibC.EPOLLIN;
+    try {
+      for (int i = 0; i < count; i++) {
+        EventLoop loop = EventLoop.open(local, i, count);
+        Loop view = socket.new Loop(loop, interest);
+        socket.loops[i] = view;
+        if (!loop.control(LibC.EPOLL_CTL_ADD, fd, interest, view.generation, view.event)) {
+          throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd + (count > 1 ? ", EPOLLEXCLUSIVE)" : ")"),
+              Errors.lastErrno());
+        }
+        loop.register(fd, view.generation, view);
+      }
+    } catch (IOException | RuntimeException e) {
+      for (Loop view : socket.loops) {
+        if (view != null) {
+          view.loop.discard();
+        }
+      }
+      throw e;
     }
-    loop.register(fd, socket.generation, socket);
-    loop.start(socket.gate::listenerStopped);
+    for (Loop view : socket.loops) {
+      view.loop.start(socket::loopStopped);
+    }
     return socket;
   }
 
   @Override
   public SocketAddress localAddress() {
-    return gate.localAddress();
+    return local;
   }
 
-  @Override
-  public void onEvents(int events) {
-    if (closed) {
-      return;
-    }
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-      int connection = gate.accept(fd);
-      if (connection >= 0) {
-        gate.admit(connection);
-        continue;
-      }
-      int errno = Errors.ioErrno();
-      if (errno == Errors.AGAIN) {
-        return;
-      }
-      if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
-        continue;
-      }
-      pauseAccepting(errno);
-      return;
-    }
+  /** How many loops serve this socket. */
+  int loopCount() {
+    return loops.length;
   }
 
   /**
-   * Out of descriptors or memory (or an error accept(2) does not list): the listener stays
-   * readable, so accepting again at once would spin. Stop watching it for a moment, and say so in
-   * the log at most every ten seconds.
+   * One loop's hold on the socket: its registration, its gate, its pause. Everything but the
+   * constructor runs on its loop's thread.
    */
-  private void pauseAccepting(int errno) {
-    if (exhaustionLog.due()) {
-      log.warn("accept4 on {} failed: {} ({}); pausing accepts for {} ms", localAddress(),
-          LinuxErrno.name(errno), Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
-    }
-    loop.control(LibC.EPOLL_CTL_MOD, fd, 0, generation, event);
-    loop.schedule(resumeAccepting, ACCEPT_PAUSE_NANOS);
-  }
+  private final class Loop implements EventLoop.Handler {
+    final EventLoop loop;
+    final ConnectionGate gate;
+    final int generation;
+    final int interest;
+    final int[] event = new int[4];
+    /** Made up front, like every class the EMFILE path needs (see the static initializer). */
+    final Runnable resumeAccepting = this::resumeAccepting;
+    boolean closed;
 
-  private void resumeAccepting() {
-    if (!closed) {
-      loop.control(LibC.EPOLL_CTL_MOD, fd, LibC.EPOLLIN, generation, event);
+    Loop(EventLoop loop, int interest) {
+      this.loop = loop;
+      this.gate = new ConnectionGate(loop, acceptor, local, null);
+      this.generation = loop.newGeneration();
+      this.interest = interest;
     }
-  }
 
-  /** Closes the listening socket, on the loop thread; accepted connections go on. */
-  private void closeSocket() {
-    if (!closed) {
-      closed = true;
+    @Override
+    public void onEvents(int events) {
+      if (!closed) {
+        acceptBatch();
+      }
+    }
+
+    /** Accepts up to a batch; true if the queue ran dry ({@code EAGAIN}) or accepting paused. */
+    boolean acceptBatch() {
+      for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int connection = gate.accept(fd);
+        if (connection >= 0) {
+          gate.admit(connection);
+          continue;
+        }
+        int errno = Errors.ioErrno();
+        if (errno == Errors.AGAIN) {
+          return true;
+        }
+        if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
+          continue;
+        }
+        pauseAccepting(errno);
+        return true;
+      }
+      return false;
+    }
+
+    /** Accepts until the queue is empty (or accepting pauses). */
+    void drain() {
+      while (!closed && !acceptBatch()) {
+        // another batch
+      }
+    }
+
+    /**
+     * Out of descriptors or memory (or an error accept(2) does not list): the listener stays
+     * readable, so accepting again at once would spin. Stop watching it for a moment, and say so
+     * in the log at most every ten seconds. A descriptor added with {@code EPOLLEXCLUSIVE} cannot
+     * be modified, only removed and added again.
+     */
+    private void pauseAccepting(int errno) {
+      if (exhaustionLog.due()) {
+        log.warn("accept4 on {} failed: {} ({}); pausing accepts for {} ms", local, LinuxErrno.name(errno),
+            Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
+      }
       loop.control(LibC.EPOLL_CTL_DEL, fd, 0, generation, event);
+      loop.schedule(resumeAccepting, ACCEPT_PAUSE_NANOS);
+    }
+
+    private void resumeAccepting() {
+      if (!closed) {
+        loop.control(LibC.EPOLL_CTL_ADD, fd, interest, generation, event);
+      }
+    }
+
+    /** Lets go of the socket; the last loop to let go closes it. */
+    void close() {
+      if (!closed) {
+        closed = true;
+        loop.control(LibC.EPOLL_CTL_DEL, fd, 0, generation, event);
+        if (openViews.decrementAndGet() == 0) {
+          closeSocket();
+        }
+      }
+    }
+
+    @Override
+    public void loopStopping() {
+      close();
+    }
+  }
+
+  private void closeSocket() {
+    synchronized (fdLock) {
+      fdClosed = true;
       LibC.close(fd);
     }
+    socketClosed.countDown();
   }
 
-  @Override
-  public void loopStopping() {
-    closeSocket();
+  /** A loop stopped: the first failure is reported (and stops the others), or else the last stop. */
+  private void loopStopped(Throwable failure) {
+    int left = loopsRunning.decrementAndGet();
+    if (failure != null) {
+      for (Loop view : loops) {
+        view.loop.stop();
+      }
+    }
+    if ((failure != null || left == 0) && stopReported.compareAndSet(false, true)) {
+      loops[0].gate.listenerStopped(failure);
+    }
   }
 
   @Override
   public void updateKernelFilter(AccessPolicy policy) {
-    loop.execute(() -> {
-      if (!closed) {
-        KernelFilter.attach(fd, policy, String.valueOf(localAddress())); // replaces the old program
+    synchronized (fdLock) {
+      if (!fdClosed && !stopping) {
+        KernelFilter.attach(fd, policy, String.valueOf(local)); // replaces the old program
       }
-    });
+    }
   }
 
-  /** Stops accepting and releases the address; returns once the listening socket is closed. */
+  /**
+   * Stops accepting without losing what the kernel queued, and releases the address: every loop but
+   * the first lets go of the socket; then the first stops new TCP handshakes (on a socket opened
+   * here), accepts the queue until {@code EAGAIN}, still accepts for {@link
+   * #HANDSHAKE_LINGER_NANOS} while handshakes under way complete, accepts once more and closes
+   * the socket. Returns once it is closed (at once when called on one of the loops).
+   */
   @Override
   public void stopAccepting() {
-    if (loop.inEventLoop()) {
-      closeSocket();
+    if (stopRequested.compareAndSet(false, true)) {
+      for (int i = 1; i < loops.length; i++) {
+        runAndWait(loops[i], loops[i]::close);
+      }
+      Loop first = loops[0];
+      first.loop.execute(() -> {
+        boolean filtered;
+        synchronized (fdLock) {
+          stopping = true;
+          filtered = ownSocket && !fdClosed && KernelFilter.stopNewHandshakes(fd);
+        }
+        first.drain();
+        if (!filtered) {
+          first.close();
+          return;
+        }
+        first.loop.schedule(() -> {
+          first.drain();
+          first.close();
+        }, HANDSHAKE_LINGER_NANOS);
+      });
+    }
+    if (!onOneOfTheLoops()) {
+      awaitUninterruptibly(socketClosed);
+    }
+  }
+
+  private boolean onOneOfTheLoops() {
+    for (Loop view : loops) {
+      if (view.loop.inEventLoop()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Runs {@code task} on the view's loop and waits for it, unless on that loop (or another of ours). */
+  private void runAndWait(Loop view, Runnable task) {
+    if (view.loop.inEventLoop()) {
+      task.run();
       return;
     }
     CountDownLatch done = new CountDownLatch(1);
-    loop.execute(() -> {
-      closeSocket();
-      done.countDown();
+    view.loop.execute(() -> {
+      try {
+        task.run();
+      } finally {
+        done.countDown();
+      }
     });
-    try {
-      done.await();
-    } catch (InterruptedException e) {
+    if (!onOneOfTheLoops()) {
+      awaitUninterruptibly(done);
+    }
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        latch.await();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
       Thread.currentThread().interrupt();
     }
   }
 
-  /** Stops the loop and waits until the port is released. Safe from any thread; idempotent. */
+  /** Stops every loop and waits until the port is released. Safe from any thread; idempotent. */
   @Override
   public void close() {
-    loop.close();
+    for (Loop view : loops) {
+      view.loop.stop();
+    }
+    for (Loop view : loops) {
+      view.loop.close();
+    }
   }
 }

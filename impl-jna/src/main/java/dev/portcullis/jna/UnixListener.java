@@ -50,8 +50,8 @@ final class UnixListener implements Listener {
     this.fileKey = fileKey;
   }
 
-  /** Listens on an {@link Endpoint.UnixPath} or an {@link Endpoint.UnixAbstract}. */
-  static Listener open(Endpoint endpoint, Acceptor acceptor) throws IOException {
+  /** Listens on an {@link Endpoint.UnixPath} or an {@link Endpoint.UnixAbstract}, on {@code loops} loops. */
+  static Listener open(Endpoint endpoint, int loops, Acceptor acceptor) throws IOException {
     int fd = LibC.socket(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC, 0);
     if (fd < 0) {
       throw Errors.exception("socket(AF_UNIX, SOCK_STREAM)", Errors.lastErrno());
@@ -69,14 +69,14 @@ final class UnixListener implements Listener {
           throw Errors.exception(call, errno);
         }
         Sockets.listen(fd, abstractSocket.backlog());
-        return ListeningSocket.start(fd, acceptor, new AbstractSocketAddress(name));
+        return ListeningSocket.start(fd, loops, acceptor, new AbstractSocketAddress(name), false);
       }
       Endpoint.UnixPath options = (Endpoint.UnixPath) endpoint;
       Path target = options.path().toAbsolutePath();
       removeIfStale(target);
       Object key = bindPrivatelyAndLink(fd, target, options);
       try {
-        ListeningSocket socket = ListeningSocket.start(fd, acceptor, UnixDomainSocketAddress.of(target));
+        ListeningSocket socket = ListeningSocket.start(fd, loops, acceptor, UnixDomainSocketAddress.of(target), false);
         return new UnixListener(socket, target, key);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(target);
@@ -223,9 +223,10 @@ final class UnixListener implements Listener {
   }
 
   /**
-   * Removes the socket file if it is still the one created here, then stops the loop. The file
+   * Removes the socket file if it is still the one created here, then stops accepting. The file
    * goes first, while the socket still listens, so a server starting meanwhile sees a live socket
-   * rather than a stale one it would replace.
+   * rather than a stale one it would replace, and so no new client can reach the socket while the
+   * connections already queued are accepted.
    */
   @Override
   public void stopAccepting() {

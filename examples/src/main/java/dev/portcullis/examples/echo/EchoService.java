@@ -47,7 +47,7 @@ public final class EchoService {
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
         "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode",
         "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace",
-        "--idle-timeout"));
+        "--idle-timeout", "--loops"));
     VALUED = Set.copyOf(v);
   }
 
@@ -57,6 +57,7 @@ public final class EchoService {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
+    Service.handleSignals();
     int status = run(args, System.out, System.err);
     if (status != 0) {
       System.exit(status);
@@ -104,6 +105,7 @@ public final class EchoService {
     int port = sources > 0 ? 0 : o.integer("--port", 0, 65535, null);
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
     int grace = o.integer("--grace", 0, 3600, 10);
+    Integer loops = o.one("--loops") == null ? null : o.integer("--loops", 1, 1024, null);
     if (o.has("--watch") && o.one("--policy") == null) {
       throw new UsageException("--watch reloads the --policy FILE; give one");
     }
@@ -138,6 +140,9 @@ public final class EchoService {
         server = Server.on(port).backlog(backlog);
       }
       server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
+      if (loops != null) {
+        server.eventLoops(loops);
+      }
       applyLimits(o, server);
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));

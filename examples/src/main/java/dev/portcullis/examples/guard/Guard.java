@@ -45,7 +45,7 @@ public final class Guard {
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--listen", "--bind", "--backend", "--max-connections", "--max-per-source", "--secret-file",
-        "--connect-timeout"));
+        "--connect-timeout", "--loops"));
     VALUED = Set.copyOf(v);
   }
 
@@ -55,6 +55,7 @@ public final class Guard {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
+    dev.portcullis.examples.Service.handleSignals();
     int status = run(args, System.out, System.err);
     if (status != 0) {
       System.exit(status);
@@ -94,6 +95,9 @@ public final class Guard {
       }
       if (o.one("--max-per-source") != null) {
         server.maxConnectionsPerSource(o.integer("--max-per-source", 1, Integer.MAX_VALUE, null));
+      }
+      if (o.one("--loops") != null) {
+        server.eventLoops(o.integer("--loops", 1, 1024, null));
       }
       if (o.one("--secret-file") != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))));
