@@ -236,6 +236,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
       if (queued + n > HARD_LIMIT) {
         overLimit(n);
         data.position(data.limit());
+        closing = true; // until the abort reaches the loop, later writes are dropped, not counted again
         channel.execute(this::abort);
         return;
       }
