@@ -16,11 +16,21 @@ import java.nio.ByteBuffer;
  *
  * <p>Every callback runs on the event loop, one at a time per connection, and must not block: a
  * blocked callback stalls every connection of that loop. Hand slow work to an executor and call
- * {@link LoopConnection#write} from there (it is safe from any thread). For code that is easier to
- * write with blocking streams, use {@link Handler} instead; see {@link Server#handle(Handler)}.
+ * {@link LoopConnection#write} from there (it is safe from any thread, and waits while the
+ * connection's queue is full). For code that is easier to write with blocking streams, use {@link
+ * Handler} instead; see {@link Server#handle(Handler)}.
  *
- * <p>An exception from a callback closes the connection and is logged and counted in {@link
- * ServerStats#handlerFailures()}.
+ * <p>Output is bounded per connection (see {@link LoopConnection}): loop code that produces more
+ * than it reads writes with {@link LoopConnection#tryWrite}, stops when it returns {@code false},
+ * and resumes in {@link #onWritable}.
+ *
+ * <p>Anything a callback throws, an {@code Error} such as {@code OutOfMemoryError} or {@code
+ * StackOverflowError} included, closes that connection at once, is counted in {@link
+ * ServerStats#handlerFailures()} and logged at WARN with its stack (at most one line a second,
+ * with the running count); the loop goes on serving its other connections. An {@code
+ * OutOfMemoryError} is survived on the bet that the memory was the failed connection's, and freed
+ * with it; if the whole heap is short the next allocations fail too. To have the process end and
+ * be restarted instead, run it with {@code -XX:+ExitOnOutOfMemoryError}.
  */
 @FunctionalInterface
 public interface LoopHandler {
@@ -41,6 +51,17 @@ public interface LoopHandler {
    * @throws Exception to close the connection
    */
   void onData(LoopConnection connection, ByteBuffer data) throws Exception;
+
+  /**
+   * The connection's queue drained to {@link LoopConnection#LOW_WATER} after a {@link
+   * LoopConnection#tryWrite} was refused or a write took it past {@link
+   * LoopConnection#MAX_QUEUED}: producing can resume. Called once per such episode; not after the
+   * connection is closed. The default does nothing.
+   *
+   * @param connection the connection
+   * @throws Exception to close the connection
+   */
+  default void onWritable(LoopConnection connection) throws Exception {}
 
   /**
    * The peer closed its side of the connection. The default closes ours once queued output is

@@ -150,10 +150,14 @@ final class Pipeline implements Acceptor {
     }
     long n = counters.handlerFailures.incrementAndGet();
     if (handlerFailures.due(RefusalLog.Kind.HANDLER_FAILED)) {
-      String who = connection.attribute(dev.portcullis.policy.PeerCredentials.class)
-          .map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
-          .orElseGet(() -> RefusalLog.describe(connection.peer(), connection.socketPeer()));
-      log.warn("Handler failed for {} ({} handler failures so far)", who, n, t);
+      try {
+        String who = connection.attribute(dev.portcullis.policy.PeerCredentials.class)
+            .map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
+            .orElseGet(() -> RefusalLog.describe(connection.peer(), connection.socketPeer()));
+        log.warn("Handler failed for {} ({} handler failures so far)", who, n, t);
+      } catch (Throwable unloggable) {
+        // Building the line failed too (out of memory, most likely); the count above still tells.
+      }
     }
   }
 

@@ -37,6 +37,9 @@ final class EventLoop implements Runnable {
   private static final int MAX_EVENTS = 256;
   private static final long WAKE_TOKEN = -1L;
   private static final Memory ONE = new Memory(8);
+  private static final dev.portcullis.spi.LogThrottle TASK_FAILURE_LOG =
+      dev.portcullis.spi.LogThrottle.every(1, java.util.concurrent.TimeUnit.SECONDS);
+  private static final java.util.concurrent.atomic.AtomicLong TASK_FAILURES = new java.util.concurrent.atomic.AtomicLong();
 
   static {
     ONE.setLong(0, 1);
@@ -198,7 +201,11 @@ final class EventLoop implements Runnable {
             LibC.read(wakeFd, Pointer.nativeValue(wakeBuffer), 8);
             wakePending.set(false);
           } else {
-            dispatch((int) data, (int) (data >>> 32), mask);
+            try {
+              dispatch((int) data, (int) (data >>> 32), mask);
+            } catch (Throwable t) {
+              taskFailed(t);
+            }
           }
         }
         runTasks();
@@ -264,6 +271,14 @@ final class EventLoop implements Runnable {
     }
   }
 
+  /**
+   * Runs a task or a descriptor's callback, and never throws: whatever it throws, an {@code
+   * OutOfMemoryError} or a {@code StackOverflowError} included, is logged (at most once a second)
+   * and the loop goes on with its other descriptors. An {@code OutOfMemoryError} is survived on the
+   * bet that the memory was the failed connection's; if the whole heap is short, the next
+   * allocations fail too, and {@code -XX:+ExitOnOutOfMemoryError} is the way to have the process
+   * end instead.
+   */
   static void runSafely(Runnable task) {
     if (task == null) {
       return;
@@ -271,7 +286,18 @@ final class EventLoop implements Runnable {
     try {
       task.run();
     } catch (Throwable t) {
-      log.error("Task on the event loop failed", t);
+      taskFailed(t);
+    }
+  }
+
+  private static void taskFailed(Throwable t) {
+    long n = TASK_FAILURES.incrementAndGet();
+    try {
+      if (TASK_FAILURE_LOG.due()) {
+        log.error("Task on the event loop failed; the loop goes on ({} such failures so far)", n, t);
+      }
+    } catch (Throwable ignored) {
+      // The line could not be built either (out of memory, most likely): the loop must go on.
     }
   }
 
