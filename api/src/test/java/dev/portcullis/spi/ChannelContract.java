@@ -478,9 +478,10 @@ public abstract class ChannelContract {
   void cancelStopsAScheduledTask() throws Exception {
     AtomicInteger cancelled = new AtomicInteger();
     CountDownLatch later = new CountDownLatch(1);
-    Channel.Cancellable handle = channel.schedule(cancelled::incrementAndGet, 20, MILLISECONDS);
+    // Far enough out that a stalled loop (a busy CI machine) still sees the cancel first.
+    Channel.Cancellable handle = channel.schedule(cancelled::incrementAndGet, 500, MILLISECONDS);
     handle.cancel();
-    channel.schedule(later::countDown, 100, MILLISECONDS);
+    channel.schedule(later::countDown, 800, MILLISECONDS);
     passTime(channel);
     await(later, "a task due after the cancelled one");
     onLoop(channel);
