@@ -314,7 +314,7 @@ public final class Server {
    * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
    */
   public Server allow(String cidr) {
-    rules.allow(cidr);
+    rules.allow(Objects.requireNonNull(cidr, "allow(cidr): cidr is null; give a prefix such as \"10.0.0.0/8\""));
     anyRule = true;
     return this;
   }
@@ -327,7 +327,7 @@ public final class Server {
    * @throws IllegalArgumentException if the prefix is malformed; the message quotes it
    */
   public Server deny(String cidr) {
-    rules.deny(cidr);
+    rules.deny(Objects.requireNonNull(cidr, "deny(cidr): cidr is null; give a prefix such as \"10.66.0.0/16\""));
     anyRule = true;
     return this;
   }

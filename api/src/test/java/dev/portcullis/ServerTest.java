@@ -200,4 +200,22 @@ class ServerTest {
         () -> Server.on(7000).transport(transport()).allowUid(1000).handle(c -> { }).start());
     assertTrue(e.getMessage().contains("never match a TCP peer"), e.getMessage());
   }
+
+  @Test
+  void aDecimalModeNamesTheOctalItProbablyMeant() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Server.onUnix(java.nio.file.Path.of("/tmp/x.sock")).mode(600));
+    assertTrue(e.getMessage().contains("did you mean 0600?"), e.getMessage());
+    assertTrue(e.getMessage().contains("mode(0600)"), e.getMessage());
+    assertFalse(assertThrows(IllegalArgumentException.class,
+        () -> Server.onUnix(java.nio.file.Path.of("/tmp/x.sock")).mode(0x1000)).getMessage().contains("did you mean"));
+  }
+
+  @Test
+  void aNullRuleNamesTheMethodAndTheArgument() {
+    NullPointerException e = assertThrows(NullPointerException.class, () -> Server.on(0).allow(null));
+    assertTrue(e.getMessage().startsWith("allow(cidr): cidr is null"), e.getMessage());
+    assertTrue(assertThrows(NullPointerException.class, () -> Server.on(0).deny(null)).getMessage()
+        .startsWith("deny(cidr)"));
+  }
 }

@@ -424,7 +424,7 @@ public final class AccessPolicy {
      * @throws IllegalArgumentException if the prefix is malformed
      */
     public Builder allow(String cidr) {
-      return rule(Rule.allow(Cidr.parse(cidr)));
+      return rule(Rule.allow(Cidr.parse(java.util.Objects.requireNonNull(cidr, "allow(cidr): cidr is null"))));
     }
 
     /**
@@ -435,7 +435,7 @@ public final class AccessPolicy {
      * @throws IllegalArgumentException if the prefix is malformed
      */
     public Builder deny(String cidr) {
-      return rule(Rule.deny(Cidr.parse(cidr)));
+      return rule(Rule.deny(Cidr.parse(java.util.Objects.requireNonNull(cidr, "deny(cidr): cidr is null"))));
     }
 
     /**

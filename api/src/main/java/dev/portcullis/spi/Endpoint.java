@@ -160,7 +160,8 @@ public sealed interface Endpoint
             + " at most " + MAX_UNIX_PATH_BYTES + " (sun_path): use a shorter path");
       }
       if (mode < 0 || mode > 0777) {
-        throw new IllegalArgumentException("Mode 0" + Integer.toOctalString(mode) + " is not within 0..0777");
+        throw new IllegalArgumentException("Mode 0" + Integer.toOctalString(mode) + " is not within 0..0777"
+            + likelyOctal(mode));
       }
       checkBacklog(backlog);
     }
@@ -322,6 +323,19 @@ public sealed interface Endpoint
     public String describe() {
       return socket.description();
     }
+  }
+
+  /**
+   * {@code mode(600)} is decimal 600; the permission bits were almost surely meant in octal: say
+   * so when the decimal digits read as an octal mode in range.
+   */
+  private static String likelyOctal(int mode) {
+    String digits = Integer.toString(mode);
+    if (mode > 0 && digits.chars().allMatch(c -> c >= '0' && c <= '7') && Integer.parseInt(digits, 8) <= 0777) {
+      return " (it is decimal " + mode + "); did you mean 0" + digits + "? In Java an octal literal starts with 0:"
+          + " mode(0" + digits + ")";
+    }
+    return "";
   }
 
   private static void checkBacklog(int backlog) {
