@@ -146,7 +146,7 @@ public final class Service {
    */
   public static String describe(SocketAddress address) {
     if (address instanceof InetSocketAddress at) {
-      String host = at.getAddress().getHostAddress();
+      String host = dev.portcullis.policy.IpAddresses.format(at.getAddress()); // [::], not [0:0:0:0:0:0:0:0]
       return (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort();
     }
     return String.valueOf(address);

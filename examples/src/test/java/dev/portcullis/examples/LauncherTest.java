@@ -213,4 +213,12 @@ class LauncherTest {
     assertEquals(0, run("", "guard", "--help"));
     assertTrue(out().contains("guard    --listen PORT --backend HOST:PORT"), out());
   }
+
+  @Test
+  void theReadyLineWritesAddressesAsPeopleDo() throws Exception {
+    assertEquals("[::]:7000", Service.describe(new java.net.InetSocketAddress(java.net.InetAddress.getByName("::"), 7000)));
+    assertEquals("[2001:db8::1]:443",
+        Service.describe(new java.net.InetSocketAddress(java.net.InetAddress.getByName("2001:db8:0:0:0:0:0:1"), 443)));
+    assertEquals("127.0.0.1:80", Service.describe(new java.net.InetSocketAddress("127.0.0.1", 80)));
+  }
 }
