@@ -26,9 +26,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class HandlerThreads {
   private HandlerThreads() {}
 
-  /** Whether this JVM has virtual threads (JDK 21+). */
-  static final boolean VIRTUAL = virtualFactory("probe-") != null;
-
   private static final java.lang.invoke.MethodHandle IS_VIRTUAL = isVirtualHandle();
 
   private static java.lang.invoke.MethodHandle isVirtualHandle() {
