@@ -80,7 +80,8 @@ public final class Launcher {
     }
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
-      out.print(USAGE); // 'portcullis echo --help' and the like: the usage, which lists every command
+      String own = usage(args[0]);
+      out.print(own != null ? own : USAGE); // 'portcullis echo --help': that command's own usage
       return 0;
     }
     try {
@@ -99,15 +100,38 @@ public final class Launcher {
           yield 0;
         }
         default -> {
-          err.println("portcullis: unknown command '" + args[0] + "'");
-          err.print(USAGE);
+          err.println("portcullis: unknown command '" + args[0] + "'; see 'portcullis --help'");
           yield 2;
         }
       };
     } catch (UsageException e) {
       err.println("portcullis " + args[0] + ": " + e.getMessage());
-      err.print(USAGE);
+      err.println("see 'portcullis " + args[0] + " --help'");
       return 2;
     }
+  }
+
+  /**
+   * One command's part of {@link #USAGE}, as {@code usage: portcullis COMMAND ...} with its
+   * continuation lines, or null for a command the usage does not list.
+   *
+   * @param command a command name, such as {@code echo}
+   * @return that command's usage, or null
+   */
+  public static String usage(String command) {
+    String[] lines = USAGE.split("\n");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < lines.length; i++) {
+      String l = lines[i];
+      if (l.startsWith("  " + command + " ") && l.length() > 11 && l.charAt(2) != ' ') {
+        sb.append("usage: portcullis ").append(command).append(' ').append(l.substring(2 + command.length()).strip())
+            .append('\n');
+        for (int j = i + 1; j < lines.length && lines[j].startsWith("           "); j++) {
+          sb.append("       ").append(lines[j].substring(11)).append('\n');
+        }
+        return sb.toString();
+      }
+    }
+    return null;
   }
 }

@@ -98,12 +98,14 @@ class LauncherTest {
   }
 
   @Test
-  void unknownCommandOrOptionPrintsUsageAndExits2() {
+  void unknownCommandOrOptionIsOneLineAndAPointerToHelpAndExits2() {
     assertEquals(2, run("", "serve"));
-    assertTrue(err().contains("unknown command 'serve'") && err().contains("usage: portcullis"), err());
+    assertEquals("portcullis: unknown command 'serve'; see 'portcullis --help'\n", err());
     err.reset();
     assertEquals(2, run("", "check", "--frobnicate", "x"));
-    assertTrue(err().contains("unknown option '--frobnicate'") && err().contains("usage: portcullis"), err());
+    assertTrue(err().contains("unknown option '--frobnicate'"), err());
+    assertTrue(err().endsWith("see 'portcullis check --help'\n"), err());
+    assertEquals(2, err().lines().count(), "a message and a pointer, not the whole usage: " + err());
     err.reset();
     assertEquals(2, run(""));
     assertTrue(err().contains("usage: portcullis"), err());
@@ -135,7 +137,7 @@ class LauncherTest {
   @Test
   void singleDashOptionIsAUsageErrorNotAnAddress() {
     assertEquals(2, run("", "check", "--allow", "10.0.0.0/8", "-x"));
-    assertTrue(err().contains("unknown option '-x'") && err().contains("usage: portcullis"), err());
+    assertTrue(err().contains("unknown option '-x'") && err().contains("see 'portcullis check --help'"), err());
   }
 
   @Test
@@ -209,9 +211,13 @@ class LauncherTest {
   }
 
   @Test
-  void helpAfterACommandPrintsTheUsage() {
+  void helpAfterACommandPrintsThatCommandsOwnUsage() {
     assertEquals(0, run("", "guard", "--help"));
-    assertTrue(out().contains("guard    --listen PORT --backend HOST:PORT"), out());
+    assertTrue(out().startsWith("usage: portcullis guard --listen PORT --backend HOST:PORT"), out());
+    assertTrue(!out().contains("commands:") && !out().contains("kv-client"), "only guard's usage: " + out());
+    out.reset();
+    assertEquals(0, run("", "echo", "--help"));
+    assertTrue(out().startsWith("usage: portcullis echo --port P") && out().contains("--idle-timeout SECONDS"), out());
   }
 
   @Test
