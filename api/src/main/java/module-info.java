@@ -1,8 +1,8 @@
 /**
  * Portcullis: the fluent server DSL ({@link dev.portcullis.Server}), the access policy, the
- * handshakes and the transport SPI. The transport itself (such as {@code dev.portcullis.jna}) is
- * found with {@link java.util.ServiceLoader}; on the module path it is bound like any provider
- * module, without being required here.
+ * handshakes and the transport SPI. The transport itself, a module of its own, is found with
+ * {@link java.util.ServiceLoader}; on the module path it is bound like any provider module,
+ * without being required here.
  */
 module dev.portcullis {
   exports dev.portcullis;

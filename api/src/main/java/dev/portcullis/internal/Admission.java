@@ -108,10 +108,15 @@ final class Admission {
     if (limiter == null) {
       return opened();
     }
-    if (limiter.tryAcquire(null, System.nanoTime())) {
+    Limiter.Refusal r = limiter.tryAcquire(null, System.nanoTime());
+    if (r == null) {
       return opened();
     }
-    limited(RefusalLog.local(credentials), "");
+    long n = counters.limited.incrementAndGet();
+    if (refusals.due(RefusalLog.Kind.LIMIT)) {
+      refused.info("Refused {} by the {} limit ({} refused by limits so far)", RefusalLog.local(credentials),
+          r.label(), n);
+    }
     return false;
   }
 
@@ -127,12 +132,13 @@ final class Admission {
    * only: a trusted proxy, whose relayed client is counted once its header is read.
    */
   private boolean withinLimits(Limiter.Source source, int v4, long high, long low, boolean v6) {
-    if (limiter.tryAcquire(source, System.nanoTime())) {
+    Limiter.Refusal r = limiter.tryAcquire(source, System.nanoTime());
+    if (r == null) {
       return opened();
     }
     long n = counters.limited.incrementAndGet();
     if (refusals.due(RefusalLog.Kind.LIMIT)) {
-      refused.info("Refused {} by the {} limit ({} refused by limits so far)", text(v4, high, low, v6), refusal(), n);
+      refused.info("Refused {} by the {} limit ({} refused by limits so far)", text(v4, high, low, v6), r.label(), n);
     }
     return false;
   }
@@ -144,18 +150,6 @@ final class Admission {
   private boolean opened() {
     counters.open.incrementAndGet();
     return true;
-  }
-
-  /** Counts a refusal by a limit, off the accept path (a local peer, a relayed client), and logs it. */
-  private void limited(String peer, String when) {
-    long n = counters.limited.incrementAndGet();
-    if (refusals.due(RefusalLog.Kind.LIMIT)) {
-      refused.info("Refused {}{} by the {} limit ({} refused by limits so far)", peer, when, refusal(), n);
-    }
-  }
-
-  private String refusal() {
-    return limiter.lastRefusal().toString().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
   }
 
   // ---- the handshake ----
@@ -204,8 +198,13 @@ final class Admission {
     }
     if (limiter != null && relayed(socket)) {
       Limiter.Source source = limiter.sourceOf(replaced != null ? replaced : socket.remoteAddress());
-      if (!limiter.tryAcquireSource(source, System.nanoTime())) {
-        limited(RefusalLog.describe(socket, replaced), " after the handshake");
+      Limiter.Refusal r = limiter.tryAcquireSource(source, System.nanoTime());
+      if (r != null) {
+        long n = counters.limited.incrementAndGet();
+        if (refusals.due(RefusalLog.Kind.LIMIT)) {
+          refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far)",
+              RefusalLog.describe(socket, replaced), r.label(), n);
+        }
         return false;
       }
       relayedSources.put(socket, source);

@@ -19,7 +19,14 @@ final class Limiter {
   static final int MAX_BUCKETS = 65_536;
 
   /** What a refusal was for. */
-  enum Refusal { TOTAL, PER_SOURCE, RATE }
+  enum Refusal {
+    TOTAL, PER_SOURCE, RATE;
+
+    /** {@code total}, {@code per-source}, {@code rate}: how a log line names it. */
+    String label() {
+      return this == PER_SOURCE ? "per-source" : name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
 
   private final int maxConnections;
   private final int maxPerSource;
@@ -31,7 +38,6 @@ final class Limiter {
   private int current;
   private final Map<Source, int[]> perSource = new HashMap<>();
   private final Map<Source, Bucket> buckets;
-  private Refusal lastRefusal;
 
   /** A source: an IPv6 prefix, or the IPv4-mapped form of an IPv4 prefix. */
   record Source(long high, long low) {}
@@ -90,35 +96,34 @@ final class Limiter {
   }
 
   /**
-   * Takes a slot for a connection from {@code source}, or says no (see {@link #lastRefusal}). A
-   * null source takes a slot in the total only: a local peer, or one whose source is not known
-   * yet (see {@link #tryAcquireSource}).
+   * Takes a slot for a connection from {@code source}: null if it got one, else which limit said
+   * no (returned, not kept, so that loops refusing at once each learn their own reason). A null
+   * source takes a slot in the total only: a local peer, or one whose source is not known yet (see
+   * {@link #tryAcquireSource}).
    */
-  synchronized boolean tryAcquire(Source source, long nowNanos) {
+  synchronized Refusal tryAcquire(Source source, long nowNanos) {
     if (maxConnections > 0 && current >= maxConnections) {
-      lastRefusal = Refusal.TOTAL;
-      return false;
+      return Refusal.TOTAL;
     }
-    if (source != null && !tryAcquireSource(source, nowNanos)) {
-      return false;
+    Refusal bySource = source == null ? null : tryAcquireSource(source, nowNanos);
+    if (bySource == null) {
+      current++;
     }
-    current++;
-    return true;
+    return bySource;
   }
 
   /**
    * Counts a connection that already holds a slot in the total against its source, once the source
-   * is known (the client a trusted proxy relays); or says no, and the caller closes it.
+   * is known (the client a trusted proxy relays): null if counted, else which limit said no, and
+   * the caller closes it.
    */
-  synchronized boolean tryAcquireSource(Source source, long nowNanos) {
+  synchronized Refusal tryAcquireSource(Source source, long nowNanos) {
     int[] count = maxPerSource == 0 ? null : perSource.get(source);
     if (count != null && count[0] >= maxPerSource) {
-      lastRefusal = Refusal.PER_SOURCE;
-      return false;
+      return Refusal.PER_SOURCE;
     }
     if (buckets != null && !takeToken(source, nowNanos)) {
-      lastRefusal = Refusal.RATE;
-      return false;
+      return Refusal.RATE;
     }
     if (maxPerSource > 0) {
       if (count == null) {
@@ -127,12 +132,7 @@ final class Limiter {
         count[0]++;
       }
     }
-    return true;
-  }
-
-  /** Why the last {@link #tryAcquire} said no. */
-  synchronized Refusal lastRefusal() {
-    return lastRefusal;
+    return null;
   }
 
   /** A connection from {@code source} (null for a local peer) closed. */

@@ -101,9 +101,8 @@ public final class ServerInstance implements RunningServer {
 
   /** An address as people write it: {@code 127.0.0.1:7000}, {@code [::]:7000}, a socket path. */
   static String where(java.net.SocketAddress address) {
-    if (address instanceof java.net.InetSocketAddress ip && ip.getAddress() != null) {
-      String host = dev.portcullis.policy.IpAddresses.format(ip.getAddress());
-      return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + ip.getPort();
+    if (address instanceof java.net.InetSocketAddress ip) {
+      return dev.portcullis.policy.IpAddresses.format(ip);
     }
     return String.valueOf(address);
   }

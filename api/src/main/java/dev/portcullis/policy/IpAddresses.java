@@ -80,6 +80,21 @@ public final class IpAddresses {
   }
 
   /**
+   * An address and port as people write them: {@code 192.0.2.7:443}, {@code [2001:db8::1]:443},
+   * {@code [::]:7000}; an unresolved one as its host name and port.
+   *
+   * @param address the socket address
+   * @return its text
+   */
+  public static String format(java.net.InetSocketAddress address) {
+    if (address.getAddress() == null) {
+      return address.getHostString() + ":" + address.getPort();
+    }
+    String host = format(address.getAddress());
+    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+  }
+
+  /**
    * The address with these bytes, without the checked exception of {@link
    * InetAddress#getByAddress(byte[])}: a 16-byte IPv4-mapped address comes back as the {@link
    * Inet4Address} it maps, as it does there.

@@ -25,6 +25,8 @@ class IpAddressesTest {
     assertEquals("2001:db8::1", IpAddresses.format(a));
     assertEquals("::", IpAddresses.format(IpAddresses.parse("0:0:0:0:0:0:0:0")));
     assertEquals("192.0.2.1", IpAddresses.format(IpAddresses.ipv4(0xC0000201)));
+    assertEquals("[::]:7000", IpAddresses.format(new java.net.InetSocketAddress(IpAddresses.parse("::"), 7000)));
+    assertEquals("192.0.2.1:443", IpAddresses.format(new java.net.InetSocketAddress(IpAddresses.parse("192.0.2.1"), 443)));
   }
 
   @Test

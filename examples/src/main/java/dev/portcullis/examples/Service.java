@@ -146,8 +146,7 @@ public final class Service {
    */
   public static String describe(SocketAddress address) {
     if (address instanceof InetSocketAddress at) {
-      String host = dev.portcullis.policy.IpAddresses.format(at.getAddress()); // [::], not [0:0:0:0:0:0:0:0]
-      return (host.contains(":") ? "[" + host + "]" : host) + ":" + at.getPort();
+      return dev.portcullis.policy.IpAddresses.format(at); // [::]:7000, not [0:0:0:0:0:0:0:0]:7000
     }
     return String.valueOf(address);
   }

@@ -118,8 +118,8 @@ final class ConnectionGate {
     try {
       acceptor.accepted(channel);
     } catch (Throwable t) {
+      channel.close(); // first: if the log line fails too, the descriptor is still not leaked
       log.error("Acceptor failed for {}; connection closed", channel, t);
-      channel.close();
     }
     return true;
   }
