@@ -260,6 +260,12 @@ final class TlsChannel extends ForwardingChannel {
     return n;
   }
 
+  private boolean hasCompleteRecordLocked() {
+    synchronized (readLock) {
+      return hasCompleteRecord();
+    }
+  }
+
   /** Whether a read would return something without touching the socket. */
   private boolean readableNow() {
     synchronized (readLock) {
@@ -414,6 +420,11 @@ final class TlsChannel extends ForwardingChannel {
     userReadable = task;
     if (readPaused) {
       return; // resumeReading() runs it once the peer has taken what it is owed
+    }
+    // A whole record is here but the peer owes us its reading: waiting for more ciphertext could
+    // wait forever (the peer may send nothing more), so pause as read() does, until output drains.
+    if (hasCompleteRecordLocked() && peerNotReading()) {
+      return;
     }
     if (readableNow()) {
       raw.execute(task);
