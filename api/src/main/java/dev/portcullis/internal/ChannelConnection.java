@@ -11,10 +11,10 @@ import java.util.Objects;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * A {@link Connection} over a non-blocking {@link Channel}. A stream call with nothing to do waits:
- * a platform thread in the kernel ({@link Channel#awaitReadable}, when the channel can), with no
- * hand-off through the event loop; a virtual thread parks until the loop signals readiness, so it
- * holds no carrier while it waits.
+ * A {@link Connection} over a non-blocking {@link Channel}. A stream call with nothing to do waits
+ * the channel's own way ({@link Channel#awaitReadable}: for the JNA transport, a platform thread in
+ * {@code poll(2)}, a virtual thread parked on the transport's poller, holding no carrier), and only
+ * where the channel has none parks until the event loop signals readiness.
  */
 final class ChannelConnection extends PeerView implements Connection {
   private final Channel channel;
@@ -59,23 +59,9 @@ final class ChannelConnection extends PeerView implements Connection {
     private volatile boolean ready;
     private volatile Thread thread;
 
+    /** Waits the channel's own way if it has one, else until the loop's readiness callback. */
     void await(Channel channel, boolean read) throws IOException {
-      if (channel.inEventLoop()) {
-        // Parking here would wait for a signal only this very thread can deliver.
-        throw new IllegalStateException("A blocking Connection stream was used on the event loop thread"
-            + " (an executor that runs handlers on the caller's thread, such as Runnable::run or"
-            + " CallerRunsPolicy?). Give Server.executor(...) its own threads, or use handleOnLoop(...).");
-      }
-      if (!channel.isOpen()) {
-        throw new SocketException("Connection closed");
-      }
-      // A platform thread waits in the kernel itself: no hand-off through the loop and back. A
-      // virtual thread parks instead, so that it holds no carrier while it waits.
-      if (!HandlerThreads.currentIsVirtual() && (read ? channel.awaitReadable() : channel.awaitWritable())) {
-        if (Thread.interrupted()) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException("Interrupted while waiting for the connection");
-        }
+      if (awaitOwn(channel, read)) {
         return;
       }
       ready = false;
@@ -87,10 +73,36 @@ final class ChannelConnection extends PeerView implements Connection {
       }
       while (!ready) {
         LockSupport.park(this);
-        if (Thread.interrupted()) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException("Interrupted while waiting for the connection");
-        }
+        checkInterrupt();
+      }
+    }
+
+    /**
+     * The channel's own wait ({@link Channel#awaitReadable}): a platform thread in the kernel, a
+     * virtual thread parked until the transport's poller sees the socket ready, with no hand-off
+     * through the loop and back. False, without waiting, if the channel has none.
+     */
+    boolean awaitOwn(Channel channel, boolean read) throws IOException {
+      if (channel.inEventLoop()) {
+        // Parking here would wait for a signal only this very thread can deliver.
+        throw new IllegalStateException("A blocking Connection stream was used on the event loop thread"
+            + " (an executor that runs handlers on the caller's thread, such as Runnable::run or"
+            + " CallerRunsPolicy?). Give Server.executor(...) its own threads, or use handleOnLoop(...).");
+      }
+      if (!channel.isOpen()) {
+        throw new SocketException("Connection closed");
+      }
+      if (read ? channel.awaitReadable() : channel.awaitWritable()) {
+        checkInterrupt();
+        return true;
+      }
+      return false;
+    }
+
+    private static void checkInterrupt() throws InterruptedIOException {
+      if (Thread.interrupted()) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("Interrupted while waiting for the connection");
       }
     }
 
@@ -106,6 +118,8 @@ final class ChannelConnection extends PeerView implements Connection {
 
   private final class In extends InputStream {
     private final Waiter waiter = new Waiter();
+    /** The last read returned fewer bytes than asked: the socket was empty then. */
+    private boolean drained;
     private final byte[] one = new byte[1];
 
     @Override
@@ -129,9 +143,19 @@ final class ChannelConnection extends PeerView implements Connection {
         }
         return n;
       }
+      if (drained) {
+        // The last read emptied the socket; most likely it is still empty (a request-response
+        // peer has not answered yet), so wait before reading: one system call fewer a message.
+        // Only the channel's own wait, which returns at once if bytes did come.
+        drained = false;
+        if (!channel.inEventLoop() && channel.isOpen() && channel.awaitReadable()) {
+          Waiter.checkInterrupt();
+        }
+      }
       while (true) {
         int n = channel.read(b, off, len);
         if (n != 0) {
+          drained = n > 0 && n < len;
           return n;
         }
         waiter.await(channel, true);

@@ -26,29 +26,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class HandlerThreads {
   private HandlerThreads() {}
 
-  private static final java.lang.invoke.MethodHandle IS_VIRTUAL = isVirtualHandle();
-
-  private static java.lang.invoke.MethodHandle isVirtualHandle() {
-    try {
-      return java.lang.invoke.MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual",
-          java.lang.invoke.MethodType.methodType(boolean.class));
-    } catch (ReflectiveOperationException e) {
-      return null; // JDK 17-20
-    }
-  }
-
-  /** Whether the calling thread is virtual (never on JDK 17-20). */
-  static boolean currentIsVirtual() {
-    if (IS_VIRTUAL == null) {
-      return false;
-    }
-    try {
-      return (boolean) IS_VIRTUAL.invokeExact(Thread.currentThread());
-    } catch (Throwable t) {
-      throw new AssertionError("Thread.isVirtual failed", t);
-    }
-  }
-
   /** The default executor: threads named {@code portcullis-handler-PORT-N}. */
   static ExecutorService newDefault(int port) {
     String prefix = "portcullis-handler-" + port + "-";

@@ -114,13 +114,15 @@ public interface Channel {
   void whenReadable(Runnable task);
 
   /**
-   * Blocks the calling thread in the kernel until the channel has something to read (bytes, the
-   * end of stream or an error) or is closed: a way for a platform thread to wait with no hand-off
-   * through the event loop, which costs microseconds a message on a busy CPU. Returns {@code true}
-   * once it has waited (the caller reads again: there may still be nothing, as after a spurious
-   * wake), or {@code false} at once if this channel cannot wait this way, and the caller then uses
-   * {@link #whenReadable}. Closing the channel from any thread wakes a waiter. Never call it on
-   * the event loop, nor from a virtual thread, whose carrier it would hold. The default cannot.
+   * Blocks the calling thread until the channel has something to read (bytes, the end of stream
+   * or an error) or is closed: a way for a handler thread to wait with no hand-off through the
+   * event loop, which costs microseconds a message on a busy CPU. A platform thread may wait in
+   * the kernel; a virtual thread must be parked, never hold its carrier in a blocking call, so a
+   * channel that cannot park one returns {@code false} for it. Returns {@code true} once it has
+   * waited (the caller reads again: there may still be nothing, as after a spurious wake), or
+   * {@code false} at once if this channel cannot wait for this thread, and the caller then uses
+   * {@link #whenReadable}. Closing the channel from any thread wakes a waiter. Never call it on the
+   * event loop. The default cannot.
    *
    * @return whether it waited
    * @throws IOException if the channel is closed or the wait fails

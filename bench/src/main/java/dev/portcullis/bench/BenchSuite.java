@@ -55,6 +55,8 @@ public final class BenchSuite {
   private int idleConns = 10_000;
   private boolean jmh = true;
   private List<String> only = List.of();
+  /** The servers to run, by name ({@code --servers C,Portcullis}); empty: all. */
+  private List<String> servers = List.of();
   private Path allowPolicy;
   private Path denyPolicy;
   private Path kernelFilterPolicy;
@@ -90,6 +92,7 @@ public final class BenchSuite {
         case "--idle-conns" -> suite.idleConns = Integer.parseInt(args[++i]);
         case "--skip-jmh" -> suite.jmh = false;
         case "--only" -> suite.only = List.of(args[++i].split(","));
+        case "--servers" -> suite.servers = List.of(args[++i].split(","));
         case "--quick" -> {
           suite.runs = 1;
           suite.warmup = 1;
@@ -125,6 +128,9 @@ public final class BenchSuite {
       for (int r = 0; r < runs; r++) {
         for (int k = 0; k < SERVERS.size(); k++) {
           ServerKind s = SERVERS.get((k + r) % SERVERS.size()); // interleave: rotate the order each run
+          if (!servers.isEmpty() && !servers.contains(s.name())) {
+            continue;
+          }
           if (w.kernelFilter() && !s.name().startsWith("Portcullis")) {
             continue; // only Portcullis compiles its policy into the kernel
           }
@@ -138,6 +144,9 @@ public final class BenchSuite {
     List<IdleMeasurement> idle = new ArrayList<>();
     if (selected("W4")) {
       for (ServerKind s : SERVERS) {
+        if (!servers.isEmpty() && !servers.contains(s.name())) {
+          continue;
+        }
         IdleMeasurement m = measureIdle(s);
         System.out.println("W4      " + m);
         idle.add(m);

@@ -32,8 +32,8 @@ final class EventLoop implements Runnable {
 
   /** x86-64 declares struct epoll_event packed (12 bytes); other 64-bit ABIs pad it to 16. */
   private static final boolean PACKED = Platform.isIntel();
-  private static final int EVENT_SIZE = PACKED ? 12 : 16;
-  private static final int DATA_OFFSET = PACKED ? 4 : 8;
+  static final int EVENT_SIZE = PACKED ? 12 : 16;
+  static final int DATA_OFFSET = PACKED ? 4 : 8;
   private static final int MAX_EVENTS = 256;
   private static final long WAKE_TOKEN = -1L;
   private static final Memory ONE = new Memory(8);
@@ -75,6 +75,9 @@ final class EventLoop implements Runnable {
   private final PriorityQueue<Timer> timers = new PriorityQueue<>();
   private final AtomicBoolean stopRequested = new AtomicBoolean();
   private final Object wakeLock = new Object();
+  private final Object pollerLock = new Object();
+  private volatile VirtualPoller virtualPoller;
+  private volatile boolean pollerFailed;
   private boolean wakeClosed; // guarded by wakeLock: nothing writes to wakeFd once it is closed
   private volatile boolean terminated;
   private volatile Throwable failure;
@@ -164,6 +167,21 @@ final class EventLoop implements Runnable {
 
   /** {@code epoll_ctl} with the event encoded in {@code scratch}; token 0..n is a generation. */
   boolean control(int op, int fd, int eventMask, long token, int[] scratch) {
+    return epollControl(epfd, op, fd, eventMask, token, scratch);
+  }
+
+  /**
+   * As {@link #control}, from a thread that does not know whether the loop is still open: false,
+   * and nothing done, once the loop's epoll descriptor is closed (its number may be reused).
+   */
+  boolean controlFromAnyThread(int op, int fd, int eventMask, long token, int[] scratch) {
+    synchronized (wakeLock) {
+      return !wakeClosed && control(op, fd, eventMask, token, scratch);
+    }
+  }
+
+  /** {@code epoll_ctl} on any epoll set, with the data {@code (token, fd)} as this loop encodes it. */
+  static boolean epollControl(int epfd, int op, int fd, int eventMask, long token, int[] scratch) {
     long data = token < 0 ? token : (token << 32) | (fd & 0xFFFF_FFFFL);
     scratch[0] = eventMask;
     if (PACKED) {
@@ -176,8 +194,26 @@ final class EventLoop implements Runnable {
     if (LibC.epoll_ctl(epfd, op, fd, scratch) == 0) {
       return true;
     }
-    log.debug("epoll_ctl(op {}, fd {}) failed: {}", op, fd, LinuxErrno.name(Errors.lastErrno()));
+    log.debug("epoll_ctl(epfd {}, op {}, fd {}) failed: {}", epfd, op, fd, LinuxErrno.name(Errors.lastErrno()));
     return false;
+  }
+
+  /**
+   * This loop's {@link VirtualPoller}, started the first time a virtual thread asks; null if there
+   * is none (JDK 17-20, or it could not be made), and the caller waits through the loop.
+   */
+  VirtualPoller virtualPoller() {
+    VirtualPoller p = virtualPoller;
+    if (p != null || pollerFailed) {
+      return p;
+    }
+    synchronized (pollerLock) {
+      if (virtualPoller == null && !pollerFailed && !stopRequested.get()) {
+        virtualPoller = VirtualPoller.start(this, thread.getName().replace("portcullis-loop", "portcullis-poller"));
+        pollerFailed = virtualPoller == null;
+      }
+      return virtualPoller;
+    }
   }
 
   @Override

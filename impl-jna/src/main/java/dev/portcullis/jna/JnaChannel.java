@@ -40,6 +40,14 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   private volatile boolean hangup;
   private volatile SocketAddress remote;
   private volatile SocketAddress local;
+  // Waits of virtual threads, through the loop's VirtualPoller (see awaitVirtual).
+  private volatile boolean readReady;
+  private volatile boolean writeReady;
+  private volatile Thread readWaiter;
+  private volatile Thread writeWaiter;
+  private volatile VirtualPoller poller;
+  /** 0: not in the poller's set; 1: being added or added; -1: the poller refused it. */
+  private final AtomicInteger pollerState = new AtomicInteger();
   /** A Unix domain socket peer's credentials, read at accept; set before the channel is shared. */
   dev.portcullis.policy.PeerCredentials credentials;
 
@@ -217,14 +225,108 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   /** One struct pollfd per waiting thread: platform threads only, so a thread-local costs little. */
   private static final ThreadLocal<int[]> POLL_FD = ThreadLocal.withInitial(() -> new int[2]);
 
+  /**
+   * Waits until the socket is readable: a platform thread in {@code poll(2)}, a virtual thread
+   * parked until the loop's {@link VirtualPoller} sees the socket ready (false if there is none).
+   */
   @Override
   public boolean awaitReadable() throws IOException {
+    if (VirtualThreads.currentIsVirtual()) {
+      return awaitVirtual(true);
+    }
     return awaitInKernel(LibC.POLLIN | LibC.POLLRDHUP);
   }
 
   @Override
   public boolean awaitWritable() throws IOException {
+    if (VirtualThreads.currentIsVirtual()) {
+      return awaitVirtual(false);
+    }
     return awaitInKernel(LibC.POLLOUT);
+  }
+
+  int generation() {
+    return generation;
+  }
+
+  /**
+   * Parks the calling virtual thread until the poller reports the socket ready for {@code read}
+   * (or writing), it hangs up, or the channel closes. The socket joins the poller's set on the
+   * first wait and stays there, edge-triggered; a ready flag per direction remembers an edge that
+   * came while nobody waited, so a wait that starts after it returns at once. A wake may be
+   * spurious (the caller's read finds nothing and waits again); it is never lost, since the waiter
+   * is published before the flag is read, and the poller sets the flag before it reads the waiter.
+   */
+  private boolean awaitVirtual(boolean read) throws IOException {
+    int added = pollerState.get();
+    if (added < 0) {
+      return false;
+    }
+    if (added == 0 && pollerState.compareAndSet(0, 1)) {
+      VirtualPoller p = loop.virtualPoller();
+      if (p == null) {
+        pollerState.set(-1);
+        return false;
+      }
+      if (!acquire()) {
+        throw new SocketException("Connection closed");
+      }
+      try {
+        poller = p;
+        if (!p.add(this, fd, generation, new int[4])) {
+          p.remove(this, fd);
+          pollerState.set(-1);
+          virtualReady(LibC.EPOLLIN | LibC.EPOLLOUT); // a waiter in the other direction retries, then falls back
+          return false;
+        }
+      } finally {
+        release();
+      }
+    }
+    if (!isOpen()) {
+      throw new SocketException("Connection closed");
+    }
+    if (read && hangup) {
+      return true; // the end of stream (or an error) is there to read; no edge will come again
+    }
+    Thread me = Thread.currentThread();
+    if (read) {
+      readWaiter = me;
+      while (!readReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      readWaiter = null;
+      readReady = false;
+    } else {
+      writeWaiter = me;
+      while (!writeReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      writeWaiter = null;
+      writeReady = false;
+    }
+    return true;
+  }
+
+  /** The poller saw these events for this socket (any thread). */
+  void virtualReady(int events) {
+    if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0) {
+      hangup = true;
+    }
+    if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
+      readReady = true;
+      Thread t = readWaiter;
+      if (t != null) {
+        java.util.concurrent.locks.LockSupport.unpark(t);
+      }
+    }
+    if ((events & (LibC.EPOLLOUT | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
+      writeReady = true;
+      Thread t = writeWaiter;
+      if (t != null) {
+        java.util.concurrent.locks.LockSupport.unpark(t);
+      }
+    }
   }
 
   /**
@@ -434,6 +536,8 @@ final class JnaChannel implements Channel, EventLoop.Handler {
         break;
       }
     }
+    // Virtual threads parked in awaitVirtual see the channel closed.
+    virtualReady(LibC.EPOLLERR);
     Runnable r;
     Runnable w;
     Runnable watch;
@@ -457,6 +561,10 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   }
 
   private void destroy() {
+    VirtualPoller p = poller;
+    if (p != null) {
+      p.remove(this, fd);
+    }
     LibC.close(fd);
     gate.released(this);
   }
