@@ -52,6 +52,16 @@ public interface RunningServer extends AutoCloseable {
   ServerStats stats();
 
   /**
+   * How many connections each event loop has accepted, in loop order (refused ones included): how
+   * evenly the kernel spreads new connections over {@link Server#eventLoops(int) the loops}. Their
+   * sum is {@link ServerStats#accepted()}. Empty if the
+   * transport does not count per loop.
+   *
+   * @return a new array, one count per loop
+   */
+  long[] acceptedPerLoop();
+
+  /**
    * Stops accepting, closes the listening socket and every open connection (handlers see end of
    * stream or an exception), and stops the server's own handler threads. Returns once the port is
    * released. Idempotent; safe from any thread.

@@ -127,6 +127,11 @@ public final class ServerInstance implements RunningServer {
   }
 
   @Override
+  public long[] acceptedPerLoop() {
+    return listener.acceptedPerLoop();
+  }
+
+  @Override
   public void close() {
     if (!closing.compareAndSet(false, true)) {
       try {

@@ -40,4 +40,16 @@ public interface Listener extends AutoCloseable {
    * @param policy the new policy
    */
   default void updateKernelFilter(dev.portcullis.policy.AccessPolicy policy) {}
+
+  /**
+   * How many connections each event loop has accepted since the listener opened, in loop order
+   * (refused ones included: every connection {@code accept(2)} returned): how evenly the kernel
+   * spreads connections over the loops. The default, for a transport that does not count, is an
+   * empty array.
+   *
+   * @return a new array, one count per loop
+   */
+  default long[] acceptedPerLoop() {
+    return new long[0];
+  }
 }

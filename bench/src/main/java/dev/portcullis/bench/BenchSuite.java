@@ -55,20 +55,25 @@ public final class BenchSuite {
   private int idleConns = 10_000;
   private boolean jmh = true;
   private List<String> only = List.of();
+  /** W6 compares this many event loops with one ({@code --loops N}; default: the CPUs here). */
+  private int loops = Math.max(2, Runtime.getRuntime().availableProcessors());
   /** The servers to run, by name ({@code --servers C,Portcullis}); empty: all. */
   private List<String> servers = List.of();
   private Path allowPolicy;
   private Path denyPolicy;
   private Path kernelFilterPolicy;
 
+  static final String HANDLE = "Portcullis handle";
+  static final String ON_LOOP = "Portcullis handleOnLoop";
+
   static final List<ServerKind> SERVERS = List.of(
       new ServerKind("C", false, null),
       new ServerKind("JDK NIO", true, "dev.portcullis.bench.servers.NioServer"),
       new ServerKind("Netty", true, "dev.portcullis.bench.servers.NettyServer"),
-      new ServerKind("Portcullis", true, "dev.portcullis.bench.servers.PortcullisServer"),
-      // What users write first: handle(conn -> ...) on the default executor.
-      new ServerKind("Portcullis handle", true, "dev.portcullis.bench.servers.PortcullisServer",
-          List.of("--style", "threads")));
+      // The headline: what users write first, handle(conn -> ...) on the default executor.
+      new ServerKind(HANDLE, true, "dev.portcullis.bench.servers.PortcullisServer", List.of("--style", "threads")),
+      // The tuned path beside it: callbacks on the event loop.
+      new ServerKind(ON_LOOP, true, "dev.portcullis.bench.servers.PortcullisServer"));
 
   static final List<Workload> WORKLOADS = List.of(
       new Workload("W1", "connection churn, 100,000 rules", "churn", false,
@@ -93,6 +98,7 @@ public final class BenchSuite {
         case "--skip-jmh" -> suite.jmh = false;
         case "--only" -> suite.only = List.of(args[++i].split(","));
         case "--servers" -> suite.servers = List.of(args[++i].split(","));
+        case "--loops" -> suite.loops = Integer.parseInt(args[++i]);
         case "--quick" -> {
           suite.runs = 1;
           suite.warmup = 1;
@@ -131,7 +137,7 @@ public final class BenchSuite {
           if (!servers.isEmpty() && !servers.contains(s.name())) {
             continue;
           }
-          if (w.kernelFilter() && !s.name().startsWith("Portcullis")) {
+          if (w.kernelFilter() && !s.name().equals(ON_LOOP)) {
             continue; // only Portcullis compiles its policy into the kernel
           }
           Measurement m = measure(w, s, r + 1);
@@ -152,11 +158,15 @@ public final class BenchSuite {
         idle.add(m);
       }
     }
+    List<LoopsMeasurement> loopRows = new ArrayList<>();
+    if (selected("W6")) {
+      loopRows = measureLoops();
+    }
     List<String[]> jmhRows = List.of();
     if (jmh && selected("W5")) {
       jmhRows = runJmh();
     }
-    Report.write(out, rows, idle, jmhRows, runs, warmup, seconds, idleConns);
+    Report.write(out, rows, idle, loopRows, jmhRows, runs, warmup, seconds, idleConns);
     System.out.println("results: " + out.resolve("results.md"));
   }
 
@@ -277,6 +287,105 @@ public final class BenchSuite {
       }
     }
     return -1;
+  }
+
+  /**
+   * W6, one run: {@code loops} event loops, neither the server nor the load pinned (the loops need
+   * every CPU). {@code perLoop} is what each loop accepted; {@code ops} churn exchanges or TLS
+   * handshakes.
+   */
+  record LoopsMeasurement(String workload, int loops, int run, double opsPerSecond, double cpuMicrosPerOp,
+      long[] perLoop) {
+    /** The most loaded loop's count over the least loaded one's. */
+    double spread() {
+      long max = java.util.Arrays.stream(perLoop).max().orElse(0);
+      long min = java.util.Arrays.stream(perLoop).min().orElse(0);
+      return min == 0 ? Double.POSITIVE_INFINITY : max / (double) min;
+    }
+  }
+
+  /** W6: the default handler style on 1 and on {@link #loops} event loops, churn and TLS handshakes. */
+  private List<LoopsMeasurement> measureLoops() throws Exception {
+    List<LoopsMeasurement> result = new ArrayList<>();
+    Path pki = out.resolve("pki");
+    Files.createDirectories(pki);
+    Processes.run(List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", pki.resolve("key.pem").toString(), "-out", pki.resolve("cert.pem").toString(), "-days", "2",
+        "-subj", "/CN=localhost"));
+    List<String> churn = WORKLOADS.get(0).load();
+    for (int r = 0; r < runs; r++) {
+      for (int n : r % 2 == 0 ? List.of(1, loops) : List.of(loops, 1)) {
+        List<String> command = loopsServer("churn", n, List.of());
+        try (Running server = Processes.startServer(command)) {
+          Processes.runLoad(unpinnedLoad(churn, server.port(), warmup));
+          long before = server.cpuTicks();
+          Result res = Processes.runLoad(unpinnedLoad(churn, server.port(), seconds));
+          long after = server.cpuTicks();
+          result.add(new LoopsMeasurement("W6-churn", n, r + 1, res.opsPerSecond(),
+              (after - before) / (double) CLK_TCK * 1e6 / res.ops(), server.perLoop()));
+        }
+        command = loopsServer("tls", n, List.of("--tls-cert", pki.resolve("cert.pem").toString(), "--tls-key",
+            pki.resolve("key.pem").toString()));
+        try (Running server = Processes.startServer(command)) {
+          tlsHandshakes(server.port(), warmup);
+          long before = server.cpuTicks();
+          double[] hs = tlsHandshakes(server.port(), seconds);
+          long after = server.cpuTicks();
+          result.add(new LoopsMeasurement("W6-tls", n, r + 1, hs[0] / hs[1],
+              (after - before) / (double) CLK_TCK * 1e6 / hs[0], server.perLoop()));
+        }
+        System.out.printf("W6      %d loop(s) run %d: %s%n", n, r + 1, result.subList(result.size() - 2,
+            result.size()).stream().map(m -> String.format(java.util.Locale.ROOT, "%s %,.0f ops/s %.2f us CPU/op "
+                + "spread %.2f", m.workload(), m.opsPerSecond(), m.cpuMicrosPerOp(), m.spread())).toList());
+      }
+    }
+    return result;
+  }
+
+  private List<String> loopsServer(String mode, int n, List<String> extra) {
+    List<String> c = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Xms1g", "-Xmx1g", "-XX:+UseParallelGC", "-cp", jar.toString(),
+        "dev.portcullis.bench.servers.PortcullisServer", "--port", "0", "--mode", mode, "--policy",
+        allowPolicy.toString(), "--style", "threads", "--loops", String.valueOf(n)));
+    c.addAll(extra);
+    return c;
+  }
+
+  private List<String> unpinnedLoad(List<String> args, int port, int secs) {
+    List<String> c = new ArrayList<>();
+    c.add(cDir.resolve("loadgen").toString());
+    c.add(args.get(0));
+    c.addAll(List.of("--port", String.valueOf(port), "--seconds", String.valueOf(secs)));
+    c.addAll(args.subList(1, args.size()));
+    return c;
+  }
+
+  /**
+   * Full TLS handshakes for {@code secs} seconds from two {@code openssl s_time -new} clients at
+   * once (each is one thread): {handshakes, seconds}.
+   */
+  private static double[] tlsHandshakes(int port, int secs) throws IOException, InterruptedException {
+    List<Process> clients = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      clients.add(new ProcessBuilder("openssl", "s_time", "-connect", "127.0.0.1:" + port, "-new", "-time",
+          String.valueOf(secs)).redirectErrorStream(true).start());
+    }
+    long total = 0;
+    double seconds = 0;
+    java.util.regex.Pattern p = java.util.regex.Pattern.compile("(\\d+) connections in (\\d+) real seconds");
+    for (Process c : clients) {
+      String text = new String(c.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!c.waitFor(secs + 30L, TimeUnit.SECONDS)) {
+        c.destroyForcibly();
+      }
+      java.util.regex.Matcher m = p.matcher(text);
+      if (!m.find()) {
+        throw new IOException("openssl s_time said no count: " + text);
+      }
+      total += Long.parseLong(m.group(1));
+      seconds = Math.max(seconds, Math.max(1, Long.parseLong(m.group(2))));
+    }
+    return new double[] {total, seconds};
   }
 
   private List<String[]> runJmh() throws Exception {

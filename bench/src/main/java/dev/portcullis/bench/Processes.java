@@ -34,15 +34,27 @@ final class Processes {
       return -1;
     }
 
-    /** Asks a Java server for {@code stats heap=B threads=N}; returns {heap, threads}. */
+    /** Asks a Java server for {@code stats heap=B threads=N loops=...}; returns {heap, threads}. */
     long[] javaStats() throws IOException {
+      String[] parts = statsLine();
+      return new long[] {Long.parseLong(parts[1].substring(5)), Long.parseLong(parts[2].substring(8))};
+    }
+
+    /** A Portcullis server's connections accepted per event loop (from its stats line). */
+    long[] perLoop() throws IOException {
+      String[] parts = statsLine();
+      String loops = parts.length > 3 ? parts[3].substring(6) : "";
+      return loops.isEmpty() ? new long[0] : java.util.Arrays.stream(loops.split(",")).mapToLong(Long::parseLong)
+          .toArray();
+    }
+
+    private String[] statsLine() throws IOException {
       in.write("stats\n".getBytes(StandardCharsets.US_ASCII));
       in.flush();
       String line;
       while ((line = out.readLine()) != null) {
         if (line.startsWith("stats ")) {
-          String[] parts = line.split(" ");
-          return new long[] {Long.parseLong(parts[1].substring(5)), Long.parseLong(parts[2].substring(8))};
+          return line.split(" ");
         }
       }
       throw new IOException("server exited before answering stats");

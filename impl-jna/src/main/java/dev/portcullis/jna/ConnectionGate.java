@@ -36,6 +36,8 @@ final class ConnectionGate {
   private final long peerLengthAddress = peerAddress + SockAddr.STORAGE_LENGTH;
 
   private final AtomicInteger openChannels = new AtomicInteger();
+  /** Connections accept(2) returned to this loop; written by the loop thread only. */
+  private volatile long accepted;
   private final dev.portcullis.spi.LogThrottle admitFailureLog =
       dev.portcullis.spi.LogThrottle.every(1, java.util.concurrent.TimeUnit.SECONDS);
   private long admitFailures;
@@ -80,6 +82,7 @@ final class ConnectionGate {
    * loop thread.
    */
   boolean admit(int fd) {
+    accepted++; // one writer, the loop
     int family = peerNative.getShort(0);
     int port = peerBigEndian.getShort(2) & 0xFFFF;
     long high = 0;
@@ -122,6 +125,11 @@ final class ConnectionGate {
       log.error("Acceptor failed for {}; connection closed", channel, t);
     }
     return true;
+  }
+
+  /** Connections this gate has been given so far (any thread). */
+  long accepted() {
+    return accepted;
   }
 
   /** The channel's descriptor was closed; from whichever thread closed it. */

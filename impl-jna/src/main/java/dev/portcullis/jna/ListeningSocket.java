@@ -120,6 +120,15 @@ final class ListeningSocket implements Listener {
     return loops.length;
   }
 
+  @Override
+  public long[] acceptedPerLoop() {
+    long[] counts = new long[loops.length];
+    for (int i = 0; i < loops.length; i++) {
+      counts[i] = loops[i].gate.accepted();
+    }
+    return counts;
+  }
+
   /**
    * One loop's hold on the socket: its registration, its gate, its pause. Everything but the
    * constructor runs on its loop's thread.

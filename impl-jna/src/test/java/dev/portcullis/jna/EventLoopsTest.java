@@ -97,6 +97,8 @@ class EventLoopsTest {
     try (Listener l = transport.open(new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 64,
         Optional.empty()), 2, spread.probe)) {
       spread.assertSpreads(() -> Clients.connect("127.0.0.1", l.localAddress()));
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 1}, l.acceptedPerLoop(),
+          "each loop counted the one connection it accepted");
       int port = ((InetSocketAddress) l.localAddress()).getPort();
       Set<String> names = new HashSet<>();
       spread.acceptedOn.values().forEach(t -> names.add(t.getName()));
@@ -205,6 +207,10 @@ class EventLoopsTest {
       assertEquals(10, served.size(), "exactly the limit is served");
       ServerStats stats = server.stats();
       assertEquals(200, stats.accepted());
+      long[] perLoop = server.acceptedPerLoop();
+      assertEquals(2, perLoop.length);
+      assertEquals(200, perLoop[0] + perLoop[1], "the loops' counts add up to accepted: " + perLoop[0] + " + "
+          + perLoop[1]);
       assertEquals(190, stats.limited());
       assertEquals(10, stats.openConnections());
       release.countDown();

@@ -24,14 +24,30 @@ final class ServerMain {
   final Path policyFile;
   final String style;
   final boolean kernelFilter;
+  /** Portcullis only: event loops ({@code --loops N}, 1 by default: the server is pinned to one CPU). */
+  final int loops;
+  /** Portcullis only: {@code --mode tls} runs a TLS handshake (this certificate and key) and closes. */
+  final Path tlsCert;
+  final Path tlsKey;
+  /** What {@code stats} adds as {@code loops=a,b}: the connections each event loop accepted. */
+  static volatile java.util.function.Supplier<long[]> perLoop = () -> new long[0];
 
-  private ServerMain(int port, boolean echo, Path policyFile, String style, boolean kernelFilter) throws IOException {
+  private ServerMain(int port, String mode, Path policyFile, String style, boolean kernelFilter, int loops,
+      Path tlsCert, Path tlsKey) throws IOException {
     this.port = port;
-    this.echo = echo;
+    this.echo = mode.equals("echo");
     this.policyFile = policyFile;
     this.policy = AccessPolicy.load(policyFile);
     this.style = style;
     this.kernelFilter = kernelFilter;
+    this.loops = loops;
+    this.tlsCert = tlsCert;
+    this.tlsKey = tlsKey;
+  }
+
+  /** Whether this run is the TLS handshake workload. */
+  boolean tls() {
+    return tlsCert != null;
   }
 
   static ServerMain parse(String[] args) throws IOException {
@@ -40,6 +56,9 @@ final class ServerMain {
     String policy = null;
     String style = "loop";
     boolean kernelFilter = false;
+    int loops = 1;
+    String tlsCert = null;
+    String tlsKey = null;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--port" -> port = Integer.parseInt(args[i + 1]);
@@ -47,16 +66,23 @@ final class ServerMain {
         case "--policy" -> policy = args[i + 1];
         case "--style" -> style = args[i + 1];
         case "--kernel-filter" -> kernelFilter = Boolean.parseBoolean(args[i + 1]);
+        case "--loops" -> loops = Integer.parseInt(args[i + 1]);
+        case "--tls-cert" -> tlsCert = args[i + 1];
+        case "--tls-key" -> tlsKey = args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
-    if (!"churn".equals(mode) && !"echo".equals(mode)) {
-      throw new IllegalArgumentException("--mode churn|echo is required");
+    if (!"churn".equals(mode) && !"echo".equals(mode) && !"tls".equals(mode)) {
+      throw new IllegalArgumentException("--mode churn|echo|tls is required");
     }
     if (policy == null) {
       throw new IllegalArgumentException("--policy FILE is required");
     }
-    return new ServerMain(port, "echo".equals(mode), Path.of(policy), style, kernelFilter);
+    if ("tls".equals(mode) && (tlsCert == null || tlsKey == null)) {
+      throw new IllegalArgumentException("--mode tls needs --tls-cert PEM --tls-key PEM");
+    }
+    return new ServerMain(port, mode, Path.of(policy), style, kernelFilter, loops,
+        "tls".equals(mode) ? Path.of(tlsCert) : null, "tls".equals(mode) ? Path.of(tlsKey) : null);
   }
 
   /** Prints the ready line and starts the stdin stats responder. */
@@ -79,7 +105,11 @@ final class ServerMain {
           }
           long heap = memory.getHeapMemoryUsage().getUsed();
           int threads = ManagementFactory.getThreadMXBean().getThreadCount();
-          System.out.println("stats heap=" + heap + " threads=" + threads);
+          StringBuilder loops = new StringBuilder();
+          for (long n : perLoop.get()) {
+            loops.append(loops.length() == 0 ? "" : ",").append(n);
+          }
+          System.out.println("stats heap=" + heap + " threads=" + threads + " loops=" + loops);
           System.out.flush();
         }
       }
