@@ -62,6 +62,57 @@ public interface RunningServer extends AutoCloseable {
   long[] acceptedPerLoop();
 
   /**
+   * The sources the {@link Server#penalties penalty box} refuses now, the soonest to be let in
+   * again first; empty if the server has no penalty box.
+   *
+   * @return a new list
+   */
+  java.util.List<Penalty> penalties();
+
+  /**
+   * Lifts the ban of the source {@code address} belongs to (its /64 for IPv6, by default), and
+   * forgets its offences, so that a later ban is a first one again.
+   *
+   * @param address an IP address, such as {@code "192.0.2.7"}
+   * @return whether that source was banned
+   * @throws IllegalArgumentException if {@code address} is not an IP address literal
+   * @throws IllegalStateException if the server has no penalty box
+   */
+  boolean liftPenalty(String address);
+
+  /**
+   * Decides every connection from now on by the live policy and, beside it, by {@code candidate},
+   * and counts each decision that would flip ({@link #shadowStats()}), logging them on the logger
+   * {@code dev.portcullis.shadow} (one line a second at most, with both rules). Nothing changes for
+   * the connections: the live policy still decides. Replaces an earlier shadow, whose counters are
+   * dropped. {@link AccessPolicy#changesTo} computes the same thing offline, as address ranges.
+   *
+   * @param candidate the policy that might replace the live one
+   * @throws IllegalArgumentException if {@code candidate} could not be made live (as {@link
+   *     #updatePolicy} would refuse it)
+   */
+  void shadow(AccessPolicy candidate);
+
+  /**
+   * What the shadow policy would have changed so far, or empty if there is none.
+   *
+   * @return the counts since {@link #shadow} was called
+   */
+  java.util.Optional<ShadowStats> shadowStats();
+
+  /**
+   * Makes the shadow policy live, atomically (as {@link #updatePolicy}: a connection accepted after
+   * this returns is decided by it), and drops the shadow.
+   *
+   * @return the shadow's counts up to the promotion, or empty if there was no shadow (nothing
+   *     changes then)
+   */
+  java.util.Optional<ShadowStats> promote();
+
+  /** Drops the shadow policy, if there is one; the live policy stays. */
+  void clearShadow();
+
+  /**
    * Stops accepting, closes the listening socket and every open connection (handlers see end of
    * stream or an exception), and stops the server's own handler threads. Returns once the port is
    * released. Idempotent; safe from any thread.

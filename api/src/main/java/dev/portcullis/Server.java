@@ -69,6 +69,8 @@ public final class Server {
   private Executor executor;
   private Transport transport;
   private int eventLoops; // 0: the default, decided at start()
+  private dev.portcullis.policy.Penalties penalties;
+  private boolean localSourceByGroup;
 
   private Server(Endpoint endpoint) {
     this.endpoint = endpoint;
@@ -683,6 +685,45 @@ public final class Server {
     return this;
   }
 
+  /**
+   * A penalty box: sources that fail their handshake (or time out, or hit the rate limit, as
+   * configured) too often are refused at accept for a while, before any handshake work, counted in
+   * {@link ServerStats#penalized()}, listed by {@link RunningServer#penalties()}, and dropped in the
+   * kernel too with {@link #kernelFilter()} (IPv4 sources that connect directly). Behind a trusted
+   * proxy the relayed client is the source. See {@link dev.portcullis.policy.Penalties} for what
+   * counts, how long, the exemptions and the memory bound. TCP servers only.
+   *
+   * @param penalties the settings, such as {@code Penalties.after(10, Duration.ofMinutes(1))}
+   * @return this builder
+   * @throws IllegalStateException on a Unix domain socket server, whose peers have no address
+   */
+  public Server penalties(dev.portcullis.policy.Penalties penalties) {
+    Objects.requireNonNull(penalties, "Server.penalties(penalties): penalties");
+    if (endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract) {
+      throw new IllegalStateException(where() + ": penalties count offences per source address, and a Unix socket's"
+          + " peers have none; limit local peers with credential rules and maxConnectionsPerSource");
+    }
+    this.penalties = penalties;
+    return this;
+  }
+
+  /**
+   * On a Unix domain socket, count the per-source limits ({@link #maxConnectionsPerSource}, {@link
+   * #rateLimitPerSource}) per primary gid of the peer instead of per uid (the default: each local
+   * user is one source, as systemd's {@code MaxConnectionsPerSource=} counts {@code AF_UNIX} peers).
+   *
+   * @return this builder
+   * @throws IllegalStateException on a TCP server, whose peers have no uid or gid
+   */
+  public Server perSourceByGroup() {
+    if (!(endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract)) {
+      throw new IllegalStateException(where() + ": perSourceByGroup() is for Unix domain sockets, whose peers have a"
+          + " uid and gid; a TCP server's sources are addresses (see sourcePrefix)");
+    }
+    this.localSourceByGroup = true;
+    return this;
+  }
+
   /** What a Unix socket server needs of its rules, checked at start. */
   private void checkUnix(AccessPolicy effective) {
     boolean specificCredentialRule = effective.credentialRules().stream()
@@ -808,7 +849,8 @@ public final class Server {
     checkRelayedLimits(merged);
     ServerConfig config = new ServerConfig(where, effective, List.copyOf(handshakes), handshakeTimeout, idleTimeout,
         Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor), merged,
-        eventLoops > 0 ? eventLoops : Math.max(1, Runtime.getRuntime().availableProcessors()));
+        eventLoops > 0 ? eventLoops : Math.max(1, Runtime.getRuntime().availableProcessors()),
+        Optional.ofNullable(penalties), localSourceByGroup);
     return ServerInstance.start(config, t);
   }
 }

@@ -97,4 +97,53 @@ public interface ServerMXBean {
    * @return rule to hits
    */
   Map<String, Long> getRuleHits();
+
+  /**
+   * Connections refused by the penalty box.
+   *
+   * @return the count so far
+   */
+  long getPenalized();
+
+  /**
+   * The current bans, one line each: {@code SOURCE until INSTANT (N offences, ban K)}.
+   *
+   * @return the bans, the soonest to end first; empty without a penalty box
+   */
+  String[] getPenalties();
+
+  /**
+   * Lifts the ban of the source {@code address} belongs to (see {@link RunningServer#liftPenalty}).
+   *
+   * @param address an IP address literal
+   * @return whether that source was banned
+   */
+  boolean liftPenalty(String address);
+
+  /**
+   * Decisions made by both the live and the shadow policy since the shadow was set (0 without one).
+   *
+   * @return the count
+   */
+  long getShadowDecided();
+
+  /**
+   * Decisions the live policy denied and the shadow would allow.
+   *
+   * @return the count, 0 without a shadow
+   */
+  long getShadowWouldAllow();
+
+  /**
+   * Decisions the live policy allowed and the shadow would deny.
+   *
+   * @return the count, 0 without a shadow
+   */
+  long getShadowWouldDeny();
+
+  /** Makes the shadow policy live (see {@link RunningServer#promote}); nothing without one. */
+  void promoteShadow();
+
+  /** Drops the shadow policy (see {@link RunningServer#clearShadow}). */
+  void clearShadow();
 }

@@ -4,8 +4,9 @@ package dev.portcullis;
  * A snapshot of a running server's counters. Every accepted connection ends in exactly one
  * outcome: denied by its address, refused by a limit, a failed or timed-out handshake, denied after
  * the handshake changed its address, refused because no handler thread was free, or handed to the
- * handler; so, once no connection is in its handshake, {@code accepted == denied + limited +
- * handshakeFailures + handshakeTimeouts + deniedAfterHandshake + overloaded + handled}.
+ * handler, or refused by the penalty box; so, once no connection is in its handshake, {@code
+ * accepted == denied + limited + penalized + handshakeFailures + handshakeTimeouts +
+ * deniedAfterHandshake + overloaded + handled}.
  *
  * @param accepted connections returned by {@code accept}
  * @param denied connections closed at once because the policy denied their address
@@ -17,6 +18,8 @@ package dev.portcullis;
  * @param handled connections handed to the handler
  * @param handlerFailures handlers that ended with an exception
  * @param limited connections refused by a limit: total, per source, rate, or pending handshakes
+ * @param penalized connections refused because their source is serving a penalty (see {@link
+ *     Server#penalties})
  * @param openConnections connections open now (admitted and not yet closed)
  * @param pendingHandshakes connections in their handshake now
  */
@@ -30,6 +33,7 @@ public record ServerStats(
     long handled,
     long handlerFailures,
     long limited,
+    long penalized,
     int openConnections,
     int pendingHandshakes) {
 
@@ -39,6 +43,6 @@ public record ServerStats(
    * @return the sum of the outcome counters
    */
   public long outcomes() {
-    return denied + limited + handshakeFailures + handshakeTimeouts + deniedAfterHandshake + overloaded + handled;
+    return denied + limited + penalized + handshakeFailures + handshakeTimeouts + deniedAfterHandshake + overloaded + handled;
   }
 }

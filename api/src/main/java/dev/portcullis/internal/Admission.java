@@ -26,6 +26,8 @@ import org.slf4j.LoggerFactory;
 final class Admission {
   /** Refusal lines have a logger of their own, so operators can turn them up or down alone. */
   private static final Logger refused = LoggerFactory.getLogger("dev.portcullis.refusals");
+  /** Flips of a shadow policy, on a logger of their own. */
+  private static final Logger shadowLog = LoggerFactory.getLogger("dev.portcullis.shadow");
 
   private volatile AccessPolicy policy;
   /** Hits per decision slot of {@link #policy}; replaced with it. */
@@ -41,8 +43,40 @@ final class Admission {
   private final AccessPolicy relays;
   /** The source each relayed connection was counted as, from its handshake until its release. */
   private final Map<Channel, Limiter.Source> relayedSources = new ConcurrentHashMap<>();
+  /** The penalty box, or null. */
+  final PenaltyBox penalties;
+
+  /** A candidate policy decided beside the live one, and what it would have changed; or null. */
+  private volatile Shadow shadow;
+
+  /** The shadow: the candidate and its counters. */
+  static final class Shadow {
+    final AccessPolicy candidate;
+    final java.time.Instant since = java.time.Instant.now();
+    final java.util.concurrent.atomic.AtomicLong decided = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicLong wouldAllow = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicLong wouldDeny = new java.util.concurrent.atomic.AtomicLong();
+
+    Shadow(AccessPolicy candidate) {
+      this.candidate = candidate;
+    }
+
+    dev.portcullis.ShadowStats stats() {
+      return new dev.portcullis.ShadowStats(since, decided.get(), wouldAllow.get(), wouldDeny.get());
+    }
+  }
+
+  /** Unix peers are counted per gid rather than per uid. */
+  private final boolean localByGroup;
 
   Admission(AccessPolicy policy, Limits limits, List<Handshake> chain, Counters counters) {
+    this(policy, limits, chain, counters, null, false);
+  }
+
+  Admission(AccessPolicy policy, Limits limits, List<Handshake> chain, Counters counters, PenaltyBox penalties,
+      boolean localByGroup) {
+    this.penalties = penalties;
+    this.localByGroup = localByGroup;
     this.policy = policy;
     this.hits = new AtomicLongArray(policy.decisionSlots());
     this.limiter = limits.countsConnections() ? new Limiter(limits) : null;
@@ -68,8 +102,15 @@ final class Admission {
     counters.accepted.incrementAndGet();
     Decision d = policy.decideIpv4(address);
     count(d);
+    Shadow s = shadow;
+    if (s != null) {
+      compare(s, d, s.candidate.decideIpv4(address), address, 0, 0, false, null);
+    }
     if (!d.isAllowed()) {
       denied(d, address, 0, 0, false);
+      return false;
+    }
+    if (penalties != null && penalties.anyBanned() && penalized(penalties.v4(address), address, 0, 0, false, null)) {
       return false;
     }
     if (limiter == null) {
@@ -83,8 +124,15 @@ final class Admission {
     counters.accepted.incrementAndGet();
     Decision d = policy.decideIpv6(high, low);
     count(d);
+    Shadow s = shadow;
+    if (s != null) {
+      compare(s, d, s.candidate.decideIpv6(high, low), 0, high, low, true, null);
+    }
     if (!d.isAllowed()) {
       denied(d, 0, high, low, true);
+      return false;
+    }
+    if (penalties != null && penalties.anyBanned() && penalized(penalties.v6(high, low), 0, high, low, true, null)) {
       return false;
     }
     if (limiter == null) {
@@ -98,6 +146,10 @@ final class Admission {
     counters.accepted.incrementAndGet();
     Decision d = policy.decide(credentials);
     count(d);
+    Shadow s = shadow;
+    if (s != null) {
+      compare(s, d, s.candidate.decide(credentials), 0, 0, 0, false, RefusalLog.local(credentials));
+    }
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
       if (refusals.due(RefusalLog.Kind.ADDRESS)) {
@@ -108,7 +160,8 @@ final class Admission {
     if (limiter == null) {
       return opened();
     }
-    Limiter.Refusal r = limiter.tryAcquire(null, System.nanoTime());
+    Limiter.Refusal r = limiter.tryAcquire(
+        credentials == null ? null : Limiter.local(credentials, localByGroup), System.nanoTime());
     if (r == null) {
       return opened();
     }
@@ -132,15 +185,63 @@ final class Admission {
    * only: a trusted proxy, whose relayed client is counted once its header is read.
    */
   private boolean withinLimits(Limiter.Source source, int v4, long high, long low, boolean v6) {
-    Limiter.Refusal r = limiter.tryAcquire(source, System.nanoTime());
+    long now = System.nanoTime();
+    Limiter.Refusal r = limiter.tryAcquire(source, now);
     if (r == null) {
       return opened();
+    }
+    if (r == Limiter.Refusal.RATE && penalties != null) {
+      penalties.offence(v6 ? penalties.v6(high, low) : penalties.v4(v4), dev.portcullis.policy.Penalties.Offence.RATE_LIMITED,
+          true, now);
     }
     long n = counters.limited.incrementAndGet();
     if (refusals.due(RefusalLog.Kind.LIMIT)) {
       refused.info("Refused {} by the {} limit ({} refused by limits so far)", text(v4, high, low, v6), r.label(), n);
     }
     return false;
+  }
+
+  /**
+   * Whether {@code source} is serving a penalty: if so the connection is refused, counted and
+   * (once a second) logged. {@code socket} names the connection when the source is a relayed
+   * client, else the raw address does.
+   */
+  private boolean penalized(PenaltyBox.Source source, int v4, long high, long low, boolean v6, String relayed) {
+    long[] ban = penalties.ban(source, System.nanoTime());
+    if (ban == null) {
+      return false;
+    }
+    long n = counters.penalized.incrementAndGet();
+    if (refusals.due(RefusalLog.Kind.PENALTY)) {
+      refused.info("Refused {}: penalized until {} ({} offences; {} refused by the penalty box so far)",
+          relayed != null ? relayed : text(v4, high, low, v6), penalties.wall(ban[0]), ban[1], n);
+    }
+    return true;
+  }
+
+  /** Counts one decision of both policies; a flip is counted and logged (once a second at most). */
+  private void compare(Shadow s, Decision live, Decision candidate, int v4, long high, long low, boolean v6,
+      String who) {
+    s.decided.incrementAndGet();
+    if (live.isAllowed() == candidate.isAllowed()) {
+      return;
+    }
+    long n = (live.isAllowed() ? s.wouldDeny : s.wouldAllow).incrementAndGet();
+    if (refusals.due(RefusalLog.Kind.SHADOW)) {
+      shadowLog.info("Shadow policy would {} {} (live: {} by '{}'; shadow: {} by '{}'; {} such flips so far)",
+          live.isAllowed() ? "deny" : "allow", who != null ? who : text(v4, high, low, v6),
+          live.isAllowed() ? "allow" : "deny", live.reason(), candidate.isAllowed() ? "allow" : "deny",
+          candidate.reason(), n);
+    }
+  }
+
+  /** Sets (or with null, drops) the shadow policy; its counters start at zero. */
+  void shadow(AccessPolicy candidate) {
+    this.shadow = candidate == null ? null : new Shadow(candidate);
+  }
+
+  Shadow currentShadow() {
+    return shadow;
   }
 
   private static String text(int v4, long high, long low, boolean v6) {
@@ -187,6 +288,10 @@ final class Admission {
     if (replaced != null) {
       Decision d = policy.decide(replaced.getAddress());
       count(d);
+      Shadow s = shadow;
+      if (s != null) {
+        compare(s, d, s.candidate.decide(replaced.getAddress()), 0, 0, 0, false, RefusalLog.describe(socket, replaced));
+      }
       if (!d.isAllowed()) {
         long n = counters.deniedAfterHandshake.incrementAndGet();
         if (refusals.due(RefusalLog.Kind.AFTER_HANDSHAKE)) {
@@ -195,10 +300,19 @@ final class Admission {
         }
         return false;
       }
+      if (penalties != null && penalties.anyBanned() && penalized(penalties.of(replaced.getAddress()), 0, 0, 0, false,
+          RefusalLog.describe(socket, replaced))) {
+        return false;
+      }
     }
     if (limiter != null && relayed(socket)) {
       Limiter.Source source = limiter.sourceOf(replaced != null ? replaced : socket.remoteAddress());
-      Limiter.Refusal r = limiter.tryAcquireSource(source, System.nanoTime());
+      long now = System.nanoTime();
+      Limiter.Refusal r = limiter.tryAcquireSource(source, now);
+      if (r == Limiter.Refusal.RATE && penalties != null && replaced != null) {
+        penalties.offence(penalties.of(replaced.getAddress()), dev.portcullis.policy.Penalties.Offence.RATE_LIMITED,
+            false, now);
+      }
       if (r != null) {
         long n = counters.limited.incrementAndGet();
         if (refusals.due(RefusalLog.Kind.LIMIT)) {
@@ -215,6 +329,10 @@ final class Admission {
   /** The chain failed or timed out: counted, and one INFO line a second per kind naming the peer and why. */
   void handshakeRefused(Channel socket, InetSocketAddress replaced, String step, String why, boolean timedOut) {
     counters.pendingHandshakes.decrementAndGet();
+    if (penalties != null) {
+      offence(socket, replaced, timedOut ? dev.portcullis.policy.Penalties.Offence.HANDSHAKE_TIMEOUT
+          : dev.portcullis.policy.Penalties.Offence.HANDSHAKE_FAILED);
+    }
     if (timedOut) {
       long n = counters.handshakeTimeouts.incrementAndGet();
       if (refusals.due(RefusalLog.Kind.HANDSHAKE_TIMEOUT)) {
@@ -227,6 +345,30 @@ final class Admission {
         refused.info("Refused {}: handshake step '{}' failed: {} ({} failed so far)", RefusalLog.describe(socket, replaced),
             step, why, n);
       }
+    }
+  }
+
+  /**
+   * Counts an offence against the connection's source: the client a trusted proxy named, else the
+   * socket peer; nothing when a trusted proxy had not named anyone yet (a proxy is never banned),
+   * nor for a Unix peer.
+   */
+  private void offence(Channel socket, InetSocketAddress replaced, dev.portcullis.policy.Penalties.Offence kind) {
+    PenaltyBox.Source source;
+    boolean direct;
+    if (replaced != null) {
+      source = penalties.of(replaced.getAddress());
+      direct = false;
+    } else if (relayed(socket) || !(socket.remoteAddress() instanceof InetSocketAddress ip)) {
+      return;
+    } else {
+      source = penalties.of(ip.getAddress());
+      direct = true;
+    }
+    long until = penalties.offence(source, kind, direct, System.nanoTime());
+    if (until != 0 && refusals.due(RefusalLog.Kind.BANNED)) {
+      refused.info("Penalized {} until {} ({} offences within {})", RefusalLog.describe(socket, replaced),
+          penalties.wall(until), penalties.settings().threshold(), penalties.settings().window());
     }
   }
 
@@ -255,11 +397,18 @@ final class Admission {
         && relays.decide(ip.getAddress()).isAllowed();
   }
 
+  /** The source a direct connection was counted as: its uid (or gid) for a Unix peer, else its address. */
+  private Limiter.Source sourceOf(Channel channel) {
+    java.util.Optional<PeerCredentials> credentials = channel.peerCredentials();
+    return credentials.isPresent() ? Limiter.local(credentials.get(), localByGroup)
+        : limiter.sourceOf(channel.remoteAddress());
+  }
+
   void released(Channel channel) {
     counters.open.decrementAndGet();
     if (limiter != null) {
       // A relayed connection that never finished its handshake holds a slot in the total only.
-      limiter.release(relayed(channel) ? relayedSources.remove(channel) : limiter.sourceOf(channel.remoteAddress()));
+      limiter.release(relayed(channel) ? relayedSources.remove(channel) : sourceOf(channel));
     }
   }
 
@@ -296,6 +445,9 @@ final class Admission {
       if (n > 0 || !(name.startsWith("default") || name.startsWith("unreadable"))) {
         out.merge(name, n, Long::sum);
       }
+    }
+    if (penalties != null) {
+      out.put("penalty box", counters.penalized.get());
     }
     return out;
   }

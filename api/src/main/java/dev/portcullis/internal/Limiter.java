@@ -85,6 +85,14 @@ final class Limiter {
     return new Source(high & v6MaskHigh, low & v6MaskLow);
   }
 
+  /**
+   * The source of a Unix domain socket peer: its uid, or its primary gid when {@code byGroup}. The
+   * high word is all ones, which no IPv6 prefix of the (TCP) peers of another server shares.
+   */
+  static Source local(dev.portcullis.policy.PeerCredentials credentials, boolean byGroup) {
+    return new Source(-1L, byGroup ? 1L << 32 | (credentials.gid() & 0xFFFF_FFFFL) : credentials.uid() & 0xFFFF_FFFFL);
+  }
+
   /** The source of a socket or relayed peer; null for anything but an IP peer (a Unix peer). */
   Source sourceOf(java.net.SocketAddress address) {
     if (!(address instanceof java.net.InetSocketAddress ip) || ip.getAddress() == null) {

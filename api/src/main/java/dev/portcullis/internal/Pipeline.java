@@ -37,7 +37,8 @@ final class Pipeline implements Acceptor {
   private final RefusalLog handlerFailures = new RefusalLog();
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
-    this.admission = new Admission(config.policy(), config.limits(), config.handshakes(), counters);
+    this.admission = new Admission(config.policy(), config.limits(), config.handshakes(), counters,
+        config.penalties().map(PenaltyBox::new).orElse(null), config.localSourceByGroup());
     this.handshakes = config.handshakes();
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
     this.idleTimeout = config.idleTimeout();

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class RefusalLog {
   /** What was refused; each kind has its own once-a-second budget. */
-  enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED, IDLE }
+  enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED, IDLE, PENALTY, BANNED, SHADOW }
 
   private final LogThrottle[] throttles = new LogThrottle[Kind.values().length];
 

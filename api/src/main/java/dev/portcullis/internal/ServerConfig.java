@@ -24,6 +24,8 @@ import java.util.concurrent.Executor;
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
  * @param limits the builder's limits merged over the policy's, once
  * @param eventLoops how many event loops the transport accepts on, at least 1
+ * @param penalties the penalty box, if one was asked for
+ * @param localSourceByGroup on a Unix socket, whether per-source limits count by gid (else by uid)
  */
 public record ServerConfig(
     Endpoint endpoint,
@@ -35,4 +37,6 @@ public record ServerConfig(
     Optional<LoopHandler> loopHandler,
     Optional<Executor> executor,
     Limits limits,
-    int eventLoops) {}
+    int eventLoops,
+    Optional<dev.portcullis.policy.Penalties> penalties,
+    boolean localSourceByGroup) {}

@@ -75,10 +75,13 @@ public final class ServerInstance implements RunningServer {
       s.started.countDown();
     }
     s.registerMBean();
-    log.info("Listening on {} ({}, {}, {}, transport {})", where(s.listener.localAddress()),
+    s.startPenaltyHousekeeping();
+    int loops = s.acceptedPerLoop().length;
+    log.info("Listening on {} ({}, {}, {}, {}, transport {})", where(s.listener.localAddress()),
         count(config.policy().rules().size(), "address rule"),
         count(config.policy().credentialRules().size(), "credential rule"),
-        count(config.handshakes().size(), "handshake step"), transport.name());
+        count(config.handshakes().size(), "handshake step"),
+        count(loops > 0 ? loops : config.eventLoops(), "event loop"), transport.name());
     return s;
   }
 
@@ -128,8 +131,120 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public long[] acceptedPerLoop() {
-    return listener.acceptedPerLoop();
+    long[] counts = listener.acceptedPerLoop();
+    return counts == null ? new long[0] : counts; // a transport that does not count may answer null
   }
+
+  @Override
+  public void shadow(dev.portcullis.policy.AccessPolicy candidate) {
+    java.util.Objects.requireNonNull(candidate, "candidate");
+    checkReplaceable(candidate);
+    pipeline.admission.shadow(candidate);
+    log.info("Shadowing a candidate policy on {}: {} address rule(s), {} credential rule(s); flips are logged on"
+        + " dev.portcullis.shadow", where(listener.localAddress()), candidate.rules().size(),
+        candidate.credentialRules().size());
+  }
+
+  @Override
+  public java.util.Optional<dev.portcullis.ShadowStats> shadowStats() {
+    Admission.Shadow s = pipeline.admission.currentShadow();
+    return s == null ? java.util.Optional.empty() : java.util.Optional.of(s.stats());
+  }
+
+  @Override
+  public synchronized java.util.Optional<dev.portcullis.ShadowStats> promote() {
+    Admission.Shadow s = pipeline.admission.currentShadow();
+    if (s == null) {
+      return java.util.Optional.empty();
+    }
+    updatePolicy(s.candidate);
+    pipeline.admission.shadow(null);
+    dev.portcullis.ShadowStats stats = s.stats();
+    log.info("Promoted the shadow policy of {} after {} decisions: {} would have been allowed, {} denied",
+        where(listener.localAddress()), stats.decided(), stats.wouldAllow(), stats.wouldDeny());
+    return java.util.Optional.of(stats);
+  }
+
+  @Override
+  public void clearShadow() {
+    pipeline.admission.shadow(null);
+  }
+
+  @Override
+  public java.util.List<dev.portcullis.Penalty> penalties() {
+    PenaltyBox box = pipeline.admission.penalties;
+    return box == null ? java.util.List.of() : box.current(System.nanoTime());
+  }
+
+  @Override
+  public boolean liftPenalty(String address) {
+    PenaltyBox box = pipeline.admission.penalties;
+    if (box == null) {
+      throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
+    }
+    java.net.InetAddress a = dev.portcullis.policy.IpAddresses.parse(address);
+    boolean lifted = box.lift(a, System.nanoTime());
+    if (lifted) {
+      log.info("Penalty of {} on {} lifted", address, where(listener.localAddress()));
+    }
+    return lifted;
+  }
+
+  /**
+   * The penalty box's housekeeping, once a second: expired bans and forgotten sources go; with a
+   * kernel filter, the filter is recompiled (off the event loops) when the banned direct sources
+   * change, so a banned IPv4 source's packets are dropped in the kernel.
+   */
+  private void startPenaltyHousekeeping() {
+    PenaltyBox box = pipeline.admission.penalties;
+    if (box == null) {
+      return;
+    }
+    java.util.concurrent.ScheduledThreadPoolExecutor h = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "portcullis-penalties-" + port(listener.localAddress()));
+      t.setDaemon(true);
+      return t;
+    });
+    h.setRemoveOnCancelPolicy(true);
+    housekeeping = h;
+    boolean kernel = config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
+    java.util.concurrent.atomic.AtomicBoolean refreshPending = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable refresh = () -> {
+      refreshPending.set(false);
+      try {
+        listener.updateKernelFilter(withBans(pipeline.admission.policy(), box.directBans(System.nanoTime())));
+      } catch (RuntimeException e) {
+        log.warn("Could not put the penalty box's bans into the kernel filter of {}", where(listener.localAddress()), e);
+      }
+    };
+    if (kernel) {
+      box.listener(() -> {
+        if (refreshPending.compareAndSet(false, true) && !h.isShutdown()) {
+          h.execute(refresh);
+        }
+      });
+    }
+    h.scheduleAtFixedRate(() -> box.sweep(System.nanoTime()), 1, 1, TimeUnit.SECONDS);
+  }
+
+  /** The policy, with a deny rule per banned source: what the kernel filter compiles. */
+  private static dev.portcullis.policy.AccessPolicy withBans(dev.portcullis.policy.AccessPolicy policy,
+      java.util.List<dev.portcullis.policy.Cidr> bans) {
+    if (bans.isEmpty()) {
+      return policy;
+    }
+    dev.portcullis.policy.AccessPolicy.Builder b = dev.portcullis.policy.AccessPolicy.builder().rules(policy);
+    for (dev.portcullis.policy.Cidr c : bans) {
+      b.rule(dev.portcullis.policy.Rule.deny(c));
+    }
+    return b.build();
+  }
+
+  private static int port(java.net.SocketAddress a) {
+    return a instanceof java.net.InetSocketAddress ip ? ip.getPort() : 0;
+  }
+
+  private volatile java.util.concurrent.ScheduledExecutorService housekeeping;
 
   @Override
   public void close() {
@@ -142,6 +257,10 @@ public final class ServerInstance implements RunningServer {
       return;
     }
     try {
+      java.util.concurrent.ScheduledExecutorService h = housekeeping;
+      if (h != null) {
+        h.shutdownNow();
+      }
       pipeline.closing();
       listener.close();
       if (ownedExecutor != null) {
@@ -202,21 +321,27 @@ public final class ServerInstance implements RunningServer {
   @Override
   public void updatePolicy(dev.portcullis.policy.AccessPolicy policy) {
     java.util.Objects.requireNonNull(policy, "policy");
-    boolean local = config.endpoint() instanceof Endpoint.UnixPath || config.endpoint() instanceof Endpoint.UnixAbstract;
-    if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
-      throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
-          + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
-    }
+    checkReplaceable(policy);
     pipeline.admission.updatePolicy(policy);
     if (!policy.limits().equals(config.policy().limits())) {
       log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
           where(listener.localAddress()), policy.limits());
     }
     if (config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent()) {
-      listener.updateKernelFilter(policy);
+      PenaltyBox box = pipeline.admission.penalties;
+      listener.updateKernelFilter(box == null ? policy : withBans(policy, box.directBans(System.nanoTime())));
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
+  }
+
+  /** Refuses a policy with no rule of the kind this server's peers are decided by. */
+  private void checkReplaceable(dev.portcullis.policy.AccessPolicy policy) {
+    boolean local = config.endpoint() instanceof Endpoint.UnixPath || config.endpoint() instanceof Endpoint.UnixAbstract;
+    if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
+      throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
+          + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
+    }
   }
 
   @Override
@@ -302,6 +427,47 @@ public final class ServerInstance implements RunningServer {
     @Override
     public int getOpenConnections() {
       return counters.open.get();
+    }
+
+    @Override
+    public long getShadowDecided() {
+      return shadowStats().map(dev.portcullis.ShadowStats::decided).orElse(0L);
+    }
+
+    @Override
+    public long getShadowWouldAllow() {
+      return shadowStats().map(dev.portcullis.ShadowStats::wouldAllow).orElse(0L);
+    }
+
+    @Override
+    public long getShadowWouldDeny() {
+      return shadowStats().map(dev.portcullis.ShadowStats::wouldDeny).orElse(0L);
+    }
+
+    @Override
+    public void promoteShadow() {
+      promote();
+    }
+
+    @Override
+    public void clearShadow() {
+      ServerInstance.this.clearShadow();
+    }
+
+    @Override
+    public long getPenalized() {
+      return counters.penalized.get();
+    }
+
+    @Override
+    public String[] getPenalties() {
+      return penalties().stream().map(p -> p.source() + " until " + p.until() + " (" + p.offences() + " offences, ban "
+          + p.bans() + ")").toArray(String[]::new);
+    }
+
+    @Override
+    public boolean liftPenalty(String address) {
+      return ServerInstance.this.liftPenalty(address);
     }
 
     @Override

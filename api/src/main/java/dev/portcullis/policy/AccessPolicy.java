@@ -382,6 +382,20 @@ public final class AccessPolicy {
     return decisions[v6.lookupIpv6(high, low)];
   }
 
+  /**
+   * The address ranges whose decision (allow or deny) differs between this policy and {@code
+   * candidate}: exact, computed from the two rule sets, IPv4 ranges first, then IPv6 (the
+   * IPv4-mapped block, decided as IPv4, is not repeated), each with the rule that decides it in
+   * both. Neighbouring ranges decided by the same two rules are merged. This is what a policy
+   * change would do before it is live; {@code RunningServer.shadow} shows it on live traffic.
+   *
+   * @param candidate the policy that would replace this one
+   * @return the changed ranges, in address order; empty if the two decide alike everywhere
+   */
+  public List<PolicyChange> changesTo(AccessPolicy candidate) {
+    return PolicyChange.between(this, Objects.requireNonNull(candidate, "candidate"));
+  }
+
   /** Equal when both hold the same set of rules, whatever their order. */
   @Override
   public boolean equals(Object o) {

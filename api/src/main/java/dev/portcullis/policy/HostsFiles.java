@@ -617,26 +617,11 @@ public final class HostsFiles {
     List<String> toCidrs(int bits) {
       List<String> out = new ArrayList<>();
       for (BigInteger[] p : parts) {
-        BigInteger lo = p[0];
-        BigInteger hi = p[1];
-        while (lo.compareTo(hi) <= 0) {
-          int size = lo.signum() == 0 ? bits : Math.min(bits, lo.getLowestSetBit());
-          while (size > 0 && lo.add(BigInteger.ONE.shiftLeft(size)).subtract(BigInteger.ONE).compareTo(hi) > 0) {
-            size--;
-          }
-          out.add(format(lo, bits) + "/" + (bits - size));
-          lo = lo.add(BigInteger.ONE.shiftLeft(size));
+        for (Cidr c : PolicyChange.cover(p[0], p[1], bits)) {
+          out.add(c.network().getHostAddress().toLowerCase(Locale.ROOT) + "/" + c.prefixLength());
         }
       }
       return out;
-    }
-
-    private static String format(BigInteger v, int bits) {
-      byte[] raw = v.toByteArray();
-      byte[] b = new byte[bits / 8];
-      int copy = Math.min(raw.length, b.length);
-      System.arraycopy(raw, raw.length - copy, b, b.length - copy, copy);
-      return IpAddresses.fromBytes(b).getHostAddress().toLowerCase(Locale.ROOT);
     }
   }
 }

@@ -138,6 +138,46 @@ public final class Service {
     return e instanceof java.net.SocketException ? 1 : 2;
   }
 
+  /** The options {@link #threads} reads, for a command's set of options that take a value. */
+  public static final java.util.Set<String> THREAD_OPTIONS = java.util.Set.of("--loops", "--idle-timeout",
+      "--penalty");
+
+  /**
+   * Applies {@code --penalty N:SECONDS}: N failed or timed-out handshakes from one source within a
+   * minute earn SECONDS of refusal, doubling on each repeat up to an hour ({@link
+   * dev.portcullis.policy.Penalties#parse}).
+   *
+   * @param o the parsed options
+   * @param server the server being built
+   */
+  public static void penalty(Options o, dev.portcullis.Server server) {
+    if (o.one("--penalty") != null) {
+      try {
+        server.penalties(dev.portcullis.policy.Penalties.parse(o.one("--penalty")));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--penalty: " + e.getMessage());
+      }
+    }
+  }
+
+  /**
+   * Applies {@code --loops N} (event loops; default one per processor), {@code --idle-timeout
+   * SECONDS} (close a connection quiet both ways that long; default none) and {@code --penalty
+   * N:SECONDS} to {@code server}.
+   *
+   * @param o the parsed options
+   * @param server the server being built
+   */
+  public static void threads(Options o, dev.portcullis.Server server) {
+    penalty(o, server);
+    if (o.one("--loops") != null) {
+      server.eventLoops(o.integer("--loops", 1, 1024, null));
+    }
+    if (o.one("--idle-timeout") != null) {
+      server.idleTimeout(Duration.ofSeconds(o.integer("--idle-timeout", 1, 86_400, null)));
+    }
+  }
+
   /**
    * An address as the ready line shows it.
    *

@@ -77,11 +77,13 @@ class EchoWatchTest {
   /** A running {@code echo --watch}: its port and its standard error lines. */
   private record Echo(Process process, int port, BlockingQueue<String> errLines) {}
 
-  private static Echo start(Path policy) throws IOException {
+  private static Echo start(Path policy, String... more) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p = new ProcessBuilder(List.of(java, "-cp", System.getProperty("java.class.path"),
+    List<String> command = new java.util.ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
         Launcher.class.getName(), "echo", "--port", "0", "--bind", "127.0.0.1", "--policy", policy.toString(),
-        "--watch")).start();
+        "--watch"));
+    command.addAll(List.of(more));
+    Process p = new ProcessBuilder(command).start();
     BlockingQueue<String> errLines = new LinkedBlockingQueue<>();
     Thread drain = new Thread(() -> new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8))
         .lines().forEach(errLines::add));
@@ -171,6 +173,29 @@ class EchoWatchTest {
       assertTrue(served("127.0.2.9", port), "the new policy allows 127.0.2.9");
       assertFalse(served("127.0.3.9", port), "the new policy denies 127.0.3.9");
       assertFalse(served("127.0.1.9", port), "both deny 127.0.1.9");
+    } finally {
+      stop(echo);
+    }
+  }
+
+  /**
+   * {@code --watch --shadow 2}: a new file is first a shadow (the old policy still decides, and the
+   * flips are logged with both rules), then, after 2 s, live.
+   */
+  @Test
+  void withShadowANewPolicyIsShadowedAndThenPromoted(@TempDir Path dir) throws Exception {
+    Path policy = Files.writeString(dir.resolve("echo.policy"), OLD);
+    Echo echo = start(policy, "--shadow", "2");
+    try {
+      int port = echo.port();
+      Path tmp = Files.writeString(dir.resolve(".echo.policy.tmp"), NEW_FIRST_LINE + NEW_REST);
+      Files.move(tmp, policy, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      awaitLine(echo.errLines(), "shadowing the new policy for 2 s");
+      assertFalse(served("127.0.2.9", port), "while shadowed, the old policy still denies 127.0.2.9");
+      awaitLine(echo.errLines(), "Shadow policy would allow 127.0.2.9 (live: deny by 'deny 127.0.2.0/24'");
+      awaitLine(echo.errLines(), "promoted the new policy after");
+      assertTrue(served("127.0.2.9", port), "promoted: the new policy allows 127.0.2.9");
+      assertFalse(served("127.0.3.9", port), "promoted: the new policy denies 127.0.3.9");
     } finally {
       stop(echo);
     }

@@ -151,6 +151,42 @@ class KvTest {
     }
   }
 
+  /**
+   * {@code --loops 2} serves on two event loops (the startup line says so) and {@code --idle-timeout
+   * 1} closes an authenticated client that then says nothing, while one that keeps talking stays.
+   */
+  @Test
+  void loopsAndIdleTimeoutApply(@TempDir Path dir) throws Exception {
+    Path keys = Files.writeString(dir.resolve("kv.keys"), "app-1:" + KEY_HEX + "\n");
+    Path log = dir.resolve("kv.log");
+    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        System.getProperty("java.class.path"), Launcher.class.getName(), "kv", "--port", "0", "--bind", "127.0.0.1",
+        "--allow", "127.0.0.0/8", "--secret-file", keys.toString(), "--loops", "2", "--idle-timeout", "1")
+        .redirectError(log.toFile()).start();
+    try (BufferedReader o = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      String first = o.readLine();
+      assertTrue(first != null && first.startsWith("listening on 127.0.0.1:"), String.valueOf(first));
+      String at = first.substring("listening on ".length());
+      int port = Integer.parseInt(at.substring(at.indexOf(':') + 1));
+      String startup = Files.readString(log);
+      assertTrue(startup.contains("2 event loops"), startup);
+      try (Socket quiet = authenticated(port); Socket talking = authenticated(port)) {
+        long start = System.nanoTime();
+        for (int i = 0; i < 6; i++) { // 3 s of requests, one every 0.5 s
+          talking.getOutputStream().write(("SET k" + i + " v\n").getBytes(StandardCharsets.UTF_8));
+          assertEquals("OK", readLine(talking.getInputStream()), "a client that keeps talking is served");
+          Thread.sleep(500);
+        }
+        assertTrue(closed(quiet.getInputStream()), "the quiet client was closed");
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10), "closed well before its read timeout");
+      }
+    } finally {
+      p.toHandle().destroy();
+      p.waitFor(10, TimeUnit.SECONDS);
+      p.destroyForcibly();
+    }
+  }
+
   private static final String KEY_HEX = "8f2a5c7e1b3d4f6a8c0e2b4d6f8a1c3e";
 
   private static Socket authenticated(int port) throws IOException {

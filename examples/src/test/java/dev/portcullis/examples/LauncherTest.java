@@ -41,6 +41,32 @@ class LauncherTest {
   }
 
   @Test
+  void checkDiffPrintsOnlyWhatTheNewPolicyChanges(@TempDir Path dir) throws Exception {
+    Path old = Files.writeString(dir.resolve("old.policy"), "allow 10.0.0.0/8\ndeny 10.66.0.0/16\n");
+    Path neu = Files.writeString(dir.resolve("new.policy"), "allow 10.0.0.0/8\ndeny 10.66.0.0/16\nallow 10.66.1.0/24\n"
+        + "deny 10.1.0.0/16\n");
+    assertEquals(0, run("", "check", "--policy", old.toString(), "--diff", neu.toString(), "10.1.2.3", "10.2.0.1",
+        "10.66.1.9"), err());
+    assertEquals(String.join("\n",
+        "10.1.2.3 allow -> deny (was 'allow 10.0.0.0/8', now 'deny 10.1.0.0/16')",
+        "10.66.1.9 deny -> allow (was 'deny 10.66.0.0/16', now 'allow 10.66.1.0/24')", ""), out(),
+        "10.2.0.1 does not change, so it is not printed");
+    out.reset();
+    err.reset();
+    assertEquals(0, run("", "check", "--policy", old.toString(), "--diff", neu.toString()), err());
+    assertEquals(String.join("\n",
+        "10.1.0.0/16 allow -> deny (was 'allow 10.0.0.0/8', now 'deny 10.1.0.0/16')",
+        "10.66.1.0/24 deny -> allow (was 'deny 10.66.0.0/16', now 'allow 10.66.1.0/24')", ""), out());
+    assertTrue(err().contains("2 ranges change"), err());
+  }
+
+  @Test
+  void aMalformedPenaltyIsAUsageErrorThatSaysTheForm() {
+    assertEquals(2, run("", "echo", "--port", "0", "--allow", "127.0.0.1", "--penalty", "ten"));
+    assertTrue(err().contains("--penalty: penalty 'ten' is not N:SECONDS"), err());
+  }
+
+  @Test
   void checkDecidesEachArgumentNamingTheRule() {
     assertEquals(0, run("", "check", "--allow", "10.0.0.0/8", "--deny", "10.66.0.0/16",
         "10.66.1.1", "10.1.1.1", "192.0.2.1", "::ffff:10.1.1.1"), err());

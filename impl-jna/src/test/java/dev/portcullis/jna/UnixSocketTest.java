@@ -161,6 +161,55 @@ class UnixSocketTest {
     }
   }
 
+  /**
+   * {@code maxConnectionsPerSource(2)} on a Unix socket counts peers by uid: root's third
+   * connection is refused while root holds two, and a client running as uid 65534 is served; with
+   * {@code perSourceByGroup()} the count is by gid, so uid 65534 in group 0 is refused too, and in
+   * group 65534 served. Closing one of root's connections frees its slot.
+   */
+  @Test
+  void perSourceLimitsCountUnixPeersByUidOrByGid() throws Exception {
+    assumeTrue(MY_UID == 0, "setpriv needs root to run clients as other users");
+    String setpriv = ExternalTool.require("setpriv");
+    String socat = ExternalTool.require("socat");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Path sock = dir.resolve("per-uid.sock");
+    java.util.function.BiFunction<Integer, Integer, String[]> as = (uid, gid) -> new String[] {setpriv,
+        "--reuid=" + uid, "--regid=" + gid, "--clear-groups", socat, "-t", "5", "-", "UNIX-CONNECT:" + sock};
+    Handler hold = conn -> {
+      conn.output().write((conn.identity().map(Identity::name).orElse("-") + "\n").getBytes(StandardCharsets.UTF_8));
+      conn.input().read(); // until the client sends a byte or closes
+    };
+    for (boolean byGroup : new boolean[] {false, true}) {
+      Server builder = Server.onUnix(sock).mode(0666).allowUid(0).allowUid(65534).maxConnectionsPerSource(2)
+          .handle(hold);
+      if (byGroup) {
+        builder.perSourceByGroup();
+      }
+      try (RunningServer server = builder.start();
+          SocketChannel a = SocketChannel.open(UnixDomainSocketAddress.of(sock));
+          SocketChannel b = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+        assertTrue(Clients.await(() -> server.stats().handled() == 2, java.time.Duration.ofSeconds(5)));
+        String third = jdkClient(sock, "");
+        assertEquals("", third, "root's third connection is refused at accept (" + (byGroup ? "gid" : "uid") + ")");
+        assertEquals(1, server.stats().limited());
+        String otherUser = run("x", as.apply(65534, 65534));
+        assertTrue(otherUser.startsWith("uid=65534 gid=65534"), "another user and group is its own source: "
+            + otherUser);
+        String sameGroup = run("x", as.apply(65534, 0));
+        if (byGroup) {
+          assertFalse(sameGroup.contains("uid="), "by gid, uid 65534 in group 0 shares root's budget: " + sameGroup);
+        } else {
+          assertTrue(sameGroup.startsWith("uid=65534 gid=0"), "by uid, group 0 does not matter: " + sameGroup);
+        }
+        a.close();
+        assertTrue(Clients.await(() -> server.stats().openConnections() == 1, java.time.Duration.ofSeconds(5)));
+        assertTrue(run("x", socat, "-t", "5", "-", "UNIX-CONNECT:" + sock).startsWith("uid=0 "),
+            "a closed connection frees its slot");
+      }
+    }
+  }
+
   @Test
   void theFileIsNeverSeenWithLooserPermissionsThanAsked() throws Exception {
     Path sock = dir.resolve("watched-file.sock");

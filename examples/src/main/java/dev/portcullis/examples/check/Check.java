@@ -50,7 +50,7 @@ public final class Check {
    */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     java.util.Set<String> valued = new java.util.HashSet<>(PolicyOptions.VALUED);
-    valued.addAll(Set.of("--hosts-allow", "--hosts-deny", "--daemon"));
+    valued.addAll(Set.of("--hosts-allow", "--hosts-deny", "--daemon", "--diff"));
     Options o = Options.parse(args, valued, Set.of("--print-policy"));
     AccessPolicy policy;
     dev.portcullis.policy.HostsFiles hosts = null;
@@ -84,6 +84,9 @@ public final class Check {
       err.println("portcullis check: no rules; give --policy FILE, --allow CIDR or --deny CIDR");
       return 2;
     }
+    if (o.one("--diff") != null) {
+      return diff(policy, o, out, err);
+    }
     boolean bad = false;
     if (!o.positional().isEmpty()) {
       for (String a : o.positional()) {
@@ -103,6 +106,48 @@ public final class Check {
       } catch (IOException e) {
         err.println("portcullis check: reading stdin: " + e.getMessage());
         return 2;
+      }
+    }
+    out.flush();
+    return bad ? 2 : 0;
+  }
+
+  /**
+   * {@code --diff NEW}: with addresses, the ones whose decision NEW changes, with both rules;
+   * without, every range whose decision changes, exact.
+   */
+  private static int diff(AccessPolicy old, Options o, PrintStream out, PrintStream err) {
+    AccessPolicy candidate;
+    try {
+      candidate = AccessPolicy.load(java.nio.file.Path.of(o.one("--diff")));
+    } catch (java.nio.file.NoSuchFileException e) {
+      err.println("portcullis check: --diff: no such file: " + e.getFile());
+      return 2;
+    } catch (IllegalArgumentException | IOException e) {
+      err.println("portcullis check: --diff: " + e.getMessage());
+      return 2;
+    }
+    if (o.positional().isEmpty()) {
+      java.util.List<dev.portcullis.policy.PolicyChange> changes = old.changesTo(candidate);
+      for (dev.portcullis.policy.PolicyChange c : changes) {
+        out.println(c);
+      }
+      out.flush();
+      err.println("portcullis check: " + changes.size() + (changes.size() == 1 ? " range changes" : " ranges change"));
+      return 0;
+    }
+    boolean bad = false;
+    for (String a : o.positional()) {
+      try {
+        Decision before = old.decide(a);
+        Decision after = candidate.decide(a);
+        if (before.isAllowed() != after.isAllowed()) {
+          out.println(a + " " + (before.isAllowed() ? "allow" : "deny") + " -> " + (after.isAllowed() ? "allow" : "deny")
+              + " (was '" + before.reason() + "', now '" + after.reason() + "')");
+        }
+      } catch (IllegalArgumentException e) {
+        err.println("portcullis check: " + e.getMessage());
+        bad = true;
       }
     }
     out.flush();

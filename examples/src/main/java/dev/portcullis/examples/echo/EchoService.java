@@ -47,7 +47,7 @@ public final class EchoService {
     v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
         "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode",
         "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace",
-        "--idle-timeout", "--loops"));
+        "--idle-timeout", "--loops", "--penalty", "--shadow"));
     VALUED = Set.copyOf(v);
   }
 
@@ -109,6 +109,10 @@ public final class EchoService {
     if (o.has("--watch") && o.one("--policy") == null) {
       throw new UsageException("--watch reloads the --policy FILE; give one");
     }
+    if (o.one("--shadow") != null && !o.has("--watch")) {
+      throw new UsageException("--shadow SECONDS shadows each policy --watch reloads; give --watch");
+    }
+    java.time.Duration shadow = o.one("--shadow") == null ? null : java.time.Duration.ofSeconds(o.integer("--shadow", 1, 86_400, null));
     Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
@@ -144,6 +148,7 @@ public final class EchoService {
         server.eventLoops(loops);
       }
       applyLimits(o, server);
+      Service.penalty(o, server);
       if (!o.all("--proxy-protocol").isEmpty()) {
         server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
       }
@@ -161,8 +166,10 @@ public final class EchoService {
       }
       RunningServer running = server.start();
       if (o.has("--watch")) {
+        java.util.function.Consumer<AccessPolicy> apply = shadow == null ? running::updatePolicy
+            : new ShadowThenPromote(running, shadow, err);
         PolicyWatcher.start(java.nio.file.Path.of(o.one("--policy")), () -> PolicyOptions.policy(o, o.has("--allow-all")),
-            running, err);
+            apply, err);
       }
       return running;
     };

@@ -103,7 +103,23 @@ final class PolicyWatcher implements AutoCloseable {
    */
   static PolicyWatcher start(Path file, Callable<AccessPolicy> load, RunningServer server, PrintStream err)
       throws IOException {
-    return new PolicyWatcher(file, load, server::updatePolicy, err, SETTLE, RENAME_SETTLE).start();
+    return start(file, load, server::updatePolicy, err);
+  }
+
+  /**
+   * As {@link #start(Path, Callable, RunningServer, PrintStream)}, installing each reloaded policy
+   * with {@code apply} (such as a shadow that is promoted later).
+   *
+   * @param file the policy file
+   * @param load reads the policy
+   * @param apply installs a loaded policy
+   * @param err where messages go
+   * @return the running watcher
+   * @throws IOException if the directory cannot be watched
+   */
+  static PolicyWatcher start(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply, PrintStream err)
+      throws IOException {
+    return new PolicyWatcher(file, load, apply, err, SETTLE, RENAME_SETTLE).start();
   }
 
   /**

@@ -45,7 +45,7 @@ public final class Guard {
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--listen", "--bind", "--backend", "--max-connections", "--max-per-source", "--secret-file",
-        "--connect-timeout", "--loops"));
+        "--connect-timeout", "--loops", "--penalty"));
     VALUED = Set.copyOf(v);
   }
 
@@ -99,6 +99,7 @@ public final class Guard {
       if (o.one("--loops") != null) {
         server.eventLoops(o.integer("--loops", 1, 1024, null));
       }
+      dev.portcullis.examples.Service.penalty(o, server);
       if (o.one("--secret-file") != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))));
       }

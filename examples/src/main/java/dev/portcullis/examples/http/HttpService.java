@@ -41,6 +41,7 @@ public final class HttpService {
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--proxy-protocol"));
+    v.addAll(Service.THREAD_OPTIONS);
     VALUED = Set.copyOf(v);
   }
 
@@ -81,6 +82,7 @@ public final class HttpService {
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
       }
+      Service.threads(o, server);
       return server.start();
     };
     return Service.run("http", setup, Duration.ofSeconds(5), "", out, err);

@@ -53,6 +53,7 @@ public final class KvServer {
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--port", "--bind", "--secret-file"));
+    v.addAll(Service.THREAD_OPTIONS);
     VALUED = Set.copyOf(v);
   }
 
@@ -95,6 +96,7 @@ public final class KvServer {
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
       }
+      Service.threads(o, server);
       return server.start();
     };
     return Service.run("kv", setup, Duration.ofSeconds(5), "", out, err);
