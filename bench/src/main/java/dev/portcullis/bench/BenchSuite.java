@@ -63,6 +63,10 @@ public final class BenchSuite {
   private Path denyPolicy;
   private Path kernelFilterPolicy;
 
+  /** JDK 22+ warns when JNA loads native code unless it is allowed; 17-21 need (and some refuse) nothing. */
+  private static final List<String> NATIVE_ACCESS = Runtime.version().feature() >= 22
+      ? List.of("--enable-native-access=ALL-UNNAMED") : List.of();
+
   static final String HANDLE = "Portcullis handle";
   static final String ON_LOOP = "Portcullis handleOnLoop";
 
@@ -118,8 +122,8 @@ public final class BenchSuite {
   private void run() throws Exception {
     Files.createDirectories(out);
     Files.createDirectories(cDir);
-    for (String program : List.of("cserver", "loadgen")) {
-      Processes.run(List.of("gcc", "-O2", "-Wall", "-o", cDir.resolve(program).toString(),
+    for (String program : List.of("cserver", "loadgen", "mechserver")) {
+      Processes.run(List.of("gcc", "-O2", "-Wall", "-pthread", "-o", cDir.resolve(program).toString(),
           bench.resolve("src/main/c/" + program + ".c").toString()));
     }
     allowPolicy = Policies.allowLoopback(out.resolve("policies"));
@@ -174,7 +178,9 @@ public final class BenchSuite {
     List<String> c = new ArrayList<>();
     if (s.java()) {
       c.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms1g", "-Xmx1g",
-          "-XX:+UseParallelGC", "-cp", jar.toString(), s.mainClass()));
+          "-XX:+UseParallelGC"));
+      c.addAll(NATIVE_ACCESS);
+      c.addAll(List.of("-cp", jar.toString(), s.mainClass()));
     } else {
       c.add(cDir.resolve("cserver").toString());
     }
@@ -338,13 +344,37 @@ public final class BenchSuite {
             result.size()).stream().map(m -> String.format(java.util.Locale.ROOT, "%s %,.0f ops/s %.2f us CPU/op "
                 + "spread %.2f", m.workload(), m.opsPerSecond(), m.cpuMicrosPerOp(), m.spread())).toList());
       }
+      // The kernel mechanisms alone, in C: one socket shared with EPOLLEXCLUSIVE (what Portcullis
+      // does) against one SO_REUSEPORT socket per thread (nginx's reuseport).
+      for (String mode : r % 2 == 0 ? List.of("exclusive", "reuseport") : List.of("reuseport", "exclusive")) {
+        List<String> command = List.of(cDir.resolve("mechserver").toString(), "--port", "0", "--threads",
+            String.valueOf(loops), "--mode", mode);
+        try (Running server = Processes.startServer(command)) {
+          Processes.runLoad(unpinnedLoad(churn, server.port(), warmup));
+          long[] spreadBefore = server.perLoop();
+          long before = server.cpuTicks();
+          Result res = Processes.runLoad(unpinnedLoad(churn, server.port(), seconds));
+          long after = server.cpuTicks();
+          long[] spreadAfter = server.perLoop();
+          for (int i = 0; i < spreadAfter.length; i++) {
+            spreadAfter[i] -= spreadBefore[i];
+          }
+          LoopsMeasurement m = new LoopsMeasurement("W6-mech-" + mode, loops, r + 1, res.opsPerSecond(),
+              (after - before) / (double) CLK_TCK * 1e6 / res.ops(), spreadAfter);
+          result.add(m);
+          System.out.printf(java.util.Locale.ROOT, "W6      C %s, %d threads, run %d: %,.0f ops/s %.2f us CPU/op "
+              + "spread %.2f%n", mode, loops, r + 1, m.opsPerSecond(), m.cpuMicrosPerOp(), m.spread());
+        }
+      }
     }
     return result;
   }
 
   private List<String> loopsServer(String mode, int n, List<String> extra) {
     List<String> c = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-Xms1g", "-Xmx1g", "-XX:+UseParallelGC", "-cp", jar.toString(),
+        "-Xms1g", "-Xmx1g", "-XX:+UseParallelGC"));
+    c.addAll(NATIVE_ACCESS);
+    c.addAll(List.of("-cp", jar.toString(),
         "dev.portcullis.bench.servers.PortcullisServer", "--port", "0", "--mode", mode, "--policy",
         allowPolicy.toString(), "--style", "threads", "--loops", String.valueOf(n)));
     c.addAll(extra);

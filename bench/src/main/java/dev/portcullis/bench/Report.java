@@ -162,6 +162,17 @@ final class Report {
     };
   }
 
+  /** {ops/s, CPU µs/op, spread} medians of one W6 workload (any loop count), or null. */
+  private static double[] medianOf(List<LoopsMeasurement> loops, String workload) {
+    List<LoopsMeasurement> mine = loops.stream().filter(m -> m.workload().equals(workload)).toList();
+    if (mine.isEmpty()) {
+      return null;
+    }
+    return new double[] {BenchSuite.median(mine.stream().mapToDouble(LoopsMeasurement::opsPerSecond).toArray()),
+        BenchSuite.median(mine.stream().mapToDouble(LoopsMeasurement::cpuMicrosPerOp).toArray()),
+        BenchSuite.median(mine.stream().mapToDouble(LoopsMeasurement::spread).toArray())};
+  }
+
   /** W6: medians per workload and loop count, and the verdicts against one loop. */
   static String loopsSection(List<LoopsMeasurement> loops) {
     StringBuilder md = new StringBuilder("## W6: event loops, `handle`, 1 loop and more\n\n");
@@ -171,7 +182,7 @@ final class Report {
     md.append("| workload | loops | ops/s | server CPU µs/op | CPU vs 1 loop | ops/s vs 1 loop | accepted per loop "
         + "(max/min) |\n|---|---:|---:|---:|---:|---:|---|\n");
     StringBuilder verdicts = new StringBuilder();
-    for (String w : List.of("W6-churn", "W6-tls")) {
+    for (String w : List.of("W6-churn", "W6-tls", "W6-mech-exclusive", "W6-mech-reuseport")) {
       Map<Integer, double[]> med = new java.util.TreeMap<>();
       Map<Integer, String> spreads = new java.util.TreeMap<>();
       for (int n : loops.stream().filter(m -> m.workload().equals(w)).map(LoopsMeasurement::loops).distinct()
@@ -200,6 +211,14 @@ final class Report {
               + "`openssl s_time -new` clients share the CPUs with the server).%n", e.getKey(), v[0] / one[0]));
         }
       }
+    }
+    double[] exclusive = medianOf(loops, "W6-mech-exclusive");
+    double[] reuseport = medianOf(loops, "W6-mech-reuseport");
+    if (exclusive != null && reuseport != null) {
+      verdicts.append(String.format(Locale.ROOT, "The kernel mechanisms alone (`W6-mech-*`: a C churn server, no policy, "
+          + "its threads sharing one socket with `EPOLLEXCLUSIVE` or each with its own `SO_REUSEPORT` socket): "
+          + "spread %.2f against %.2f, CPU per connection %.2f × (`SO_REUSEPORT` against `EPOLLEXCLUSIVE`).%n",
+          exclusive[2], reuseport[2], reuseport[1] / exclusive[1]));
     }
     return md.append('\n').append(verdicts).append('\n').toString();
   }
