@@ -13,15 +13,21 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Compiles an access policy into a classic BPF socket filter ({@code SO_ATTACH_FILTER}) that drops
- * packets from denied IPv4 addresses before they reach the listening socket.
+ * packets from denied IPv4 and IPv6 addresses before they reach the listening socket.
  *
  * <p>The program reads the IP version from the network header ({@code SKF_NET_OFF}); anything but
- * IPv4 is accepted and left to the user-space check. For IPv4 it loads the source address and
- * walks the denied ranges, three instructions each ({@code jge lo}, {@code jgt hi}, {@code ret 0}),
- * so every jump is short; past the last range it accepts. The denied ranges come from the policy's
- * own decisions: every IPv4 rule boundary starts a segment, each segment is decided by {@link
- * AccessPolicy#decideIpv4}, and neighbouring denied segments are merged, so the kernel and user
- * space cannot disagree.
+ * IPv4 and IPv6 is accepted and left to the user-space check. For IPv4 it loads the source address
+ * and walks the denied ranges, three instructions each ({@code jge lo}, {@code jgt hi}, {@code ret
+ * 0}), so every jump is short; past the last range it accepts. For IPv6 the denied ranges are
+ * covered by the fewest prefixes, and each prefix is matched a 32-bit word of the source address
+ * at a time ({@code ld}, {@code jeq}; a masked {@code and} for a partial word; 5 instructions for
+ * a /64), so again every jump is short. The denied ranges come from the policy's own decisions:
+ * every rule boundary starts a segment, each segment is decided by the policy, and neighbouring
+ * denied segments are merged, so the kernel and user space cannot disagree.
+ *
+ * <p>Both families share one program of at most {@value #BPF_MAXINSNS} instructions. If both do not
+ * fit, IPv4 alone is filtered when it fits (IPv6 peers are then checked in user space only), and
+ * one log line says so.
  */
 final class KernelFilter {
   private static final Logger log = LoggerFactory.getLogger(KernelFilter.class);
@@ -37,6 +43,7 @@ final class KernelFilter {
   private static final int JGT_K = 0x25;
   private static final int JGE_K = 0x35;
   private static final int RET_K = 0x06;
+  private static final int JA = 0x05;
   private static final int ACCEPT = 0xFFFF_FFFF;
   private static final int DROP = 0;
 
@@ -76,27 +83,151 @@ final class KernelFilter {
     return denied;
   }
 
-  /** The program as (code | jt << 16 | jf << 24, k) pairs, or null if it would be too long. */
+  /**
+   * The program as (code | jt << 16 | jf << 24, k) pairs, both families if they fit, else IPv4
+   * alone; null if even IPv4 does not fit.
+   */
   static int[] compile(AccessPolicy policy) {
-    List<long[]> denied = deniedIpv4(policy);
-    int length = 5 + 3 * denied.size() + 1;
+    List<long[]> v4 = deniedIpv4(policy);
+    List<Cidr> v6 = deniedIpv6Prefixes(policy);
+    int[] both = compile(v4, v6);
+    return both != null ? both : compile(v4, List.of());
+  }
+
+  /** The program for these denied IPv4 ranges and IPv6 prefixes, or null if it is too long. */
+  static int[] compile(List<long[]> v4, List<Cidr> v6) {
+    int v6Length = 0;
+    for (Cidr c : v6) {
+      v6Length += prefixLength(c);
+    }
+    int v4Block = 1 + 3 * v4.size() + 1;
+    int v6Block = v6.isEmpty() ? 0 : v6Length + 1;
+    int length = 6 + v4Block + v6Block;
     if (length > BPF_MAXINSNS) {
       return null;
     }
     int[] p = new int[2 * length];
     int i = 0;
-    i = put(p, i, LD_B_ABS, 0, 0, SKF_NET_OFF);       // A = version << 4 | IHL
-    i = put(p, i, ALU_RSH_K, 0, 0, 4);               // A = version
-    i = put(p, i, JEQ_K, 1, 0, 4);                   // IPv4? skip the accept
-    i = put(p, i, RET_K, 0, 0, ACCEPT);              // not IPv4: user space decides
-    i = put(p, i, LD_W_ABS, 0, 0, SKF_NET_OFF + 12); // A = source address
-    for (long[] r : denied) {
+    i = put(p, i, LD_B_ABS, 0, 0, SKF_NET_OFF);       // 0: A = version << 4 | IHL (or traffic class)
+    i = put(p, i, ALU_RSH_K, 0, 0, 4);               // 1: A = version
+    i = put(p, i, JEQ_K, 3, 0, 4);                   // 2: IPv4: to its block at 6
+    i = put(p, i, JEQ_K, 0, 1, 6);                   // 3: IPv6: to 4, else to 5
+    // 4: IPv6: a long jump past the IPv4 block (jt and jf reach 255 at most), or to 5 when no
+    // IPv6 prefix is denied.
+    i = put(p, i, JA, 0, 0, v6.isEmpty() ? 0 : 1 + v4Block);
+    i = put(p, i, RET_K, 0, 0, ACCEPT);              // 5: neither, or nothing denied: user space decides
+    i = put(p, i, LD_W_ABS, 0, 0, SKF_NET_OFF + 12); // 6: IPv4 block: A = source address
+    for (long[] r : v4) {
       i = put(p, i, JGE_K, 0, 2, (int) r[0]);        // below lo: next range
       i = put(p, i, JGT_K, 1, 0, (int) r[1]);        // above hi: next range
       i = put(p, i, RET_K, 0, 0, DROP);              // inside: drop
     }
-    put(p, i, RET_K, 0, 0, ACCEPT);
+    i = put(p, i, RET_K, 0, 0, ACCEPT);
+    if (!v6.isEmpty()) {
+      for (Cidr c : v6) {                            // IPv6 block: the source address is at 8..23
+        byte[] b = c.network().getAddress();
+        int bits = c.prefixLength();
+        int size = prefixLength(c);
+        int left = size - 1;                         // instructions of this prefix after the current one
+        for (int w = 0; w < 4 && bits > 32 * w; w++) {
+          int word = ((b[4 * w] & 0xFF) << 24) | ((b[4 * w + 1] & 0xFF) << 16) | ((b[4 * w + 2] & 0xFF) << 8)
+              | (b[4 * w + 3] & 0xFF);
+          int wordBits = Math.min(32, bits - 32 * w);
+          i = put(p, i, LD_W_ABS, 0, 0, SKF_NET_OFF + 8 + 4 * w);
+          left--;
+          if (wordBits < 32) {
+            i = put(p, i, ALU_AND_K, 0, 0, (int) (0xFFFF_FFFFL << (32 - wordBits)));
+            left--;
+          }
+          i = put(p, i, JEQ_K, 0, left, word);       // differs: past this prefix's drop
+          left--;
+        }
+        i = put(p, i, RET_K, 0, 0, DROP);            // every word matched: drop
+      }
+      i = put(p, i, RET_K, 0, 0, ACCEPT);
+    }
+    if (i != length) {
+      throw new AssertionError("BPF program of " + i + " instructions, " + length + " expected");
+    }
     return p;
+  }
+
+  /** Instructions to match one IPv6 prefix: ld and jeq per word it covers, and for a partial word an and; a ret. */
+  private static int prefixLength(Cidr c) {
+    int bits = c.prefixLength();
+    int words = (bits + 31) / 32;
+    return 2 * words + (bits % 32 != 0 ? 1 : 0) + 1;
+  }
+
+  /**
+   * The denied IPv6 addresses of the policy as the fewest prefixes, in address order (a policy
+   * that denies every IPv6 peer gives {@code ::/0}); the IPv4-mapped block, which never comes as an
+   * IPv6 source, goes with what precedes it.
+   */
+  static List<Cidr> deniedIpv6Prefixes(AccessPolicy policy) {
+    java.math.BigInteger max = java.math.BigInteger.ONE.shiftLeft(128).subtract(java.math.BigInteger.ONE);
+    java.math.BigInteger mapped = java.math.BigInteger.valueOf(0xFFFF).shiftLeft(32);
+    java.math.BigInteger mappedEnd = mapped.add(java.math.BigInteger.ONE.shiftLeft(32));
+    TreeSet<java.math.BigInteger> starts = new TreeSet<>();
+    starts.add(java.math.BigInteger.ZERO);
+    starts.add(mapped);
+    starts.add(mappedEnd);
+    for (Rule r : policy.rules()) {
+      Cidr c = r.cidr();
+      if (c.isIpv4()) {
+        continue;
+      }
+      java.math.BigInteger start = new java.math.BigInteger(1, c.network().getAddress());
+      java.math.BigInteger end = start.add(java.math.BigInteger.ONE.shiftLeft(128 - c.prefixLength()));
+      starts.add(start);
+      if (end.compareTo(max) <= 0) {
+        starts.add(end);
+      }
+    }
+    List<Cidr> out = new ArrayList<>();
+    java.math.BigInteger[] points = starts.toArray(new java.math.BigInteger[0]);
+    java.math.BigInteger runLo = null;
+    java.math.BigInteger runHi = null;
+    for (int i = 0; i <= points.length; i++) {
+      boolean denied = false;
+      java.math.BigInteger lo = null;
+      java.math.BigInteger hi = null;
+      if (i < points.length) {
+        lo = points[i];
+        hi = i + 1 < points.length ? points[i + 1].subtract(java.math.BigInteger.ONE) : max;
+        // The IPv4-mapped block never comes as an IPv6 source (Linux drops such packets, and an
+        // IPv4 peer of a dual-stack socket comes as IPv4): it goes with its neighbours, so that a
+        // policy denying all IPv6 compiles to ::/0 rather than to 190 prefixes around the block.
+        boolean inMapped = lo.compareTo(mapped) >= 0 && lo.compareTo(mappedEnd) < 0;
+        denied = inMapped ? runLo != null : !policy.decide(v6(lo)).isAllowed();
+      }
+      if (denied && runLo != null && runHi.add(java.math.BigInteger.ONE).equals(lo)) {
+        runHi = hi;
+        continue;
+      }
+      if (runLo != null) {
+        dev.portcullis.policy.Decision d = policy.defaultDecision();
+        out.addAll(new dev.portcullis.policy.PolicyChange(v6(runLo), v6(runHi), d, d).cidrs());
+        runLo = null;
+      }
+      if (denied) {
+        runLo = lo;
+        runHi = hi;
+      }
+    }
+    return out;
+  }
+
+  private static java.net.InetAddress v6(java.math.BigInteger value) {
+    byte[] raw = value.toByteArray();
+    byte[] b = new byte[16];
+    int n = Math.min(raw.length, 16);
+    System.arraycopy(raw, raw.length - n, b, 16 - n, n);
+    try {
+      return java.net.InetAddress.getByAddress(b);
+    } catch (java.net.UnknownHostException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   private static int put(int[] p, int i, int code, int jt, int jf, int k) {
@@ -110,10 +241,16 @@ final class KernelFilter {
    * leaving the socket to the user-space check.
    */
   static boolean attach(int fd, AccessPolicy policy, String where) {
-    int[] program = compile(policy);
+    List<long[]> v4 = deniedIpv4(policy);
+    List<Cidr> v6 = deniedIpv6Prefixes(policy);
+    int[] program = compile(v4, v6);
+    boolean withIpv6 = program != null;
+    if (program == null) {
+      program = compile(v4, List.of());
+    }
     if (program == null) {
       log.warn("kernelFilter on {}: the policy has {} denied IPv4 ranges, more than one BPF program holds"
-          + " ({}); filtering in user space only", where, deniedIpv4(policy).size(), (BPF_MAXINSNS - 6) / 3);
+          + " ({}); filtering in user space only", where, v4.size(), (BPF_MAXINSNS - 8) / 3);
       return false;
     }
     int errno = install(fd, program);
@@ -122,8 +259,14 @@ final class KernelFilter {
           where, LinuxErrno.name(errno), Errors.describe(errno));
       return false;
     }
-    log.info("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) ({} instructions)", where,
-        deniedIpv4(policy).size(), program.length / 2);
+    if (withIpv6) {
+      log.info("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) and {} denied IPv6"
+          + " prefix(es) ({} instructions)", where, v4.size(), v6.size(), program.length / 2);
+    } else {
+      log.warn("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) ({} instructions); the {}"
+          + " denied IPv6 prefixes do not fit beside them, so IPv6 peers are checked in user space only", where,
+          v4.size(), program.length / 2, v6.size());
+    }
     return true;
   }
 

@@ -76,7 +76,10 @@ class KernelFilterTest {
       assertEquals(expected[i][0], denied.get(i)[0], "range " + i + " start");
       assertEquals(expected[i][1], denied.get(i)[1], "range " + i + " end");
     }
-    assertEquals(6 + 3 * 4, KernelFilter.compile(p).length / 2, "three instructions a range, six around them");
+    assertEquals(List.of("::/0"), KernelFilter.deniedIpv6Prefixes(p).stream().map(Object::toString).toList(),
+        "no IPv6 rule: the default denies every IPv6 peer");
+    assertEquals(6 + (1 + 3 * 4 + 1) + (1 + 1), KernelFilter.compile(p).length / 2,
+        "six to dispatch on the version; the IPv4 block, three instructions a range; ::/0 is one drop");
   }
 
   @Test
