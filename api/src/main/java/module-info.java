@@ -14,7 +14,6 @@ module dev.portcullis {
   exports dev.portcullis.spi;
   // dev.portcullis.internal is deliberately not exported.
 
-  requires com.google.common; // com.google.common.net.InetAddresses
   requires org.slf4j;
   requires java.management; // the ServerMXBean registered while a server runs
 

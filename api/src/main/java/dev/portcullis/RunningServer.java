@@ -62,6 +62,24 @@ public interface RunningServer extends AutoCloseable {
   long[] acceptedPerLoop();
 
   /**
+   * Handshakes in progress now, per step of the chain (by {@link
+   * dev.portcullis.handshake.Handshake#name()}, in chain order; steps of the same name added up).
+   * Their sum is {@link ServerStats#pendingHandshakes()}, give or take the connections between two
+   * steps.
+   *
+   * @return a new map; empty without handshake steps
+   */
+  java.util.Map<String, Integer> handshakesInProgress();
+
+  /**
+   * Tells {@code listener} of every connection that closes from now on, with how long it was open
+   * (see {@link ConnectionListener}). Connections accepted before the call are not reported.
+   *
+   * @param listener the listener
+   */
+  void addConnectionListener(ConnectionListener listener);
+
+  /**
    * The sources the {@link Server#penalties penalty box} refuses now, the soonest to be let in
    * again first; empty if the server has no penalty box.
    *

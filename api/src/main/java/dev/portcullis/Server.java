@@ -1,11 +1,11 @@
 package dev.portcullis;
 
-import com.google.common.net.InetAddresses;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.internal.ServerInstance;
 import dev.portcullis.internal.Transports;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.policy.IpAddresses;
 import dev.portcullis.policy.Limits;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Transport;
@@ -175,11 +175,14 @@ public final class Server {
    */
   public Server bindAddress(String address) {
     Objects.requireNonNull(address, "address");
-    if (!InetAddresses.isInetAddress(address)) {
+    InetAddress parsed;
+    try {
+      parsed = IpAddresses.parse(address);
+    } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("Bind address '" + address
-          + "' is not an IP address literal (hostnames are not resolved)");
+          + "' is not an IP address literal (hostnames are not resolved)", e);
     }
-    return bindAddress(InetAddresses.forString(address));
+    return bindAddress(parsed);
   }
 
   /**
@@ -263,13 +266,15 @@ public final class Server {
 
   /**
    * Also compiles the address policy into a classic BPF program attached to the listening socket
-   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 addresses, so a flood of
-   * denied peers never wakes the process. The user-space check still runs for every connection
-   * (defence in depth), and IPv6 packets are left to it. The trade-off: a denied client then times
-   * out, retrying its SYN, instead of being refused at once, and it no longer shows in {@code
-   * stats()}. Where the kernel refuses the filter, or the policy has too many denied ranges for one
-   * program (about 1,300), the server logs one line saying so and filters in user space only. The
-   * filter follows {@link RunningServer#updatePolicy}. TCP servers opened with {@link #on} only.
+   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 and IPv6 addresses, so a
+   * flood of denied peers never wakes the process. The user-space check still runs for every
+   * connection (defence in depth). The trade-off: a denied client then times out, retrying its
+   * SYN, instead of being refused at once, and it no longer shows in {@code stats()}. One program
+   * holds 4,096 instructions: where both families do not fit, IPv4 alone is filtered (IPv6 in user
+   * space); where the kernel refuses the filter, or IPv4 alone has too many denied ranges (about
+   * 1,300), the server logs one line saying so and filters in user space only. The filter follows
+   * {@link RunningServer#updatePolicy} and the {@link #penalties penalty box}. TCP servers opened
+   * with {@link #on} only.
    *
    * @return this builder
    * @throws IllegalStateException unless the server is {@link #on} a port

@@ -35,6 +35,8 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   private Channel.Cancellable timer;
   private int stepIndex;
   private HandshakeStep step;
+  /** The step this run is counted in ({@link Pipeline#enterStep}), or -1. */
+  private int countedStep = -1;
   private ByteBuffer in;
   private boolean feed;
   private boolean finished;
@@ -77,6 +79,8 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
             return;
           }
           step = pipeline.handshakes.get(stepIndex).newStep();
+          countedStep = stepIndex;
+          pipeline.enterStep(stepIndex);
           if (step.begin(this) == HandshakeStep.Progress.DONE) {
             nextStep();
             continue;
@@ -122,8 +126,16 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   }
 
   private void nextStep() {
+    leaveStep();
     step = null;
     stepIndex++;
+  }
+
+  private void leaveStep() {
+    if (countedStep >= 0) {
+      pipeline.leaveStep(countedStep);
+      countedStep = -1;
+    }
   }
 
   private String stepName() {
@@ -165,6 +177,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
 
   private void finish() {
     finished = true;
+    leaveStep();
     timer.cancel();
     if (!pipeline.admission.admitAfterHandshake(socket, facts.replacedPeer())) {
       channel.close();
@@ -182,12 +195,14 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
       return;
     }
     finished = true;
+    leaveStep();
     pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), stepName(), null, true);
     channel.close();
   }
 
   private void fail(String why, Throwable t) {
     finished = true;
+    leaveStep();
     timer.cancel();
     try {
       flush(); // best effort, without waiting: a step's last words, such as a TLS alert

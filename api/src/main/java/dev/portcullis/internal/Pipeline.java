@@ -35,11 +35,19 @@ final class Pipeline implements Acceptor {
   private volatile boolean closing;
   private volatile Runnable onListenerFailure = () -> {};
   private final RefusalLog handlerFailures = new RefusalLog();
+  /** Handshakes in progress per step of the chain. */
+  private final java.util.concurrent.atomic.AtomicIntegerArray inStep;
+  /** Told of every connection's close with how long it was open; empty until someone listens. */
+  private final java.util.List<dev.portcullis.ConnectionListener> listeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+  /** When each connection was accepted, kept only while someone listens. */
+  private final java.util.Map<Channel, Long> acceptedAt = new java.util.concurrent.ConcurrentHashMap<>();
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
     this.admission = new Admission(config.policy(), config.limits(), config.handshakes(), counters,
         config.penalties().map(PenaltyBox::new).orElse(null), config.localSourceByGroup());
     this.handshakes = config.handshakes();
+    this.inStep = new java.util.concurrent.atomic.AtomicIntegerArray(Math.max(1, handshakes.size()));
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
     this.idleTimeout = config.idleTimeout();
     this.idleTimeoutNanos = idleTimeout.toNanos();
@@ -67,6 +75,40 @@ final class Pipeline implements Acceptor {
   @Override
   public void released(Channel channel) {
     admission.released(channel);
+    if (!listeners.isEmpty()) {
+      Long at = acceptedAt.remove(channel);
+      if (at != null) {
+        java.time.Duration open = java.time.Duration.ofNanos(System.nanoTime() - at);
+        for (dev.portcullis.ConnectionListener l : listeners) {
+          try {
+            l.closed(open);
+          } catch (RuntimeException e) {
+            log.warn("A connection listener failed", e);
+          }
+        }
+      }
+    }
+  }
+
+  void addListener(dev.portcullis.ConnectionListener listener) {
+    listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+  }
+
+  void enterStep(int index) {
+    inStep.incrementAndGet(index);
+  }
+
+  void leaveStep(int index) {
+    inStep.decrementAndGet(index);
+  }
+
+  /** Handshakes in progress per step name, in chain order. */
+  java.util.Map<String, Integer> handshakesByStep() {
+    java.util.Map<String, Integer> out = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < handshakes.size(); i++) {
+      out.merge(handshakes.get(i).name(), inStep.get(i), Integer::sum);
+    }
+    return out;
   }
 
   /** The server is closing: handlers that fail because their connection was closed are not failures. */
@@ -93,6 +135,9 @@ final class Pipeline implements Acceptor {
 
   @Override
   public void accepted(Channel channel) {
+    if (!listeners.isEmpty()) {
+      acceptedAt.put(channel, System.nanoTime());
+    }
     // A Unix domain socket peer is who the kernel says it is: that is its first identity.
     Identity identity = null;
     Attributes attributes = Attributes.NONE;

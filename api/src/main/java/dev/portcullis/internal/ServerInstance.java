@@ -136,6 +136,16 @@ public final class ServerInstance implements RunningServer {
   }
 
   @Override
+  public java.util.Map<String, Integer> handshakesInProgress() {
+    return pipeline.handshakesByStep();
+  }
+
+  @Override
+  public void addConnectionListener(dev.portcullis.ConnectionListener listener) {
+    pipeline.addListener(listener);
+  }
+
+  @Override
   public void shadow(dev.portcullis.policy.AccessPolicy candidate) {
     java.util.Objects.requireNonNull(candidate, "candidate");
     checkReplaceable(candidate);

@@ -1,6 +1,5 @@
 package dev.portcullis.policy;
 
-import com.google.common.net.InetAddresses;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.Inet4Address;
@@ -161,11 +160,7 @@ public final class HostsFiles {
   }
 
   private static InetAddress unmap(InetAddress a) {
-    byte[] b = a.getAddress();
-    if (b.length == 16 && InetAddresses.isMappedIPv4Address(a.getHostAddress())) {
-      return InetAddresses.getCoercedIPv4Address(a);
-    }
-    return a;
+    return IpAddresses.fromBytes(a.getAddress()); // an IPv4-mapped address comes back as IPv4
   }
 
   // ---- parsing
@@ -333,7 +328,13 @@ public final class HostsFiles {
       }
       String addr = w.substring(1, close);
       String rest = w.substring(close + 1);
-      if (!InetAddresses.isInetAddress(addr) || addr.indexOf(':') < 0) {
+      InetAddress parsed = null;
+      try {
+        parsed = addr.indexOf(':') < 0 ? null : IpAddresses.parse(addr);
+      } catch (IllegalArgumentException e) {
+        // named below
+      }
+      if (parsed == null) {
         throw new IllegalArgumentException("'" + w + "': '" + addr + "' is not an IPv6 address");
       }
       int len = 128;
@@ -343,7 +344,12 @@ public final class HostsFiles {
         }
         len = Integer.parseInt(rest.substring(1));
       }
-      BigInteger v = new BigInteger(1, InetAddresses.forString(addr).getAddress());
+      // An IPv4-mapped literal parses as IPv4; tcpd compares the 16 bytes.
+      byte[] raw = parsed.getAddress();
+      if (raw.length == 4) {
+        raw = new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xFF, (byte) 0xFF, raw[0], raw[1], raw[2], raw[3]};
+      }
+      BigInteger v = new BigInteger(1, raw);
       return new Ranges[] {Ranges.none(), prefix(v, len, 128)};
     }
     if (w.matches("[0-9]+(\\.[0-9]+){0,2}\\.")) { // n.n. : a prefix of whole octets, compared as text

@@ -119,4 +119,36 @@ public final class Options {
   public List<String> positional() {
     return positional;
   }
+
+  /**
+   * {@code HOST:PORT} or {@code [IPV6]:PORT} as a socket address (a host name is resolved).
+   *
+   * @param text such as {@code 127.0.0.1:7000}, {@code localhost:7000} or {@code [::1]:7000}
+   * @return the address
+   * @throws UsageException if it is not that form or the port is not 1..65535
+   */
+  public static java.net.InetSocketAddress hostAndPort(String text) {
+    String host;
+    String port;
+    if (text.startsWith("[")) {
+      int close = text.indexOf(']');
+      if (close < 0 || close + 1 >= text.length() || text.charAt(close + 1) != ':') {
+        throw new UsageException("'" + text + "' is not HOST:PORT");
+      }
+      host = text.substring(1, close);
+      port = text.substring(close + 2);
+    } else {
+      int colon = text.indexOf(':');
+      if (colon <= 0 || colon != text.lastIndexOf(':')) {
+        throw new UsageException("'" + text + "' is not HOST:PORT" + (colon != text.lastIndexOf(':')
+            ? " (write an IPv6 address in brackets: [::1]:7000)" : ""));
+      }
+      host = text.substring(0, colon);
+      port = text.substring(colon + 1);
+    }
+    if (!port.matches("[0-9]{1,5}") || Integer.parseInt(port) < 1 || Integer.parseInt(port) > 65535) {
+      throw new UsageException("'" + text + "': the port '" + port + "' is not 1..65535");
+    }
+    return new java.net.InetSocketAddress(host, Integer.parseInt(port));
+  }
 }

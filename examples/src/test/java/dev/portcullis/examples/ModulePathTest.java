@@ -108,9 +108,7 @@ class ModulePathTest {
 
   /** The api and its dependencies: enough to compile an application module against. */
   private static List<Path> apiModules() throws ClassNotFoundException {
-    return List.of(home(Server.class), home(com.google.common.net.InetAddresses.class),
-        home(Class.forName("com.google.common.util.concurrent.internal.InternalFutureFailureAccess")),
-        home(org.slf4j.Logger.class));
+    return List.of(home(Server.class), home(org.slf4j.Logger.class));
   }
 
   /** The api, the JNA transport and every dependency either has at run time, plus a logger. */

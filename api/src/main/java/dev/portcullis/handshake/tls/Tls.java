@@ -420,13 +420,11 @@ public final class Tls implements Handshake {
   }
 
   private static boolean sameAddress(String rule, String san) {
-    if (!com.google.common.net.InetAddresses.isInetAddress(rule)
-        || !com.google.common.net.InetAddresses.isInetAddress(san)) {
+    try {
+      return dev.portcullis.policy.IpAddresses.parse(rule).equals(dev.portcullis.policy.IpAddresses.parse(san));
+    } catch (IllegalArgumentException notAnAddress) {
       return false;
     }
-    InetAddress a = com.google.common.net.InetAddresses.forString(rule);
-    InetAddress b = com.google.common.net.InetAddresses.forString(san);
-    return a.equals(b);
   }
 
   private static X509ExtendedTrustManager defaultTrustManager(TrustManagerFactory tmf) {

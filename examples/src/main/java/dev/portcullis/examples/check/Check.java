@@ -160,7 +160,7 @@ public final class Check {
       Decision d = policy.decide(address);
       if (hosts != null) {
         // As tcpdmatch: the line that decided, from the files themselves.
-        dev.portcullis.policy.HostsFiles.Verdict v = hosts.explain(com.google.common.net.InetAddresses.forString(address));
+        dev.portcullis.policy.HostsFiles.Verdict v = hosts.explain(dev.portcullis.policy.IpAddresses.parse(address));
         out.println(address + " " + (v.granted() ? "allow" : "deny") + " " + v.line().orElse("no match (granted)"));
         return true;
       }

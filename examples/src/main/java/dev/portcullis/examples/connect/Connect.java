@@ -1,6 +1,5 @@
 package dev.portcullis.examples.connect;
 
-import com.google.common.net.HostAndPort;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.secret.SharedSecret;
@@ -48,15 +47,7 @@ public final class Connect {
     if (o.positional().size() != 1) {
       throw new UsageException("connect takes one HOST:PORT");
     }
-    HostAndPort target;
-    try {
-      target = HostAndPort.fromString(o.positional().get(0));
-      if (!target.hasPort()) {
-        throw new IllegalArgumentException("no port");
-      }
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("'" + o.positional().get(0) + "' is not HOST:PORT");
-    }
+    java.net.InetSocketAddress target = Options.hostAndPort(o.positional().get(0));
     String file = o.one("--secret-file");
     String keyId = o.one("--key-id");
     if ((file == null) != (keyId == null)) {
@@ -80,7 +71,7 @@ public final class Connect {
       }
     }
     try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(target.getHost(), target.getPort()), 10_000);
+      socket.connect(target, 10_000);
       if (key != null) {
         SharedSecretClient.authenticate(socket.getInputStream(), socket.getOutputStream(), keyId, key);
       }
