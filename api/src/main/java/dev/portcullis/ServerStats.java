@@ -18,6 +18,8 @@ package dev.portcullis;
  * @param handled connections handed to the handler
  * @param handlerFailures handlers that ended with an exception
  * @param limited connections refused by a limit: total, per source, rate, or pending handshakes
+ * @param rateLimited of {@code limited}, those the per-source rate limit refused (a part of {@code
+ *     limited}, not an outcome of its own)
  * @param penalized connections refused because their source is serving a penalty (see {@link
  *     Server#penalties})
  * @param openConnections connections open now (admitted and not yet closed)
@@ -33,6 +35,7 @@ public record ServerStats(
     long handled,
     long handlerFailures,
     long limited,
+    long rateLimited,
     long penalized,
     int openConnections,
     int pendingHandshakes) {

@@ -165,12 +165,20 @@ final class Admission {
     if (r == null) {
       return opened();
     }
-    long n = counters.limited.incrementAndGet();
+    long n = limited(r);
     if (refusals.due(RefusalLog.Kind.LIMIT)) {
       refused.info("Refused {} by the {} limit ({} refused by limits so far)", RefusalLog.local(credentials),
           r.label(), n);
     }
     return false;
+  }
+
+  /** Counts a refusal by a limit (and by the rate limit, a part of them): the new limited count. */
+  private long limited(Limiter.Refusal r) {
+    if (r == Limiter.Refusal.RATE) {
+      counters.rateLimited.incrementAndGet();
+    }
+    return counters.limited.incrementAndGet();
   }
 
   private void denied(Decision d, int v4, long high, long low, boolean v6) {
@@ -194,7 +202,7 @@ final class Admission {
       penalties.offence(v6 ? penalties.v6(high, low) : penalties.v4(v4), dev.portcullis.policy.Penalties.Offence.RATE_LIMITED,
           true, now);
     }
-    long n = counters.limited.incrementAndGet();
+    long n = limited(r);
     if (refusals.due(RefusalLog.Kind.LIMIT)) {
       refused.info("Refused {} by the {} limit ({} refused by limits so far)", text(v4, high, low, v6), r.label(), n);
     }
@@ -314,7 +322,7 @@ final class Admission {
             false, now);
       }
       if (r != null) {
-        long n = counters.limited.incrementAndGet();
+        long n = limited(r);
         if (refusals.due(RefusalLog.Kind.LIMIT)) {
           refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far)",
               RefusalLog.describe(socket, replaced), r.label(), n);

@@ -15,12 +15,13 @@ final class Counters {
   final AtomicLong handlerFailures = new AtomicLong();
   final AtomicLong limited = new AtomicLong();
   final AtomicLong penalized = new AtomicLong();
+  final AtomicLong rateLimited = new AtomicLong();
   final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
   final java.util.concurrent.atomic.AtomicInteger pendingHandshakes = new java.util.concurrent.atomic.AtomicInteger();
 
   ServerStats snapshot() {
     return new ServerStats(accepted.get(), denied.get(), handshakeFailures.get(), handshakeTimeouts.get(),
-        deniedAfterHandshake.get(), overloaded.get(), handled.get(), handlerFailures.get(), limited.get(), penalized.get(), open.get(),
+        deniedAfterHandshake.get(), overloaded.get(), handled.get(), handlerFailures.get(), limited.get(), rateLimited.get(), penalized.get(), open.get(),
         pendingHandshakes.get());
   }
 }

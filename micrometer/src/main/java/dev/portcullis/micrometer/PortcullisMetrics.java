@@ -35,7 +35,7 @@ import java.util.function.ToDoubleFunction;
  *   <tr><td>{@code portcullis.connections.accepted}</td><td>counter</td><td>{@code loop}</td><td>connections
  *       each event loop accepted, refused ones included</td></tr>
  *   <tr><td>{@code portcullis.connections.rejected}</td><td>counter</td><td>{@code reason}: {@code address},
- *       {@code limit}, {@code penalty}, {@code handshake_failure}, {@code handshake_timeout}, {@code
+ *       {@code limit} (total, per source, pending handshakes), {@code rate}, {@code penalty}, {@code handshake_failure}, {@code handshake_timeout}, {@code
  *       address_after_handshake}, {@code overloaded}</td><td>connections refused, by why</td></tr>
  *   <tr><td>{@code portcullis.connections.handled}</td><td>counter</td><td></td><td>connections handed to the
  *       handler</td></tr>
@@ -109,7 +109,8 @@ public final class PortcullisMetrics implements MeterBinder {
     }
 
     rejected(registry, "address", ServerStats::denied);
-    rejected(registry, "limit", ServerStats::limited);
+    rejected(registry, "limit", s -> s.limited() - s.rateLimited());
+    rejected(registry, "rate", ServerStats::rateLimited);
     rejected(registry, "penalty", ServerStats::penalized);
     rejected(registry, "handshake_failure", ServerStats::handshakeFailures);
     rejected(registry, "handshake_timeout", ServerStats::handshakeTimeouts);

@@ -110,4 +110,22 @@ class PortcullisMetricsTest {
       assertTrue(scrape.contains("portcullis_rule_hits_total{rule=\"deny 127.0.0.9/32\"," + common + "} 1.0"), scrape);
     }
   }
+
+  @Test
+  void rateLimitRefusalsHaveAReasonOfTheirOwn() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").maxConnections(100)
+        .rateLimitPerSource(0.001, 1).handle(conn -> conn.output().write("OK\n".getBytes(StandardCharsets.US_ASCII)))
+        .start()) {
+      SimpleMeterRegistry simple = new SimpleMeterRegistry();
+      new PortcullisMetrics(server).bindTo(simple);
+      assertEquals("OK\n", exchange("127.0.0.3", server, ""));
+      assertEquals("", exchange("127.0.0.3", server, ""), "the second within the burst of 1 is refused");
+      await(() -> server.stats().outcomes() == 2);
+      assertEquals(1, simple.get("portcullis.connections.rejected").tag("reason", "rate").functionCounter().count());
+      assertEquals(0, simple.get("portcullis.connections.rejected").tag("reason", "limit").functionCounter().count(),
+          "the rate limit's refusals are not counted twice");
+      assertEquals(1, server.stats().limited(), "still one of the limited");
+      assertEquals(1, server.stats().rateLimited());
+    }
+  }
 }
