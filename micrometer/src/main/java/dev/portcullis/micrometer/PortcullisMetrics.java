@@ -126,7 +126,14 @@ public final class PortcullisMetrics implements MeterBinder {
           .register(registry);
     }
 
-    for (String rule : server.ruleHits().keySet()) {
+    // Every rule and default of the policy, hit or not yet (ruleHits() leaves unhit defaults out).
+    java.util.Set<String> rules = new java.util.LinkedHashSet<>();
+    dev.portcullis.policy.AccessPolicy policy = server.policy();
+    for (int i = 0; i < policy.decisionSlots(); i++) {
+      rules.add(policy.slotName(i));
+    }
+    rules.addAll(server.ruleHits().keySet()); // the penalty box, if there is one
+    for (String rule : rules) {
       FunctionCounter.builder("portcullis.rule.hits", server, s -> s.ruleHits().getOrDefault(rule, 0L))
           .description("How often each rule decided").tags(tags).tag("rule", rule).register(registry);
     }

@@ -92,6 +92,8 @@ class PortcullisMetricsTest {
       assertEquals(1, simple.get("portcullis.rule.hits").tag("rule", "deny 127.0.0.9/32").functionCounter().count());
       assertEquals(4, simple.get("portcullis.rule.hits").tag("rule", "allow 127.0.0.0/8").functionCounter().count());
       assertEquals(0, simple.get("portcullis.handshakes.active").tag("step", "expect-line").gauge().value());
+      assertEquals(0, simple.get("portcullis.rule.hits").tag("rule", "default (address)").functionCounter().count(),
+          "a default that has not decided yet is published too, at 0");
 
       // A client in its handshake shows in the per-step gauge while it is there.
       try (Socket waiting = connect("127.0.0.1", server)) {

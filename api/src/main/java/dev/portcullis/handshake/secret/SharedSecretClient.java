@@ -37,7 +37,7 @@ public final class SharedSecretClient {
   public static void authenticate(InputStream in, OutputStream out, String keyId, byte[] key) throws IOException {
     SharedSecret.checkKey(keyId, key);
     String greeting = readLine(in, "the server closed the connection before its greeting: it refused this client"
-        + " before any handshake (its address, or a limit?)");
+        + " before any handshake (its address, a limit, or the penalty box?)");
     if (!greeting.startsWith(SharedSecret.GREETING)) {
       throw new ProtocolException("not a Portcullis shared-secret greeting: '" + greeting + "'");
     }

@@ -222,7 +222,8 @@ final class PolicyWatcher implements AutoCloseable {
     }
     try {
       apply.accept(policy);
-      report("portcullis echo: reloaded " + file);
+      report(apply instanceof ShadowThenPromote ? "portcullis echo: read " + file + " (a shadow until it is promoted)"
+          : "portcullis echo: reloaded " + file);
     } catch (RuntimeException e) {
       report("portcullis echo: kept the old policy: " + e.getMessage());
     }
