@@ -129,7 +129,7 @@ public final class JnaTransport implements Transport {
     try {
       java.net.SocketAddress local = Sockets.localAddress(fd);
       if (options.kernelFilter().isPresent()) {
-        KernelFilter.attach(fd, options.kernelFilter().get(), String.valueOf(local));
+        KernelFilter.attach(fd, options.kernelFilter().get(), KernelFilter.where(local));
       }
       return ListeningSocket.start(fd, loops, acceptor, local, true);
     } catch (IOException | RuntimeException e) {

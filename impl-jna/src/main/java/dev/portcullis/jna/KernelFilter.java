@@ -236,6 +236,12 @@ final class KernelFilter {
     return i + 1;
   }
 
+  /** How the log lines name a listening address: {@code 127.0.0.1:7000}, {@code [::]:7000}. */
+  static String where(java.net.SocketAddress local) {
+    return local instanceof java.net.InetSocketAddress ip ? dev.portcullis.policy.IpAddresses.format(ip)
+        : String.valueOf(local);
+  }
+
   /**
    * Attaches the policy's filter to {@code fd}; on any refusal logs one line and returns false,
    * leaving the socket to the user-space check.

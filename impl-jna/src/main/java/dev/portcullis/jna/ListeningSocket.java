@@ -248,7 +248,7 @@ final class ListeningSocket implements Listener {
   public void updateKernelFilter(AccessPolicy policy) {
     synchronized (fdLock) {
       if (!fdClosed && !stopping) {
-        KernelFilter.attach(fd, policy, String.valueOf(local)); // replaces the old program
+        KernelFilter.attach(fd, policy, KernelFilter.where(local)); // replaces the old program
       }
     }
   }
