@@ -208,10 +208,18 @@ final class VirtualPoller implements EventLoop.Handler {
     }
   }
 
-  /** The loop is stopping: the thread ends and closes the set; its channels are closed by the loop. */
+  /**
+   * The loop is stopping: the thread ends and closes the set (waited for, up to a second, so that
+   * a closed server holds no descriptor of it); its channels are closed by the loop.
+   */
   @Override
   public void loopStopping() {
     state.set(STOPPED);
     LockSupport.unpark(thread);
+    try {
+      thread.join(1000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 }

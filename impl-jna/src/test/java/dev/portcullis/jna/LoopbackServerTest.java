@@ -120,7 +120,7 @@ class LoopbackServerTest {
       } catch (IOException e) {
         throw new IllegalStateException(e);
       }
-      return now.get() == baseline;
+      return now.get() <= baseline; // fewer is no leak: a descriptor of something else may close meanwhile
     }, Duration.ofSeconds(5));
     assertTrue(back, "open descriptors: " + now.get() + ", before: " + baseline);
     assertEquals(0, handled.get());
