@@ -42,7 +42,7 @@ final class Admission {
    */
   private final AccessPolicy relays;
   /** The source each relayed connection was counted as, from its handshake until its release. */
-  private final Map<Channel, Limiter.Source> relayedSources = new ConcurrentHashMap<>();
+  private final Map<Channel, Source> relayedSources = new ConcurrentHashMap<>();
   /** The penalty box, or null. */
   final PenaltyBox penalties;
 
@@ -192,7 +192,7 @@ final class Admission {
    * The policy allowed the peer; now the limits decide. A null source takes a slot in the total
    * only: a trusted proxy, whose relayed client is counted once its header is read.
    */
-  private boolean withinLimits(Limiter.Source source, int v4, long high, long low, boolean v6) {
+  private boolean withinLimits(Source source, int v4, long high, long low, boolean v6) {
     long now = System.nanoTime();
     Limiter.Refusal r = limiter.tryAcquire(source, now);
     if (r == null) {
@@ -214,7 +214,7 @@ final class Admission {
    * (once a second) logged. {@code socket} names the connection when the source is a relayed
    * client, else the raw address does.
    */
-  private boolean penalized(PenaltyBox.Source source, int v4, long high, long low, boolean v6, String relayed) {
+  private boolean penalized(Source source, int v4, long high, long low, boolean v6, String relayed) {
     long[] ban = penalties.ban(source, System.nanoTime());
     if (ban == null) {
       return false;
@@ -314,7 +314,7 @@ final class Admission {
       }
     }
     if (limiter != null && relayed(socket)) {
-      Limiter.Source source = limiter.sourceOf(replaced != null ? replaced : socket.remoteAddress());
+      Source source = limiter.sourceOf(replaced != null ? replaced : socket.remoteAddress());
       long now = System.nanoTime();
       Limiter.Refusal r = limiter.tryAcquireSource(source, now);
       if (r == Limiter.Refusal.RATE && penalties != null && replaced != null) {
@@ -362,7 +362,7 @@ final class Admission {
    * nor for a Unix peer.
    */
   private void offence(Channel socket, InetSocketAddress replaced, dev.portcullis.policy.Penalties.Offence kind) {
-    PenaltyBox.Source source;
+    Source source;
     boolean direct;
     if (replaced != null) {
       source = penalties.of(replaced.getAddress());
@@ -406,7 +406,7 @@ final class Admission {
   }
 
   /** The source a direct connection was counted as: its uid (or gid) for a Unix peer, else its address. */
-  private Limiter.Source sourceOf(Channel channel) {
+  private Source sourceOf(Channel channel) {
     java.util.Optional<PeerCredentials> credentials = channel.peerCredentials();
     return credentials.isPresent() ? Limiter.local(credentials.get(), localByGroup)
         : limiter.sourceOf(channel.remoteAddress());

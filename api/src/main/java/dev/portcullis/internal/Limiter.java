@@ -32,15 +32,10 @@ final class Limiter {
   private final int maxPerSource;
   private final double tokensPerNano;
   private final double burst;
-  private final long v4Mask;
-  private final long v6MaskHigh;
-  private final long v6MaskLow;
+  private final Source.Prefix prefix;
   private int current;
   private final Map<Source, int[]> perSource = new HashMap<>();
   private final Map<Source, Bucket> buckets;
-
-  /** A source: an IPv6 prefix, or the IPv4-mapped form of an IPv4 prefix. */
-  record Source(long high, long low) {}
 
   private static final class Bucket {
     double tokens;
@@ -66,23 +61,18 @@ final class Limiter {
     this.maxPerSource = maxPerSource;
     this.tokensPerNano = perSecond / 1e9;
     this.burst = burst;
-    this.v4Mask = v4Bits == 0 ? 0 : (0xFFFF_FFFFL << (32 - v4Bits)) & 0xFFFF_FFFFL;
-    this.v6MaskHigh = v6Bits >= 64 ? -1L : v6Bits == 0 ? 0 : -1L << (64 - v6Bits);
-    this.v6MaskLow = v6Bits <= 64 ? 0 : v6Bits == 128 ? -1L : -1L << (128 - v6Bits);
+    this.prefix = new Source.Prefix(v4Bits, v6Bits);
     this.buckets = perSecond > 0 ? new HashMap<>() : null;
   }
 
   /** The source of an IPv4 peer, as the IPv4-mapped IPv6 address of its masked prefix. */
   Source v4(int address) {
-    return new Source(0, 0x0000_FFFF_0000_0000L | (address & v4Mask));
+    return prefix.v4(address);
   }
 
   /** The source of an IPv6 peer; IPv4-mapped addresses count as IPv4. */
   Source v6(long high, long low) {
-    if (dev.portcullis.policy.IpAddresses.isIpv4Mapped(high, low)) {
-      return v4((int) low);
-    }
-    return new Source(high & v6MaskHigh, low & v6MaskLow);
+    return prefix.v6(high, low);
   }
 
   /**
@@ -95,12 +85,7 @@ final class Limiter {
 
   /** The source of a socket or relayed peer; null for anything but an IP peer (a Unix peer). */
   Source sourceOf(java.net.SocketAddress address) {
-    if (!(address instanceof java.net.InetSocketAddress ip) || ip.getAddress() == null) {
-      return null;
-    }
-    byte[] b = ip.getAddress().getAddress();
-    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
-    return b.length == 4 ? v4(bb.getInt()) : v6(bb.getLong(), bb.getLong());
+    return address instanceof java.net.InetSocketAddress ip ? prefix.of(ip.getAddress()) : null;
   }
 
   /**

@@ -19,8 +19,7 @@ import java.util.Map;
  * the ban, in a table of bounded size. Shared by every loop; one lock. While nothing is banned, the
  * check at accept is one volatile read.
  *
- * <p>A source is kept as the IPv4-mapped IPv6 form of its IPv4 prefix, or its IPv6 prefix, masked
- * to the configured length, in two longs. The table is in access order, so when it is full the
+ * <p>A source is a {@link Source}, masked to the penalty box's own prefix lengths. The table is in access order, so when it is full the
  * longest-untouched source that is not banned is forgotten first (see {@link Penalties}).
  */
 final class PenaltyBox {
@@ -28,9 +27,6 @@ final class PenaltyBox {
   interface Listener {
     void bansChanged();
   }
-
-  /** A source: two longs, an IPv4 prefix in IPv4-mapped form. */
-  record Source(long high, long low) {}
 
   private static final class Entry {
     int count;
@@ -46,9 +42,7 @@ final class PenaltyBox {
   private final Penalties settings;
   private final AccessPolicy exempt;
   private final long windowNanos;
-  private final long v4Mask;
-  private final long v6MaskHigh;
-  private final long v6MaskLow;
+  private final Source.Prefix prefix;
   private final Map<Source, Entry> table = new LinkedHashMap<>(1024, 0.75f, true);
   private volatile int activeBans;
   private volatile Listener listener = () -> { };
@@ -63,11 +57,7 @@ final class PenaltyBox {
     }
     this.exempt = rules.isEmpty() ? null : AccessPolicy.of(rules);
     this.windowNanos = settings.window().toNanos();
-    int v4 = settings.ipv4Bits();
-    int v6 = settings.ipv6Bits();
-    this.v4Mask = (0xFFFF_FFFFL << (32 - v4)) & 0xFFFF_FFFFL;
-    this.v6MaskHigh = v6 >= 64 ? -1L : -1L << (64 - v6);
-    this.v6MaskLow = v6 <= 64 ? 0 : v6 == 128 ? -1L : -1L << (128 - v6);
+    this.prefix = new Source.Prefix(settings.ipv4Bits(), settings.ipv6Bits());
   }
 
   void listener(Listener l) {
@@ -79,24 +69,16 @@ final class PenaltyBox {
   }
 
   Source v4(int address) {
-    return new Source(0, 0x0000_FFFF_0000_0000L | (address & v4Mask));
+    return prefix.v4(address);
   }
 
   Source v6(long high, long low) {
-    if (IpAddresses.isIpv4Mapped(high, low)) {
-      return v4((int) low);
-    }
-    return new Source(high & v6MaskHigh, low & v6MaskLow);
+    return prefix.v6(high, low);
   }
 
   /** The source of an IP address; null for anything else. */
   Source of(InetAddress address) {
-    if (address == null) {
-      return null;
-    }
-    byte[] b = address.getAddress();
-    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
-    return b.length == 4 ? v4(bb.getInt()) : v6(bb.getLong(), bb.getLong());
+    return prefix.of(address);
   }
 
   /** Whether anything is banned now (cheap: one volatile read). */

@@ -37,7 +37,7 @@ public final class Transports {
     }
     if (unavailable.isEmpty()) {
       throw new IllegalStateException("No Portcullis transport on the class path or module path:"
-          + " add the dependency dev.portcullis:portcullis-jna (module dev.portcullis.jna),"
+          + " add a transport (on Linux, the artifact portcullis-jna from the same BOM),"
           + " or pass one with Server.transport(...)");
     }
     throw new IllegalStateException("No Portcullis transport can run on this machine: "

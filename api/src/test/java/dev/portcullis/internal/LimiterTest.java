@@ -14,7 +14,7 @@ class LimiterTest {
   @Test
   void aBucketRefillsAtItsRate() {
     Limiter l = new Limiter(0, 0, 2, 2, 32, 64);
-    Limiter.Source s = l.v4(0x0A000001);
+    Source s = l.v4(0x0A000001);
     assertNull(l.tryAcquire(s, 0));
     assertNull(l.tryAcquire(s, 0));
     assertEquals(Limiter.Refusal.RATE, l.tryAcquire(s, 0), "burst spent");
@@ -43,7 +43,7 @@ class LimiterTest {
       l.release(l.v4(i));
     }
     assertTrue(l.trackedSources() <= Limiter.MAX_BUCKETS, "tracked " + l.trackedSources());
-    Limiter.Source busy = l.v4(-1);
+    Source busy = l.v4(-1);
     for (int i = 0; i < 5; i++) {
       assertNull(l.tryAcquire(busy, 600_000));
     }

@@ -23,7 +23,7 @@ class PenaltyBoxTest {
     return a << 24 | b << 16 | c << 8 | d;
   }
 
-  private static void fail(PenaltyBox box, PenaltyBox.Source s, int times, long now) {
+  private static void fail(PenaltyBox box, Source s, int times, long now) {
     for (int i = 0; i < times; i++) {
       box.offence(s, Offence.HANDSHAKE_FAILED, true, now);
     }
@@ -32,7 +32,7 @@ class PenaltyBoxTest {
   @Test
   void theThresholdWithinTheWindowBansAndNotBefore() {
     PenaltyBox box = new PenaltyBox(Penalties.after(3, Duration.ofSeconds(60)).banFor(Duration.ofSeconds(10)));
-    PenaltyBox.Source a = box.v4(ip(192, 0, 2, 7));
+    Source a = box.v4(ip(192, 0, 2, 7));
     fail(box, a, 2, t0);
     assertNull(box.ban(a, t0), "two offences of three: not banned");
     assertTrue(box.offence(a, Offence.HANDSHAKE_FAILED, true, t0 + S) != 0, "the third bans");
@@ -48,7 +48,7 @@ class PenaltyBoxTest {
   @Test
   void offencesSpreadWiderThanTheWindowDoNotBan() {
     PenaltyBox box = new PenaltyBox(Penalties.after(3, Duration.ofSeconds(60)));
-    PenaltyBox.Source a = box.v4(ip(192, 0, 2, 7));
+    Source a = box.v4(ip(192, 0, 2, 7));
     for (int i = 0; i < 10; i++) {
       box.offence(a, Offence.HANDSHAKE_FAILED, true, t0 + i * 31 * S); // two per window at most
     }
@@ -59,7 +59,7 @@ class PenaltyBoxTest {
   void repeatBansDoubleUpToTheCapAndAQuietSourceStartsOver() {
     PenaltyBox box = new PenaltyBox(Penalties.after(1, Duration.ofSeconds(60)).banFor(Duration.ofSeconds(10))
         .upTo(Duration.ofSeconds(30)).forgetAfter(Duration.ofSeconds(600)));
-    PenaltyBox.Source a = box.v4(ip(192, 0, 2, 7));
+    Source a = box.v4(ip(192, 0, 2, 7));
     long now = t0;
     long[] lengths = new long[4];
     for (int i = 0; i < 4; i++) {
@@ -77,13 +77,13 @@ class PenaltyBoxTest {
   @Test
   void exemptSourcesAndUncountedOffencesNeverBan() {
     PenaltyBox box = new PenaltyBox(Penalties.after(2, Duration.ofSeconds(60)).exempt("10.0.0.0/8", "2001:db8::/32"));
-    PenaltyBox.Source office = box.v4(ip(10, 1, 2, 3));
+    Source office = box.v4(ip(10, 1, 2, 3));
     fail(box, office, 50, t0);
     assertNull(box.ban(office, t0));
-    PenaltyBox.Source v6 = box.v6(0x2001_0db8_0000_0001L, 1);
+    Source v6 = box.v6(0x2001_0db8_0000_0001L, 1);
     fail(box, v6, 50, t0);
     assertNull(box.ban(v6, t0));
-    PenaltyBox.Source other = box.v4(ip(192, 0, 2, 1));
+    Source other = box.v4(ip(192, 0, 2, 1));
     for (int i = 0; i < 50; i++) {
       box.offence(other, Offence.RATE_LIMITED, true, t0); // not counted by default
     }
@@ -106,7 +106,7 @@ class PenaltyBoxTest {
   @Test
   void liftingABanForgetsTheSource() throws Exception {
     PenaltyBox box = new PenaltyBox(Penalties.after(1, Duration.ofSeconds(60)));
-    PenaltyBox.Source a = box.v4(ip(192, 0, 2, 7));
+    Source a = box.v4(ip(192, 0, 2, 7));
     box.offence(a, Offence.HANDSHAKE_FAILED, true, t0);
     assertTrue(box.lift(InetAddress.getByName("192.0.2.7"), t0 + S));
     assertNull(box.ban(a, t0 + S));
@@ -125,7 +125,7 @@ class PenaltyBoxTest {
     long before = usedHeapAfterGc();
     PenaltyBox box = new PenaltyBox(settings);
     for (int i = 0; i < 100_000; i++) {
-      PenaltyBox.Source s = box.v6(0x2001_0db8_0000_0000L | i, 1); // a new /64 each time
+      Source s = box.v6(0x2001_0db8_0000_0000L | i, 1); // a new /64 each time
       fail(box, s, 2, t0 + i);
     }
     assertEquals(settings.maxSourceCount(), box.trackedSources(), "at most maxSources remembered");
