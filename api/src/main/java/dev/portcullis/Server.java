@@ -265,16 +265,29 @@ public final class Server {
   }
 
   /**
-   * Also compiles the address policy into a classic BPF program attached to the listening socket
-   * ({@code SO_ATTACH_FILTER}): the kernel drops packets from denied IPv4 and IPv6 addresses, so a
-   * flood of denied peers never wakes the process. The user-space check still runs for every
-   * connection (defence in depth). The trade-off: a denied client then times out, retrying its
-   * SYN, instead of being refused at once, and it no longer shows in {@code stats()}. One program
-   * holds 4,096 instructions: where both families do not fit, IPv4 alone is filtered (IPv6 in user
-   * space); where the kernel refuses the filter, or IPv4 alone has too many denied ranges (about
-   * 1,300), the server logs one line saying so and filters in user space only. The filter follows
-   * {@link RunningServer#updatePolicy} and the {@link #penalties penalty box}. TCP servers opened
-   * with {@link #on} only.
+   * Also filters in the kernel: the policy goes into a socket filter attached to the listening
+   * socket, so the kernel drops packets from denied IPv4 and IPv6 addresses and a flood of denied
+   * peers never wakes the process. The user-space check still runs for every connection (defence
+   * in depth). The trade-off: a denied client then times out, retrying its SYN, instead of being
+   * refused at once, and it no longer shows in {@code stats()}.
+   *
+   * <p>The best filter the process may use is chosen, in this order (see {@link KernelFilterMode}):
+   * <ol>
+   *   <li><b>eBPF</b> where the process may load it (root or {@code CAP_BPF}, Linux 5.11+): the
+   *       source is looked up in longest-prefix-match tries, one per family, so a policy of any
+   *       size (100,000 rules and more) is decided in the kernel. Policy updates and bans switch to
+   *       a new generation of tries at once, with no moment where neither applies.
+   *   <li><b>classic BPF</b> ({@code SO_ATTACH_FILTER}, no privilege): one program of at most 4,096
+   *       instructions; where both families do not fit, IPv4 alone is filtered (IPv6 in user
+   *       space).
+   *   <li><b>user space only</b>, where the kernel refuses both or IPv4 alone has too many denied
+   *       ranges for classic BPF (about 1,300).
+   * </ol>
+   * One log line names the mode in force and why a better one was not used; {@link
+   * ServerStats#kernelFilter()} says which is live. The system property {@code
+   * portcullis.kernelFilter=classic} skips eBPF. The filter follows {@link
+   * RunningServer#updatePolicy}, shadow promotion and the {@link #penalties penalty box}. TCP
+   * servers opened with {@link #on} only.
    *
    * @return this builder
    * @throws IllegalStateException unless the server is {@link #on} a port

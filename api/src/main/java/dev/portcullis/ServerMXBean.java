@@ -99,6 +99,13 @@ public interface ServerMXBean {
   Map<String, Long> getRuleHits();
 
   /**
+   * Which kernel filter the listening socket has: the name of a {@link KernelFilterMode}.
+   *
+   * @return {@code EBPF}, {@code CLASSIC}, {@code CLASSIC_IPV4}, {@code USER_SPACE} or {@code OFF}
+   */
+  String getKernelFilter();
+
+  /**
    * Connections refused by the penalty box.
    *
    * @return the count so far

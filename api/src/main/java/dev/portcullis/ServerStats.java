@@ -24,6 +24,8 @@ package dev.portcullis;
  *     Server#penalties})
  * @param openConnections connections open now (admitted and not yet closed)
  * @param pendingHandshakes connections in their handshake now
+ * @param kernelFilter which kernel filter the listening socket has now ({@link KernelFilterMode#OFF}
+ *     unless {@link Server#kernelFilter()} was asked for); not a counter
  */
 public record ServerStats(
     long accepted,
@@ -38,7 +40,8 @@ public record ServerStats(
     long rateLimited,
     long penalized,
     int openConnections,
-    int pendingHandshakes) {
+    int pendingHandshakes,
+    KernelFilterMode kernelFilter) {
 
   /**
    * Connections that reached an outcome: every one counted once.

@@ -19,9 +19,9 @@ final class Counters {
   final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
   final java.util.concurrent.atomic.AtomicInteger pendingHandshakes = new java.util.concurrent.atomic.AtomicInteger();
 
-  ServerStats snapshot() {
+  ServerStats snapshot(dev.portcullis.KernelFilterMode kernelFilter) {
     return new ServerStats(accepted.get(), denied.get(), handshakeFailures.get(), handshakeTimeouts.get(),
         deniedAfterHandshake.get(), overloaded.get(), handled.get(), handlerFailures.get(), limited.get(), rateLimited.get(), penalized.get(), open.get(),
-        pendingHandshakes.get());
+        pendingHandshakes.get(), kernelFilter);
   }
 }

@@ -126,7 +126,8 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public ServerStats stats() {
-    return counters.snapshot();
+    boolean asked = config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
+    return counters.snapshot(asked ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
   }
 
   @Override
@@ -202,8 +203,8 @@ public final class ServerInstance implements RunningServer {
 
   /**
    * The penalty box's housekeeping, once a second: expired bans and forgotten sources go; with a
-   * kernel filter, the filter is recompiled (off the event loops) when the banned direct sources
-   * change, so a banned IPv4 source's packets are dropped in the kernel.
+   * kernel filter, the banned direct sources are handed to it (off the event loops) when they
+   * change, so a banned source's packets are dropped in the kernel.
    */
   private void startPenaltyHousekeeping() {
     PenaltyBox box = pipeline.admission.penalties;
@@ -222,7 +223,7 @@ public final class ServerInstance implements RunningServer {
     Runnable refresh = () -> {
       refreshPending.set(false);
       try {
-        listener.updateKernelFilter(withBans(pipeline.admission.policy(), box.directBans(System.nanoTime())));
+        listener.updateKernelBans(box.directBans(System.nanoTime()));
       } catch (RuntimeException e) {
         log.warn("Could not put the penalty box's bans into the kernel filter of {}", where(listener.localAddress()), e);
       }
@@ -235,19 +236,6 @@ public final class ServerInstance implements RunningServer {
       });
     }
     h.scheduleAtFixedRate(() -> box.sweep(System.nanoTime()), 1, 1, TimeUnit.SECONDS);
-  }
-
-  /** The policy, with a deny rule per banned source: what the kernel filter compiles. */
-  private static dev.portcullis.policy.AccessPolicy withBans(dev.portcullis.policy.AccessPolicy policy,
-      java.util.List<dev.portcullis.policy.Cidr> bans) {
-    if (bans.isEmpty()) {
-      return policy;
-    }
-    dev.portcullis.policy.AccessPolicy.Builder b = dev.portcullis.policy.AccessPolicy.builder().rules(policy);
-    for (dev.portcullis.policy.Cidr c : bans) {
-      b.rule(dev.portcullis.policy.Rule.deny(c));
-    }
-    return b.build();
   }
 
   private static int port(java.net.SocketAddress a) {
@@ -338,8 +326,7 @@ public final class ServerInstance implements RunningServer {
           where(listener.localAddress()), policy.limits());
     }
     if (config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent()) {
-      PenaltyBox box = pipeline.admission.penalties;
-      listener.updateKernelFilter(box == null ? policy : withBans(policy, box.directBans(System.nanoTime())));
+      listener.updateKernelFilter(policy); // the bans stay as they are, apart
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
@@ -462,6 +449,11 @@ public final class ServerInstance implements RunningServer {
     @Override
     public void clearShadow() {
       ServerInstance.this.clearShadow();
+    }
+
+    @Override
+    public String getKernelFilter() {
+      return stats().kernelFilter().name();
     }
 
     @Override

@@ -42,6 +42,26 @@ public interface Listener extends AutoCloseable {
   default void updateKernelFilter(dev.portcullis.policy.AccessPolicy policy) {}
 
   /**
+   * Replaces the sources the kernel-side filter drops besides the policy's denied ones: the
+   * penalty box's current bans of direct peers. Kept apart from the policy so a ban, which changes
+   * often, does not make the transport rebuild a large policy. The default does nothing.
+   *
+   * @param bans the banned blocks, all of them (an empty list lifts every ban)
+   */
+  default void updateKernelBans(java.util.List<dev.portcullis.policy.Cidr> bans) {}
+
+  /**
+   * Which kernel filter the listening socket has now, for a listener opened with {@link
+   * Endpoint.Tcp#kernelFilter()}; it may change when {@link #updateKernelFilter} falls back. The
+   * default, for a transport that attaches none, is {@link dev.portcullis.KernelFilterMode#USER_SPACE}.
+   *
+   * @return the mode in force
+   */
+  default dev.portcullis.KernelFilterMode kernelFilterMode() {
+    return dev.portcullis.KernelFilterMode.USER_SPACE;
+  }
+
+  /**
    * How many connections each event loop has accepted since the listener opened, in loop order
    * (refused ones included: every connection {@code accept(2)} returned): how evenly the kernel
    * spreads connections over the loops. The default, for a transport that does not count, is an

@@ -126,14 +126,19 @@ public final class JnaTransport implements Transport {
 
   private static Listener listenTcp(Endpoint.Tcp options, int loops, Acceptor acceptor) throws IOException {
     int fd = Sockets.openTcpListener(options);
+    KernelFilter filter = null;
     try {
       java.net.SocketAddress local = Sockets.localAddress(fd);
-      if (options.kernelFilter().isPresent()) {
-        KernelFilter.attach(fd, options.kernelFilter().get(), KernelFilter.where(local));
-      }
-      return ListeningSocket.start(fd, loops, acceptor, local, true);
+      filter = options.kernelFilter().isPresent()
+          ? KernelFilter.attach(fd, options.kernelFilter().get(), KernelFilter.where(local)) : null;
+      ListeningSocket socket = ListeningSocket.start(fd, loops, acceptor, local, true);
+      socket.kernelFilter(filter);
+      return socket;
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);
+      if (filter != null) {
+        filter.close();
+      }
       throw e;
     }
   }

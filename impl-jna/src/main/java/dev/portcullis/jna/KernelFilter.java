@@ -2,6 +2,7 @@ package dev.portcullis.jna;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import dev.portcullis.KernelFilterMode;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
 import dev.portcullis.policy.Rule;
@@ -12,8 +13,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Compiles an access policy into a classic BPF socket filter ({@code SO_ATTACH_FILTER}) that drops
- * packets from denied IPv4 and IPv6 addresses before they reach the listening socket.
+ * The kernel filter of one listening socket ({@link #attach}): the best of eBPF ({@link
+ * EbpfFilter}), classic BPF and none that the kernel takes for the policy, the mode in force
+ * ({@link #mode()}), and the updates; and the classic BPF compiler.
+ *
+ * <p>Classic BPF ({@code SO_ATTACH_FILTER}, no privilege) drops packets from denied IPv4 and IPv6
+ * addresses before they reach the listening socket.
  *
  * <p>The program reads the IP version from the network header ({@code SKF_NET_OFF}); anything but
  * IPv4 and IPv6 is accepted and left to the user-space check. For IPv4 it loads the source address
@@ -46,8 +51,6 @@ final class KernelFilter {
   private static final int JA = 0x05;
   private static final int ACCEPT = 0xFFFF_FFFF;
   private static final int DROP = 0;
-
-  private KernelFilter() {}
 
   /** The denied IPv4 ranges of the policy, as inclusive unsigned pairs {lo, hi}, merged and sorted. */
   static List<long[]> deniedIpv4(AccessPolicy policy) {
@@ -242,11 +245,143 @@ final class KernelFilter {
         : String.valueOf(local);
   }
 
+  /** The system property that makes {@link #attach} skip eBPF: {@code classic}. */
+  static final String MODE_PROPERTY = "portcullis.kernelFilter";
+
+  private final int fd;
+  private final String where;
+  private AccessPolicy policy;
+  private List<Cidr> bans = List.of();
+  private EbpfFilter ebpf;
+  private volatile KernelFilterMode mode = KernelFilterMode.USER_SPACE;
+
+  private KernelFilter(int fd, String where) {
+    this.fd = fd;
+    this.where = where;
+  }
+
   /**
-   * Attaches the policy's filter to {@code fd}; on any refusal logs one line and returns false,
-   * leaving the socket to the user-space check.
+   * Attaches the best filter the kernel takes for the policy to {@code fd}: eBPF, else classic BPF,
+   * else none (user space only). Logs one line naming the mode in force and, if it is not eBPF,
+   * why. Never throws for a refusal: the user-space check decides every peer anyway.
    */
-  static boolean attach(int fd, AccessPolicy policy, String where) {
+  static KernelFilter attach(int fd, AccessPolicy policy, String where) {
+    KernelFilter filter = new KernelFilter(fd, where);
+    filter.update(policy);
+    return filter;
+  }
+
+  /** The mode in force now. */
+  KernelFilterMode mode() {
+    return mode;
+  }
+
+  /**
+   * Puts the new policy into the kernel. In eBPF mode the program stays and a new generation of
+   * tries is switched in; if that fails, or in the other modes, the modes are tried again in order.
+   * Whatever is attached afterwards decides as {@code policy} (and the bans) do, or nothing is
+   * attached: an old program is never left in place.
+   */
+  synchronized void update(AccessPolicy policy) {
+    this.policy = policy;
+    if (ebpf != null) {
+      try {
+        ebpf.replace(policy);
+        log.info("kernelFilter on {}: eBPF, generation {}: the kernel looks sources up in {} IPv4 and {} IPv6"
+            + " entries", where, ebpf.generation(), ebpf.ipv4Entries(), ebpf.ipv6Entries());
+        return;
+      } catch (Bpf.BpfException | RuntimeException e) {
+        ebpfFailed("the new generation of tries failed: " + e.getMessage());
+        return;
+      }
+    }
+    reattach();
+  }
+
+  /**
+   * Replaces the banned blocks (the penalty box's bans of direct peers), dropped besides the
+   * policy's denied ones. In eBPF mode only the bans' tries are rebuilt; in classic mode the
+   * program is compiled again with a deny rule per ban.
+   */
+  synchronized void updateBans(List<Cidr> banned) {
+    this.bans = List.copyOf(banned);
+    if (ebpf != null) {
+      try {
+        ebpf.replaceBans(bans);
+        log.debug("kernelFilter on {}: eBPF: {} banned block(s)", where, bans.size());
+        return;
+      } catch (Bpf.BpfException | RuntimeException e) {
+        ebpfFailed("the new bans' tries failed: " + e.getMessage());
+        return;
+      }
+    }
+    reattach();
+  }
+
+  /** eBPF was live and an update failed: its program keeps the old tries until classic replaces it. */
+  private void ebpfFailed(String cause) {
+    ebpf.close();
+    ebpf = null;
+    classic(cause);
+  }
+
+  /** Not in eBPF mode: the best filter again, eBPF first unless it is not wanted. */
+  private void reattach() {
+    if ("classic".equals(System.getProperty(MODE_PROPERTY))) {
+      classic("-D" + MODE_PROPERTY + "=classic");
+      return;
+    }
+    String cause = loadEbpf();
+    if (cause != null) {
+      classic(cause);
+    }
+  }
+
+  /** Loads and attaches the eBPF filter: null, or why it could not be used. */
+  private String loadEbpf() {
+    EbpfFilter f;
+    try {
+      f = EbpfFilter.load(policy);
+    } catch (Bpf.BpfException e) {
+      return e.getMessage() + (e.errno == LinuxErrno.EPERM ? ", which needs CAP_BPF or root (and before Linux 5.11 a large"
+          + " enough RLIMIT_MEMLOCK)" : "");
+    } catch (RuntimeException e) {
+      return "loading failed: " + e; // a bug here must not keep the server from starting
+    }
+    if (!bans.isEmpty()) {
+      try {
+        f.replaceBans(bans);
+      } catch (Bpf.BpfException | RuntimeException e) {
+        f.close();
+        return e.getMessage();
+      }
+    }
+    int errno = f.attachTo(fd);
+    if (errno != 0) {
+      f.close();
+      return "setsockopt(SO_ATTACH_BPF): " + LinuxErrno.name(errno) + " (" + Errors.describe(errno) + ")";
+    }
+    ebpf = f;
+    mode = KernelFilterMode.EBPF;
+    log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries)",
+        where, f.ipv4Entries(), f.ipv6Entries());
+    return null;
+  }
+
+  /**
+   * Classic BPF for the policy with a deny rule per ban, or no filter at all; one line says which,
+   * and why not eBPF.
+   */
+  private void classic(String ebpfCause) {
+    String notEbpf = "eBPF not used (" + ebpfCause + "); ";
+    AccessPolicy policy = this.policy;
+    if (!bans.isEmpty()) {
+      AccessPolicy.Builder b = AccessPolicy.builder().rules(policy);
+      for (Cidr c : bans) {
+        b.rule(Rule.deny(c));
+      }
+      policy = b.build();
+    }
     List<long[]> v4 = deniedIpv4(policy);
     List<Cidr> v6 = deniedIpv6Prefixes(policy);
     int[] program = compile(v4, v6);
@@ -255,25 +390,46 @@ final class KernelFilter {
       program = compile(v4, List.of());
     }
     if (program == null) {
-      log.warn("kernelFilter on {}: the policy has {} denied IPv4 ranges, more than one BPF program holds"
-          + " ({}); filtering in user space only", where, v4.size(), (BPF_MAXINSNS - 8) / 3);
-      return false;
+      detach();
+      log.warn("kernelFilter on {}: {}the policy has {} denied IPv4 ranges, more than one classic BPF program holds"
+          + " ({}); filtering in user space only", where, notEbpf, v4.size(), (BPF_MAXINSNS - 8) / 3);
+      return;
     }
     int errno = install(fd, program);
     if (errno != 0) {
-      log.warn("kernelFilter on {}: setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
-          where, LinuxErrno.name(errno), Errors.describe(errno));
-      return false;
+      detach();
+      log.warn("kernelFilter on {}: {}setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
+          where, notEbpf, LinuxErrno.name(errno), Errors.describe(errno));
+      return;
     }
     if (withIpv6) {
-      log.info("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) and {} denied IPv6"
-          + " prefix(es) ({} instructions)", where, v4.size(), v6.size(), program.length / 2);
+      mode = KernelFilterMode.CLASSIC;
+      log.info("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) and {}"
+          + " denied IPv6 prefix(es) ({} instructions)", where, notEbpf, v4.size(), v6.size(), program.length / 2);
     } else {
-      log.warn("kernelFilter on {}: the kernel drops packets from {} denied IPv4 range(s) ({} instructions); the {}"
-          + " denied IPv6 prefixes do not fit beside them, so IPv6 peers are checked in user space only", where,
-          v4.size(), program.length / 2, v6.size());
+      mode = KernelFilterMode.CLASSIC_IPV4;
+      log.warn("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) ({}"
+          + " instructions); the {} denied IPv6 prefixes do not fit beside them, so IPv6 peers are checked in user"
+          + " space only", where, notEbpf, v4.size(), program.length / 2, v6.size());
     }
-    return true;
+  }
+
+  /** Removes whatever filter is attached, so no old policy stays in the kernel. */
+  private void detach() {
+    int errno = Bpf.detach(fd);
+    if (errno != 0 && errno != LinuxErrno.ENOENT) {
+      log.warn("kernelFilter on {}: setsockopt(SO_DETACH_FILTER) failed: {} ({})", where, LinuxErrno.name(errno),
+          Errors.describe(errno));
+    }
+    mode = KernelFilterMode.USER_SPACE;
+  }
+
+  /** Lets go of the eBPF maps; called when the socket is closed. */
+  synchronized void close() {
+    if (ebpf != null) {
+      ebpf.close();
+      ebpf = null;
+    }
   }
 
   /**

@@ -128,4 +128,10 @@ final class LibC {
 
   // see strerror(3)
   static native String strerror(int errno);
+
+  // see syscall(2): glibc has no bpf(2) wrapper, so Bpf calls it by number with a union bpf_attr
+  static native long syscall(long number, long command, long attr, long size);
+
+  /** The bpf(2) system call's number: x86-64 has its own table; arm64 uses the generic one. */
+  static final long SYS_BPF = com.sun.jna.Platform.isIntel() ? 321 : 280;
 }

@@ -8,12 +8,15 @@ final class LinuxErrno {
   private LinuxErrno() {}
 
   static final int EPERM = 1;
+  static final int ENOENT = 2;
   static final int EINTR = 4;
   static final int EBADF = 9;
   static final int EAGAIN = 11;
   static final int ENOMEM = 12;
   static final int EACCES = 13;
   static final int EINVAL = 22;
+  /** The kernel's internal "not supported" (524), which bpf(2) returns for a map without batch operations. */
+  static final int ENOTSUPP = 524;
   static final int ENFILE = 23;
   static final int EMFILE = 24;
   static final int EPIPE = 32;

@@ -56,6 +56,7 @@ final class ListeningSocket implements Listener {
   /** Whether stopAccepting may filter new handshakes: a TCP socket this process opened itself. */
   private final boolean ownSocket;
   private final Object fdLock = new Object();
+  private volatile KernelFilter kernelFilter;
   private boolean fdClosed; // guarded by fdLock
   private boolean stopping; // guarded by fdLock: the policy filter is no longer replaced
   private final AtomicInteger openViews;
@@ -227,6 +228,9 @@ final class ListeningSocket implements Listener {
     synchronized (fdLock) {
       fdClosed = true;
       LibC.close(fd);
+      if (kernelFilter != null) {
+        kernelFilter.close();
+      }
     }
     socketClosed.countDown();
   }
@@ -248,7 +252,40 @@ final class ListeningSocket implements Listener {
   public void updateKernelFilter(AccessPolicy policy) {
     synchronized (fdLock) {
       if (!fdClosed && !stopping) {
-        KernelFilter.attach(fd, policy, KernelFilter.where(local)); // replaces the old program
+        if (kernelFilter == null) {
+          kernelFilter = KernelFilter.attach(fd, policy, KernelFilter.where(local));
+        } else {
+          kernelFilter.update(policy); // replaces the old program, or switches its tries
+        }
+      }
+    }
+  }
+
+  @Override
+  public void updateKernelBans(java.util.List<dev.portcullis.policy.Cidr> bans) {
+    synchronized (fdLock) {
+      if (!fdClosed && !stopping && kernelFilter != null) {
+        kernelFilter.updateBans(bans);
+      }
+    }
+  }
+
+  @Override
+  public dev.portcullis.KernelFilterMode kernelFilterMode() {
+    KernelFilter f = kernelFilter;
+    return f == null ? dev.portcullis.KernelFilterMode.USER_SPACE : f.mode();
+  }
+
+  /** The filter {@code JnaTransport} attached before the loops started; the listener closes it. */
+  void kernelFilter(KernelFilter filter) {
+    if (filter == null) {
+      return;
+    }
+    synchronized (fdLock) {
+      if (fdClosed) {
+        filter.close(); // the socket failed at once: nothing will use the maps
+      } else {
+        this.kernelFilter = filter;
       }
     }
   }

@@ -115,7 +115,7 @@ class KernelFilterProgramTest {
     assertTrue(fitted >= 25, "most rounds filter IPv6 in the program too: " + fitted + " of 40");
   }
 
-  private static List<Rule> nested(Random rnd, int n) throws Exception {
+  static List<Rule> nested(Random rnd, int n) throws Exception {
     Map<Cidr, Rule> out = new LinkedHashMap<>();
     long v4Parent = (10L + rnd.nextInt(2)) << 24;
     for (int i = 0; i < n; i++) {
@@ -145,7 +145,7 @@ class KernelFilterProgramTest {
     return InetAddress.getByAddress(b);
   }
 
-  private static List<byte[]> probes(Random rnd, List<Rule> rules) {
+  static List<byte[]> probes(Random rnd, List<Rule> rules) {
     List<byte[]> out = new ArrayList<>();
     for (Rule r : rules) {
       int bits = r.cidr().isIpv4() ? 32 : 128;

@@ -37,6 +37,7 @@ class StatsJmxTest {
       assertEquals(3L, jmx.getAttribute(name, "Accepted"));
       assertEquals(1L, jmx.getAttribute(name, "Denied"));
       assertEquals(2L, jmx.getAttribute(name, "Handled"));
+      assertEquals("OFF", jmx.getAttribute(name, "KernelFilter"), "no kernel filter was asked for");
       TabularData hits = (TabularData) jmx.getAttribute(name, "RuleHits");
       CompositeData row = hits.get(new Object[] {"allow 127.0.0.0/8"});
       assertEquals(2L, row.get("value"));
@@ -48,5 +49,18 @@ class StatsJmxTest {
       assertEquals(0L, server.ruleHits().get("allow 127.0.0.1/32"));
     }
     assertFalse(jmx.isRegistered(name), "unregistered on close");
+  }
+
+  @Test
+  void theMBeanSaysWhichKernelFilterIsLive() throws Exception {
+    MBeanServer jmx = ManagementFactory.getPlatformMBeanServer();
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").kernelFilter()
+        .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
+      ObjectName name = new ObjectName("dev.portcullis:type=Server,address="
+          + ObjectName.quote(server.localAddress().toString()));
+      String mode = server.stats().kernelFilter().name();
+      assertTrue(mode.equals("EBPF") || mode.equals("CLASSIC"), mode);
+      assertEquals(mode, jmx.getAttribute(name, "KernelFilter"));
+    }
   }
 }

@@ -49,6 +49,9 @@ import java.util.function.ToDoubleFunction;
  *       now</td></tr>
  *   <tr><td>{@code portcullis.shadow.flips}</td><td>gauge</td><td>{@code direction}: {@code would_allow},
  *       {@code would_deny}</td><td>decisions a shadow policy would flip, since it was set</td></tr>
+ *   <tr><td>{@code portcullis.kernel.filter}</td><td>gauge</td><td>{@code mode}: {@code ebpf}, {@code
+ *       classic}, {@code classic_ipv4}, {@code user_space}, {@code off}</td><td>1 for the kernel filter mode
+ *       in force, 0 for the others (it changes when an update falls back)</td></tr>
  * </table>
  *
  * <p>The rules are those of the policy in force when {@link #bindTo} runs; after {@code
@@ -106,6 +109,12 @@ public final class PortcullisMetrics implements MeterBinder {
         return loop < now.length ? now[loop] : 0;
       }).description("Connections each event loop accepted, refused ones included")
           .tags(tags).tag("loop", String.valueOf(loop)).register(registry);
+    }
+
+    for (dev.portcullis.KernelFilterMode mode : dev.portcullis.KernelFilterMode.values()) {
+      Gauge.builder("portcullis.kernel.filter", server, s -> s.stats().kernelFilter() == mode ? 1 : 0)
+          .description("1 for the kernel filter mode in force, 0 for the others").tags(tags)
+          .tag("mode", mode.name().toLowerCase(java.util.Locale.ROOT)).register(registry);
     }
 
     rejected(registry, "address", ServerStats::denied);

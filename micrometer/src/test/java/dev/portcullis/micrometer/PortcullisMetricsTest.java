@@ -94,6 +94,8 @@ class PortcullisMetricsTest {
       assertEquals(0, simple.get("portcullis.handshakes.active").tag("step", "expect-line").gauge().value());
       assertEquals(0, simple.get("portcullis.rule.hits").tag("rule", "default (address)").functionCounter().count(),
           "a default that has not decided yet is published too, at 0");
+      assertEquals(1, simple.get("portcullis.kernel.filter").tag("mode", "off").gauge().value(), "no kernelFilter()");
+      assertEquals(0, simple.get("portcullis.kernel.filter").tag("mode", "ebpf").gauge().value());
 
       // A client in its handshake shows in the per-step gauge while it is there.
       try (Socket waiting = connect("127.0.0.1", server)) {
@@ -110,6 +112,20 @@ class PortcullisMetricsTest {
       assertTrue(scrape.contains("# TYPE portcullis_connection_duration_seconds histogram"), scrape);
       assertTrue(scrape.contains("portcullis_connections_active{" + common + "}"), scrape);
       assertTrue(scrape.contains("portcullis_rule_hits_total{rule=\"deny 127.0.0.9/32\"," + common + "} 1.0"), scrape);
+    }
+  }
+
+  @Test
+  void theKernelFilterModeInForceReadsOne() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").kernelFilter()
+        .handle(conn -> conn.output().write("OK\n".getBytes(StandardCharsets.US_ASCII))).start()) {
+      SimpleMeterRegistry simple = new SimpleMeterRegistry();
+      new PortcullisMetrics(server).bindTo(simple);
+      String live = server.stats().kernelFilter().name().toLowerCase(java.util.Locale.ROOT);
+      assertTrue(live.equals("ebpf") || live.equals("classic"), live);
+      double sum = simple.get("portcullis.kernel.filter").gauges().stream().mapToDouble(g -> g.value()).sum();
+      assertEquals(1, sum, "one mode at a time");
+      assertEquals(1, simple.get("portcullis.kernel.filter").tag("mode", live).gauge().value());
     }
   }
 
