@@ -10,7 +10,8 @@
  *   --seconds S   run time, a decimal number (default 10); every mode stops by itself at S
  *   --concurrency C  connections in flight: churn/deny keep C exchanges going; echo/idle open
  *                 their N connections at most C at a time (default 64)
- *   --from-net A.B.C  source addresses rotate over A.B.C.1 .. A.B.C.254
+ *   --from-net A.B.C  source addresses rotate over A.B.C.1 .. A.B.C.254; ::1 connects from ::1
+ *                 to ::1 instead (IPv6 loopback has one address)
  *                 (defaults: churn 127.0.1, deny 127.0.2, idle 127.0.3; echo binds 127.0.0.1
  *                 unless --from-net is given)
  *   --conns N     echo/idle: number of connections (default 16)
@@ -109,6 +110,7 @@ static int port;
 static double seconds = 10;
 static long conc = 64, nconns = 16, msg_size = 64;
 static uint32_t net; /* host order A.B.C.0 */
+static int ipv6; /* --from-net ::1: every connection from ::1 to ::1 */
 static int fixed_src; /* echo default: bind 127.0.0.1 only */
 static uint32_t src_rot;
 
@@ -138,7 +140,7 @@ static int64_t mono_ns(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen churn|deny|drop|echo|idle --port P [--seconds S] [--concurrency C]\n"
-          "               [--from-net A.B.C] [--conns N] [--size B]\n");
+          "               [--from-net A.B.C|::1] [--conns N] [--size B]\n");
   exit(2);
 }
 
@@ -166,20 +168,28 @@ static void finish(long i, int err_kind, int op) {
 
 static long start_conn(long i) {
   struct slot *s = &slots[i];
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int one = 1;
   struct linger lg = {1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   if (mode == M_ECHO) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  struct sockaddr_in src = {.sin_family = AF_INET};
-  uint32_t host = fixed_src ? 1 : 1 + (src_rot++ % 254);
-  src.sin_addr.s_addr = htonl(net | host);
-  struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0 ||
-      (connect(fd, (struct sockaddr *)&dst, sizeof dst) != 0 && errno != EINPROGRESS)) {
+  int rc;
+  if (ipv6) {
+    /* IPv6 loopback is one address: the source is ::1, the kernel picks the port */
+    struct sockaddr_in6 dst = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    rc = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+  } else {
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    uint32_t host = fixed_src ? 1 : 1 + (src_rot++ % 254);
+    src.sin_addr.s_addr = htonl(net | host);
+    struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = bind(fd, (struct sockaddr *)&src, sizeof src);
+    if (rc == 0) rc = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+  }
+  if (rc != 0 && errno != EINPROGRESS) {
     close(fd);
     return -1;
   }
@@ -467,8 +477,9 @@ int main(int argc, char **argv) {
         : mode == M_IDLE ? "127.0.3" : "127.0.0";
     fixed_src = mode == M_ECHO;
   }
-  if (parse_net(from_net, &net) != 0) {
-    fprintf(stderr, "loadgen: --from-net '%s' is not A.B.C\n", from_net);
+  ipv6 = strcmp(from_net, "::1") == 0;
+  if (!ipv6 && parse_net(from_net, &net) != 0) {
+    fprintf(stderr, "loadgen: --from-net '%s' is not A.B.C or ::1\n", from_net);
     return 2;
   }
 

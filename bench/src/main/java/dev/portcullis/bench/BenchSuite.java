@@ -30,10 +30,19 @@ public final class BenchSuite {
 
   static final long CLK_TCK = 100;
 
-  /** One workload of the load generator against servers in one mode. */
-  record Workload(String id, String title, String mode, boolean denyPolicy, List<String> load, boolean kernelFilter) {
+  /**
+   * One workload of the load generator against servers in one mode; {@code kernelFilter}: the
+   * Portcullis server's {@code --kernel-filter} value ({@code true}: the best filter it may load,
+   * {@code classic}), or null for none; {@code serverArgs}: more server arguments.
+   */
+  record Workload(String id, String title, String mode, String policy, List<String> load, String kernelFilter,
+      List<String> serverArgs) {
     Workload(String id, String title, String mode, boolean denyPolicy, List<String> load) {
-      this(id, title, mode, denyPolicy, load, false);
+      this(id, title, mode, denyPolicy ? "deny" : "allow", load, null, List.of());
+    }
+
+    boolean filtered() {
+      return kernelFilter != null;
     }
   }
 
@@ -62,6 +71,7 @@ public final class BenchSuite {
   private Path allowPolicy;
   private Path denyPolicy;
   private Path kernelFilterPolicy;
+  private Path ipv6DenyPolicy;
 
   /** JDK 22+ warns when JNA loads native code unless it is allowed; 17-21 need (and some refuse) nothing. */
   private static final List<String> NATIVE_ACCESS = Runtime.version().feature() >= 22
@@ -84,8 +94,13 @@ public final class BenchSuite {
           List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
       new Workload("W2", "deny storm, 100,000 rules", "churn", true,
           List.of("deny", "--concurrency", "32", "--from-net", "127.0.2")),
-      new Workload("W2-KF", "deny storm, 400 rules, Portcullis kernelFilter() (SYNs dropped)", "churn", true,
-          List.of("drop", "--concurrency", "32", "--from-net", "127.0.2"), true),
+      new Workload("W2-KF", "deny storm, 100,000 rules, Portcullis kernelFilter() in eBPF (SYNs dropped)", "churn",
+          "deny", List.of("drop", "--concurrency", "32", "--from-net", "127.0.2"), "true", List.of()),
+      new Workload("W2-KF6", "deny storm from ::1, 100,000 IPv6 rules, Portcullis kernelFilter() in eBPF (SYNs"
+          + " dropped)", "churn", "deny6", List.of("drop", "--concurrency", "32", "--from-net", "::1"), "true",
+          List.of("--bind", "::1")),
+      new Workload("W2-KF-classic", "deny storm, 400 rules, Portcullis kernelFilter() in classic BPF (SYNs dropped)",
+          "churn", "deny-kf", List.of("drop", "--concurrency", "32", "--from-net", "127.0.2"), "classic", List.of()),
       new Workload("W3-64", "echo, 16 connections, 64 B", "echo", false,
           List.of("echo", "--conns", "16", "--size", "64")),
       new Workload("W3-16K", "echo, 16 connections, 16 KiB", "echo", false,
@@ -129,6 +144,7 @@ public final class BenchSuite {
     allowPolicy = Policies.allowLoopback(out.resolve("policies"));
     denyPolicy = Policies.denyStorm(out.resolve("policies"));
     kernelFilterPolicy = Policies.denyStormForKernelFilter(out.resolve("policies"));
+    ipv6DenyPolicy = Policies.denyStormIpv6(out.resolve("policies"));
 
     List<Measurement> rows = new ArrayList<>();
     for (Workload w : WORKLOADS) {
@@ -141,7 +157,7 @@ public final class BenchSuite {
           if (!servers.isEmpty() && !servers.contains(s.name())) {
             continue;
           }
-          if (w.kernelFilter() && !s.name().equals(ON_LOOP)) {
+          if (w.filtered() && !s.name().equals(ON_LOOP)) {
             continue; // only Portcullis compiles its policy into the kernel
           }
           Measurement m = measure(w, s, r + 1);
@@ -214,11 +230,17 @@ public final class BenchSuite {
   }
 
   private Measurement measure(Workload w, ServerKind s, int run) throws Exception {
-    List<String> command = serverCommand(s, w.mode(), w.kernelFilter() ? kernelFilterPolicy
-        : w.denyPolicy() ? denyPolicy : allowPolicy);
-    if (w.kernelFilter()) {
-      command.addAll(List.of("--kernel-filter", "true"));
+    Path policy = switch (w.policy()) {
+      case "deny" -> denyPolicy;
+      case "deny-kf" -> kernelFilterPolicy;
+      case "deny6" -> ipv6DenyPolicy;
+      default -> allowPolicy;
+    };
+    List<String> command = serverCommand(s, w.mode(), policy);
+    if (w.filtered()) {
+      command.addAll(List.of("--kernel-filter", w.kernelFilter()));
     }
+    command.addAll(w.serverArgs());
     try (Running server = Processes.startServer(command)) {
       Processes.runLoad(load(w.load(), server.port(), warmup));
       long before = server.cpuTicks();
@@ -421,7 +443,7 @@ public final class BenchSuite {
   private List<String[]> runJmh() throws Exception {
     Path csv = out.resolve("jmh.csv");
     Processes.run(Processes.pinned(1, List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", jar.toString(), "org.openjdk.jmh.Main", "Policy(Lookup|Build)Benchmark", "-rf", "csv", "-rff",
+        "-cp", jar.toString(), "org.openjdk.jmh.Main", "Policy(Lookup|Build)Benchmark|KernelFilterUpdateBenchmark", "-rf", "csv", "-rff",
         csv.toString())));
     List<String[]> rows = new ArrayList<>();
     for (String line : Files.readAllLines(csv)) {

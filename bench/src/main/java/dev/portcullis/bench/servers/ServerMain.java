@@ -24,6 +24,8 @@ final class ServerMain {
   final Path policyFile;
   final String style;
   final boolean kernelFilter;
+  /** Portcullis only: the address to listen on ({@code --bind}, 127.0.0.1 by default; {@code ::1} for W2-KF6). */
+  final String bind;
   /** Portcullis only: event loops ({@code --loops N}, 1 by default: the server is pinned to one CPU). */
   final int loops;
   /** Portcullis only: {@code --mode tls} runs a TLS handshake (this certificate and key) and closes. */
@@ -32,8 +34,9 @@ final class ServerMain {
   /** What {@code stats} adds as {@code loops=a,b}: the connections each event loop accepted. */
   static volatile java.util.function.Supplier<long[]> perLoop = () -> new long[0];
 
-  private ServerMain(int port, String mode, Path policyFile, String style, boolean kernelFilter, int loops,
-      Path tlsCert, Path tlsKey) throws IOException {
+  private ServerMain(int port, String mode, Path policyFile, String style, boolean kernelFilter, String bind,
+      int loops, Path tlsCert, Path tlsKey) throws IOException {
+    this.bind = bind;
     this.port = port;
     this.echo = mode.equals("echo");
     this.policyFile = policyFile;
@@ -56,6 +59,7 @@ final class ServerMain {
     String policy = null;
     String style = "loop";
     boolean kernelFilter = false;
+    String bind = "127.0.0.1";
     int loops = 1;
     String tlsCert = null;
     String tlsKey = null;
@@ -65,7 +69,14 @@ final class ServerMain {
         case "--mode" -> mode = args[i + 1];
         case "--policy" -> policy = args[i + 1];
         case "--style" -> style = args[i + 1];
-        case "--kernel-filter" -> kernelFilter = Boolean.parseBoolean(args[i + 1]);
+        case "--kernel-filter" -> {
+          // true: the best filter the process may load (eBPF as root); classic: classic BPF only
+          kernelFilter = args[i + 1].equals("true") || args[i + 1].equals("classic");
+          if (args[i + 1].equals("classic")) {
+            System.setProperty("portcullis.kernelFilter", "classic");
+          }
+        }
+        case "--bind" -> bind = args[i + 1];
         case "--loops" -> loops = Integer.parseInt(args[i + 1]);
         case "--tls-cert" -> tlsCert = args[i + 1];
         case "--tls-key" -> tlsKey = args[i + 1];
@@ -81,7 +92,7 @@ final class ServerMain {
     if ("tls".equals(mode) && (tlsCert == null || tlsKey == null)) {
       throw new IllegalArgumentException("--mode tls needs --tls-cert PEM --tls-key PEM");
     }
-    return new ServerMain(port, mode, Path.of(policy), style, kernelFilter, loops,
+    return new ServerMain(port, mode, Path.of(policy), style, kernelFilter, bind, loops,
         "tls".equals(mode) ? Path.of(tlsCert) : null, "tls".equals(mode) ? Path.of(tlsKey) : null);
   }
 
