@@ -288,7 +288,8 @@ final class KernelFilter {
       try {
         ebpf.replace(policy);
         log.info("kernelFilter on {}: eBPF, generation {}: the kernel looks sources up in {} IPv4 and {} IPv6"
-            + " entries", where, ebpf.generation(), ebpf.ipv4Entries(), ebpf.ipv6Entries());
+            + " entries ({} rules)", where, ebpf.generation(), ebpf.ipv4Entries(), ebpf.ipv6Entries(),
+            policy.rules().size());
         return;
       } catch (Bpf.BpfException | RuntimeException e) {
         ebpfFailed("the new generation of tries failed: " + e.getMessage());
@@ -363,8 +364,8 @@ final class KernelFilter {
     }
     ebpf = f;
     mode = KernelFilterMode.EBPF;
-    log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries)",
-        where, f.ipv4Entries(), f.ipv6Entries());
+    log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries, {}"
+        + " rules)", where, f.ipv4Entries(), f.ipv6Entries(), policy.rules().size());
     return null;
   }
 

@@ -60,6 +60,19 @@ class EbpfFilterTest {
   }
 
   @Test
+  void theEntriesAreTheRulesThatDecideInAddressOrder() {
+    AccessPolicy p = AccessPolicy.parse("deny 10.1.2.3\nallow 10.0.0.0/8\nallow 10.1.0.0/16\ndeny 10.1.2.0/24\n"
+        + "allow 192.0.2.0/24\ndeny 192.0.2.0/24\nallow 198.51.100.0/24\ndeny 198.51.100.0/24\n"
+        + "allow 198.51.100.7\nallow 2001:db8::/32\nallow ::/0\n");
+    assertEquals(List.of("deny 0.0.0.0/0", "allow 10.0.0.0/8", "deny 10.1.2.0/24", "allow 198.51.100.7/32"),
+        EbpfFilter.entries(p, 4).stream().map(Object::toString).toList(),
+        "the default first, then address order; 10.1.0.0/16 and 10.1.2.3 decide as their parents do; a deny"
+            + " and an allow of one block are a deny, which here the default already decides");
+    assertEquals(List.of("allow ::/0"), EbpfFilter.entries(p, 6).stream().map(Object::toString).toList(),
+        "a /0 rule replaces the default, and 2001:db8::/32 decides as it does");
+  }
+
+  @Test
   void randomNestedPoliciesAgreeOnEveryProbeAcrossGenerations() throws Exception {
     assumeTrue(ebpfAllowed(), "the kernel refuses eBPF maps to this process");
     Random rnd = new Random(1202);
