@@ -62,7 +62,7 @@ HEAD
     if [ "$label" = latest ]; then
       tail -n +2 "$dir/results.md"
     else
-      tail -n +2 "$dir/results.md" | sed -e 's/^## /### /'
+      tail -n +2 "$dir/results.md" | sed -e 's/^\(##*\) /\1# /'
     fi
     echo
   done

@@ -27,6 +27,22 @@ class ReportTest {
   }
 
   @Test
+  void theKernelFilterUpdateRowsHaveATableOfTheirOwn() {
+    List<String[]> csv = new ArrayList<>();
+    csv.add(BenchSuite.parseCsvLine("\"Benchmark\",\"Mode\",\"Threads\",\"Samples\",\"Score\",\"Score Error (99.9%)\","
+        + "\"Unit\",\"Param: family\",\"Param: filter\",\"Param: rules\""));
+    csv.add(BenchSuite.parseCsvLine("\"x.PolicyLookupBenchmark.portcullis\",\"avgt\",1,3,20.5,1.25,\"ns/op\",ipv4,,1000"));
+    csv.add(BenchSuite.parseCsvLine("\"x.KernelFilterUpdateBenchmark.updatePolicy\",\"ss\",1,10,132.4,29.4,\"ms/op\","
+        + "ipv4,ebpf,100000"));
+    csv.add(BenchSuite.parseCsvLine("\"x.KernelFilterUpdateBenchmark.updatePolicy\",\"ss\",1,10,0.66,0.49,\"ms/op\","
+        + "ipv4,none,100000"));
+    String section = Report.jmhSection(csv);
+    assertTrue(section.contains("| ipv4 | 100,000 | 132.4 ± 29.4 | 0.7 ± 0.5 |"), section);
+    assertTrue(section.contains("| ipv4 | 1,000 | 20.5 ± 1.3 |"), section);
+    assertTrue(!Report.jmhTable(csv).contains("100,000"), "the policy table has no kernel filter row");
+  }
+
+  @Test
   void mediansAndRatiosComeFromEveryRunOfEachServer() {
     List<BenchSuite.Measurement> rows = List.of(
         new BenchSuite.Measurement("W1", "C", 1, new Processes.Result(1000, 1.0, 0, 0), 0.010),
