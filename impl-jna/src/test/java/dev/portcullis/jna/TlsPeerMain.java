@@ -75,7 +75,10 @@ public final class TlsPeerMain {
     SSLContext context = SSLContext.getInstance("TLSv1.3");
     context.init(null, tmf.getTrustManagers(), null);
     try (SSLSocket s = (SSLSocket) context.getSocketFactory().createSocket()) {
-      s.setReceiveBufferSize(4096); // the peer's answers pile up at the server, not here
+      // Small, so the peer's answers pile up at the server, not here. An unread queue of tiny
+      // segments can make this kernel prune and drop (TcpExtRcvPruned, TCPRcvQDrop), after which
+      // the connection crawls in retransmission backoff; the test starts another flood then.
+      s.setReceiveBufferSize(64 * 1024);
       s.connect(new java.net.InetSocketAddress("127.0.0.1", port));
       s.setEnabledProtocols(new String[] {"TLSv1.3"});
       s.startHandshake();
