@@ -126,8 +126,7 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public ServerStats stats() {
-    boolean asked = config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
-    return counters.snapshot(asked ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
+    return counters.snapshot(kernelFilterAsked() ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
   }
 
   @Override
@@ -218,7 +217,7 @@ public final class ServerInstance implements RunningServer {
     });
     h.setRemoveOnCancelPolicy(true);
     housekeeping = h;
-    boolean kernel = config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
+    boolean kernel = kernelFilterAsked();
     java.util.concurrent.atomic.AtomicBoolean refreshPending = new java.util.concurrent.atomic.AtomicBoolean();
     Runnable refresh = () -> {
       refreshPending.set(false);
@@ -325,11 +324,16 @@ public final class ServerInstance implements RunningServer {
       log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
           where(listener.localAddress()), policy.limits());
     }
-    if (config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent()) {
+    if (kernelFilterAsked()) {
       listener.updateKernelFilter(policy); // the bans stay as they are, apart
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
+  }
+
+  /** Whether the listening socket was opened with a kernel filter ({@code Server.kernelFilter()}). */
+  private boolean kernelFilterAsked() {
+    return config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
   }
 
   /** Refuses a policy with no rule of the kind this server's peers are decided by. */

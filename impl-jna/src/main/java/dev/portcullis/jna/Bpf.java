@@ -14,7 +14,6 @@ final class Bpf {
   private Bpf() {}
 
   static final int MAP_CREATE = 0;
-  static final int MAP_LOOKUP_ELEM = 1;
   static final int MAP_UPDATE_ELEM = 2;
   static final int PROG_LOAD = 5;
   static final int PROG_TEST_RUN = 10;
@@ -112,23 +111,6 @@ final class Bpf {
       one.setLong(16, Pointer.nativeValue(values) + (long) i * valueSize);
       update(one);
     }
-  }
-
-  /** {@code BPF_MAP_LOOKUP_ELEM}: true and the value in {@code value}, or false if absent. */
-  static boolean lookup(int mapFd, Memory key, Memory value) throws BpfException {
-    Memory attr = zeroed(32);
-    attr.setInt(0, mapFd);
-    attr.setLong(8, Pointer.nativeValue(key));
-    attr.setLong(16, Pointer.nativeValue(value));
-    long r = LibC.syscall(LibC.SYS_BPF, MAP_LOOKUP_ELEM, Pointer.nativeValue(attr), attr.size());
-    if (r < 0) {
-      int errno = Errors.lastErrno();
-      if (errno == LinuxErrno.ENOENT) {
-        return false;
-      }
-      throw new BpfException("BPF_MAP_LOOKUP_ELEM", errno, null);
-    }
-    return true;
   }
 
   /**
