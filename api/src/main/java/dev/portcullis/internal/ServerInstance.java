@@ -329,6 +329,7 @@ public final class ServerInstance implements RunningServer {
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
+    policyReplaced(policy);
   }
 
   /** Whether the listening socket was opened with a kernel filter ({@code Server.kernelFilter()}). */
@@ -348,6 +349,30 @@ public final class ServerInstance implements RunningServer {
   @Override
   public java.util.Map<String, Long> ruleHits() {
     return pipeline.admission.ruleHits();
+  }
+
+  @Override
+  public dev.portcullis.RuleHits currentRuleHits() {
+    return pipeline.admission.ruleHitCounters();
+  }
+
+  private final java.util.List<java.util.function.Consumer<AccessPolicy>> policyListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  @Override
+  public void addPolicyListener(java.util.function.Consumer<AccessPolicy> listener) {
+    policyListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+  }
+
+  /** The policy listeners, after a replacement; one that throws does not undo it. */
+  private void policyReplaced(AccessPolicy policy) {
+    for (java.util.function.Consumer<AccessPolicy> l : policyListeners) {
+      try {
+        l.accept(policy);
+      } catch (RuntimeException e) {
+        log.warn("A policy listener of {} failed", where(listener.localAddress()), e);
+      }
+    }
   }
 
   private javax.management.ObjectName mbeanName;
