@@ -184,7 +184,30 @@ public interface RunningServer extends AutoCloseable {
    * counts start again when the policy is replaced. Also exposed through JMX, with the rest of
    * {@link #stats()}, as the MBean {@code dev.portcullis:type=Server,address="..."}.
    *
+   * <p>This builds a map of every rule: to read the counts often (a metrics scrape, with many
+   * rules), read {@link #currentRuleHits()} instead, one counter at a time.
+   *
    * @return rule in text form to hits, a new map
    */
   java.util.Map<String, Long> ruleHits();
+
+  /**
+   * The hit counters of the policy in force, as a live view: the same object until the policy is
+   * replaced, each count one array read (see {@link RuleHits}). Unlike {@link #ruleHits()}, it has
+   * a count for every slot of the policy, the defaults included, and not the penalty box's ({@link
+   * ServerStats#penalized()}); duplicate rules have a slot each.
+   *
+   * @return the view, never null
+   */
+  RuleHits currentRuleHits();
+
+  /**
+   * Tells {@code listener} of every policy put in force from now on, by {@link #updatePolicy} or
+   * {@link #promote}: called on the thread that replaced it, once new connections are decided by
+   * it (what a metrics binder uses to follow the rules). An exception it throws is logged and
+   * ignored; the policy stays in force.
+   *
+   * @param listener given the new policy
+   */
+  void addPolicyListener(java.util.function.Consumer<AccessPolicy> listener);
 }

@@ -4,7 +4,25 @@ import java.util.Map;
 
 /**
  * A running server in JMX, registered as {@code dev.portcullis:type=Server,address="..."} while it
- * runs: its {@link ServerStats} and {@link RunningServer#ruleHits()}. Read-only.
+ * runs: its {@link ServerStats} and {@link RunningServer#ruleHits()} as attributes, all read-only,
+ * and three operations that change the server:
+ *
+ * <ul>
+ *   <li>{@link #liftPenalty} lets a banned source in again at once;
+ *   <li>{@link #promoteShadow} makes the shadow policy (one the application set with {@link
+ *       RunningServer#shadow}) live, which can let in peers the live policy refuses;
+ *   <li>{@link #clearShadow} drops the shadow policy.
+ * </ul>
+ *
+ * <p>No other operation: through JMX nobody can set a policy, change a limit or ban a source. A JMX
+ * client shows the operations as actions, with what each one does.
+ *
+ * <p><b>Who can run them is the operator's choice, not the server's.</b> The platform MBean
+ * server is reachable by local attach (a process of the same user, such as {@code jconsole PID} or
+ * {@code jcmd}), which can do anything to the process anyway; and over the network only if the JVM
+ * was started with {@code com.sun.management.jmxremote.port}, which should have authentication and
+ * SSL on, and can give monitoring users the {@code readonly} role (attributes, no operations) in
+ * its access file. The security page says more.
  */
 public interface ServerMXBean {
   /**
@@ -120,7 +138,8 @@ public interface ServerMXBean {
   String[] getPenalties();
 
   /**
-   * Lifts the ban of the source {@code address} belongs to (see {@link RunningServer#liftPenalty}).
+   * An operation: lifts the ban of the source {@code address} belongs to (see {@link
+   * RunningServer#liftPenalty}).
    *
    * @param address an IP address literal
    * @return whether that source was banned
@@ -148,9 +167,12 @@ public interface ServerMXBean {
    */
   long getShadowWouldDeny();
 
-  /** Makes the shadow policy live (see {@link RunningServer#promote}); nothing without one. */
+  /**
+   * An operation: makes the shadow policy live (see {@link RunningServer#promote}); nothing without
+   * one.
+   */
   void promoteShadow();
 
-  /** Drops the shadow policy (see {@link RunningServer#clearShadow}). */
+  /** An operation: drops the shadow policy (see {@link RunningServer#clearShadow}). */
   void clearShadow();
 }

@@ -30,8 +30,8 @@ final class Admission {
   private static final Logger shadowLog = LoggerFactory.getLogger("dev.portcullis.shadow");
 
   private volatile AccessPolicy policy;
-  /** Hits per decision slot of {@link #policy}; replaced with it. */
-  private volatile AtomicLongArray hits;
+  /** Hits per decision slot of {@link #policy}, with that policy; replaced with it. */
+  private volatile Hits hits;
   private final Limiter limiter;
   private final int maxPendingHandshakes;
   private final Counters counters;
@@ -78,7 +78,7 @@ final class Admission {
     this.penalties = penalties;
     this.localByGroup = localByGroup;
     this.policy = policy;
-    this.hits = new AtomicLongArray(policy.decisionSlots());
+    this.hits = new Hits(policy);
     this.limiter = limits.countsConnections() ? new Limiter(limits) : null;
     this.maxPendingHandshakes = limits.maxPendingHandshakes();
     this.counters = counters;
@@ -430,12 +430,12 @@ final class Admission {
   void updatePolicy(AccessPolicy newPolicy) {
     // A decision made by the old policy in the meantime may land in the new array: a stale hit,
     // never a crash, since the slot is checked.
-    this.hits = new AtomicLongArray(newPolicy.decisionSlots());
+    this.hits = new Hits(newPolicy);
     this.policy = newPolicy;
   }
 
   private void count(Decision d) {
-    AtomicLongArray h = hits;
+    AtomicLongArray h = hits.counts;
     int slot = d.slot();
     if (slot >= 0 && slot < h.length()) {
       h.incrementAndGet(slot);
@@ -444,10 +444,11 @@ final class Admission {
 
   /** Hits per rule (and per default) of the current policy, in the policy's order; unhit defaults left out. */
   Map<String, Long> ruleHits() {
-    AccessPolicy p = policy;
-    AtomicLongArray h = hits;
+    Hits current = hits;
+    AccessPolicy p = current.policy;
+    AtomicLongArray h = current.counts;
     Map<String, Long> out = new LinkedHashMap<>();
-    for (int i = 0; i < Math.min(h.length(), p.decisionSlots()); i++) {
+    for (int i = 0; i < h.length(); i++) {
       String name = p.slotName(i);
       long n = h.get(i);
       if (n > 0 || !(name.startsWith("default") || name.startsWith("unreadable"))) {
@@ -458,5 +459,31 @@ final class Admission {
       out.put("penalty box", counters.penalized.get());
     }
     return out;
+  }
+
+  /** The live hit counters of the policy in force: one array read per slot, nothing copied. */
+  dev.portcullis.RuleHits ruleHitCounters() {
+    return hits;
+  }
+
+  /** One policy and its hits, replaced together so that a reader never pairs a policy with another's counts. */
+  private static final class Hits implements dev.portcullis.RuleHits {
+    final AccessPolicy policy;
+    final AtomicLongArray counts;
+
+    Hits(AccessPolicy policy) {
+      this.policy = policy;
+      this.counts = new AtomicLongArray(policy.decisionSlots());
+    }
+
+    @Override
+    public AccessPolicy policy() {
+      return policy;
+    }
+
+    @Override
+    public long hits(int slot) {
+      return counts.get(java.util.Objects.checkIndex(slot, counts.length()));
+    }
   }
 }

@@ -329,6 +329,7 @@ public final class ServerInstance implements RunningServer {
     }
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
+    policyReplaced(policy);
   }
 
   /** Whether the listening socket was opened with a kernel filter ({@code Server.kernelFilter()}). */
@@ -350,13 +351,37 @@ public final class ServerInstance implements RunningServer {
     return pipeline.admission.ruleHits();
   }
 
+  @Override
+  public dev.portcullis.RuleHits currentRuleHits() {
+    return pipeline.admission.ruleHitCounters();
+  }
+
+  private final java.util.List<java.util.function.Consumer<AccessPolicy>> policyListeners =
+      new java.util.concurrent.CopyOnWriteArrayList<>();
+
+  @Override
+  public void addPolicyListener(java.util.function.Consumer<AccessPolicy> listener) {
+    policyListeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+  }
+
+  /** The policy listeners, after a replacement; one that throws does not undo it. */
+  private void policyReplaced(AccessPolicy policy) {
+    for (java.util.function.Consumer<AccessPolicy> l : policyListeners) {
+      try {
+        l.accept(policy);
+      } catch (RuntimeException e) {
+        log.warn("A policy listener of {} failed", where(listener.localAddress()), e);
+      }
+    }
+  }
+
   private javax.management.ObjectName mbeanName;
 
   private void registerMBean() {
     try {
       javax.management.ObjectName name = new javax.management.ObjectName("dev.portcullis:type=Server,address="
           + javax.management.ObjectName.quote(String.valueOf(listener.localAddress())));
-      java.lang.management.ManagementFactory.getPlatformMBeanServer().registerMBean(new Mx(), name);
+      java.lang.management.ManagementFactory.getPlatformMBeanServer().registerMBean(new DescribedBean(new Mx()), name);
       mbeanName = name;
     } catch (javax.management.JMException | RuntimeException e) {
       log.warn("Could not register the JMX MBean of {}: {}", where(listener.localAddress()), e.toString());
@@ -370,6 +395,53 @@ public final class ServerInstance implements RunningServer {
       } catch (javax.management.JMException | RuntimeException e) {
         log.debug("Could not unregister {}: {}", mbeanName, e.toString());
       }
+    }
+  }
+
+  /**
+   * The bean as a JMX client shows it: what {@link dev.portcullis.ServerMXBean} documents, with
+   * the operations marked as actions and described, so that jconsole says what each one changes.
+   */
+  private static final class DescribedBean extends javax.management.StandardMBean {
+    private static final java.util.Map<String, String> OPERATIONS = java.util.Map.of(
+        "liftPenalty", "Lifts the ban of the source this address belongs to and forgets its offences"
+            + " (fails if the server has no penalty box)",
+        "promoteShadow", "Makes the shadow policy live, as updatePolicy does: it decides every new connection"
+            + " from now on (nothing without a shadow)",
+        "clearShadow", "Drops the shadow policy; the live policy stays");
+
+    DescribedBean(dev.portcullis.ServerMXBean bean) {
+      super(bean, dev.portcullis.ServerMXBean.class, true);
+    }
+
+    @Override
+    protected String getDescription(javax.management.MBeanInfo info) {
+      return "A Portcullis server: its counters as read-only attributes, and three operations that change it:"
+          + " liftPenalty, promoteShadow, clearShadow. Whoever can reach this bean can run them; restrict JMX"
+          + " access (see the security page)";
+    }
+
+    @Override
+    protected String getDescription(javax.management.MBeanOperationInfo op) {
+      return OPERATIONS.getOrDefault(op.getName(), super.getDescription(op));
+    }
+
+    @Override
+    protected int getImpact(javax.management.MBeanOperationInfo op) {
+      return javax.management.MBeanOperationInfo.ACTION;
+    }
+
+    @Override
+    protected String getParameterName(javax.management.MBeanOperationInfo op, javax.management.MBeanParameterInfo param,
+        int sequence) {
+      return op.getName().equals("liftPenalty") ? "address" : super.getParameterName(op, param, sequence);
+    }
+
+    @Override
+    protected String getDescription(javax.management.MBeanOperationInfo op, javax.management.MBeanParameterInfo param,
+        int sequence) {
+      return op.getName().equals("liftPenalty") ? "An IP address literal, such as 192.0.2.7"
+          : super.getDescription(op, param, sequence);
     }
   }
 

@@ -1,11 +1,16 @@
 package dev.portcullis.micrometer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.policy.AccessPolicy;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -144,6 +149,116 @@ class PortcullisMetricsTest {
           "the rate limit's refusals are not counted twice");
       assertEquals(1, server.stats().limited(), "still one of the limited");
       assertEquals(1, server.stats().rateLimited());
+    }
+  }
+
+  /** The count of the rule series tagged {@code rule} in {@code registry}, or null if there is none. */
+  private static Double ruleHits(MeterRegistry registry, String rule) {
+    FunctionCounter c = registry.find("portcullis.rule.hits").tag("rule", rule).functionCounter();
+    return c == null ? null : c.count();
+  }
+
+  private static java.util.Set<String> ruleSeries(MeterRegistry registry) {
+    return registry.find("portcullis.rule.hits").functionCounters().stream().map(c -> c.getId().getTag("rule"))
+        .collect(java.util.stream.Collectors.toSet());
+  }
+
+  @Test
+  void theRuleSeriesFollowAPolicyReplacement() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").deny("127.0.0.9")
+        .handle(conn -> conn.output().write("OK\n".getBytes(StandardCharsets.US_ASCII))).start()) {
+      SimpleMeterRegistry simple = new SimpleMeterRegistry();
+      PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      new PortcullisMetrics(server).bindTo(simple);
+      new PortcullisMetrics(server).bindTo(prometheus);
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      assertEquals("", exchange("127.0.0.9", server, ""));
+      await(() -> server.stats().outcomes() == 3);
+      assertEquals(2.0, ruleHits(simple, "allow 127.0.0.0/8"));
+      assertEquals(1.0, ruleHits(simple, "deny 127.0.0.9/32"));
+
+      server.updatePolicy(AccessPolicy.parse("allow 127.0.0.0/8\nallow 127.0.0.1\ndeny 127.0.0.2\n"));
+      assertEquals(java.util.Set.of("allow 127.0.0.0/8", "allow 127.0.0.1/32", "deny 127.0.0.2/32",
+          "default (address)", "default (local peer)", "unreadable local peer credentials"), ruleSeries(simple),
+          "the gone rule's series is removed, the new rules have theirs");
+      assertEquals(0.0, ruleHits(simple, "allow 127.0.0.0/8"), "counts start again with the new policy");
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      assertEquals("", exchange("127.0.0.2", server, ""));
+      assertEquals("OK\n", exchange("127.0.0.3", server, ""));
+      await(() -> server.stats().outcomes() == 6);
+      assertEquals(1.0, ruleHits(simple, "allow 127.0.0.1/32"));
+      assertEquals(1.0, ruleHits(simple, "deny 127.0.0.2/32"));
+      assertEquals(1.0, ruleHits(simple, "allow 127.0.0.0/8"));
+
+      String scrape = prometheus.scrape();
+      String common = "server_address=\"127.0.0.1\",server_port=\"" + server.port() + "\"";
+      assertTrue(scrape.contains("portcullis_rule_hits_total{rule=\"deny 127.0.0.2/32\"," + common + "} 1.0"), scrape);
+      assertTrue(scrape.contains("portcullis_rule_hits_total{rule=\"allow 127.0.0.1/32\"," + common + "} 1.0"), scrape);
+      assertFalse(scrape.contains("127.0.0.9"), scrape);
+
+      // Promoting a shadow is a replacement too.
+      server.shadow(AccessPolicy.parse("allow 127.0.0.1\n"));
+      server.promote();
+      assertEquals(java.util.Set.of("allow 127.0.0.1/32", "default (address)", "default (local peer)",
+          "unreadable local peer credentials"), ruleSeries(simple));
+    }
+  }
+
+  @Test
+  void aPolicyAboveMaxRuleSeriesIsPublishedAsOneSeries() throws Exception {
+    AccessPolicy large = ScrapeCostTest.rules(PortcullisMetrics.DEFAULT_MAX_RULE_SERIES + 1);
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").policy(large)
+        .handle(conn -> conn.output().write("OK\n".getBytes(StandardCharsets.US_ASCII))).start()) {
+      SimpleMeterRegistry simple = new SimpleMeterRegistry();
+      SimpleMeterRegistry raised = new SimpleMeterRegistry();
+      new PortcullisMetrics(server).bindTo(simple);
+      new PortcullisMetrics(server).maxRuleSeries(PortcullisMetrics.DEFAULT_MAX_RULE_SERIES + 1).bindTo(raised);
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      assertEquals("", exchange("127.0.0.2", server, ""));
+      await(() -> server.stats().outcomes() == 3);
+
+      assertEquals(java.util.Set.of("all rules", "default (address)", "default (local peer)",
+          "unreadable local peer credentials"), ruleSeries(simple));
+      assertEquals(2.0, ruleHits(simple, "all rules"));
+      assertEquals(1.0, ruleHits(simple, "default (address)"));
+      assertEquals(PortcullisMetrics.DEFAULT_MAX_RULE_SERIES + 4, ruleSeries(raised).size(), "raised: one per rule");
+      assertEquals(2.0, ruleHits(raised, "allow 127.0.0.1/32"));
+
+      server.updatePolicy(AccessPolicy.parse("allow 127.0.0.1\n"));
+      assertEquals(java.util.Set.of("allow 127.0.0.1/32", "default (address)", "default (local peer)",
+          "unreadable local peer credentials"), ruleSeries(simple), "a small policy again: a series per rule");
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      await(() -> server.stats().outcomes() == 4);
+      assertEquals(1.0, ruleHits(simple, "allow 127.0.0.1/32"));
+
+      server.updatePolicy(large);
+      assertEquals(4, ruleSeries(simple).size(), "large again: the rules as one");
+      assertEquals(0.0, ruleHits(simple, "all rules"));
+    }
+  }
+
+  @Test
+  void duplicateRulesShareOneSeries() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1")
+        .policy(AccessPolicy.parse("allow 127.0.0.1\nallow 127.0.0.1\n"))
+        .handle(conn -> conn.output().write("OK\n".getBytes(StandardCharsets.US_ASCII))).start()) {
+      SimpleMeterRegistry simple = new SimpleMeterRegistry();
+      new PortcullisMetrics(server).bindTo(simple);
+      assertEquals("OK\n", exchange("127.0.0.1", server, ""));
+      await(() -> server.stats().outcomes() == 1);
+      assertEquals(1.0, ruleHits(simple, "allow 127.0.0.1/32"));
+      assertEquals(server.ruleHits().get("allow 127.0.0.1/32"), ruleHits(simple, "allow 127.0.0.1/32").longValue());
+    }
+  }
+
+  @Test
+  void maxRuleSeriesRefusesANegativeNumber() throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handle(conn -> { }).start()) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> new PortcullisMetrics(server).maxRuleSeries(-1));
+      assertEquals("maxRuleSeries must be 0 or more: -1", e.getMessage());
     }
   }
 }
