@@ -25,7 +25,14 @@ public final class Handshakes {
 
   /**
    * The PROXY protocol, v1 and v2, accepted only from the proxies given to {@link
-   * ProxyProtocol#trustedFrom}; see {@link ProxyProtocol}.
+   * ProxyProtocol#trustedFrom}; see {@link ProxyProtocol}. By default every connection must come
+   * from a trusted proxy and begin with a header; {@link ProxyProtocol#optional()} serves a mixed
+   * port, where health checks and direct clients send none:
+   *
+   * <pre>{@code
+   * Handshakes.proxyProtocol().trustedFrom("10.0.0.1/32")             // a header from 10.0.0.1, always
+   * Handshakes.proxyProtocol().trustedFrom("10.0.0.1/32").optional()  // honoured from 10.0.0.1 if sent
+   * }</pre>
    *
    * @return a PROXY protocol step that trusts no proxy yet; {@code Server.start()} refuses it
    *     until {@link ProxyProtocol#trustedFrom} names one

@@ -30,12 +30,16 @@ class HaproxyTest {
   @TempDir
   Path dir;
 
-  private Process haproxy(String sendProxy, int backend) throws Exception {
-    return haproxy(sendProxy, backend, port -> "127.0.0.1:" + port);
+  private Process haproxy(String sendProxy, int backend, String... backendLines) throws Exception {
+    return haproxy(sendProxy, backend, port -> "127.0.0.1:" + port, backendLines);
   }
 
-  /** HAProxy with the frontend bound as {@code bind} says (given the port), relaying to the backend. */
-  private Process haproxy(String sendProxy, int backend, java.util.function.IntFunction<String> bind) throws Exception {
+  /**
+   * HAProxy with the frontend bound as {@code bind} says (given the port), relaying to the backend;
+   * {@code backendLines} go into the backend section before its server line.
+   */
+  private Process haproxy(String sendProxy, int backend, java.util.function.IntFunction<String> bind,
+      String... backendLines) throws Exception {
     String bin = ExternalTool.require("haproxy");
     int frontend;
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
@@ -54,6 +58,7 @@ class HaproxyTest {
         "  bind " + bind.apply(frontend),
         "  default_backend be",
         "backend be",
+        String.join("\n", backendLines),
         "  server s1 127.0.0.1:" + backend + " " + sendProxy,
         ""));
     Process p = new ProcessBuilder(bin, "-db", "-f", cfg.toString()).redirectErrorStream(true)
@@ -190,6 +195,81 @@ class HaproxyTest {
         for (Socket s : held) {
           s.close();
         }
+        haproxy.destroy();
+        haproxy.waitFor();
+      }
+    }
+  }
+
+  /** One line of at most 1 KiB, without its line ending; null at end of stream before any byte. */
+  private static String readLine(java.io.InputStream in) throws java.io.IOException {
+    java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+    int b;
+    while ((b = in.read()) >= 0 && b != '\n' && line.size() < 1024) {
+      line.write(b);
+    }
+    if (b < 0 && line.size() == 0) {
+      return null;
+    }
+    String text = line.toString(StandardCharsets.US_ASCII);
+    return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
+  }
+
+  /** Connects from {@code from}, sends {@code text} without closing its side, and reads one line back. */
+  private static String ask(String from, InetSocketAddress to, String text) throws Exception {
+    try (Socket s = Clients.connect(from, to)) {
+      s.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
+      return readLine(s.getInputStream());
+    }
+  }
+
+  private static String host(java.net.SocketAddress a) {
+    return ((InetSocketAddress) a).getAddress().getHostAddress();
+  }
+
+  /**
+   * A mixed port ({@code optional()}): HAProxy relays its clients with a PROXY v2 header, its
+   * health checks reach the same port from the same address without one (a {@code tcp-check} with
+   * its own {@code port}, so HAProxy sends no header), and clients connect directly too. Each is
+   * served as what it is, and a header written by a direct client is its own data.
+   */
+  @Test
+  void optionalHeaderServesHaproxyItsHealthChecksAndDirectClientsOnOnePort() throws Exception {
+    java.util.Queue<String> checks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
+        .handshake(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32").optional())
+        .handle(conn -> {
+          String line = readLine(conn.input());
+          if (line == null) {
+            return; // HAProxy's start-up probe, relayed and closed
+          }
+          String who = host(conn.peer()) + " via " + host(conn.socketPeer()) + " "
+              + conn.attribute(ProxyHeader.class).map(h -> "v" + h.version()).orElse("no header");
+          if (line.equals("PING")) {
+            checks.add(who);
+            conn.output().write("+PONG\r\n".getBytes(StandardCharsets.US_ASCII));
+            return;
+          }
+          conn.output().write((who + ": " + line + "\n").getBytes(StandardCharsets.US_ASCII));
+        }).start()) {
+      // Generous check timeouts: a slow answer on a loaded machine must not mark the server down.
+      Process haproxy = haproxy("send-proxy-v2 check port " + server.port() + " inter 1s fall 5", server.port(),
+          "  timeout check 5s", "  option tcp-check", "  tcp-check send PING\\r\\n",
+          "  tcp-check expect string +PONG");
+      try {
+        InetSocketAddress fe = new InetSocketAddress("127.0.0.1", frontendPort);
+        InetSocketAddress direct = new InetSocketAddress("127.0.0.1", server.port());
+        assertTrue(Clients.await(() -> !checks.isEmpty(), Duration.ofSeconds(10)), () -> "no health check; " + log());
+        assertEquals("127.0.0.1 via 127.0.0.1 no header", checks.peek());
+        assertEquals("127.0.0.5 via 127.0.0.1 v2: hello", ask("127.0.0.5", fe, "hello\n"), () -> log());
+        assertEquals("127.0.0.5 via 127.0.0.5 no header: hello", ask("127.0.0.5", direct, "hello\n"));
+        assertEquals("127.0.0.1 via 127.0.0.1 no header: hello", ask("127.0.0.1", direct, "hello\n"),
+            "the proxy's address without a header, as a health check of another kind");
+        assertEquals("127.0.0.5 via 127.0.0.5 no header: PROXY TCP4 192.0.2.9 127.0.0.1 1 2",
+            ask("127.0.0.5", direct, "PROXY TCP4 192.0.2.9 127.0.0.1 1 2\r\nhello\n"),
+            "a header from an untrusted client is its data, never its address");
+        assertEquals(0, server.stats().deniedAfterHandshake());
+      } finally {
         haproxy.destroy();
         haproxy.waitFor();
       }

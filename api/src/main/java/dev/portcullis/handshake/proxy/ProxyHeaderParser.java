@@ -50,6 +50,40 @@ final class ProxyHeaderParser {
     throw new HandshakeException("expected a PROXY protocol header, got " + hex(in, 8));
   }
 
+  /** What the first bytes of a connection say about a header that may or may not come. */
+  enum Signature {
+    /** A complete v1 prefix or v2 signature: a header, which must now parse. */
+    HEADER,
+    /** The bytes differ from both signatures: no header; they are the application's. */
+    NONE,
+    /** Every byte so far matches the start of a signature: more are needed to tell. */
+    UNDECIDED
+  }
+
+  /**
+   * Tells a header from other data by the signature only, without consuming anything. Decides at
+   * the first byte that differs from both signatures (one byte is often enough: the v1 prefix
+   * starts with {@code P}, the v2 signature with CR), so data is never held back longer than the
+   * bytes it shares with a signature.
+   */
+  static Signature detect(ByteBuffer in) {
+    if (startsWithHeader(in)) {
+      return Signature.HEADER;
+    }
+    return isPrefixOf(in, V1_PREFIX) || isPrefixOf(in, V2_SIGNATURE) ? Signature.UNDECIDED : Signature.NONE;
+  }
+
+  /** Whether every buffered byte matches the start of {@code signature} (true for an empty buffer). */
+  private static boolean isPrefixOf(ByteBuffer in, byte[] signature) {
+    int n = Math.min(in.remaining(), signature.length);
+    for (int i = 0; i < n; i++) {
+      if (in.get(in.position() + i) != signature[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Whether the buffer starts with a complete v1 prefix or v2 signature (a second header). */
   static boolean startsWithHeader(ByteBuffer in) {
     return startsWith(in, V1_PREFIX) || startsWith(in, V2_SIGNATURE);

@@ -29,7 +29,8 @@ import java.util.Objects;
  * <ul>
  *   <li>Only a socket peer inside {@link #trustedFrom} may send a header; a connection from anyone
  *       else is closed without reading it. A missing, malformed or second header closes the
- *       connection too.
+ *       connection too. {@link #optional()} instead serves a mixed port, where the proxy's health
+ *       checks and direct clients arrive without a header.
  *   <li>After the chain, the access policy decides again on the relayed client's address: the
  *       proxy's address must have been allowed, and so must the client's.
  *   <li>{@code LOCAL} (v2), {@code UNKNOWN} (v1) and non-TCP families keep the socket's address.
@@ -43,6 +44,7 @@ import java.util.Objects;
  */
 public final class ProxyProtocol implements Handshake {
   private final List<Cidr> trusted;
+  private final boolean optional;
   private final AccessPolicy trustedPolicy;
 
   /**
@@ -52,11 +54,12 @@ public final class ProxyProtocol implements Handshake {
    * @return the step
    */
   public static ProxyProtocol create() {
-    return new ProxyProtocol(List.of());
+    return new ProxyProtocol(List.of(), false);
   }
 
-  private ProxyProtocol(List<Cidr> trusted) {
+  private ProxyProtocol(List<Cidr> trusted, boolean optional) {
     this.trusted = List.copyOf(trusted);
+    this.optional = optional;
     List<Rule> rules = new ArrayList<>();
     for (Cidr c : this.trusted) {
       rules.add(Rule.allow(c));
@@ -68,7 +71,7 @@ public final class ProxyProtocol implements Handshake {
    * A step that also trusts headers from these proxies.
    *
    * @param cidrs prefixes such as {@code 10.0.0.1/32}
-   * @return a new step; this one is unchanged
+   * @return a new step, {@link #optional()} if this one is; this one is unchanged
    * @throws IllegalArgumentException for a malformed prefix, quoting it
    */
   public ProxyProtocol trustedFrom(String... cidrs) {
@@ -76,7 +79,60 @@ public final class ProxyProtocol implements Handshake {
     for (String c : cidrs) {
       all.add(Cidr.parse(Objects.requireNonNull(c, "cidr")));
     }
-    return new ProxyProtocol(all);
+    return new ProxyProtocol(all, optional);
+  }
+
+  /**
+   * A step for a mixed port, where a header may or may not come: the proxy sends one for the
+   * clients it relays, but its health checks, and clients that connect directly, send none (as
+   * HAProxy's {@code tcp-request connection expect-proxy layer4 if { src -f proxies.lst }}, Envoy's
+   * {@code allow_requests_without_proxy_protocol} and Jetty's detecting connection factory do).
+   *
+   * <pre>{@code
+   * Server.on(7000)
+   *     .allow("10.0.0.1").allow("192.0.2.0/24")
+   *     .handshake(Handshakes.proxyProtocol().trustedFrom("10.0.0.1/32").optional())
+   *     .handle(conn -> ...)   // conn.peer(): the relayed client, the proxy itself, or a direct client
+   *     .start();
+   * }</pre>
+   *
+   * <ul>
+   *   <li><b>From a trusted proxy</b> the step tells a header by its signature: the v1 prefix
+   *       {@code "PROXY "} or the 12-byte v2 signature {@code \r\n\r\n\0\r\nQUIT\n}. It decides at
+   *       the first byte that differs from both (a first byte other than {@code P} or CR is
+   *       enough, so most protocols are told at once), and then hands every byte it read,
+   *       untouched, to the next step or the handler; the peer stays the socket peer (the proxy),
+   *       which the access policy and the per-source limits decide on. Bytes that match a
+   *       signature's start ({@code "PRO"}, a CRLF) are waited on until they differ or complete it;
+   *       a complete signature is a header, which must then be valid (a malformed one closes the
+   *       connection). A trusted peer that sends part of a signature, or nothing, and then waits
+   *       for the server (a protocol where the server speaks first) is closed at the handshake
+   *       deadline ({@code Server.handshakeTimeout}, 10 s by default): from a trusted address the
+   *       client must speak first.
+   *   <li><b>From anyone else</b> nothing is read: the connection goes on to the next step at once,
+   *       and a header it sends is never honoured. Its bytes, header text included, reach the
+   *       next step or the handler as data, with the socket peer as the peer, as HAProxy does for a
+   *       source its {@code expect-proxy} condition leaves out.
+   * </ul>
+   *
+   * <p>Trust only addresses that send a header for every client they relay: a proxy frontend
+   * that forwards a client's bytes without one would let that client write a header of its own
+   * and be taken for whomever it names. A proxy's own health checks are safe.
+   *
+   * @return a new step that accepts connections without a header; this one is unchanged
+   */
+  public ProxyProtocol optional() {
+    return new ProxyProtocol(trusted, true);
+  }
+
+  /**
+   * Whether a header may be absent ({@link #optional()}).
+   *
+   * @return {@code true} for a step made with {@link #optional()}; by default {@code false}: a
+   *     trusted peer must send a header and anyone else is refused
+   */
+  public boolean isOptional() {
+    return optional;
   }
 
   /**
@@ -101,7 +157,8 @@ public final class ProxyProtocol implements Handshake {
   }
 
   /**
-   * Refuses a step that trusts no proxy: every connection would be closed.
+   * Refuses a step that trusts no proxy: every connection would be closed (with {@link
+   * #optional()}, no header would ever be honoured).
    *
    * @throws IllegalStateException if {@link #trustedFrom} was never given a prefix
    */
@@ -133,6 +190,9 @@ public final class ProxyProtocol implements Handshake {
               + context.socketPeer() + " is not a TCP peer");
         }
         if (!trustedPolicy.decide(proxy.getAddress()).isAllowed()) {
+          if (optional) {
+            return Progress.DONE; // read nothing: whatever this peer sends is its own data
+          }
           throw new HandshakeException("PROXY protocol headers are accepted only from trusted proxies; "
               + proxy.getAddress().getHostAddress() + " is not one");
         }
@@ -141,6 +201,15 @@ public final class ProxyProtocol implements Handshake {
 
       @Override
       public Progress onInput(ByteBuffer input, HandshakeContext context) throws HandshakeException {
+        if (optional) {
+          ProxyHeaderParser.Signature signature = ProxyHeaderParser.detect(input);
+          if (signature == ProxyHeaderParser.Signature.UNDECIDED) {
+            return Progress.NEED_MORE;
+          }
+          if (signature == ProxyHeaderParser.Signature.NONE) {
+            return Progress.DONE; // nothing consumed: the bytes go on as they came
+          }
+        }
         ProxyHeader header = ProxyHeaderParser.parse(input);
         if (header == null) {
           return Progress.NEED_MORE;
@@ -157,6 +226,6 @@ public final class ProxyProtocol implements Handshake {
 
   @Override
   public String toString() {
-    return "proxy-protocol trusted from " + trusted;
+    return "proxy-protocol trusted from " + trusted + (optional ? ", header optional" : "");
   }
 }

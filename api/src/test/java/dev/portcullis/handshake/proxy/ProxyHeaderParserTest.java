@@ -34,6 +34,26 @@ class ProxyHeaderParserTest {
   }
 
   @Test
+  void detectsASignatureAtItsLastByteAndNoHeaderAtTheFirstByteThatDiffers() {
+    for (byte[] signature : new byte[][] {ProxyHeaderParser.V1_PREFIX, ProxyHeaderParser.V2_SIGNATURE}) {
+      for (int n = 0; n < signature.length; n++) {
+        ByteBuffer part = ByteBuffer.wrap(java.util.Arrays.copyOf(signature, n));
+        assertEquals(ProxyHeaderParser.Signature.UNDECIDED, ProxyHeaderParser.detect(part), "first " + n + " bytes");
+        byte[] differs = java.util.Arrays.copyOf(signature, n + 1);
+        differs[n] = (byte) (signature[n] ^ 0x40);
+        assertEquals(ProxyHeaderParser.Signature.NONE, ProxyHeaderParser.detect(ByteBuffer.wrap(differs)),
+            "byte " + n + " differs");
+      }
+      byte[] whole = java.util.Arrays.copyOf(signature, signature.length + 3);
+      ByteBuffer b = ByteBuffer.wrap(whole);
+      assertEquals(ProxyHeaderParser.Signature.HEADER, ProxyHeaderParser.detect(b));
+      assertEquals(0, b.position(), "nothing consumed");
+    }
+    assertEquals(ProxyHeaderParser.Signature.NONE, ProxyHeaderParser.detect(ascii("G")));
+    assertEquals(ProxyHeaderParser.Signature.NONE, ProxyHeaderParser.detect(ascii("PROXYING")));
+  }
+
+  @Test
   void parsesV1Tcp4AndLeavesTheFollowingBytes() throws Exception {
     ByteBuffer b = ascii("PROXY TCP4 192.0.2.5 10.0.0.1 56324 443\r\nGET / HTTP/1.0\r\n");
     ProxyHeader h = ProxyHeaderParser.parse(b);

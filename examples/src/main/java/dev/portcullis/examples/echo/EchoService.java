@@ -26,7 +26,10 @@ import java.util.Set;
  * </pre>
  *
  * With {@code --proxy-protocol CIDR} (repeatable) the service sits behind HAProxy or another proxy
- * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies. With {@code
+ * that sends the PROXY protocol (v1 or v2) and trusts headers only from those proxies; with {@code
+ * --proxy-optional} as well, the port is mixed: a header from those proxies is honoured when one
+ * comes (their health checks send none) and everyone else connects directly, a header of theirs
+ * being data ({@code ProxyProtocol.optional()}). With {@code
  * --secret-file FILE} ({@code KEY_ID:HEXKEY} lines) clients must pass the shared-secret challenge
  * first; {@code portcullis connect} is such a client. With {@code --tls-cert PEM --tls-key PEM} it
  * speaks TLS 1.3/1.2; {@code --tls-client-ca PEM} then requires a client certificate issued by that
@@ -39,7 +42,8 @@ import java.util.Set;
 public final class EchoService {
   private EchoService() {}
 
-  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch", "--kernel-filter");
+  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch", "--kernel-filter",
+      "--proxy-optional");
   private static final Set<String> VALUED;
 
   static {
@@ -106,6 +110,10 @@ public final class EchoService {
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
     int grace = o.integer("--grace", 0, 3600, 10);
     Integer loops = o.one("--loops") == null ? null : o.integer("--loops", 1, 1024, null);
+    if (o.has("--proxy-optional") && o.all("--proxy-protocol").isEmpty()) {
+      throw new UsageException("--proxy-optional makes the PROXY header of trusted proxies optional; name them with"
+          + " --proxy-protocol TRUSTED_CIDR");
+    }
     if (o.has("--watch") && o.one("--policy") == null) {
       throw new UsageException("--watch reloads the --policy FILE; give one");
     }
@@ -150,7 +158,9 @@ public final class EchoService {
       applyLimits(o, server);
       Service.penalty(o, server);
       if (!o.all("--proxy-protocol").isEmpty()) {
-        server.handshake(Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0])));
+        dev.portcullis.handshake.proxy.ProxyProtocol proxy =
+            Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0]));
+        server.handshake(o.has("--proxy-optional") ? proxy.optional() : proxy);
       }
       Tls tls = tls(o);
       if (tls != null) {
