@@ -60,7 +60,7 @@ public final class Guard {
   public static final int DEFAULT_CONNECT_TIMEOUT = 5;
   /** Seconds with no byte moved either way before a pair is closed, by default. */
   public static final int DEFAULT_IDLE_TIMEOUT = 300;
-  /** Seconds one write (up to {@value #CHUNK} bytes) to either side may take, by default. */
+  /** Seconds one write (of at most 16 KiB) to either side may take, by default. */
   public static final int DEFAULT_WRITE_TIMEOUT = 30;
   /** The bytes one read takes and one write gives. */
   static final int CHUNK = 16 * 1024;
