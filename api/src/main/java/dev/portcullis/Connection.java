@@ -32,6 +32,25 @@ public interface Connection extends PeerInfo, AutoCloseable {
    */
   OutputStream output();
 
+  /**
+   * Half-closes: the peer reads the end of stream after the bytes already written (a TCP FIN, as
+   * {@link java.net.Socket#shutdownOutput}), while {@link #input()} still reads what the peer
+   * sends; a forwarder calls it when the far side has finished, as a direct connection would. A
+   * later write fails; {@link #close()} is still needed. Calling it twice is harmless. A
+   * connection over TLS cannot half-close (TLS 1.2 has no half-close) and throws.
+   *
+   * <pre>{@code
+   * backend.getInputStream().transferTo(conn.output());
+   * conn.shutdownOutput(); // the backend is done; the client may still be sending
+   * }</pre>
+   *
+   * @throws java.io.IOException if the connection is closed or the socket fails
+   * @throws UnsupportedOperationException if this connection cannot half-close (TLS)
+   */
+  default void shutdownOutput() throws java.io.IOException {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot half-close; close() it instead");
+  }
+
   /** Closes the connection. Idempotent. */
   @Override
   void close();

@@ -24,6 +24,7 @@ final class FakeChannel implements Channel {
   private int inputPos;
   private boolean peerClosed;
   private boolean reset;
+  private boolean outputShut;
   private boolean open = true;
   private int sendCapacity = Integer.MAX_VALUE;
   private final ByteArrayOutputStream written = new ByteArrayOutputStream();
@@ -69,6 +70,11 @@ final class FakeChannel implements Channel {
   void peerCloses() {
     peerClosed = true;
     fireReadable();
+  }
+
+  /** Whether the channel half-closed: the peer has read its end of stream after the bytes written. */
+  boolean outputShut() {
+    return outputShut;
   }
 
   /** Only this many more bytes fit in the send buffer until {@link #drain()}. */
@@ -212,6 +218,9 @@ final class FakeChannel implements Channel {
     if (reset) {
       throw new SocketException("Connection reset");
     }
+    if (outputShut) {
+      throw new SocketException("Broken pipe"); // as the JDK's sockets say after shutdownOutput
+    }
     int n = Math.min(length, sendCapacity);
     written.write(src, offset, n);
     unread.write(src, offset, n);
@@ -219,6 +228,14 @@ final class FakeChannel implements Channel {
       sendCapacity -= n;
     }
     return n;
+  }
+
+  @Override
+  public void shutdownOutput() throws IOException {
+    if (!open) {
+      throw new SocketException("Connection closed");
+    }
+    outputShut = true;
   }
 
   @Override

@@ -60,6 +60,11 @@ class FakeChannelContractTest extends ChannelContract {
       }
 
       @Override
+      public boolean receiveEndOfStream() {
+        return channel.peerReads().length == 0 && channel.outputShut();
+      }
+
+      @Override
       public SocketAddress address() {
         return new InetSocketAddress("10.0.0.5", 40000);
       }

@@ -45,6 +45,11 @@ final class ChannelConnection extends PeerView implements Connection {
   }
 
   @Override
+  public void shutdownOutput() throws IOException {
+    channel.shutdownOutput();
+  }
+
+  @Override
   public void close() {
     channel.close();
   }

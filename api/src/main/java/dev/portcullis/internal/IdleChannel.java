@@ -65,6 +65,11 @@ final class IdleChannel extends ForwardingChannel {
   }
 
   @Override
+  public void shutdownOutput() throws IOException {
+    delegate.shutdownOutput(); // no bytes of its own to send first
+  }
+
+  @Override
   public int read(byte[] dst, int offset, int length) throws IOException {
     return moved(delegate.read(dst, offset, length));
   }

@@ -106,6 +106,21 @@ public interface Channel {
   }
 
   /**
+   * Half-closes: the peer reads the end of stream after the bytes already written (a TCP FIN, as
+   * {@code shutdown(SHUT_WR)}), while this side can still read what the peer sends. A later {@link
+   * #write} fails with an {@link IOException}; {@link #close()} is still needed to release the
+   * connection. Calling it twice is harmless. The default cannot half-close and throws; a codec
+   * ({@link ForwardingChannel}) does not inherit its delegate's, since a codec may owe the peer
+   * bytes of its own first (TLS: a close_notify).
+   *
+   * @throws IOException if the channel is closed or the socket fails
+   * @throws UnsupportedOperationException if this channel cannot half-close
+   */
+  default void shutdownOutput() throws IOException {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot half-close; close() it instead");
+  }
+
+  /**
    * Runs {@code task} once on the event loop when the channel becomes readable, reaches end of
    * stream, fails, or is closed. A later call replaces an earlier pending one.
    *

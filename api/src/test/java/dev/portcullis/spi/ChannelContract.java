@@ -95,6 +95,15 @@ public abstract class ChannelContract {
     byte[] receive(int n) throws IOException;
 
     /**
+     * Reads the channel's end of stream, waiting (bounded) for it, after {@link #receive} took
+     * every byte before it.
+     *
+     * @return true if the end of stream came; false if a byte came instead
+     * @throws IOException if the peer's socket fails or nothing comes
+     */
+    boolean receiveEndOfStream() throws IOException;
+
+    /**
      * The peer's own address, which the channel reports as its remote address.
      *
      * @return the address
@@ -375,6 +384,21 @@ public abstract class ChannelContract {
     byte[] reply = "reply".getBytes(UTF_8);
     assertEquals(reply.length, channel.write(reply, 0, reply.length));
     assertEquals("reply", new String(peer.receive(reply.length), UTF_8), "the other direction still works");
+  }
+
+  @Test
+  void shutdownOutputEndsThePeersStreamAndTheChannelStillReads() throws Exception {
+    byte[] last = "last".getBytes(UTF_8);
+    assertEquals(last.length, channel.write(last, 0, last.length));
+    channel.shutdownOutput();
+    channel.shutdownOutput(); // twice is harmless
+    assertEquals("last", new String(peer.receive(last.length), UTF_8), "bytes written before arrive");
+    assertTrue(peer.receiveEndOfStream(), "then the end of stream");
+    assertTrue(channel.isOpen(), "a half-close does not close the channel");
+
+    peer.send("more".getBytes(UTF_8));
+    assertEquals("more", new String(readExactly(channel, 4), UTF_8), "the other direction still works");
+    assertThrows(IOException.class, () -> channel.write(last, 0, last.length), "no writes after a half-close");
   }
 
   @Test

@@ -222,6 +222,21 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     return n;
   }
 
+  /** {@code shutdown(SHUT_WR)}: the peer reads the end of stream; this side still reads. */
+  @Override
+  public void shutdownOutput() throws IOException {
+    if (!acquire()) {
+      throw new SocketException("Connection closed");
+    }
+    try {
+      if (LibC.shutdown(fd, LibC.SHUT_WR) < 0) {
+        throw Errors.exception("shutdown(fd " + fd + ", SHUT_WR)", Errors.lastErrno());
+      }
+    } finally {
+      release();
+    }
+  }
+
   /** One struct pollfd per waiting thread: platform threads only, so a thread-local costs little. */
   private static final ThreadLocal<int[]> POLL_FD = ThreadLocal.withInitial(() -> new int[2]);
 

@@ -60,6 +60,26 @@ class IdleTimeoutTest {
   }
 
   @Test
+  void aHandlerHalfClosesThroughTheIdleTimeoutAndStillReads() throws Exception {
+    java.util.concurrent.CompletableFuture<String> afterward = new java.util.concurrent.CompletableFuture<>();
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
+        .idleTimeout(Duration.ofSeconds(60))
+        .handle(conn -> {
+          conn.output().write("bye\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+          conn.shutdownOutput();
+          afterward.complete(new String(conn.input().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII));
+        }).start();
+        Socket client = Clients.connect("127.0.0.1", server.localAddress())) {
+      client.setSoTimeout(10_000);
+      assertEquals("bye\n", new String(client.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII),
+          "the handler's bytes, then the end of stream");
+      client.getOutputStream().write("late".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      client.shutdownOutput();
+      assertEquals("late", afterward.get(10, java.util.concurrent.TimeUnit.SECONDS), "the handler still reads");
+    }
+  }
+
+  @Test
   void theLoopStyleIsClosedWhenIdleToo() throws Exception {
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
         .idleTimeout(Duration.ofMillis(300))

@@ -109,6 +109,11 @@ class JnaChannelContractTest extends ChannelContract {
     }
 
     @Override
+    public boolean receiveEndOfStream() throws IOException {
+      return socket.getInputStream().read() == -1;
+    }
+
+    @Override
     public SocketAddress address() {
       return socket.getLocalSocketAddress();
     }

@@ -20,6 +20,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * An access-controlled TCP forwarder, for a service that has no access control of its own (what
@@ -36,18 +41,47 @@ import java.util.Set;
  * {@code proxy_protocol}, a Portcullis server with {@code Handshakes.proxyProtocol()}) still
  * learns who connected. {@code --secret-file FILE} requires the shared-secret handshake first.
  * Prints {@code listening on HOST:PORT -> BACKEND} when ready; stops gracefully on SIGTERM.
+ *
+ * <p>It is transparent as a proxy should be: when one side ends its stream, the other side's
+ * stream is ended ({@code shutdownOutput}) and the opposite direction goes on until it ends too,
+ * as over a direct connection. What a stalled peer can hold is bounded: {@code --max-connections}
+ * (default {@value #DEFAULT_MAX_CONNECTIONS}) pairs at once, each closed whole when nothing has
+ * moved either way for {@code --idle-timeout} (default {@value #DEFAULT_IDLE_TIMEOUT} s) or one
+ * write to either side has not finished within {@code --write-timeout} (default {@value
+ * #DEFAULT_WRITE_TIMEOUT} s); the backend must accept within {@code --connect-timeout} (default
+ * {@value #DEFAULT_CONNECT_TIMEOUT} s).
  */
 public final class Guard {
   private Guard() {}
+
+  /** Client connections (each with its backend connection and two threads) at once, by default. */
+  public static final int DEFAULT_MAX_CONNECTIONS = 1000;
+  /** Seconds the backend has to accept a connection, by default. */
+  public static final int DEFAULT_CONNECT_TIMEOUT = 5;
+  /** Seconds with no byte moved either way before a pair is closed, by default. */
+  public static final int DEFAULT_IDLE_TIMEOUT = 300;
+  /** Seconds one write (of at most 16 KiB) to either side may take, by default. */
+  public static final int DEFAULT_WRITE_TIMEOUT = 30;
+  /** The bytes one read takes and one write gives. */
+  static final int CHUNK = 16 * 1024;
 
   private static final Set<String> VALUED;
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
     v.addAll(Set.of("--listen", "--bind", "--backend", "--max-connections", "--max-per-source", "--secret-file",
-        "--connect-timeout", "--loops", "--penalty"));
+        "--connect-timeout", "--idle-timeout", "--write-timeout", "--loops", "--penalty"));
     VALUED = Set.copyOf(v);
   }
+
+  /**
+   * The forwarder's timeouts.
+   *
+   * @param connect how long the backend has to accept
+   * @param idle how long a pair may move no byte either way
+   * @param write how long one write to either side may take
+   */
+  record Timeouts(Duration connect, Duration idle, Duration write) {}
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.guard.Guard ...}.
@@ -78,20 +112,22 @@ public final class Guard {
       throw new UsageException("option --backend HOST:PORT is required");
     }
     InetSocketAddress backend = hostPort(backendText);
-    int connectTimeout = o.integer("--connect-timeout", 1, 600_000, 5_000);
+    Timeouts timeouts = new Timeouts(
+        Duration.ofSeconds(o.integer("--connect-timeout", 1, 600, DEFAULT_CONNECT_TIMEOUT)),
+        Duration.ofSeconds(o.integer("--idle-timeout", 1, 86_400, DEFAULT_IDLE_TIMEOUT)),
+        Duration.ofSeconds(o.integer("--write-timeout", 1, 86_400, DEFAULT_WRITE_TIMEOUT)));
+    int maxConnections = o.integer("--max-connections", 1, Integer.MAX_VALUE, DEFAULT_MAX_CONNECTIONS);
     boolean proxyV2 = o.has("--proxy-v2");
+    Watchdog watchdog = new Watchdog(timeouts);
     Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
-      Server server = Server.on(port).policy(policy)
-          .handle(conn -> forward(conn, backend, connectTimeout, proxyV2));
+      Server server = Server.on(port).policy(policy).maxConnections(maxConnections)
+          .handle(conn -> forward(conn, backend, timeouts, proxyV2, watchdog));
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
-      }
-      if (o.one("--max-connections") != null) {
-        server.maxConnections(o.integer("--max-connections", 1, Integer.MAX_VALUE, null));
       }
       if (o.one("--max-per-source") != null) {
         server.maxConnectionsPerSource(o.integer("--max-per-source", 1, Integer.MAX_VALUE, null));
@@ -105,62 +141,207 @@ public final class Guard {
       }
       return server.start();
     };
-    return Service.run("guard", setup, Duration.ofSeconds(10), " -> " + backendText, out, err);
+    try {
+      return Service.run("guard", setup, Duration.ofSeconds(10), " -> " + backendText, out, err);
+    } finally {
+      watchdog.close();
+    }
   }
 
-  /** Connects to the backend and copies both ways until either side is done. */
-  static void forward(Connection conn, InetSocketAddress backend, int connectTimeout, boolean proxyV2)
-      throws IOException {
-    try (Socket upstream = new Socket()) {
+  /**
+   * Connects to the backend and copies both ways: the end of one side's stream ends the other
+   * side's ({@code shutdownOutput}) and the opposite direction goes on; both connections are closed
+   * once both directions have ended, or at once when either fails or the watchdog gives up on them.
+   * This thread copies from the client; one more thread copies from the backend.
+   */
+  static void forward(Connection conn, InetSocketAddress backend, Timeouts timeouts, boolean proxyV2,
+      Watchdog watchdog) {
+    Socket upstream = new Socket();
+    Pair pair = new Pair(conn, upstream);
+    try {
       try {
-        upstream.connect(backend, connectTimeout);
+        upstream.connect(backend, (int) timeouts.connect().toMillis());
+        upstream.setTcpNoDelay(true);
       } catch (IOException down) {
         // The client gets a closed connection; the operator gets one line, not a stack trace.
         org.slf4j.LoggerFactory.getLogger(Guard.class).warn("backend {} unreachable for {}: {}", backend, conn.peer(),
             down.getMessage());
         return;
       }
-      upstream.setTcpNoDelay(true);
-      OutputStream toBackend = upstream.getOutputStream();
-      if (proxyV2) {
-        toBackend.write(proxyV2Header((InetSocketAddress) conn.peer(), (InetSocketAddress) conn.localAddress()));
-      }
-      java.util.concurrent.atomic.AtomicBoolean backendDone = new java.util.concurrent.atomic.AtomicBoolean();
+      watchdog.watch(pair);
       Thread back = new Thread(() -> {
         try {
-          upstream.getInputStream().transferTo(conn.output());
-        } catch (IOException closed) {
-          // the client or the backend went away
-        } finally {
-          backendDone.set(true);
-          conn.close();
+          copy(upstream.getInputStream(), conn.output(), pair, false);
+          conn.shutdownOutput(); // the backend has finished; the client may still be sending
+        } catch (IOException | RuntimeException e) {
+          pair.close(); // a side failed, or the watchdog closed the pair under the copy
         }
       }, "guard-back-" + conn.peer());
       back.setDaemon(true);
-      back.start();
       try {
-        copy(conn.input(), toBackend);
-        upstream.shutdownOutput(); // the client finished sending; let the backend answer and close
-      } catch (IOException e) {
-        if (!backendDone.get()) {
-          throw e; // a real failure on the client's side
+        OutputStream toBackend = upstream.getOutputStream();
+        if (proxyV2) {
+          byte[] header = proxyV2Header((InetSocketAddress) conn.peer(), (InetSocketAddress) conn.localAddress());
+          pair.write(true, toBackend, header, header.length);
         }
-        // The backend answered and closed first, which closed the client connection under the
-        // copy: the normal end of an HTTP/1.0-style exchange, not a failure.
+        back.start();
+        copy(conn.input(), toBackend, pair, true);
+        upstream.shutdownOutput(); // the client has finished; let the backend answer and close
+      } catch (IOException | RuntimeException e) {
+        pair.close();
       }
-      try {
-        back.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
+      back.join(); // at once if it never started
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // the server is stopping
+    } finally {
+      watchdog.forget(pair);
+      pair.close();
     }
   }
 
-  private static void copy(InputStream in, OutputStream out) throws IOException {
-    byte[] buf = new byte[16 * 1024];
+  private static void copy(InputStream in, OutputStream out, Pair pair, boolean toBackend) throws IOException {
+    byte[] buf = new byte[CHUNK];
     int n;
     while ((n = in.read(buf)) > 0) {
-      out.write(buf, 0, n);
+      pair.moved();
+      pair.write(toBackend, out, buf, n);
+    }
+  }
+
+  /**
+   * A client connection and its backend connection, with what the {@link Watchdog} needs to see
+   * that they are stuck: when a byte last moved, and since when each direction's write has waited.
+   */
+  static final class Pair {
+    private final Connection client;
+    private final Socket backend;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile long lastMoved = System.nanoTime();
+    /** {@code System.nanoTime()} when the write in progress to each side began; 0 when none is. */
+    private volatile long writingToBackendSince;
+    private volatile long writingToClientSince;
+
+    Pair(Connection client, Socket backend) {
+      this.client = client;
+      this.backend = backend;
+    }
+
+    void moved() {
+      lastMoved = System.nanoTime();
+    }
+
+    /** Writes {@code n} bytes toward one side, the watchdog seeing how long it takes. */
+    void write(boolean toBackend, OutputStream out, byte[] b, int n) throws IOException {
+      long since = nonZero(System.nanoTime());
+      if (toBackend) {
+        writingToBackendSince = since;
+      } else {
+        writingToClientSince = since;
+      }
+      try {
+        out.write(b, 0, n);
+      } finally {
+        if (toBackend) {
+          writingToBackendSince = 0;
+        } else {
+          writingToClientSince = 0;
+        }
+      }
+      moved();
+    }
+
+    private static long nonZero(long t) {
+      return t == 0 ? 1 : t;
+    }
+
+    /** Why the pair should be closed now, or null if it may go on. */
+    String stuck(long now, Timeouts timeouts) {
+      if (now - lastMoved > timeouts.idle().toNanos()) {
+        return "idle for " + timeouts.idle().toSeconds() + " s";
+      }
+      long toBackend = writingToBackendSince;
+      if (toBackend != 0 && now - toBackend > timeouts.write().toNanos()) {
+        return "a write to the backend took over " + timeouts.write().toSeconds() + " s";
+      }
+      long toClient = writingToClientSince;
+      if (toClient != 0 && now - toClient > timeouts.write().toNanos()) {
+        return "a write to the client took over " + timeouts.write().toSeconds() + " s";
+      }
+      return null;
+    }
+
+    /** Closes both connections, which ends both copies (a blocked read or write fails). Idempotent. */
+    void close() {
+      if (closed.compareAndSet(false, true)) {
+        client.close();
+        try {
+          backend.close();
+        } catch (IOException e) {
+          // closed all the same
+        }
+      }
+    }
+
+    @Override
+    public String toString() {
+      return client.peer() + " -> " + backend.getRemoteSocketAddress();
+    }
+  }
+
+  /**
+   * One thread that closes stuck pairs: idle longer than the idle timeout, or with a write pending
+   * longer than the write timeout. It looks at every open pair a few times per shorter timeout (at
+   * most {@value #DEFAULT_MAX_CONNECTIONS} by default), so a pair is closed within a quarter of
+   * that timeout (at most a second) after it is due.
+   */
+  static final class Watchdog implements AutoCloseable {
+    private final Timeouts timeouts;
+    private final Set<Pair> pairs = ConcurrentHashMap.newKeySet();
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "portcullis-guard-timeouts");
+      t.setDaemon(true);
+      return t;
+    });
+
+    Watchdog(Timeouts timeouts) {
+      this.timeouts = timeouts;
+      long shorter = Math.min(timeouts.idle().toMillis(), timeouts.write().toMillis());
+      long tick = Math.max(50, Math.min(1000, shorter / 4));
+      timer.scheduleWithFixedDelay(this::sweep, tick, tick, TimeUnit.MILLISECONDS);
+    }
+
+    void watch(Pair pair) {
+      pairs.add(pair);
+    }
+
+    void forget(Pair pair) {
+      pairs.remove(pair);
+    }
+
+    private void sweep() {
+      long now = System.nanoTime();
+      for (Pair pair : pairs) {
+        try {
+          String why = pair.stuck(now, timeouts);
+          if (why != null) {
+            pairs.remove(pair);
+            pair.close();
+            org.slf4j.LoggerFactory.getLogger(Guard.class).debug("closed {}: {}", pair, why);
+          }
+        } catch (RuntimeException e) { // a periodic task that throws is never run again
+          org.slf4j.LoggerFactory.getLogger(Guard.class).warn("closing {} failed", pair, e);
+        }
+      }
+    }
+
+    /** Stops watching and closes every pair still open. */
+    @Override
+    public void close() {
+      timer.shutdownNow();
+      for (Pair pair : pairs) {
+        pair.close();
+      }
+      pairs.clear();
     }
   }
 
