@@ -187,6 +187,28 @@ final class SubjectName {
     return true;
   }
 
+  /**
+   * A name for a log line in printable ASCII: every other character is written as a backslash, a
+   * {@code u} and four hex digits, as in Java source. A refused look-alike shows as what it is
+   * (the dotless i as {@code u0131}, not as a second {@code admin}), and a control character in a
+   * certificate cannot start a log line of its own.
+   *
+   * @param name a name as {@link X500Principal#getName()} prints it
+   * @return the name in printable ASCII
+   */
+  static String printable(String name) {
+    StringBuilder out = new StringBuilder(name.length());
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c >= 0x20 && c < 0x7F) {
+        out.append(c);
+      } else {
+        out.append(String.format("\\u%04x", (int) c));
+      }
+    }
+    return out.toString();
+  }
+
   private static char lowerAscii(char c) {
     return c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
   }

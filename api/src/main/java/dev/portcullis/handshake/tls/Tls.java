@@ -376,8 +376,8 @@ public final class Tls implements Handshake {
         return "its subject alternative names do not parse: " + e.getMessage();
       }
     }
-    return "client certificate '" + leaf.getSubjectX500Principal().getName() + "' matches no allowed"
-        + " subject, subject alternative name or fingerprint";
+    return "client certificate '" + SubjectName.printable(leaf.getSubjectX500Principal().getName())
+        + "' matches no allowed subject, subject alternative name or fingerprint";
   }
 
   private boolean subjectAllowed(X509Certificate leaf) {

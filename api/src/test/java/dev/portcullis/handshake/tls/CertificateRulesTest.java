@@ -163,6 +163,13 @@ class CertificateRulesTest {
   }
 
   @Test
+  void aRefusalSpellsOutWhatIsNotPrintableAscii() throws Exception {
+    X509Certificate fake = pki.leaf(name(rdn(ava("2.5.4.3", UTF8_STRING, "adm\u0131n\nINFO forged"))));
+    String refusal = mutual().allowSubject("CN=admin").refusal(fake);
+    assertTrue(refusal.contains("'CN=adm\\u0131n\\u000aINFO forged'"), refusal);
+  }
+
+  @Test
   void multiValuedRdnsMatchAsSetsAndNotAsSeparateRdns() throws Exception {
     X509Certificate multi = pki.leaf(name(rdn(ava("2.5.4.3", UTF8_STRING, "alice"), ava("2.5.4.10", UTF8_STRING, "Example"))));
     assertNull(mutual().allowSubject("O=EXAMPLE+CN=Alice").refusal(multi));
