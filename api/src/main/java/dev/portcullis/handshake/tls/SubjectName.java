@@ -64,12 +64,18 @@ final class SubjectName {
    * @param name the name as {@link X500Principal} parsed it
    * @param written the rule as written
    * @return its comparable form
-   * @throws IllegalArgumentException if {@link X500Principal} could not keep a value as written:
-   *     it stores {@code DC} and {@code EMAILADDRESS} as IA5String (ASCII) and turns any other
-   *     character into {@code ?}, which would make the rule match a different name
+   * @throws IllegalArgumentException quoting the rule, if a {@code #hex} value in it is not DER,
+   *     or if {@link X500Principal} could not keep a value as written: it stores {@code DC} and
+   *     {@code EMAILADDRESS} as IA5String (ASCII) and turns any other character into {@code ?},
+   *     which would make the rule match a different name
    */
   static SubjectName ofRule(X500Principal name, String written) {
-    SubjectName n = of(name);
+    SubjectName n;
+    try {
+      n = of(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("'" + written + "': " + e.getMessage(), e);
+    }
     if (n.questionMarkInIa5String && !written.chars().allMatch(c -> c < 0x80)) {
       throw new IllegalArgumentException("'" + written + "': DC and EMAILADDRESS values are IA5String, ASCII"
           + " only; the JDK would store each other character as '?' (write such a value as # and the hex of"
