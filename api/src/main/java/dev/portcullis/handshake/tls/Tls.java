@@ -63,13 +63,13 @@ public final class Tls implements Handshake {
   private final KeyManagerFactory keys;
   private final TrustManagerFactory trust;
   private final List<String> protocols;
-  private final List<List<String>> subjects; // each a sorted list of canonical RDNs
+  private final List<SubjectName> subjects;
   private final List<String> sans;
   private final List<String> fingerprints;
   private final SSLContext context;
 
   private Tls(KeyManagerFactory keys, TrustManagerFactory trust, List<String> protocols,
-      List<List<String>> subjects, List<String> sans, List<String> fingerprints) {
+      List<SubjectName> subjects, List<String> sans, List<String> fingerprints) {
     this.keys = keys;
     this.trust = trust;
     this.protocols = List.copyOf(protocols);
@@ -192,18 +192,32 @@ public final class Tls implements Handshake {
 
   /**
    * Serves a verified client whose certificate subject is this distinguished name. Names are
-   * compared as sets of relative distinguished names (RDNs), each RDN in the canonical form of
-   * {@link X500Principal#CANONICAL} (attribute keywords and OIDs alike, case of keywords and of
-   * string values, and spacing do not matter). The order of the RDNs does not matter either:
-   * {@code CN=alice, O=Example} as {@code openssl x509 -subject} prints a certificate made with
-   * {@code -subj /CN=alice/O=Example} matches it, and so does {@code O=Example,CN=alice}, the RFC
-   * 2253 form Java prints for it. Everything else does: a different value, an RDN more or less,
+   * compared as sets of relative distinguished names (RDNs), and only three things do not matter:
+   * <ul>
+   *   <li>the order of the RDNs: {@code CN=alice, O=Example} as {@code openssl x509 -subject}
+   *       prints a certificate made with {@code -subj /CN=alice/O=Example} matches it, and so does
+   *       {@code O=Example,CN=alice}, the RFC 2253 form Java prints for it (and the order of the
+   *       attributes inside a multi-valued RDN);
+   *   <li>the case of ASCII letters, in keywords and values ({@code cn=ALICE} matches {@code
+   *       CN=alice}); attribute types are compared by OID, so {@code EMAIL}, {@code EMAILADDRESS}
+   *       and {@code 1.2.840.113549.1.9.1} are one type;
+   *   <li>spaces (U+0020) at either end of a value, and how many separate two words.
+   * </ul>
+   * Every other character must be the same code point, in whichever string type the certificate
+   * encodes it: no Unicode case folding (U+00C9 is not U+00E9), no compatibility folding
+   * (fullwidth U+FF41 and modifier letter U+1D43 are not {@code a}, the ligature U+FB01 is not
+   * {@code fi}, a no-break space is not a space), not even canonical equivalence ({@code e}
+   * followed by U+0301 COMBINING ACUTE ACCENT is not U+00E9, and U+212A KELVIN SIGN is not {@code
+   * K}), and U+0131 (dotless i) is not {@code i}: a certificate authority that keeps names unique
+   * byte by byte issues such look-alikes to other holders. A different value, an RDN more or less,
    * the same RDN twice, or a multi-valued RDN ({@code CN=alice+O=Example}) against two RDNs never
    * match.
    *
    * @param distinguishedName such as {@code CN=alice,O=Example}
    * @return a new step; this one is unchanged
-   * @throws IllegalArgumentException if the name does not parse, quoting it
+   * @throws IllegalArgumentException if the name does not parse, or holds a {@code DC} or {@code
+   *     EMAILADDRESS} value that is not ASCII (the JDK would store it with {@code ?} in place of
+   *     the other characters), quoting it
    * @throws IllegalStateException if no client certificate is required yet
    */
   public Tls allowSubject(String distinguishedName) {
@@ -218,39 +232,15 @@ public final class Tls implements Handshake {
       throw new IllegalArgumentException("'" + distinguishedName + "' is not a distinguished name such as"
           + " CN=alice,O=Example: " + e.getMessage(), e);
     }
-    return new Tls(keys, trust, protocols, append(subjects, rdns(p)), sans, fingerprints);
-  }
-
-  /**
-   * The RDNs of a name, each in canonical form, sorted: equal lists mean the same RDNs in any
-   * order. The canonical form escapes every ',' inside a value, so an unescaped ',' separates
-   * RDNs ('+' inside an RDN stays, and the canonical form sorts its parts).
-   */
-  static List<String> rdns(X500Principal name) {
-    String canonical = name.getName(X500Principal.CANONICAL);
-    List<String> out = new ArrayList<>();
-    StringBuilder rdn = new StringBuilder();
-    for (int i = 0; i < canonical.length(); i++) {
-      char c = canonical.charAt(i);
-      if (c == '\\' && i + 1 < canonical.length()) {
-        rdn.append(c).append(canonical.charAt(++i));
-      } else if (c == ',') {
-        out.add(rdn.toString());
-        rdn.setLength(0);
-      } else {
-        rdn.append(c);
-      }
-    }
-    if (!canonical.isEmpty()) {
-      out.add(rdn.toString());
-    }
-    java.util.Collections.sort(out);
-    return List.copyOf(out);
+    return new Tls(keys, trust, protocols, append(subjects, SubjectName.ofRule(p, distinguishedName)), sans,
+        fingerprints);
   }
 
   /**
    * Serves a verified client whose certificate has this subject alternative name: a DNS name or
-   * e-mail address (case-insensitive), a URI, or an IP address (any spelling of the same address).
+   * e-mail address (the case of ASCII letters does not matter; every other character must be the
+   * same, so neither U+0131 nor U+0130 is {@code i}), a URI (exactly), or an IP address (any
+   * spelling of the same address).
    *
    * @param name such as {@code billing.internal}, {@code spiffe://example/billing} or {@code 10.0.0.7}
    * @return a new step; this one is unchanged
@@ -359,7 +349,7 @@ public final class Tls implements Handshake {
     if (subjects.isEmpty() && sans.isEmpty() && fingerprints.isEmpty()) {
       return null;
     }
-    if (!subjects.isEmpty() && subjects.contains(rdns(leaf.getSubjectX500Principal()))) {
+    if (!subjects.isEmpty() && subjectAllowed(leaf)) {
       return null;
     }
     try {
@@ -386,8 +376,16 @@ public final class Tls implements Handshake {
         return "its subject alternative names do not parse: " + e.getMessage();
       }
     }
-    return "client certificate '" + leaf.getSubjectX500Principal().getName() + "' matches no allowed"
-        + " subject, subject alternative name or fingerprint";
+    return "client certificate '" + SubjectName.printable(leaf.getSubjectX500Principal().getName())
+        + "' matches no allowed subject, subject alternative name or fingerprint";
+  }
+
+  private boolean subjectAllowed(X509Certificate leaf) {
+    try {
+      return subjects.contains(SubjectName.of(leaf.getSubjectX500Principal()));
+    } catch (IllegalArgumentException malformed) {
+      return false; // the JDK parsed it, so this does not happen; if it did, no subject rule matches
+    }
   }
 
   private boolean sanMatches(int type, Object value) {
@@ -397,7 +395,7 @@ public final class Tls implements Handshake {
     for (String rule : sans) {
       switch (type) {
         case 1, 2 -> { // rfc822Name, dNSName
-          if (rule.equalsIgnoreCase(s)) {
+          if (SubjectName.equalsIgnoreAsciiCase(rule, s)) {
             return true;
           }
         }
