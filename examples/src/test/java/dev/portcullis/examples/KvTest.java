@@ -235,6 +235,21 @@ class KvTest {
     }
   }
 
+  @Test
+  void aBadBoundIsAUsageErrorThatNamesIt() {
+    String[] bad = client("kv", "--port", "0", "--secret-file", "kv.keys", "--allow-all", "--max-bytes", "12x");
+    assertEquals("2", bad[0]);
+    assertTrue(bad[2].contains("--max-bytes '12x' is not a size such as 65536, 64k or 64m"), bad[2]);
+    String[] over = client("kv", "--port", "0", "--secret-file", "kv.keys", "--allow-all", "--max-value-bytes", "1m");
+    assertEquals("2", over[0]);
+    assertTrue(over[2].contains("--max-value-bytes 1m is out of range 1..65536 bytes"), over[2]);
+    String[] help = client("kv", "--help");
+    for (String option : List.of("--max-connections", "--max-per-source", "--max-keys", "--max-key-bytes",
+        "--max-value-bytes", "--max-bytes", "--max-list")) {
+      assertTrue(help[1].contains(option), option + " in " + help[1]);
+    }
+  }
+
   /**
    * The issue's attack, with the defaults on a 256 MiB heap: one client pipelines SETs of distinct
    * keys and 60 KiB values. The store refuses it once full (64 MiB by default) and everyone else is
