@@ -188,6 +188,17 @@ class HttpServiceTest {
     assertEquals("HTTP/1.1 200 OK", get(from("127.0.0.1", port), "/health"));
   }
 
+  /** The default per-source limit cannot hold behind a proxy trusted from everywhere: a usage error that says what to do. */
+  @Test
+  void aProxyTrustedFromEverywhereNeedsThePerSourceLimitOff() {
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    int status = Launcher.run(new String[] {"http", "--port", "0", "--allow-all", "--proxy-protocol", "0.0.0.0/0"},
+        java.io.InputStream.nullInputStream(), new java.io.PrintStream(new java.io.ByteArrayOutputStream()),
+        new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+    assertEquals(2, status);
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("give --max-per-source 0"), err.toString(StandardCharsets.UTF_8));
+  }
+
   /** Starts {@code portcullis http} allowing 127.0.0.0/8 with {@code options}; returns its port. */
   private int startHttp(String... options) throws Exception {
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

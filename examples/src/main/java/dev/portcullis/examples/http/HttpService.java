@@ -5,6 +5,7 @@ import dev.portcullis.Server;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
+import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.BufferedInputStream;
@@ -130,6 +131,13 @@ public final class HttpService {
     Duration headTimeout = Duration.ofSeconds(o.integer("--head-timeout", 1, 3600, DEFAULT_HEAD_TIMEOUT_SECONDS));
     int maxConnections = o.integer("--max-connections", 1, Integer.MAX_VALUE, DEFAULT_MAX_CONNECTIONS);
     int maxPerSource = o.integer("--max-per-source", 0, Integer.MAX_VALUE, DEFAULT_MAX_PER_SOURCE);
+    for (String trusted : o.all("--proxy-protocol")) {
+      if (maxPerSource > 0 && trusted.endsWith("/0")) {
+        throw new UsageException("--proxy-protocol " + trusted + " trusts every address, so any peer could name its"
+            + " own source and --max-per-source " + maxPerSource + " would not hold; trust only your proxies'"
+            + " addresses, or give --max-per-source 0 (no per-source limit)");
+      }
+    }
     Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
