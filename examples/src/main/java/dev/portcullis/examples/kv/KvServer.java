@@ -118,7 +118,7 @@ public final class KvServer {
 
   /**
    * Connections open at once, by default ({@code --max-connections}): each may hold a line of up to
-   * {@link #MAX_LINE} bytes and a few copies of it while it is parsed, about 256 KiB at worst.
+   * {@link #MAX_LINE} bytes and a few copies of it while it is parsed, a few hundred KiB at worst.
    */
   public static final int DEFAULT_MAX_CONNECTIONS = 256;
 
@@ -196,6 +196,7 @@ public final class KvServer {
   static final class Store {
     private final Bounds bounds;
     private final ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>();
+    private int count; // guarded by this: the keys (the map's size() walks the whole map)
     private long bytes; // guarded by this: UTF-8 bytes of every key and value
 
     Store(Bounds bounds) {
@@ -214,7 +215,7 @@ public final class KvServer {
       }
       synchronized (this) {
         byte[] old = map.get(key);
-        if (old == null && map.size() >= bounds.maxKeys) {
+        if (old == null && count >= bounds.maxKeys) {
           return "ERROR store full: " + bounds.maxKeys + " keys, the limit; DEL some first";
         }
         long after = bytes + v.length - (old == null ? -keyBytes : old.length);
@@ -224,6 +225,7 @@ public final class KvServer {
         }
         map.put(key, v);
         bytes = after;
+        count += old == null ? 1 : 0;
       }
       return "OK";
     }
@@ -241,6 +243,7 @@ public final class KvServer {
         return "NOT_FOUND";
       }
       bytes -= key.getBytes(StandardCharsets.UTF_8).length + old.length;
+      count--;
       return "OK";
     }
 
