@@ -187,6 +187,177 @@ class KvTest {
     }
   }
 
+  /**
+   * With small bounds: one client pipelines SETs past --max-bytes and gets {@code ERROR store full}
+   * for each one over it, while a second client still reads, lists (a bounded, marked list), deletes
+   * and, once there is room, stores; then --max-keys, --max-key-bytes and --max-value-bytes refuse
+   * with their own errors.
+   */
+  @Test
+  void oneClientFillingTheStoreGetsAClearErrorWhileAnotherIsStillServed(@TempDir Path dir) throws Exception {
+    Path keys = Files.writeString(dir.resolve("kv.keys"), "app-1:" + KEY_HEX + "\n");
+    Process p = startKv(keys, List.of(), "--max-bytes", "200000", "--max-keys", "70", "--max-list", "10",
+        "--max-key-bytes", "32", "--max-value-bytes", "4096");
+    try (BufferedReader o = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      int port = readyPort(o);
+      String value = "v".repeat(3000);
+      int fits = 200_000 / ("fill-0000".length() + value.length()); // keys and values count, in UTF-8 bytes
+      try (Socket filler = authenticated(port); Socket other = authenticated(port)) {
+        List<String> replies = pipeline(filler, 200, i -> String.format("SET fill-%04d %s", i, value));
+        for (int i = 0; i < fits; i++) {
+          assertEquals("OK", replies.get(i), "SET " + i);
+        }
+        assertTrue(replies.size() > fits, replies.size() + " replies");
+        for (int i = fits; i < replies.size(); i++) {
+          assertTrue(replies.get(i).startsWith("ERROR store full:") && replies.get(i).contains("200000 bytes"),
+              "SET " + i + ": " + replies.get(i));
+        }
+
+        assertEquals("VALUE " + value, request(other, "GET fill-0001"));
+        assertEquals("PARTIAL fill-0000 fill-0001 fill-0002 fill-0003 fill-0004 fill-0005 fill-0006 fill-0007"
+            + " fill-0008 fill-0009", request(other, "KEYS"), "at most --max-list keys, marked as a part");
+        String last = String.format("fill-%04d", fits - 1);
+        assertEquals("KEYS " + last, request(other, "KEYS " + last), "a prefix narrows the list");
+        assertTrue(request(other, "SET mine " + value).startsWith("ERROR store full:"), "full for everyone");
+        assertEquals("OK", request(other, "DEL fill-0000"));
+        for (int i = fits - 1; i < 70; i++) {
+          assertEquals("OK", request(other, "SET k" + i + " x"), "room again after the DEL, up to 70 keys");
+        }
+        String tooMany = request(other, "SET one-more x");
+        assertTrue(tooMany.startsWith("ERROR store full: 70 keys"), tooMany);
+        assertEquals("OK", request(other, "SET k69 replaced"), "replacing a key adds no key");
+        assertEquals("ERROR key too long (33 bytes; limit 32)", request(other, "SET " + "k".repeat(33) + " x"));
+        assertEquals("ERROR value too long (4097 bytes; limit 4096)", request(other, "SET k1 " + "w".repeat(4097)));
+        assertEquals("VALUE " + value, request(filler, "GET fill-0002"), "the filler itself is still served");
+      }
+    } finally {
+      stop(p);
+    }
+  }
+
+  @Test
+  void aBadBoundIsAUsageErrorThatNamesIt() {
+    String[] bad = client("kv", "--port", "0", "--secret-file", "kv.keys", "--allow-all", "--max-bytes", "12x");
+    assertEquals("2", bad[0]);
+    assertTrue(bad[2].contains("--max-bytes '12x' is not a size such as 65536, 64k or 64m"), bad[2]);
+    String[] over = client("kv", "--port", "0", "--secret-file", "kv.keys", "--allow-all", "--max-value-bytes", "1m");
+    assertEquals("2", over[0]);
+    assertTrue(over[2].contains("--max-value-bytes 1m is out of range 1..65536 bytes"), over[2]);
+    String[] help = client("kv", "--help");
+    for (String option : List.of("--max-connections", "--max-per-source", "--max-keys", "--max-key-bytes",
+        "--max-value-bytes", "--max-bytes", "--max-list")) {
+      assertTrue(help[1].contains(option), option + " in " + help[1]);
+    }
+  }
+
+  /**
+   * The issue's attack, with the defaults on a 256 MiB heap: one client pipelines SETs of distinct
+   * keys and 60 KiB values. The store refuses it once full (64 MiB by default) and everyone else is
+   * still served; the old store filled the heap.
+   */
+  @Test
+  void theDefaultsHoldOnA256MiBHeapAgainstOnePipeliningClient(@TempDir Path dir) throws Exception {
+    Path keys = Files.writeString(dir.resolve("kv.keys"), "app-1:" + KEY_HEX + "\n");
+    Process p = startKv(keys, List.of("-Xmx256m"));
+    try (BufferedReader o = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      int port = readyPort(o);
+      String value = "x".repeat(60 * 1024);
+      try (Socket filler = authenticated(port)) {
+        // 6,000 SETs would be 360 MiB, more than the whole heap; stop sending soon after the first error.
+        List<String> replies = pipeline(filler, 6000, i -> "SET key-" + i + " " + value);
+        int fits = 0; // 64 MiB of keys and values, counted in UTF-8 bytes
+        for (long used = 0; (used += ("key-" + fits).length() + value.length()) <= 64L << 20; ) {
+          fits++;
+        }
+        for (int i = 0; i < fits; i++) {
+          assertEquals("OK", replies.get(i), "SET " + i);
+        }
+        assertTrue(replies.get(fits).startsWith("ERROR store full:"), replies.get(fits));
+      }
+      try (Socket other = authenticated(port)) {
+        assertEquals("VALUE " + value, request(other, "GET key-7"));
+        String list = request(other, "KEYS");
+        assertTrue(list.startsWith("PARTIAL key-0 key-1 key-10 key-100 key-1000 "), list.substring(0, 100));
+        assertEquals(1 + 1000, list.split(" ").length, "the first 1,000 keys, the default --max-list");
+        assertEquals("OK", request(other, "DEL key-7"));
+        assertEquals("OK", request(other, "SET colour blue"));
+      }
+    } finally {
+      stop(p);
+    }
+  }
+
+  /**
+   * Sends {@code count} requests without waiting for replies, then {@code GET pipeline-end}, reading
+   * the replies as they come; stops sending early once a reply is not {@code OK}. Returns the replies
+   * before that of the last GET, each cut to 200 characters.
+   */
+  private static List<String> pipeline(Socket s, int count, java.util.function.IntFunction<String> request)
+      throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean refused = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread writer = new Thread(() -> {
+      try {
+        OutputStream w = new java.io.BufferedOutputStream(s.getOutputStream(), 1 << 16);
+        for (int i = 0; i < count && !refused.get(); i++) {
+          w.write((request.apply(i) + "\n").getBytes(StandardCharsets.UTF_8));
+        }
+        w.write("GET pipeline-end\n".getBytes(StandardCharsets.UTF_8));
+        w.flush();
+      } catch (IOException e) {
+        // the reader sees the connection end
+      }
+    }, "pipeline");
+    writer.setDaemon(true);
+    writer.start();
+    List<String> replies = new ArrayList<>();
+    BufferedReader r = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+    for (String line; !"NOT_FOUND".equals(line = r.readLine()); ) {
+      if (line == null) {
+        throw new AssertionError("closed after " + replies.size() + " replies");
+      }
+      replies.add(line.length() > 200 ? line.substring(0, 200) : line);
+      if (!line.equals("OK")) {
+        refused.set(true);
+      }
+    }
+    writer.join(10_000);
+    return replies;
+  }
+
+  private static String request(Socket s, String line) throws IOException {
+    s.getOutputStream().write((line + "\n").getBytes(StandardCharsets.UTF_8));
+    StringBuilder sb = new StringBuilder();
+    InputStream in = s.getInputStream();
+    for (int b; (b = in.read()) != '\n'; ) {
+      if (b == -1) {
+        throw new AssertionError("closed before the reply to " + line);
+      }
+      sb.append((char) b);
+    }
+    return sb.toString();
+  }
+
+  private static Process startKv(Path keys, List<String> jvm, String... options) throws IOException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    command.addAll(jvm);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Launcher.class.getName(), "kv", "--port", "0",
+        "--bind", "127.0.0.1", "--allow", "127.0.0.0/8", "--secret-file", keys.toString()));
+    command.addAll(List.of(options));
+    return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+  }
+
+  private static int readyPort(BufferedReader o) throws IOException {
+    String first = o.readLine();
+    assertTrue(first != null && first.startsWith("listening on 127.0.0.1:"), String.valueOf(first));
+    return Integer.parseInt(first.substring(first.lastIndexOf(':') + 1));
+  }
+
+  private static void stop(Process p) throws InterruptedException {
+    p.toHandle().destroy();
+    p.waitFor(10, TimeUnit.SECONDS);
+    p.destroyForcibly();
+  }
+
   private static final String KEY_HEX = "8f2a5c7e1b3d4f6a8c0e2b4d6f8a1c3e";
 
   private static Socket authenticated(int port) throws IOException {

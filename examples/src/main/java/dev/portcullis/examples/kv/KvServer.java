@@ -20,9 +20,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -38,12 +36,18 @@ import java.util.concurrent.TimeUnit;
  *
  * The protocol, after the handshake, one request a line, one reply a line (UTF-8):
  * {@code SET KEY VALUE} ({@code OK}), {@code GET KEY} ({@code VALUE v} or {@code NOT_FOUND}),
- * {@code DEL KEY} ({@code OK} or {@code NOT_FOUND}), {@code KEYS} ({@code KEYS k1 k2 ...}),
- * {@code QUIT} ({@code BYE}); anything else is {@code ERROR reason}. Keys have no spaces; values
- * are the rest of the line. A line may be up to {@link #MAX_LINE} bytes (64 KiB) long; a longer
- * one gets {@code ERROR line too long (limit 65536 bytes)} and the connection is closed, without
- * the rest of it being read into memory. Writes are attributed in the log to the key id that made
- * them.
+ * {@code DEL KEY} ({@code OK} or {@code NOT_FOUND}), {@code KEYS [PREFIX]} ({@code KEYS k1 k2 ...},
+ * sorted, or {@code PARTIAL k1 k2 ...} when more keys match than one reply lists), {@code QUIT}
+ * ({@code BYE}); anything else is {@code ERROR reason}. Keys have no spaces; values are the rest of
+ * the line. A line may be up to {@link #MAX_LINE} bytes (64 KiB) long; a longer one gets {@code
+ * ERROR line too long (limit 65536 bytes)} and the connection is closed, without the rest of it
+ * being read into memory. Writes are attributed in the log to the key id that made them.
+ *
+ * <p>Everything a client can make the store hold is bounded (see {@link Bounds}): the number of
+ * keys, a key's and a value's length, the bytes of all keys and values together, the keys one
+ * {@code KEYS} reply lists, and the connections (256, and 32 from one source, by default). A
+ * {@code SET} past a bound gets {@code ERROR ...} naming it and stores nothing; every other client
+ * goes on being served.
  */
 public final class KvServer {
   private KvServer() {}
@@ -52,7 +56,8 @@ public final class KvServer {
 
   static {
     Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--secret-file"));
+    v.addAll(Set.of("--port", "--bind", "--secret-file", "--max-connections", "--max-per-source", "--max-keys",
+        "--max-key-bytes", "--max-value-bytes", "--max-bytes", "--max-list"));
     v.addAll(Service.THREAD_OPTIONS);
     VALUED = Set.copyOf(v);
   }
@@ -84,7 +89,9 @@ public final class KvServer {
     if (o.one("--secret-file") == null) {
       throw new UsageException("option --secret-file FILE is required: the store trusts no one without a key");
     }
-    ConcurrentMap<String, String> store = new ConcurrentHashMap<>();
+    Store store = new Store(Bounds.of(o));
+    int maxConnections = o.integer("--max-connections", 1, Integer.MAX_VALUE, DEFAULT_MAX_CONNECTIONS);
+    int maxPerSource = o.integer("--max-per-source", 1, Integer.MAX_VALUE, DEFAULT_MAX_PER_SOURCE);
     Service.Setup setup = () -> {
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
@@ -92,6 +99,7 @@ public final class KvServer {
       }
       Server server = Server.on(port).policy(policy)
           .handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))))
+          .maxConnections(maxConnections).maxConnectionsPerSource(maxPerSource)
           .handle(conn -> serve(conn, store));
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));
@@ -107,6 +115,162 @@ public final class KvServer {
    * ({@code \n}, or {@code \r\n}). Keys and values live in a line, so this bounds them too.
    */
   public static final int MAX_LINE = 64 * 1024;
+
+  /**
+   * Connections open at once, by default ({@code --max-connections}): each may hold a line of up to
+   * {@link #MAX_LINE} bytes and a few copies of it while it is parsed, a few hundred KiB at worst.
+   */
+  public static final int DEFAULT_MAX_CONNECTIONS = 256;
+
+  /** Connections open at once from one source (an IPv4 address, an IPv6 /64), by default ({@code --max-per-source}). */
+  public static final int DEFAULT_MAX_PER_SOURCE = 32;
+
+  /**
+   * What the store may hold and what one {@code KEYS} reply lists. Sizes are bytes of UTF-8; the
+   * total counts every key and every value. The heap holds values as those bytes and keys as Java
+   * strings (at most twice their UTF-8 size), plus about 100 bytes a key.
+   *
+   * @param maxKeys the most keys ({@code --max-keys}, default 100,000)
+   * @param maxKeyBytes the longest key ({@code --max-key-bytes}, default 1,024)
+   * @param maxValueBytes the longest value ({@code --max-value-bytes}, default 65,536: the line limit
+   *     bounds a value anyway)
+   * @param maxBytes the most bytes of keys and values together ({@code --max-bytes}, default 64 MiB)
+   * @param maxList the most keys one {@code KEYS} reply lists ({@code --max-list}, default 1,000); a
+   *     reply also stops before {@link #MAX_LINE} bytes of keys
+   */
+  public record Bounds(int maxKeys, int maxKeyBytes, int maxValueBytes, long maxBytes, int maxList) {
+    /** The defaults. */
+    public static final Bounds DEFAULT = new Bounds(100_000, 1024, MAX_LINE, 64L << 20, 1000);
+
+    /**
+     * Checks each bound.
+     *
+     * @throws IllegalArgumentException if a bound is below 1, or a length above {@link #MAX_LINE}
+     */
+    public Bounds {
+      if (maxKeys < 1 || maxKeyBytes < 1 || maxValueBytes < 1 || maxBytes < 1 || maxList < 1) {
+        throw new IllegalArgumentException("every bound must be at least 1: " + this);
+      }
+      if (maxKeyBytes > MAX_LINE || maxValueBytes > MAX_LINE) {
+        throw new IllegalArgumentException("a key or a value is part of a line of at most " + MAX_LINE
+            + " bytes: " + this);
+      }
+    }
+
+    /** The bounds the options give, the defaults for the others. */
+    static Bounds of(Options o) {
+      return new Bounds(o.integer("--max-keys", 1, Integer.MAX_VALUE, DEFAULT.maxKeys),
+          (int) size(o, "--max-key-bytes", MAX_LINE, DEFAULT.maxKeyBytes),
+          (int) size(o, "--max-value-bytes", MAX_LINE, DEFAULT.maxValueBytes),
+          size(o, "--max-bytes", 1L << 40, DEFAULT.maxBytes),
+          o.integer("--max-list", 1, 100_000, DEFAULT.maxList));
+    }
+
+    /** A size option: bytes, or with {@code k}, {@code m} or {@code g} (KiB, MiB, GiB). */
+    private static long size(Options o, String name, long max, long fallback) {
+      String v = o.one(name);
+      if (v == null) {
+        return fallback;
+      }
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]{1,13})([kKmMgG]?)").matcher(v);
+      if (!m.matches()) {
+        throw new UsageException(name + " '" + v + "' is not a size such as 65536, 64k or 64m");
+      }
+      long n = Long.parseLong(m.group(1)) << switch (m.group(2).toLowerCase(java.util.Locale.ROOT)) {
+        case "k" -> 10;
+        case "m" -> 20;
+        case "g" -> 30;
+        default -> 0;
+      };
+      if (n < 1 || n > max) {
+        throw new UsageException(name + " " + v + " is out of range 1.." + max + " bytes");
+      }
+      return n;
+    }
+  }
+
+  /**
+   * The keys and values, in key order, within their {@link Bounds}. Reads take no lock; changes take
+   * the store's, so the count and the total are exact whoever writes.
+   */
+  static final class Store {
+    private final Bounds bounds;
+    private final ConcurrentSkipListMap<String, byte[]> map = new ConcurrentSkipListMap<>();
+    private int count; // guarded by this: the keys (the map's size() walks the whole map)
+    private long bytes; // guarded by this: UTF-8 bytes of every key and value
+
+    Store(Bounds bounds) {
+      this.bounds = bounds;
+    }
+
+    /** {@code OK}, or {@code ERROR ...} naming the bound the SET would pass; then nothing is stored. */
+    String set(String key, String value) {
+      int keyBytes = key.getBytes(StandardCharsets.UTF_8).length;
+      if (keyBytes > bounds.maxKeyBytes) {
+        return "ERROR key too long (" + keyBytes + " bytes; limit " + bounds.maxKeyBytes + ")";
+      }
+      byte[] v = value.getBytes(StandardCharsets.UTF_8);
+      if (v.length > bounds.maxValueBytes) {
+        return "ERROR value too long (" + v.length + " bytes; limit " + bounds.maxValueBytes + ")";
+      }
+      synchronized (this) {
+        byte[] old = map.get(key);
+        if (old == null && count >= bounds.maxKeys) {
+          return "ERROR store full: " + bounds.maxKeys + " keys, the limit; DEL some first";
+        }
+        long after = bytes + v.length - (old == null ? -keyBytes : old.length);
+        if (after > bounds.maxBytes) {
+          return "ERROR store full: " + bytes + " of " + bounds.maxBytes + " bytes used, this SET needs "
+              + (after - bytes) + " more; DEL some first";
+        }
+        map.put(key, v);
+        bytes = after;
+        count += old == null ? 1 : 0;
+      }
+      return "OK";
+    }
+
+    /** {@code VALUE v} or {@code NOT_FOUND}. */
+    String get(String key) {
+      byte[] v = map.get(key);
+      return v == null ? "NOT_FOUND" : "VALUE " + new String(v, StandardCharsets.UTF_8);
+    }
+
+    /** {@code OK} or {@code NOT_FOUND}. */
+    synchronized String delete(String key) {
+      byte[] old = map.remove(key);
+      if (old == null) {
+        return "NOT_FOUND";
+      }
+      bytes -= key.getBytes(StandardCharsets.UTF_8).length + old.length;
+      count--;
+      return "OK";
+    }
+
+    /**
+     * {@code KEYS k1 k2 ...}: the keys that start with {@code prefix}, in order; or {@code PARTIAL k1
+     * k2 ...}, the first of them, when more match than {@link Bounds#maxList} or than fit in {@link
+     * #MAX_LINE} bytes. Walks only the keys it lists, and copies nothing else.
+     */
+    String keys(String prefix) {
+      StringBuilder sb = new StringBuilder();
+      int listed = 0;
+      int size = 0;
+      for (String k : map.tailMap(prefix).keySet()) {
+        if (!k.startsWith(prefix)) {
+          break;
+        }
+        int length = k.getBytes(StandardCharsets.UTF_8).length + 1;
+        if (listed == bounds.maxList || size + length > MAX_LINE) {
+          return "PARTIAL" + sb;
+        }
+        sb.append(' ').append(k);
+        listed++;
+        size += length;
+      }
+      return "KEYS" + sb;
+    }
+  }
 
   /** The reply to a longer line; the server closes the connection after it. */
   static final String LINE_TOO_LONG = "ERROR line too long (limit " + MAX_LINE + " bytes)";
@@ -138,7 +302,7 @@ public final class KvServer {
   }
 
   /** One client's session: the handshake is done, its key id is the connection's identity. */
-  static void serve(Connection conn, ConcurrentMap<String, String> store) throws IOException {
+  static void serve(Connection conn, Store store) throws IOException {
     InputStream in = new BufferedInputStream(conn.input());
     PrintWriter w = new PrintWriter(conn.output(), true, StandardCharsets.UTF_8);
     while (true) {
@@ -155,11 +319,10 @@ public final class KvServer {
       }
       String[] words = line.strip().split(" ", 3);
       String reply = switch (words[0]) {
-        case "SET" -> words.length == 3 && !words[1].isEmpty() ? set(store, words[1], words[2]) : "ERROR usage: SET KEY VALUE";
-        case "GET" -> words.length == 2 ? (store.containsKey(words[1]) ? "VALUE " + store.get(words[1]) : "NOT_FOUND")
-            : "ERROR usage: GET KEY";
-        case "DEL" -> words.length == 2 ? (store.remove(words[1]) != null ? "OK" : "NOT_FOUND") : "ERROR usage: DEL KEY";
-        case "KEYS" -> ("KEYS " + String.join(" ", new TreeMap<>(store).keySet())).strip();
+        case "SET" -> words.length == 3 && !words[1].isEmpty() ? store.set(words[1], words[2]) : "ERROR usage: SET KEY VALUE";
+        case "GET" -> words.length == 2 ? store.get(words[1]) : "ERROR usage: GET KEY";
+        case "DEL" -> words.length == 2 ? store.delete(words[1]) : "ERROR usage: DEL KEY";
+        case "KEYS" -> words.length <= 2 ? store.keys(words.length == 2 ? words[1] : "") : "ERROR usage: KEYS [PREFIX]";
         case "QUIT" -> "BYE";
         default -> "ERROR unknown command '" + words[0] + "'; SET, GET, DEL, KEYS or QUIT";
       };
@@ -223,10 +386,5 @@ public final class KvServer {
       cut.cancel(false);
       conn.close();
     }
-  }
-
-  private static String set(ConcurrentMap<String, String> store, String key, String value) {
-    store.put(key, value);
-    return "OK";
   }
 }
