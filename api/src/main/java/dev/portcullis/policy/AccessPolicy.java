@@ -2,8 +2,6 @@ package dev.portcullis.policy;
 
 import java.io.IOException;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -145,11 +143,11 @@ public final class AccessPolicy {
    *
    * @param text the policy text; lines end with {@code \n} or {@code \r\n}
    * @return the policy; empty (denying everyone) if the text has no rules
-   * @throws IllegalArgumentException whose message starts with {@code line N:} and quotes the bad
-   *     input
+   * @throws IllegalArgumentException whose message starts with {@code line N:} and quotes (a
+   *     prefix of) the bad line; see {@link #load(Path, long)} for how much is quoted
    */
   public static AccessPolicy parse(String text) {
-    return parse(text, "line ");
+    return parse(text, "line ", false);
   }
 
   /**
@@ -168,34 +166,94 @@ public final class AccessPolicy {
   }
 
   /**
-   * Reads policy text from a UTF-8 file, as {@link #parse}.
+   * The largest policy file {@link #load(Path)} reads: 16 MiB. A policy of 100,000 IPv6 rules with
+   * a comment on each line is about 5 MiB; a larger file is refused before it is read (and a file
+   * that grows past the limit while it is read, as it is read).
+   */
+  public static final long DEFAULT_MAX_FILE_BYTES = 16L << 20;
+
+  /** The longest rule line, comment excluded, that is parsed at all; a longer one is refused as it is. */
+  static final int MAX_LINE_CHARS = 1024;
+
+  /**
+   * Reads policy text from a UTF-8 file of at most {@link #DEFAULT_MAX_FILE_BYTES}, as {@link
+   * #load(Path, long)}.
    *
    * @param file the policy file; a leading byte-order mark is skipped
    * @return the policy
-   * @throws IOException if the file cannot be read
-   * @throws IllegalArgumentException whose message starts with {@code FILE:N:} and quotes the bad
-   *     line
+   * @throws IOException if the file cannot be read, is not a regular file, is larger than {@link
+   *     #DEFAULT_MAX_FILE_BYTES} or is not UTF-8
+   * @throws IllegalArgumentException whose message starts with {@code FILE:N:} and quotes (a
+   *     prefix of) the bad line
    */
   public static AccessPolicy load(Path file) throws IOException {
-    String text = Files.readString(file, StandardCharsets.UTF_8);
+    return load(file, DEFAULT_MAX_FILE_BYTES);
+  }
+
+  /**
+   * Reads policy text from a UTF-8 file, as {@link #parse}, refusing anything that is not a
+   * policy file:
+   *
+   * <ul>
+   *   <li>Only a regular file is read (a symbolic link is followed). A FIFO, device, socket or
+   *       directory at the path is refused without being opened, so it cannot block this call
+   *       (but one swapped in between that check and the open can: Java cannot open a file
+   *       without blocking, so a caller that must never block, such as a file watcher, calls this
+   *       on a thread of its own with a timeout).
+   *   <li>A file larger than {@code maxBytes} is refused before it is read; one that grows past
+   *       it while it is read is refused after {@code maxBytes + 1} bytes. The file is read once.
+   *   <li>An error quotes at most the first 80 characters of the bad line (or of a long word in
+   *       it), with the line's length; a line longer than 1,024 characters (comment excluded) is
+   *       refused without being parsed.
+   *   <li>If the first line that is not blank or a comment does not start with {@code allow},
+   *       {@code deny} or {@code limit}, the file is not a policy (a key, a password file, a
+   *       symbolic link to either): the error names the file and the line number and quotes
+   *       nothing of it.
+   * </ul>
+   *
+   * <pre>{@code
+   * AccessPolicy policy = AccessPolicy.load(Path.of("/etc/app/office.policy"), 64L << 20);
+   * }</pre>
+   *
+   * @param file the policy file; a leading byte-order mark is skipped
+   * @param maxBytes the largest file to read, at least 1
+   * @return the policy
+   * @throws IOException if the file cannot be read, is not a regular file, is larger than {@code
+   *     maxBytes} or is not UTF-8; the message names the file and says which
+   * @throws IllegalArgumentException whose message starts with {@code FILE:N:} and says what is
+   *     wrong; also if {@code maxBytes} is below 1
+   */
+  public static AccessPolicy load(Path file, long maxBytes) throws IOException {
+    String text = PolicyFiles.read(file, maxBytes);
     if (text.startsWith("\uFEFF")) {
       text = text.substring(1); // a byte-order mark some editors write; invisible in error messages
     }
-    return parse(text, file + ":");
+    return parse(text, file + ":", true);
   }
 
-  private static AccessPolicy parse(String text, String where) {
+  private static AccessPolicy parse(String text, String where, boolean file) {
     Objects.requireNonNull(text, "text");
     List<Rule> rules = new ArrayList<>();
     List<CredentialRule> credentialRules = new ArrayList<>();
     Limits limits = Limits.NONE;
     String[] lines = text.split("\r?\n", -1);
+    boolean first = true;
     for (int i = 0; i < lines.length; i++) {
       String line = lines[i];
       int hash = line.indexOf('#');
       String content = (hash >= 0 ? line.substring(0, hash) : line).strip();
       if (content.isEmpty()) {
         continue;
+      }
+      if (file && first && !startsWithKeyword(content)) {
+        // Perhaps not a policy at all (a key, a password file): nothing of it goes into a message or a log.
+        throw new IllegalArgumentException(where + (i + 1) + ": does not start with 'allow', 'deny' or 'limit',"
+            + " so this is not a policy file (the line is not quoted, in case the file holds something else)");
+      }
+      first = false;
+      if (content.length() > MAX_LINE_CHARS) {
+        throw new IllegalArgumentException(where + (i + 1) + ": " + PolicyFiles.quote(content)
+            + " is too long for a rule (at most " + MAX_LINE_CHARS + " characters)");
       }
       try {
         if (content.startsWith("limit ") || content.startsWith("limit\t") || content.equals("limit")) {
@@ -206,10 +264,17 @@ public final class AccessPolicy {
           rules.add(Rule.parse(content));
         }
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(where + (i + 1) + ": " + e.getMessage(), e);
+        String why = PolicyFiles.shorten(e.getMessage(), content);
+        // The cause's message would quote the whole line: keep it only when nothing was cut.
+        throw new IllegalArgumentException(where + (i + 1) + ": " + why, why.equals(e.getMessage()) ? e : null);
       }
     }
     return new AccessPolicy(rules, credentialRules, limits);
+  }
+
+  private static boolean startsWithKeyword(String content) {
+    String word = content.split("[ \t]", 2)[0];
+    return word.equals("allow") || word.equals("deny") || word.equals("limit");
   }
 
   /**

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.math.BigInteger;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,7 +62,7 @@ public final class HostsFiles {
    * @param hostsAllow the {@code hosts.allow} file
    * @param hostsDeny the {@code hosts.deny} file
    * @return the parsed files
-   * @throws IOException if a file cannot be read
+   * @throws IOException if a file cannot be read, as {@link #read(Path, Path, String)}
    * @throws IllegalArgumentException naming the file, the line and what is not an address rule
    */
   public static HostsFiles read(Path hostsAllow, Path hostsDeny) throws IOException {
@@ -78,12 +76,15 @@ public final class HostsFiles {
    * @param hostsDeny the {@code hosts.deny} file
    * @param daemon the daemon's name as the files write it, such as {@code sshd}, or {@code ALL}
    * @return the parsed files
-   * @throws IOException if a file cannot be read
+   * @throws IOException if a file cannot be read, is not a regular file (a FIFO is refused without
+   *     being opened), is larger than {@link AccessPolicy#DEFAULT_MAX_FILE_BYTES} or is not UTF-8
    * @throws IllegalArgumentException naming the file, the line and what is not an address rule
+   *     (quoting at most 80 characters of the line or of a word in it)
    */
   public static HostsFiles read(Path hostsAllow, Path hostsDeny, String daemon) throws IOException {
-    return new HostsFiles(entries(Files.readString(hostsAllow, StandardCharsets.UTF_8), hostsAllow.toString(), daemon),
-        entries(Files.readString(hostsDeny, StandardCharsets.UTF_8), hostsDeny.toString(), daemon));
+    return new HostsFiles(
+        entries(PolicyFiles.read(hostsAllow, AccessPolicy.DEFAULT_MAX_FILE_BYTES), hostsAllow.toString(), daemon),
+        entries(PolicyFiles.read(hostsDeny, AccessPolicy.DEFAULT_MAX_FILE_BYTES), hostsDeny.toString(), daemon));
   }
 
   /**
@@ -197,7 +198,8 @@ public final class HostsFiles {
           out.add(e);
         }
       } catch (IllegalArgumentException ex) {
-        throw new IllegalArgumentException(where + ": " + ex.getMessage(), ex);
+        String why = PolicyFiles.shorten(ex.getMessage(), content);
+        throw new IllegalArgumentException(where + ": " + why, why.equals(ex.getMessage()) ? ex : null);
       }
     }
     return out;

@@ -6,9 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.common.net.InetAddresses;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** TCP Wrappers files: what is read, what is refused, and that the policy decides as tcpd would. */
 class HostsFilesTest {
@@ -181,5 +186,23 @@ class HostsFilesTest {
       r[i] = a[a.length - 1 - i];
     }
     return r;
+  }
+
+  @Test
+  void aFifoIsRefusedWithoutBlocking(@TempDir Path dir) throws Exception {
+    Path fifo = dir.resolve("hosts.allow");
+    AccessPolicyFileTest.mkfifo(fifo);
+    Path deny = Files.writeString(dir.resolve("hosts.deny"), "ALL: ALL\n");
+    IOException e = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10),
+        () -> assertThrows(IOException.class, () -> HostsFiles.read(fifo, deny)));
+    assertTrue(e.getMessage().contains(fifo + ": not a regular file but a FIFO"), e.getMessage());
+  }
+
+  @Test
+  void aLongPatternIsQuotedOnlyAsAShortPrefix() {
+    String word = "x".repeat(100_000) + ".example.com";
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> files("sshd: " + word + "\n", ""));
+    assertTrue(e.getMessage().length() < 400, "a long message: " + e.getMessage().length() + " characters");
+    assertTrue(e.getMessage().contains("(100012 characters)"), e.getMessage());
   }
 }

@@ -33,6 +33,7 @@ public final class Launcher {
       "           [--max-connections N] [--max-per-source N] [--rate-per-source RATE[:BURST]]",
       "           [--max-pending-handshakes N] [--idle-timeout SECONDS] [--kernel-filter] [--grace SECONDS]",
       "           [--watch (reload --policy FILE) [--shadow SECONDS (decide beside the live one, then promote)]]",
+      "           [--policy-max-bytes N] (the largest --policy FILE read; default 16777216)",
       "           [--loops N] (event loops; default: one per processor)",
       "           [--penalty N:SECONDS] (N failed handshakes within a minute: refused SECONDS, doubling)",
       "           an access-controlled echo service; prints 'listening on HOST:PORT' when ready",

@@ -10,13 +10,15 @@ public final class PolicyOptions {
   private PolicyOptions() {}
 
   /** The option names that take a value. */
-  public static final Set<String> VALUED = Set.of("--policy", "--allow", "--deny", "--allow-uid", "--deny-uid",
-      "--allow-gid", "--deny-gid", "--allow-user", "--deny-user", "--allow-group", "--deny-group");
+  public static final Set<String> VALUED = Set.of("--policy", "--policy-max-bytes", "--allow", "--deny", "--allow-uid",
+      "--deny-uid", "--allow-gid", "--deny-gid", "--allow-user", "--deny-user", "--allow-group", "--deny-group");
 
   /**
    * The policy the options describe: the file's rules plus every {@code --allow}/{@code --deny}
    * and every credential rule ({@code --allow-uid N}, {@code --deny-user NAME}, ...),
-   * plus {@code allow 0.0.0.0/0} and {@code allow ::/0} when {@code allowAll}.
+   * plus {@code allow 0.0.0.0/0} and {@code allow ::/0} when {@code allowAll}. The file is read
+   * as {@link AccessPolicy#load(Path, long)} reads it, up to {@code --policy-max-bytes N} (default
+   * {@link AccessPolicy#DEFAULT_MAX_FILE_BYTES}).
    *
    * @param o the parsed command line
    * @param allowAll whether {@code --allow-all} (or its like) was given
@@ -27,13 +29,19 @@ public final class PolicyOptions {
   public static AccessPolicy policy(Options o, boolean allowAll) throws IOException {
     AccessPolicy.Builder b = AccessPolicy.builder();
     String file = o.one("--policy");
+    int maxBytes = o.integer("--policy-max-bytes", 1, Integer.MAX_VALUE, (int) AccessPolicy.DEFAULT_MAX_FILE_BYTES);
     if (file != null) {
       try {
-        b.rules(AccessPolicy.load(Path.of(file)));
+        b.rules(AccessPolicy.load(Path.of(file), maxBytes));
       } catch (java.nio.file.NoSuchFileException e) {
         throw new IOException("cannot read policy file " + file + ": no such file", e);
       } catch (java.nio.file.AccessDeniedException e) {
         throw new IOException("cannot read policy file " + file + ": permission denied", e);
+      } catch (java.nio.file.FileSystemException e) {
+        // The loader's refusals (not a regular file, too large, not UTF-8) say why in the reason.
+        String why = e.getReason() == null ? e.getMessage() : e.getReason();
+        throw new IOException("cannot read policy file " + file + ": " + why
+            + (why.endsWith("limit of " + maxBytes + " bytes") ? " (--policy-max-bytes N sets it)" : ""), e);
       } catch (IOException e) {
         throw new IOException("cannot read policy file " + file + ": " + e.getMessage(), e);
       }

@@ -14,28 +14,50 @@ import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
  * Reloads a policy file when it changes ({@code echo --policy FILE --watch}), but never while it
- * is still being written.
+ * is still being written, and never trusting what is at the path.
  *
  * <p>The rule: after a change event for the file, wait until it has been <em>stable</em> for the
- * settle period, that is no further event came and its size, modification time, file key (inode)
- * and SHA-256 of its content are the same at the end of the period as at its start; only then load
- * it. The file is checked once more after loading, and if it changed while being read the load is
- * discarded and the wait starts again. A file renamed into place ({@code mv tmp FILE}, reported
- * as a create event) is complete the moment it appears, so it needs only the much shorter rename
- * settle period; a write to it afterwards (a modify event) brings back the full period, and so does
- * an empty file. A file that does not parse, or that the server refuses, keeps the old policy and
- * prints the line-numbered error.
+ * settle period, that is no further event came and its size, modification time and file key
+ * (inode) are the same at the end of the period as at its start; only then load it. The file is
+ * checked once more after loading, and if it changed while being read the load is discarded and
+ * the wait starts again. A file renamed into place ({@code mv tmp FILE}, reported as a create
+ * event) is complete the moment it appears, so it needs only the much shorter rename settle
+ * period; a write to it afterwards (a modify event) brings back the full period, and so does an
+ * empty file. A file that does not parse, or that the server refuses, keeps the old policy and
+ * prints the line-numbered error. The watcher itself never opens the file (it only asks {@code
+ * stat(2)}); only the load reads it, once per reload.
+ *
+ * <p>What is at the path is not trusted (whoever can write the directory can put anything there):
+ *
+ * <ul>
+ *   <li>The load runs on a thread of its own, and the watcher waits for it at most the read
+ *       timeout ({@link #READ_TIMEOUT}). The loader refuses anything but a regular file before
+ *       opening it ({@link AccessPolicy#load(Path, long)}), but a FIFO swapped in between that check
+ *       and the open blocks the open, and Java cannot open without blocking: such a read is
+ *       abandoned (its thread stays blocked until someone writes to the FIFO) and the watcher goes
+ *       on; a later change is read on a new thread. At most {@link #MAX_STUCK_READS} abandoned
+ *       reads are kept; past that the watcher refuses to read until one ends, and says so.
+ *   <li>A symbolic link whose target is outside the file's directory (and the directories below
+ *       it) is refused without being read: it may lead to a file the server can read and the
+ *       editor cannot, and a change to it would not be seen anyway.
+ *   <li>The size cap, the short quotes of bad lines, and quoting nothing of a file whose first rule
+ *       line does not start with {@code allow}, {@code deny} or {@code limit} are the loader's
+ *       ({@link AccessPolicy#load(Path, long)}); a message is printed cut to {@value
+ *       #MAX_MESSAGE_CHARS} characters whatever the loader says.
+ * </ul>
  *
  * <p>What this cannot see: a writer that pauses for longer than the settle period in the middle of
  * a rewrite looks finished. Replace a policy by writing a temporary file in the same directory and
@@ -46,6 +68,12 @@ final class PolicyWatcher implements AutoCloseable {
   static final Duration SETTLE = Duration.ofSeconds(1);
   /** How long a file renamed into place must stay unchanged before it is loaded. */
   static final Duration RENAME_SETTLE = Duration.ofMillis(100);
+  /** How long a load may take before it is abandoned (reading even a large policy takes well under a second). */
+  static final Duration READ_TIMEOUT = Duration.ofSeconds(10);
+  /** How many abandoned (blocked) loads may exist before the watcher stops starting new ones. */
+  static final int MAX_STUCK_READS = 8;
+  /** The longest message printed for a refused file. */
+  static final int MAX_MESSAGE_CHARS = 1000;
 
   private final Path file;
   private final Callable<AccessPolicy> load;
@@ -53,6 +81,9 @@ final class PolicyWatcher implements AutoCloseable {
   private final PrintStream err;
   private final long settleNanos;
   private final long renameSettleNanos;
+  private final long readTimeoutNanos;
+  /** Loads that did not end within the read timeout; only the watcher's thread touches this list. */
+  private final List<Thread> stuck = new ArrayList<>();
   private final WatchService watch;
   private final Thread thread;
 
@@ -69,14 +100,36 @@ final class PolicyWatcher implements AutoCloseable {
    */
   PolicyWatcher(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply, PrintStream err,
       Duration settle, Duration renameSettle) throws IOException {
+    this(file, load, apply, err, settle, renameSettle, READ_TIMEOUT);
+  }
+
+  /**
+   * Watches {@code file}'s directory; call {@link #start()} to begin.
+   *
+   * @param file the policy file
+   * @param load reads the policy (the file and whatever the command line adds to it); run on a
+   *     thread of its own
+   * @param apply installs a loaded policy, such as {@code server::updatePolicy}
+   * @param err where {@code reloaded FILE} and {@code kept the old policy: ...} go
+   * @param settle how long an edited file must stay unchanged before it is loaded
+   * @param renameSettle how long a file renamed into place must stay unchanged before it is loaded
+   * @param readTimeout how long a load may take before it is abandoned
+   * @throws IOException if the directory cannot be watched
+   */
+  PolicyWatcher(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply, PrintStream err,
+      Duration settle, Duration renameSettle, Duration readTimeout) throws IOException {
     this.file = file.toAbsolutePath();
     this.load = Objects.requireNonNull(load, "load");
     this.apply = Objects.requireNonNull(apply, "apply");
     this.err = Objects.requireNonNull(err, "err");
     this.settleNanos = settle.toNanos();
     this.renameSettleNanos = renameSettle.toNanos();
+    this.readTimeoutNanos = readTimeout.toNanos();
     if (settleNanos < 0 || renameSettleNanos < 0) {
       throw new IllegalArgumentException("a settle period cannot be negative");
+    }
+    if (readTimeoutNanos <= 0) {
+      throw new IllegalArgumentException("the read timeout must be positive: " + readTimeout);
     }
     this.watch = FileSystems.getDefault().newWatchService();
     try {
@@ -210,11 +263,16 @@ final class PolicyWatcher implements AutoCloseable {
 
   /** Loads the policy, and installs it only if the file is still {@code stable} after loading. */
   private boolean reloadIfStill(Snapshot stable) {
+    String outside = leavesDirectory();
+    if (outside != null) {
+      report("portcullis echo: kept the old policy: " + outside);
+      return true;
+    }
     AccessPolicy policy;
     try {
-      policy = load.call();
+      policy = loadWithinTimeout();
     } catch (Exception e) {
-      report("portcullis echo: kept the old policy: " + e.getMessage());
+      report("portcullis echo: kept the old policy: " + message(e));
       return true;
     }
     if (!stable.equals(snapshot())) {
@@ -225,7 +283,7 @@ final class PolicyWatcher implements AutoCloseable {
       report(apply instanceof ShadowThenPromote ? "portcullis echo: read " + file + " (a shadow until it is promoted)"
           : "portcullis echo: reloaded " + file);
     } catch (RuntimeException e) {
-      report("portcullis echo: kept the old policy: " + e.getMessage());
+      report("portcullis echo: kept the old policy: " + message(e));
     }
     return true;
   }
@@ -233,10 +291,64 @@ final class PolicyWatcher implements AutoCloseable {
   /** The file could not be read: prints why (the loader's message) and keeps the old policy. */
   private void keepOnError() {
     try {
-      load.call(); // it reappeared: the create event that came with it starts a new wait
+      loadWithinTimeout(); // it reappeared: the create event that came with it starts a new wait
     } catch (Exception e) {
-      report("portcullis echo: kept the old policy: " + e.getMessage());
+      report("portcullis echo: kept the old policy: " + message(e));
     }
+  }
+
+  /**
+   * Runs the load on a thread of its own and waits for it at most the read timeout: an open that
+   * blocks (a FIFO swapped in after the loader's check) is abandoned, not waited for.
+   */
+  private AccessPolicy loadWithinTimeout() throws Exception {
+    stuck.removeIf(t -> !t.isAlive());
+    if (stuck.size() >= MAX_STUCK_READS) {
+      throw new IOException(stuck.size() + " earlier reads of " + file + " are still blocked (each opened a FIFO"
+          + " or a device put there while it was being opened); not reading it again until one of them ends");
+    }
+    FutureTask<AccessPolicy> read = new FutureTask<>(load);
+    Thread reader = new Thread(read, "portcullis-policy-read");
+    reader.setDaemon(true);
+    reader.start();
+    try {
+      return read.get(readTimeoutNanos, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      stuck.add(reader);
+      throw new IOException("reading " + file + " did not end within " + TimeUnit.NANOSECONDS.toMillis(readTimeoutNanos)
+          + " ms, so it was abandoned (a FIFO or a device put there while it was being opened?)");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof Error error) {
+        throw error;
+      }
+      throw (Exception) e.getCause();
+    }
+  }
+
+  /**
+   * Why the file is refused if it is a symbolic link that leads out of its directory (and the
+   * directories below it); null if it is not a link, stays inside, or leads nowhere (the load
+   * then says why).
+   */
+  private String leavesDirectory() {
+    if (!Files.isSymbolicLink(file)) {
+      return null;
+    }
+    try {
+      Path dir = file.getParent().toRealPath();
+      Path target = file.toRealPath();
+      return target.startsWith(dir) ? null : file + " is a symbolic link to " + target + ", outside " + dir
+          + "; the watcher reads only files in the directory it watches";
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** The exception's message, cut short: whatever a loader says, one line of the log stays short. */
+  private static String message(Exception e) {
+    String m = e.getMessage() != null ? e.getMessage() : e.toString();
+    return m.length() <= MAX_MESSAGE_CHARS ? m
+        : m.substring(0, MAX_MESSAGE_CHARS) + "... (" + m.length() + " characters)";
   }
 
   private void report(String line) {
@@ -244,19 +356,20 @@ final class PolicyWatcher implements AutoCloseable {
     err.flush();
   }
 
-  /** The file's size, modification time, file key and content hash; null if it cannot be read. */
+  /**
+   * The file's size, modification time and file key (following a symbolic link); null if it
+   * cannot be read. Only {@code stat(2)}: the file is never opened here, so nothing at the path can
+   * block it.
+   */
   private Snapshot snapshot() {
     try {
       BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
-      byte[] hash = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file));
-      return new Snapshot(a.size(), a.lastModifiedTime(), a.fileKey(), HexFormat.of().formatHex(hash));
+      return new Snapshot(a.size(), a.lastModifiedTime(), a.fileKey());
     } catch (IOException e) {
       return null;
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is missing from this JVM", e);
     }
   }
 
   /** What the watcher compares to decide that the file stopped changing. */
-  private record Snapshot(long size, FileTime modified, Object fileKey, String sha256) {}
+  private record Snapshot(long size, FileTime modified, Object fileKey) {}
 }
