@@ -10,6 +10,7 @@ import dev.portcullis.handshake.HandshakeStep;
 import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.ForwardingChannel;
+import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +19,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code HandshakeContext.upgrade}: a step puts a codec between the socket and what follows, the
@@ -25,6 +27,9 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(10)
 class CodecUpgradeTest {
+  /** The step's and handler's failures are logged with their stacks: into the capture, not the build's console. */
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
   private static final int KEY = 0x5A;
   private final MockTransport mock = new MockTransport();
   private final List<String> seen = new ArrayList<>();
@@ -96,6 +101,9 @@ class CodecUpgradeTest {
     assertFalse(ch.isOpen());
     assertEquals(1, server.stats().handshakeFailures());
     assertTrue(seen.isEmpty());
+    assertEquals(1, log.lines("WARN dev.portcullis.internal.HandshakeRun - Handshake step 'xor' with").size(), log.text());
+    assertEquals(1, log.lines("asked for a second codec before the first was installed (1 failed so far)").size(),
+        log.text());
   }
 
   /** XOR over another channel; nothing else. */

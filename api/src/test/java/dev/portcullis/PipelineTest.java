@@ -17,6 +17,7 @@ import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.LogCapture;
 import dev.portcullis.spi.Transport;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -28,6 +29,7 @@ import java.util.concurrent.RejectedExecutionException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.mockito.ArgumentCaptor;
 
 /**
@@ -36,6 +38,9 @@ import org.mockito.ArgumentCaptor;
  */
 @Timeout(10)
 class PipelineTest {
+  /** The step's and handler's failures are logged with their stacks: into the capture, not the build's console. */
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
   private final Transport transport = mock(Transport.class);
   private final Listener listener = mock(Listener.class);
   private final List<Connection> served = new ArrayList<>();
@@ -253,6 +258,7 @@ class PipelineTest {
     assertFalse(ch.isOpen());
     assertEquals(1, server.stats().handshakeFailures());
     assertTrue(received.isEmpty());
+    assertEquals(1, log.lines("Handshake step 'unresolved' with").size(), log.text());
   }
 
   @Test
@@ -265,6 +271,8 @@ class PipelineTest {
     ch.feed("x");
     assertFalse(ch.isOpen());
     assertEquals(1, server.stats().handshakeFailures());
+    assertEquals(1, log.lines("Handshake step 'broken' with").size(), log.text());
+    assertTrue(log.text().contains("threw\njava.lang.IllegalStateException: bug in a custom step\n"), "its stack: " + log.text());
   }
 
   @Test
@@ -322,6 +330,7 @@ class PipelineTest {
     FakeChannel ch = connect("10.0.0.5");
     assertFalse(ch.isOpen());
     assertEquals(1, server.stats().handlerFailures());
+    assertEquals(1, log.lines("WARN dev.portcullis.internal.Pipeline - Handler failed for 10.0.0.5").size(), log.text());
   }
 
   @Test

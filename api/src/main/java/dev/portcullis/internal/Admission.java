@@ -152,8 +152,9 @@ final class Admission {
     }
     if (!d.isAllowed()) {
       long n = counters.denied.incrementAndGet();
-      if (refusals.due(RefusalLog.Kind.ADDRESS)) {
-        refused.info("Denied {} by '{}' ({} denied so far)", RefusalLog.local(credentials), d.reason(), n);
+      String more = refusals.due(RefusalLog.Kind.ADDRESS, RefusalLog.key(credentials));
+      if (more != null) {
+        refused.info("Denied {} by '{}' ({} denied so far{})", RefusalLog.local(credentials), d.reason(), n, more);
       }
       return false;
     }
@@ -166,9 +167,10 @@ final class Admission {
       return opened();
     }
     long n = limited(r);
-    if (refusals.due(RefusalLog.Kind.LIMIT)) {
-      refused.info("Refused {} by the {} limit ({} refused by limits so far)", RefusalLog.local(credentials),
-          r.label(), n);
+    String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(credentials));
+    if (more != null) {
+      refused.info("Refused {} by the {} limit ({} refused by limits so far{})", RefusalLog.local(credentials),
+          r.label(), n, more);
     }
     return false;
   }
@@ -183,8 +185,9 @@ final class Admission {
 
   private void denied(Decision d, int v4, long high, long low, boolean v6) {
     long n = counters.denied.incrementAndGet();
-    if (refusals.due(RefusalLog.Kind.ADDRESS)) {
-      refused.info("Denied {} by '{}' ({} denied so far)", text(v4, high, low, v6), d.reason(), n);
+    String more = refusals.due(RefusalLog.Kind.ADDRESS, key(v4, high, low, v6));
+    if (more != null) {
+      refused.info("Denied {} by '{}' ({} denied so far{})", text(v4, high, low, v6), d.reason(), n, more);
     }
   }
 
@@ -203,8 +206,10 @@ final class Admission {
           true, now);
     }
     long n = limited(r);
-    if (refusals.due(RefusalLog.Kind.LIMIT)) {
-      refused.info("Refused {} by the {} limit ({} refused by limits so far)", text(v4, high, low, v6), r.label(), n);
+    String more = refusals.due(RefusalLog.Kind.LIMIT, key(v4, high, low, v6));
+    if (more != null) {
+      refused.info("Refused {} by the {} limit ({} refused by limits so far{})", text(v4, high, low, v6), r.label(), n,
+          more);
     }
     return false;
   }
@@ -220,9 +225,10 @@ final class Admission {
       return false;
     }
     long n = counters.penalized.incrementAndGet();
-    if (refusals.due(RefusalLog.Kind.PENALTY)) {
-      refused.info("Refused {}: penalized until {} ({} offences; {} refused by the penalty box so far)",
-          relayed != null ? relayed : text(v4, high, low, v6), penalties.wall(ban[0]), ban[1], n);
+    String more = refusals.due(RefusalLog.Kind.PENALTY, RefusalLog.key(source.high(), source.low()));
+    if (more != null) {
+      refused.info("Refused {}: penalized until {} ({} offences; {} refused by the penalty box so far{})",
+          relayed != null ? relayed : text(v4, high, low, v6), penalties.wall(ban[0]), ban[1], n, more);
     }
     return true;
   }
@@ -235,11 +241,13 @@ final class Admission {
       return;
     }
     long n = (live.isAllowed() ? s.wouldDeny : s.wouldAllow).incrementAndGet();
-    if (refusals.due(RefusalLog.Kind.SHADOW)) {
-      shadowLog.info("Shadow policy would {} {} (live: {} by '{}'; shadow: {} by '{}'; {} such flips so far)",
+    String more = refusals.due(RefusalLog.Kind.SHADOW,
+        who != null ? RefusalLog.key(-3L, who.hashCode()) : key(v4, high, low, v6));
+    if (more != null) {
+      shadowLog.info("Shadow policy would {} {} (live: {} by '{}'; shadow: {} by '{}'; {} such flips so far{})",
           live.isAllowed() ? "deny" : "allow", who != null ? who : text(v4, high, low, v6),
           live.isAllowed() ? "allow" : "deny", live.reason(), candidate.isAllowed() ? "allow" : "deny",
-          candidate.reason(), n);
+          candidate.reason(), n, more);
     }
   }
 
@@ -250,6 +258,10 @@ final class Admission {
 
   Shadow currentShadow() {
     return shadow;
+  }
+
+  private static long key(int v4, long high, long low, boolean v6) {
+    return v6 ? RefusalLog.key(high, low) : RefusalLog.key(v4);
   }
 
   private static String text(int v4, long high, long low, boolean v6) {
@@ -271,9 +283,10 @@ final class Admission {
     for (int now = pending.get(); ; now = pending.get()) {
       if (maxPendingHandshakes > 0 && now >= maxPendingHandshakes) {
         long n = counters.limited.incrementAndGet();
-        if (refusals.due(RefusalLog.Kind.LIMIT)) {
-          refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far)",
-              RefusalLog.describe(socket, null), maxPendingHandshakes, n);
+        String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, null));
+        if (more != null) {
+          refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far{})",
+              RefusalLog.describe(socket, null), maxPendingHandshakes, n, more);
         }
         return false;
       }
@@ -302,9 +315,10 @@ final class Admission {
       }
       if (!d.isAllowed()) {
         long n = counters.deniedAfterHandshake.incrementAndGet();
-        if (refusals.due(RefusalLog.Kind.AFTER_HANDSHAKE)) {
-          refused.info("Denied {} after the handshake by '{}' ({} denied after the handshake so far)",
-              RefusalLog.describe(socket, replaced), d.reason(), n);
+        String more = refusals.due(RefusalLog.Kind.AFTER_HANDSHAKE, RefusalLog.key(socket, replaced));
+        if (more != null) {
+          refused.info("Denied {} after the handshake by '{}' ({} denied after the handshake so far{})",
+              RefusalLog.describe(socket, replaced), d.reason(), n, more);
         }
         return false;
       }
@@ -323,9 +337,10 @@ final class Admission {
       }
       if (r != null) {
         long n = limited(r);
-        if (refusals.due(RefusalLog.Kind.LIMIT)) {
-          refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far)",
-              RefusalLog.describe(socket, replaced), r.label(), n);
+        String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, replaced));
+        if (more != null) {
+          refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far{})",
+              RefusalLog.describe(socket, replaced), r.label(), n, more);
         }
         return false;
       }
@@ -343,15 +358,17 @@ final class Admission {
     }
     if (timedOut) {
       long n = counters.handshakeTimeouts.incrementAndGet();
-      if (refusals.due(RefusalLog.Kind.HANDSHAKE_TIMEOUT)) {
-        refused.info("Refused {}: the handshake timed out in step '{}' ({} timed out so far)",
-            RefusalLog.describe(socket, replaced), step, n);
+      String more = refusals.due(RefusalLog.Kind.HANDSHAKE_TIMEOUT, RefusalLog.key(socket, replaced));
+      if (more != null) {
+        refused.info("Refused {}: the handshake timed out in step '{}' ({} timed out so far{})",
+            RefusalLog.describe(socket, replaced), step, n, more);
       }
     } else {
       long n = counters.handshakeFailures.incrementAndGet();
-      if (refusals.due(RefusalLog.Kind.HANDSHAKE_FAILED)) {
-        refused.info("Refused {}: handshake step '{}' failed: {} ({} failed so far)", RefusalLog.describe(socket, replaced),
-            step, why, n);
+      String more = refusals.due(RefusalLog.Kind.HANDSHAKE_FAILED, RefusalLog.key(socket, replaced));
+      if (more != null) {
+        refused.info("Refused {}: handshake step '{}' failed: {} ({} failed so far{})",
+            RefusalLog.describe(socket, replaced), step, why, n, more);
       }
     }
   }
@@ -374,26 +391,30 @@ final class Admission {
       direct = true;
     }
     long until = penalties.offence(source, kind, direct, System.nanoTime());
-    if (until != 0 && refusals.due(RefusalLog.Kind.BANNED)) {
-      refused.info("Penalized {} until {} ({} offences within {})", RefusalLog.describe(socket, replaced),
-          penalties.wall(until), penalties.settings().threshold(), penalties.settings().window());
+    String more = until == 0 ? null : refusals.due(RefusalLog.Kind.BANNED, RefusalLog.key(socket, replaced));
+    if (more != null) {
+      refused.info("Penalized {} until {} ({} offences within {}{})", RefusalLog.describe(socket, replaced),
+          penalties.wall(until), penalties.settings().threshold(), penalties.settings().window(), more);
     }
   }
 
   /** The idle timeout closed a connection: one INFO line a second at most. */
   void idle(Channel socket, java.net.SocketAddress peer, java.time.Duration timeout) {
-    if (refusals.due(RefusalLog.Kind.IDLE)) {
-      refused.info("Closed {}: no bytes either way for {}", RefusalLog.describe(socket, peer),
-          timeout.toString().substring(2).toLowerCase(java.util.Locale.ROOT));
+    String more = refusals.due(RefusalLog.Kind.IDLE, RefusalLog.key(socket, peer));
+    if (more != null) {
+      refused.info("Closed {}: no bytes either way for {}{}", RefusalLog.describe(socket, peer),
+          timeout.toString().substring(2).toLowerCase(java.util.Locale.ROOT),
+          more.isEmpty() ? "" : " (" + more.substring(2) + ")");
     }
   }
 
   /** No handler thread took an admitted connection. */
   void overloaded(Channel socket, java.net.SocketAddress peer) {
     long n = counters.overloaded.incrementAndGet();
-    if (refusals.due(RefusalLog.Kind.OVERLOAD)) {
-      refused.warn("No handler thread free for {}; connection closed ({} refused so far)",
-          RefusalLog.describe(socket, peer), n);
+    String more = refusals.due(RefusalLog.Kind.OVERLOAD, RefusalLog.key(socket, peer));
+    if (more != null) {
+      refused.warn("No handler thread free for {}; connection closed ({} refused so far{})",
+          RefusalLog.describe(socket, peer), n, more);
     }
   }
 

@@ -195,12 +195,14 @@ final class Pipeline implements Acceptor {
       return;
     }
     long n = counters.handlerFailures.incrementAndGet();
-    if (handlerFailures.due(RefusalLog.Kind.HANDLER_FAILED)) {
+    String more = handlerFailures.due(RefusalLog.Kind.HANDLER_FAILED, connection.attribute(
+        dev.portcullis.policy.PeerCredentials.class).map(RefusalLog::key).orElseGet(() -> RefusalLog.key(connection.peer())));
+    if (more != null) {
       try {
         String who = connection.attribute(dev.portcullis.policy.PeerCredentials.class)
             .map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
             .orElseGet(() -> RefusalLog.describe(connection.peer(), connection.socketPeer()));
-        log.warn("Handler failed for {} ({} handler failures so far)", who, n, t);
+        log.warn("Handler failed for {} ({} handler failures so far{})", who, n, more, t);
       } catch (Throwable unloggable) {
         // Building the line failed too (out of memory, most likely); the count above still tells.
       }

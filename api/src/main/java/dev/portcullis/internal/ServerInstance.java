@@ -65,7 +65,24 @@ public final class ServerInstance implements RunningServer {
       }
     }, "portcullis-close").start());
     try {
-      s.listener = transport.open(resolve(config.endpoint()), config.eventLoops(), pipeline);
+      Endpoint endpoint = resolve(config.endpoint());
+      boolean bindAddress = endpoint instanceof Endpoint.Tcp tcp && tcp.bindAddress().isPresent();
+      if (endpoint instanceof Endpoint.Tcp tcp) {
+        // Before any socket: a bind address names the peers' family; the wildcard is '::', both.
+        refuseLockout(config.policy(), new InetSocketAddress(
+            tcp.bindAddress().orElse(java.net.InetAddress.getByName("::")), tcp.port()));
+      }
+      s.listener = transport.open(endpoint, config.eventLoops(), pipeline);
+      // Otherwise the address bound tells: an inherited socket's, or 0.0.0.0 where IPv6 is missing.
+      try {
+        if (!bindAddress) {
+          refuseLockout(config.policy(), s.listener.localAddress());
+        }
+      } catch (IllegalStateException e) {
+        pipeline.closing();
+        s.listener.close();
+        throw e;
+      }
     } catch (IOException | RuntimeException e) {
       if (s.ownedExecutor != null) {
         s.ownedExecutor.shutdownNow();
@@ -337,12 +354,28 @@ public final class ServerInstance implements RunningServer {
     return config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
   }
 
-  /** Refuses a policy with no rule of the kind this server's peers are decided by. */
+  /**
+   * Refuses a policy with no rule of the kind this server's peers are decided by, or one that
+   * allows no address of the family its peers have ({@link Lockout}).
+   */
   private void checkReplaceable(dev.portcullis.policy.AccessPolicy policy) {
     boolean local = config.endpoint() instanceof Endpoint.UnixPath || config.endpoint() instanceof Endpoint.UnixAbstract;
     if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
       throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
           + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");
+    }
+    String lockout = Lockout.reason(policy, listener.localAddress());
+    if (lockout != null) {
+      throw new IllegalArgumentException(lockout.replaceFirst("^The policy", "The new policy")
+          + "; the old policy stays");
+    }
+  }
+
+  /** At start: a policy that would deny every peer of {@code bound} is a mistake, said before anyone is turned away. */
+  private static void refuseLockout(dev.portcullis.policy.AccessPolicy policy, SocketAddress bound) {
+    String lockout = Lockout.reason(policy, bound);
+    if (lockout != null) {
+      throw new IllegalStateException(lockout + "; the server did not start");
     }
   }
 

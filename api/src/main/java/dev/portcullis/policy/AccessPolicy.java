@@ -448,6 +448,32 @@ public final class AccessPolicy {
   }
 
   /**
+   * Whether some IPv4 address is allowed: false when no rule lets any IPv4 peer in, such as a policy
+   * whose {@code allow} rules are all IPv6 (the default then denies every IPv4 peer), or whose IPv4
+   * {@code allow} rules are all overridden by {@code deny} rules. A server refuses such a policy
+   * when its peers are IPv4.
+   *
+   * <pre>{@code
+   * AccessPolicy.parse("allow ::1").allowsAnyIpv4();   // false
+   * }</pre>
+   *
+   * @return {@code true} if at least one IPv4 address is allowed
+   */
+  public boolean allowsAnyIpv4() {
+    return v4.anyAddress(i -> decisions[i].isAllowed());
+  }
+
+  /**
+   * Whether some IPv6 address outside the IPv4-mapped block ({@code ::ffff:0:0/96}, decided as
+   * IPv4) is allowed; see {@link #allowsAnyIpv4()}.
+   *
+   * @return {@code true} if at least one such IPv6 address is allowed
+   */
+  public boolean allowsAnyIpv6() {
+    return v6.anyAddress(i -> decisions[i].isAllowed());
+  }
+
+  /**
    * The address ranges whose decision (allow or deny) differs between this policy and {@code
    * candidate}: exact, computed from the two rule sets, IPv4 ranges first, then IPv6 (the
    * IPv4-mapped block, decided as IPv4, is not repeated), each with the rule that decides it in

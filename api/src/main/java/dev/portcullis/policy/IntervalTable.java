@@ -225,6 +225,35 @@ final class IntervalTable {
     return packed4 != null ? lookupIpv4((int) lo) : lookupIpv6(hi, lo);
   }
 
+  /**
+   * Whether some address of this family lies in an interval whose rule index passes {@code
+   * decides}; for IPv6 the IPv4-mapped block {@code ::ffff:0:0/96} is left out, since its addresses
+   * are decided as IPv4. One pass over the intervals; allocates nothing.
+   */
+  boolean anyAddress(java.util.function.IntPredicate decides) {
+    for (int i = 0; i < size; i++) {
+      if (packed4 != null) {
+        if (decides.test((int) packed4[i])) {
+          return true;
+        }
+      } else if (decides.test(rule[i]) && !insideMappedBlock(i)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether IPv6 interval {@code i} lies wholly within {@code ::ffff:0:0/96}. */
+  private boolean insideMappedBlock(int i) {
+    // Starts are sign-flipped: compare them with flipped bounds as signed numbers.
+    long hi = Long.MIN_VALUE;
+    long first = 0x0000_FFFF_0000_0000L ^ Long.MIN_VALUE;
+    long afterLast = 0x0001_0000_0000_0000L ^ Long.MIN_VALUE;
+    boolean startsInside = startHi[i] == hi && startLo[i] >= first;
+    boolean endsInside = i + 1 < size && startHi[i + 1] == hi && startLo[i + 1] <= afterLast;
+    return startsInside && endsInside;
+  }
+
   /** Number of intervals, for tests. */
   int size() {
     return size;

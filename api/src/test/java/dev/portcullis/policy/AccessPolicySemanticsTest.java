@@ -365,4 +365,42 @@ class AccessPolicySemanticsTest {
     assertSame(p.decide("10.0.0.1"), p.decide("10.200.0.1"));
     assertSame(p.decideIpv4(0x0A000001), p.decideIpv6(0, 0x0000_FFFF_0A00_0002L));
   }
+  @Test
+  void allowsAnyFamilySaysWhetherSomeAddressOfItIsAllowed() {
+    AccessPolicy v6Only = AccessPolicy.parse("allow ::1\n");
+    assertFalse(v6Only.allowsAnyIpv4(), "IPv4 peers fall to the default, deny");
+    assertTrue(v6Only.allowsAnyIpv6());
+    AccessPolicy v4Only = AccessPolicy.parse("allow 10.0.0.0/8\n");
+    assertTrue(v4Only.allowsAnyIpv4());
+    assertFalse(v4Only.allowsAnyIpv6());
+    AccessPolicy blockList = AccessPolicy.parse("deny 10.0.0.0/8\n");
+    assertTrue(blockList.allowsAnyIpv4() && blockList.allowsAnyIpv6(), "the default allows");
+    AccessPolicy overridden = AccessPolicy.parse("allow 10.1.0.0/16\ndeny 10.1.0.0/16\nallow ::1\n");
+    assertFalse(overridden.allowsAnyIpv4(), "deny wins the tie");
+    AccessPolicy nested = AccessPolicy.parse("deny 10.0.0.0/8\nallow 10.1.2.3\nallow ::1\n");
+    assertTrue(nested.allowsAnyIpv4(), "the more specific allow wins");
+    AccessPolicy whole = AccessPolicy.parse("deny 0.0.0.0/1\ndeny 128.0.0.0/1\n");
+    assertFalse(whole.allowsAnyIpv4());
+    assertTrue(whole.allowsAnyIpv6());
+  }
+
+  @Test
+  void allowsAnyIpv6LeavesOutTheMappedBlockWhichIsDecidedAsIpv4() {
+    // allow ::/80, then deny each part of it beside ::ffff:0:0/96: only the mapped block is left.
+    List<Rule> rules = new ArrayList<>(List.of(allow("::/80"), allow("10.0.0.1")));
+    for (String d : List.of("::/81", "::8000:0:0/82", "::c000:0:0/83", "::e000:0:0/84", "::f000:0:0/85",
+        "::f800:0:0/86", "::fc00:0:0/87", "::fe00:0:0/88", "::ff00:0:0/89", "::ff80:0:0/90", "::ffc0:0:0/91",
+        "::ffe0:0:0/92", "::fff0:0:0/93", "::fff8:0:0/94", "::fffc:0:0/95", "::fffe:0:0/96")) {
+      rules.add(deny(d));
+    }
+    AccessPolicy mappedOnly = AccessPolicy.of(rules);
+    assertTrue(mappedOnly.decideIpv6(0, 0x0000_FFFF_0A00_0001L).isAllowed(), "10.0.0.1, mapped, decided as IPv4");
+    assertFalse(mappedOnly.allowsAnyIpv6(), "only the mapped block is left, and it is decided as IPv4");
+    rules.remove(deny("::fffe:0:0/96"));
+    assertTrue(AccessPolicy.of(rules).allowsAnyIpv6(), "::fffe:0:0/96 is native IPv6");
+    AccessPolicy around = AccessPolicy.of(allow("::/0"), deny("::/1"), deny("8000::/1"));
+    assertFalse(around.allowsAnyIpv6());
+    AccessPolicy justAfter = AccessPolicy.of(allow("::1:0:0:0/128"), allow("10.0.0.1"));
+    assertTrue(justAfter.allowsAnyIpv6(), "the first address after the mapped block");
+  }
 }

@@ -7,6 +7,7 @@ import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -16,10 +17,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A failing acceptor costs its connection, never a descriptor or the loop. */
 @Timeout(30)
 class AcceptorFailureTest {
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
+
   @Test
   void throwingAdmitClosesTheConnectionAndTheLoopGoesOn() throws Exception {
     AtomicInteger calls = new AtomicInteger();
@@ -68,6 +73,8 @@ class AcceptorFailureTest {
       listener.close();
     }
     assertEquals(null, stopped.get(), "a listener closed on request reports no failure");
+    assertTrue(log.lines("ERROR dev.portcullis.jna.ConnectionGate - Deciding on a connection to").size() >= 1, log.text());
+    assertTrue(log.lines("java.lang.IllegalStateException: policy bug").size() >= 1, "with its stack: " + log.text());
   }
 
   private static void connectOnce(Listener listener) throws IOException {

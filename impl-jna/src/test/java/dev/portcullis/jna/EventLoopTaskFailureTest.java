@@ -4,16 +4,21 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.spi.LogCapture;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A task or timer that throws, an {@code Error} included, does not end the loop's thread. */
 @Timeout(30)
 class EventLoopTaskFailureTest {
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
+
   @Test
   void tasksAndTimersThatThrowErrorsLeaveTheLoopRunning() throws Exception {
     EventLoop loop = EventLoop.open(new InetSocketAddress("127.0.0.1", 1));
@@ -41,5 +46,8 @@ class EventLoopTaskFailureTest {
       loop.close();
     }
     assertEquals("on request", stopped.get());
+    // The first failure is logged (at most one line a second), in the capture rather than the build's console.
+    assertTrue(log.lines("ERROR dev.portcullis.jna.EventLoop - Task on the event loop failed; the loop goes on").size() >= 1,
+        log.text());
   }
 }

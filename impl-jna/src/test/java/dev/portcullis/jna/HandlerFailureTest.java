@@ -17,7 +17,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
+import dev.portcullis.spi.LogCapture;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -30,6 +32,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HandlerFailureTest {
   private static final byte[] BOOM = "boom".getBytes(StandardCharsets.US_ASCII);
   private RunningServer server;
+
+  /** The failures' WARN lines and stacks go to the capture, not to the build's console. */
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
 
   @AfterEach
   void stop() {
@@ -157,5 +163,8 @@ class HandlerFailureTest {
     server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handle(blockingHandler(failure)).start();
     assertEchoes("before");
     boomIsClosedAndCountedAndOthersAreServed();
+    if (!name.contains("cannot be logged")) {
+      assertEquals(1, log.lines("WARN dev.portcullis.internal.Pipeline - Handler failed for 127.0.0.1").size(), log.text());
+    }
   }
 }

@@ -13,6 +13,7 @@ import dev.portcullis.Handler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
@@ -29,10 +30,15 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The whole server on real loopback sockets through the JNA transport. */
 @Timeout(60)
 class LoopbackServerTest {
+  /** What the servers log, kept for the tests that expect a line, and out of the build's console. */
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
+
   private final List<InetSocketAddress> peers = new CopyOnWriteArrayList<>();
   private final AtomicInteger handled = new AtomicInteger();
   private RunningServer server;
@@ -192,6 +198,8 @@ class LoopbackServerTest {
       assertEquals(-1, s.getInputStream().read(), "the handler fails and its connection is closed");
     }
     assertTrue(await(() -> server.stats().handlerFailures() == 1, Duration.ofSeconds(5)));
+    assertEquals(1, log.lines("WARN dev.portcullis.internal.Pipeline - Handler failed for 127.0.0.1").size(), log.text());
+    assertEquals(1, log.lines("A blocking Connection stream was used on the event loop thread").size(), log.text());
     // The loop is alive: it accepts the next connection and runs its handler. (Whether that handler
     // must wait, and so fails, depends on whether the bytes arrived first; either way it answers.)
     exchange("127.0.0.1", server.localAddress(), "x");
