@@ -214,7 +214,9 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     }
     finished = true;
     leaveStep();
-    timer.cancel();
+    if (timer != null) {
+      timer.cancel();
+    }
     pipeline.admission.evicted(socket, facts.replacedPeer(), System.nanoTime() - pendingEntry.since);
     channel.close();
   }
