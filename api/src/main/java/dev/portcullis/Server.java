@@ -569,9 +569,25 @@ public final class Server {
   }
 
   /**
-   * The most connections in their handshake at once; more are closed when accepted (counted in
-   * {@code stats().limited()}). With the handshake deadline this bounds what silent clients cost:
-   * each pending one holds a small buffer on the event loop and no thread. Default: no limit.
+   * The most connections in their handshake at once. With the handshake deadline this bounds what
+   * peers that start a handshake and stop can cost: each pending one holds no thread, only its
+   * state on the event loop (a TLS one, before its ClientHello is whole, no more than the bytes it
+   * sent, in a buffer of at most one record).
+   *
+   * <p>At the cap, a new connection takes the place of the oldest pending handshake if that one has
+   * been pending for a second or more (or half the {@link #handshakeTimeout}, if shorter): that one
+   * is closed, counted in {@code stats().limited()}, and, with {@link #penalties}, counted as a
+   * handshake timeout of its source. Otherwise the new connection is closed when accepted (counted in
+   * {@code stats().limited()}). So a burst of peers that stall in their handshake is pushed out by
+   * the clients that come next, rather than shutting everyone out until its deadline, while a flood
+   * of more than the cap a second refuses the newest and leaves handshakes that just began alone.
+   *
+   * <p>Default: {@link Limits#defaultMaxPendingHandshakes()}, from the heap: an eighth of {@link
+   * Runtime#maxMemory()} divided by {@value Limits#PENDING_HANDSHAKE_BYTES} bytes a pending
+   * handshake may hold, within {@value Limits#MIN_DEFAULT_PENDING_HANDSHAKES}..{@value
+   * Limits#MAX_DEFAULT_PENDING_HANDSHAKES} (1,024 with {@code -Xmx256m}). A server without
+   * handshake steps has no pending handshakes and is not affected. A {@code limit
+   * pending-handshakes} line of the policy sets it too; this setter wins over it.
    *
    * @param n at least 1
    * @return this builder

@@ -17,7 +17,8 @@ package dev.portcullis;
  * @param overloaded connections closed because the executor refused the handler
  * @param handled connections handed to the handler
  * @param handlerFailures handlers that ended with an exception
- * @param limited connections refused by a limit: total, per source, rate, or pending handshakes
+ * @param limited connections refused by a limit: total, per source, rate, or pending handshakes (a
+ *     newcomer refused at the cap, or the slowest pending handshake closed to make room for one)
  * @param rateLimited of {@code limited}, those the per-source rate limit refused (a part of {@code
  *     limited}, not an outcome of its own)
  * @param penalized connections refused because their source is serving a penalty (see {@link

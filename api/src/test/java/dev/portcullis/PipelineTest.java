@@ -354,4 +354,61 @@ class PipelineTest {
     assertTrue(server.awaitTermination(java.time.Duration.ZERO));
     verify(listener, org.mockito.Mockito.times(1)).close();
   }
+
+  // ---- the cap on pending handshakes
+
+  @Test
+  void aServerWithAHandshakeStepHasTheDefaultCapOnPendingHandshakesWhenNoneIsSet() throws Exception {
+    start(server().allow("10.0.0.0/8").handshake(Handshakes.expectLine("HELLO")).handle(recording));
+    int cap = dev.portcullis.policy.Limits.defaultMaxPendingHandshakes();
+    for (int i = 0; i <= cap; i++) {
+      connect("10.0." + (i >> 8 & 0xFF) + "." + (i & 0xFF));
+    }
+    ServerStats stats = server.stats();
+    assertEquals(cap, stats.pendingHandshakes(), "the default cap holds: " + stats);
+    // Refused or, if the first one had waited long enough, in the first one's place: one either way.
+    assertEquals(1, stats.limited(), stats.toString());
+    assertEquals(cap + 1, stats.accepted());
+  }
+
+  @Test
+  void aServerWithoutHandshakeStepsIsNotCappedByTheDefault() throws Exception {
+    start(server().allow("10.0.0.0/8").handleOnLoop(new LoopHandler() {
+      @Override
+      public void onData(LoopConnection connection, java.nio.ByteBuffer data) {}
+    }));
+    int n = dev.portcullis.policy.Limits.defaultMaxPendingHandshakes() + 1;
+    List<FakeChannel> open = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      open.add(connect("10.0." + (i >> 8 & 0xFF) + "." + (i & 0xFF)));
+    }
+    assertEquals(0, server.stats().limited());
+    assertEquals(n, server.stats().handled());
+    assertEquals(n, server.stats().openConnections());
+    assertTrue(open.stream().allMatch(FakeChannel::isOpen));
+  }
+
+  @Test
+  void atThePendingCapTheOldestStalledHandshakeGivesItsSlotToANewcomer() throws Exception {
+    // Half the handshake timeout (200 ms) is the age at which a pending handshake may be evicted.
+    start(server().allow("10.0.0.0/8").maxPendingHandshakes(2).handshakeTimeout(java.time.Duration.ofMillis(400))
+        .handshake(Handshakes.expectLine("HELLO")).handle(recording));
+    FakeChannel oldest = connect("10.0.0.1");
+    FakeChannel second = connect("10.0.0.2");
+    oldest.feed("HEL"); // part of its line, and then nothing
+    Thread.sleep(250);
+    FakeChannel newcomer = connect("10.0.0.3");
+    assertFalse(oldest.isOpen(), "the oldest pending handshake was closed to make room");
+    assertTrue(second.isOpen());
+    assertTrue(newcomer.isOpen());
+    assertEquals(2, server.stats().pendingHandshakes());
+    assertEquals(1, server.stats().limited());
+    newcomer.feedAndClose("HELLO\nhi");
+    second.feedAndClose("HELLO\nthere");
+    assertEquals(List.of("hi", "there"), received);
+    ServerStats stats = server.stats();
+    assertEquals(0, stats.pendingHandshakes());
+    assertEquals(stats.accepted(), stats.outcomes(), "every connection has exactly one outcome: " + stats);
+    assertEquals(0, stats.handshakeTimeouts());
+  }
 }

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Who gets in, in one place: the policy at accept and again after a step replaced the peer, the
  * limits (counted for the socket peer, or for the client a trusted proxy relays), the rule hits,
- * the pending-handshake count in both directions, and one refusal line per refusal through one
+ * the pending handshakes and their cap ({@link PendingHandshakes}), and one refusal line per refusal through one
  * throttle. The reject path at accept allocates nothing.
  */
 final class Admission {
@@ -33,7 +33,8 @@ final class Admission {
   /** Hits per decision slot of {@link #policy}, with that policy; replaced with it. */
   private volatile Hits hits;
   private final Limiter limiter;
-  private final int maxPendingHandshakes;
+  /** The connections in their handshake and their cap (never 0: a server always has one). */
+  final PendingHandshakes pending;
   private final Counters counters;
   private final RefusalLog refusals = new RefusalLog();
   /**
@@ -69,18 +70,22 @@ final class Admission {
   /** Unix peers are counted per gid rather than per uid. */
   private final boolean localByGroup;
 
-  Admission(AccessPolicy policy, Limits limits, List<Handshake> chain, Counters counters) {
-    this(policy, limits, chain, counters, null, false);
-  }
+  /**
+   * The slowest pending handshake gives its slot to a newcomer once it has been pending this long
+   * (or half the handshake timeout, if that is shorter): a client that means it finishes a
+   * handshake in a few round trips, well within a second.
+   */
+  static final long EVICT_AFTER_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
 
-  Admission(AccessPolicy policy, Limits limits, List<Handshake> chain, Counters counters, PenaltyBox penalties,
-      boolean localByGroup) {
+  Admission(AccessPolicy policy, Limits limits, List<Handshake> chain, long handshakeTimeoutNanos, Counters counters,
+      PenaltyBox penalties, boolean localByGroup) {
     this.penalties = penalties;
     this.localByGroup = localByGroup;
     this.policy = policy;
     this.hits = new Hits(policy);
     this.limiter = limits.countsConnections() ? new Limiter(limits) : null;
-    this.maxPendingHandshakes = limits.maxPendingHandshakes();
+    this.pending = new PendingHandshakes(limits.effectiveMaxPendingHandshakes(), Math.min(EVICT_AFTER_NANOS, handshakeTimeoutNanos / 2),
+        counters.pendingHandshakes);
     this.counters = counters;
     this.relays = relays(chain);
   }
@@ -275,24 +280,38 @@ final class Admission {
 
   // ---- the handshake ----
 
-  /** A connection is about to start its handshake: true if it may, false (counted, logged) if over the cap. */
-  boolean beginHandshake(Channel socket) {
-    // Several loops begin handshakes at once: take the slot with a compare-and-set, so the cap
-    // holds exactly rather than each loop passing the same check.
-    java.util.concurrent.atomic.AtomicInteger pending = counters.pendingHandshakes;
-    for (int now = pending.get(); ; now = pending.get()) {
-      if (maxPendingHandshakes > 0 && now >= maxPendingHandshakes) {
-        long n = counters.limited.incrementAndGet();
-        String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, null));
-        if (more != null) {
-          refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far{})",
-              RefusalLog.describe(socket, null), maxPendingHandshakes, n, more);
-        }
-        return false;
-      }
-      if (pending.compareAndSet(now, now + 1)) {
-        return true;
-      }
+  /**
+   * A connection is about to start its handshake: true if it may (maybe in the slot of the oldest
+   * pending one, which is then closed), false (counted, logged) if the cap is reached and every
+   * pending handshake is younger than the eviction age.
+   */
+  boolean beginHandshake(Channel socket, PendingHandshakes.Entry entry) {
+    if (pending.enter(entry) != PendingHandshakes.Outcome.REFUSED) {
+      return true;
+    }
+    long n = counters.limited.incrementAndGet();
+    String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, null));
+    if (more != null) {
+      refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far{})",
+          RefusalLog.describe(socket, null), pending.cap(), n, more);
+    }
+    return false;
+  }
+
+  /**
+   * A pending handshake gave its slot to a newcomer (its outcome, counted once, by the loop of the
+   * connection): refused by the pending-handshakes limit, and an offence of a handshake too slow.
+   */
+  void evicted(Channel socket, InetSocketAddress replaced, long pendingNanos) {
+    if (penalties != null) {
+      offence(socket, replaced, dev.portcullis.policy.Penalties.Offence.HANDSHAKE_TIMEOUT);
+    }
+    long n = counters.limited.incrementAndGet();
+    String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, replaced));
+    if (more != null) {
+      refused.info("Closed {}: the slowest of {} pending handshakes ({} ms in its handshake) made room for a new"
+          + " connection ({} refused by limits so far{})", RefusalLog.describe(socket, replaced), pending.cap(),
+          java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(pendingNanos), n, more);
     }
   }
 
@@ -304,8 +323,11 @@ final class Admission {
    * @param socket the accepted channel, as the transport knows it (not a codec on top)
    * @param replaced the peer a step put in place of the socket's, or null
    */
-  boolean admitAfterHandshake(Channel socket, InetSocketAddress replaced) {
-    counters.pendingHandshakes.decrementAndGet();
+  boolean admitAfterHandshake(Channel socket, InetSocketAddress replaced, PendingHandshakes.Entry entry) {
+    if (!pending.leave(entry)) {
+      evicted(socket, replaced, System.nanoTime() - entry.since);
+      return false;
+    }
     if (replaced != null) {
       Decision d = policy.decide(replaced.getAddress());
       count(d);
@@ -350,8 +372,12 @@ final class Admission {
   }
 
   /** The chain failed or timed out: counted, and one INFO line a second per kind naming the peer and why. */
-  void handshakeRefused(Channel socket, InetSocketAddress replaced, String step, String why, boolean timedOut) {
-    counters.pendingHandshakes.decrementAndGet();
+  void handshakeRefused(Channel socket, InetSocketAddress replaced, PendingHandshakes.Entry entry, String step,
+      String why, boolean timedOut) {
+    if (!pending.leave(entry)) {
+      evicted(socket, replaced, System.nanoTime() - entry.since);
+      return;
+    }
     if (penalties != null) {
       offence(socket, replaced, timedOut ? dev.portcullis.policy.Penalties.Offence.HANDSHAKE_TIMEOUT
           : dev.portcullis.policy.Penalties.Offence.HANDSHAKE_FAILED);

@@ -31,6 +31,8 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   private UnaryOperator<Channel> codec;
   private final Runnable advance = this::advance;
   private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>(2);
+  /** This run's place among the pending handshakes: its start, and how to close it if evicted. */
+  final PendingHandshakes.Entry pendingEntry;
   private long deadline;
   private Channel.Cancellable timer;
   private int stepIndex;
@@ -49,10 +51,11 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     this.pipeline = pipeline;
     this.socket = channel;
     this.channel = channel;
+    this.pendingEntry = new PendingHandshakes.Entry(System.nanoTime(), this::evict);
   }
 
   void start() {
-    deadline = System.nanoTime() + pipeline.handshakeTimeoutNanos;
+    deadline = pendingEntry.since + pipeline.handshakeTimeoutNanos;
     timer = channel.schedule(this::timedOut, pipeline.handshakeTimeoutNanos, TimeUnit.NANOSECONDS);
     advance();
   }
@@ -179,7 +182,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     finished = true;
     leaveStep();
     timer.cancel();
-    if (!pipeline.admission.admitAfterHandshake(socket, facts.replacedPeer())) {
+    if (!pipeline.admission.admitAfterHandshake(socket, facts.replacedPeer(), pendingEntry)) {
       channel.close();
       return;
     }
@@ -196,7 +199,25 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     }
     finished = true;
     leaveStep();
-    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), stepName(), null, true);
+    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), pendingEntry, stepName(), null, true);
+    channel.close();
+  }
+
+  /** A newcomer took this run's slot ({@link PendingHandshakes}); any thread may ask, the loop closes. */
+  private void evict() {
+    socket.execute(this::evicted);
+  }
+
+  private void evicted() {
+    if (finished) {
+      return; // it ended meanwhile, and found itself evicted
+    }
+    finished = true;
+    leaveStep();
+    if (timer != null) {
+      timer.cancel();
+    }
+    pipeline.admission.evicted(socket, facts.replacedPeer(), System.nanoTime() - pendingEntry.since);
     channel.close();
   }
 
@@ -213,7 +234,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
       // A step that throws something other than HandshakeException has a bug: show the stack.
       log.warn("Handshake step '{}' with {} threw", stepName(), channel.remoteAddress(), t);
     }
-    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), stepName(), why, false);
+    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), pendingEntry, stepName(), why, false);
     channel.close();
   }
 

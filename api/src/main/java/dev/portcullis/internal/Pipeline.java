@@ -44,7 +44,8 @@ final class Pipeline implements Acceptor {
   private final java.util.Map<Channel, Long> acceptedAt = new java.util.concurrent.ConcurrentHashMap<>();
 
   Pipeline(ServerConfig config, Executor executor, Counters counters) {
-    this.admission = new Admission(config.policy(), config.limits(), config.handshakes(), counters,
+    this.admission = new Admission(config.policy(), config.limits(), config.handshakes(),
+        config.handshakeTimeout().toNanos(), counters,
         config.penalties().map(PenaltyBox::new).orElse(null), config.localSourceByGroup());
     this.handshakes = config.handshakes();
     this.inStep = new java.util.concurrent.atomic.AtomicIntegerArray(Math.max(1, handshakes.size()));
@@ -148,10 +149,13 @@ final class Pipeline implements Acceptor {
     }
     if (handshakes.isEmpty()) {
       dispatch(channel, new PeerFacts(channel, identity, attributes), null);
-    } else if (admission.beginHandshake(channel)) {
-      new HandshakeRun(this, channel, new PeerFacts(channel, identity, attributes)).start();
     } else {
-      channel.close();
+      HandshakeRun run = new HandshakeRun(this, channel, new PeerFacts(channel, identity, attributes));
+      if (admission.beginHandshake(channel, run.pendingEntry)) {
+        run.start();
+      } else {
+        channel.close();
+      }
     }
   }
 

@@ -12,7 +12,8 @@ import java.util.Objects;
  * limit pending-handshakes 500    # connections in their handshake at once
  * </pre>
  *
- * 0 means no limit. The same value is what {@code Server.maxConnections(...)} and its kin set on
+ * 0 means no limit, except for pending handshakes: there 0 means the default, {@link
+ * #defaultMaxPendingHandshakes()}, which every server with a handshake step has. The same value is what {@code Server.maxConnections(...)} and its kin set on
  * a builder: a server merges its builder's limits over its policy's once, at start ({@link
  * #over}), so a limit set on the builder wins. They are read when the server starts; a policy
  * swapped in later keeps its rules' effect but not its limits.
@@ -25,14 +26,69 @@ import java.util.Objects;
  * @param maxPerSource open connections per source, or 0
  * @param ratePerSecond new connections a second per source, or 0
  * @param burst the rate limit's bucket, or 0 when there is no rate limit
- * @param maxPendingHandshakes connections in their handshake at once, or 0
+ * @param maxPendingHandshakes connections in their handshake at once, or 0 for {@link
+ *     #defaultMaxPendingHandshakes()}
  * @param sourceIpv4Bits how much of an IPv4 address is one source, 1..32, or 0 for the default 32
  * @param sourceIpv6Bits how much of an IPv6 address is one source, 1..128, or 0 for the default 64
  */
 public record Limits(int maxConnections, int maxPerSource, double ratePerSecond, int burst, int maxPendingHandshakes,
     int sourceIpv4Bits, int sourceIpv6Bits) {
-  /** No limits at all. */
+  /** No limits set: none on connections, and the default cap on pending handshakes. */
   public static final Limits NONE = new Limits(0, 0, 0, 0, 0);
+
+  /**
+   * The most heap one pending handshake is counted as holding when the default cap is chosen: a
+   * TLS handshake past its ClientHello (the engine and its handshake state, a record of input, the
+   * server's flight until it is sent). A peer that sent only part of a ClientHello holds far less:
+   * its bytes so far, in a buffer no larger than one record (16 KiB), and no engine.
+   */
+  public static final int PENDING_HANDSHAKE_BYTES = 32 * 1024;
+
+  /** The share of the heap the default cap gives pending handshakes: one eighth. */
+  public static final int PENDING_HANDSHAKES_HEAP_DIVISOR = 8;
+
+  /** The least the default cap on pending handshakes is, however small the heap. */
+  public static final int MIN_DEFAULT_PENDING_HANDSHAKES = 64;
+
+  /** The most the default cap on pending handshakes is, however large the heap. */
+  public static final int MAX_DEFAULT_PENDING_HANDSHAKES = 16_384;
+
+  /**
+   * The cap on connections in their handshake that a server has when none is set: an eighth of
+   * the heap ({@link Runtime#maxMemory()}) divided by what a pending handshake may hold ({@value
+   * #PENDING_HANDSHAKE_BYTES} bytes), kept within {@value #MIN_DEFAULT_PENDING_HANDSHAKES}..{@value
+   * #MAX_DEFAULT_PENDING_HANDSHAKES}. With {@code -Xmx256m} that is 1,024; with 1 GiB, 4,096; from
+   * 4 GiB up, 16,384. So however many peers start a handshake and stop, they cannot take more than
+   * an eighth of the heap, and at the cap the slowest of them gives its place to a newcomer.
+   *
+   * @return the default cap for this JVM's heap
+   */
+  public static int defaultMaxPendingHandshakes() {
+    return defaultMaxPendingHandshakes(Runtime.getRuntime().maxMemory());
+  }
+
+  /**
+   * The default cap on pending handshakes for a heap of {@code maxHeapBytes}; see {@link
+   * #defaultMaxPendingHandshakes()}.
+   *
+   * @param maxHeapBytes the heap's size, as {@link Runtime#maxMemory()} reports it ({@link
+   *     Long#MAX_VALUE} when the JVM has no limit)
+   * @return the cap
+   */
+  public static int defaultMaxPendingHandshakes(long maxHeapBytes) {
+    long n = Math.max(0, maxHeapBytes) / PENDING_HANDSHAKES_HEAP_DIVISOR / PENDING_HANDSHAKE_BYTES;
+    return (int) Math.max(MIN_DEFAULT_PENDING_HANDSHAKES, Math.min(MAX_DEFAULT_PENDING_HANDSHAKES, n));
+  }
+
+  /**
+   * The cap on pending handshakes in force: {@link #maxPendingHandshakes}, or the default when it
+   * is 0.
+   *
+   * @return at least 1
+   */
+  public int effectiveMaxPendingHandshakes() {
+    return maxPendingHandshakes > 0 ? maxPendingHandshakes : defaultMaxPendingHandshakes();
+  }
 
   /**
    * Checks the values.
@@ -41,7 +97,7 @@ public record Limits(int maxConnections, int maxPerSource, double ratePerSecond,
    * @param maxPerSource 0 or more
    * @param ratePerSecond 0 or a positive rate
    * @param burst 0 without a rate, at least 1 with one
-   * @param maxPendingHandshakes 0 or more
+   * @param maxPendingHandshakes 0 (the default) or more
    * @param sourceIpv4Bits 0 (the default) or 1..32
    * @param sourceIpv6Bits 0 (the default) or 1..128
    * @throws IllegalArgumentException for a negative value, a rate without a burst, or a source

@@ -50,7 +50,10 @@ public final class Penalties {
   public enum Offence {
     /** A handshake step refused the peer (a wrong shared-secret answer, a bad PROXY header, a TLS failure). */
     HANDSHAKE_FAILED,
-    /** The handshake did not finish before its deadline. */
+    /**
+     * The handshake did not finish before its deadline, or, at the cap on pending handshakes, was
+     * the slowest and was closed to make room for a newcomer.
+     */
     HANDSHAKE_TIMEOUT,
     /** The per-source rate limit refused a connection. */
     RATE_LIMITED

@@ -31,7 +31,9 @@ public final class Launcher {
       "           with [--allow-uid N]... [--allow-user NAME]... [--allow-gid N]... [--allow-group NAME]...",
       "           (and --deny-uid, --deny-user, --deny-gid, --deny-group)",
       "           [--max-connections N] [--max-per-source N] [--rate-per-source RATE[:BURST]]",
-      "           [--max-pending-handshakes N] [--idle-timeout SECONDS] [--kernel-filter] [--grace SECONDS]",
+      "           [--max-pending-handshakes N (default " + dev.portcullis.policy.Limits.defaultMaxPendingHandshakes()
+          + ": an eighth of the heap at 32 KiB a handshake)]",
+      "           [--idle-timeout SECONDS] [--kernel-filter] [--grace SECONDS]",
       "           [--watch (reload --policy FILE) [--shadow SECONDS (decide beside the live one, then promote)]]",
       "           [--policy-max-bytes N] (the largest --policy FILE read; default 16777216)",
       "           [--loops N] (event loops; default: one per processor)",

@@ -247,6 +247,13 @@ class LauncherTest {
   }
 
   @Test
+  void echoHelpShowsTheDefaultCapOnPendingHandshakesOfThisHeap() {
+    assertEquals(0, run("", "echo", "--help"));
+    assertTrue(out().contains("[--max-pending-handshakes N (default "
+        + dev.portcullis.policy.Limits.defaultMaxPendingHandshakes() + ": an eighth of the heap"), out());
+  }
+
+  @Test
   void theReadyLineWritesAddressesAsPeopleDo() throws Exception {
     assertEquals("[::]:7000", Service.describe(new java.net.InetSocketAddress(java.net.InetAddress.getByName("::"), 7000)));
     assertEquals("[2001:db8::1]:443",

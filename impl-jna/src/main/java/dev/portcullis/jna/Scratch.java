@@ -7,7 +7,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 /**
  * Native buffers that stand between Java arrays and {@code read}/{@code send}, pooled so that
  * steady-state I/O allocates nothing. Any thread may borrow one; a pool slot is taken with one
- * atomic swap, and a buffer that finds no free slot on return is left to the garbage collector.
+ * atomic swap, and a buffer that finds no free slot on return is freed at once: native memory is
+ * never left for JNA's cleaner thread, which a heap under pressure may starve.
  */
 final class Scratch {
   static final int SIZE = 64 * 1024;
@@ -46,5 +47,6 @@ final class Scratch {
         return;
       }
     }
+    s.memory.close();
   }
 }

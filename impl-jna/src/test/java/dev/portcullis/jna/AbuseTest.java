@@ -36,6 +36,7 @@ class AbuseTest {
     assumeTrue(room >= 2L * silentCount, "needs " + 2 * silentCount + " descriptors, the limit leaves " + room);
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
         .handshakeTimeout(Duration.ofSeconds(60)).handshake(Handshakes.expectLine("HELLO"))
+        .maxPendingHandshakes(silentCount + 1) // the default is smaller on a small heap
         .handle(conn -> conn.output().write("welcome\n".getBytes(StandardCharsets.US_ASCII))).start()) {
       int threadsBefore = ManagementFactory.getThreadMXBean().getThreadCount();
       List<Socket> silent = new ArrayList<>();

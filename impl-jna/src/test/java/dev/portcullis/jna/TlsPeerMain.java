@@ -28,6 +28,10 @@ import javax.net.ssl.TrustManagerFactory;
  *   <li>{@code keyupdate-flood PORT CA RECORDS}: a TLS 1.3 client whose key usage limit is one
  *       byte, so the JDK sends a KeyUpdate that requests the peer's after every record; it writes
  *       RECORDS records of 16 bytes and never reads; prints {@code connected}, then {@code sent}.
+ *   <li>{@code echo-server CERT KEY}: a TLS echo server on 127.0.0.1 with the default settings
+ *       (the default cap on pending handshakes, so the heap given with {@code -Xmx} decides it);
+ *       prints {@code port N cap N}; then, for every {@code stats} line on its input, one line
+ *       {@code pending P open O accepted A outcomes C handled H limited L fds F}.
  * </ul>
  */
 public final class TlsPeerMain {
@@ -42,6 +46,7 @@ public final class TlsPeerMain {
   public static void main(String[] args) throws Exception {
     switch (args[0]) {
       case "server" -> server(Path.of(args[1]), Path.of(args[2]));
+      case "echo-server" -> echoServer(Path.of(args[1]), Path.of(args[2]));
       case "keyupdate-flood" -> flood(Integer.parseInt(args[1]), Path.of(args[2]), Integer.parseInt(args[3]));
       default -> throw new IllegalArgumentException("unknown mode " + args[0]);
     }
@@ -92,6 +97,24 @@ public final class TlsPeerMain {
       System.out.println("sent");
       System.out.flush();
       System.in.transferTo(OutputStream.nullOutputStream());
+    }
+  }
+
+  private static void echoServer(Path cert, Path key) throws Exception {
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8")
+        .handshake(Handshakes.tls(cert, key)).handle(conn -> conn.input().transferTo(conn.output())).start()) {
+      System.out.println("port " + server.port() + " cap " + dev.portcullis.policy.Limits.defaultMaxPendingHandshakes());
+      System.out.flush();
+      BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
+      for (String line; (line = commands.readLine()) != null; ) {
+        if (line.equals("stats")) {
+          dev.portcullis.ServerStats s = server.stats();
+          System.out.println("pending " + s.pendingHandshakes() + " open " + s.openConnections() + " accepted "
+              + s.accepted() + " outcomes " + s.outcomes() + " handled " + s.handled() + " limited " + s.limited()
+              + " fds " + Clients.openDescriptors());
+          System.out.flush();
+        }
+      }
     }
   }
 }

@@ -29,32 +29,41 @@ final class TlsStep implements HandshakeStep {
   private static final byte ALERT_CERTIFICATE_UNKNOWN = 46;
   private static final byte ALERT_ACCESS_DENIED = 49;
 
+  /** The most a TLS plaintext record holds (RFC 8446 5.1): the bound of the first record. */
+  static final int MAX_PLAINTEXT_RECORD = 1 << 14;
+  private static final int RECORD_HEADER = 5;
+  /** What the first record's buffer starts at: most ClientHellos fit, and a silent peer costs little. */
+  private static final int FIRST_RECORD_START = 256;
+
   private final Tls config;
+  // Until the first record (the ClientHello) is complete, a connection holds only its bytes, in a
+  // buffer that grows with what arrived: no engine and no packet-sized buffers, so that thousands of
+  // peers that send part of a ClientHello and stop cost little (the pending-handshake cap bounds
+  // how many there are).
+  private ByteBuffer firstRecord;
   private SSLEngine engine;
+  /** Ciphertext for the engine, in write mode; grows up to the engine's packet size. */
   private ByteBuffer netIn;
+  /** Plaintext the engine produced; empty during the handshake (the engine needs no room for it then). */
   private ByteBuffer plain;
-  private ByteBuffer netOut;
   private boolean sawFirstByte;
-  private boolean helloParsed;
   private String helloServerName; // as the ClientHello asked, when the engine ignored it
 
   TlsStep(Tls config) {
     this.config = config;
   }
 
-  @Override
-  public Progress begin(HandshakeContext context) throws HandshakeException {
-    engine = config.newEngine(context.peer());
-    SSLSession s = engine.getSession();
-    netIn = ByteBuffer.allocate(s.getPacketBufferSize());
-    netOut = ByteBuffer.allocate(s.getPacketBufferSize());
-    plain = ByteBuffer.allocate(s.getApplicationBufferSize());
-    try {
-      engine.beginHandshake();
-    } catch (SSLException e) {
-      throw new HandshakeException("TLS: " + e.getMessage(), e);
-    }
-    return Progress.NEED_MORE;
+  /**
+   * What this step holds on the heap beyond its own fields, in buffer bytes: for tests that check
+   * a pending handshake stays small, and whether an engine exists.
+   */
+  long bufferedCapacity() {
+    return (firstRecord == null ? 0 : firstRecord.capacity()) + (netIn == null ? 0 : netIn.capacity())
+        + (plain == null ? 0 : plain.capacity());
+  }
+
+  boolean hasEngine() {
+    return engine != null;
   }
 
   @Override
@@ -68,15 +77,24 @@ final class TlsStep implements HandshakeStep {
             first >= 0x20 && first < 0x7f ? " ('" + (char) first + "')" : ""));
       }
     }
-    take(input);
-    if (!helloParsed) {
-      helloParsed = clientHelloServerName();
+    if (engine == null) {
+      if (!bufferFirstRecord(input)) {
+        return Progress.NEED_MORE;
+      }
+      startEngine(context);
     }
+    take(input);
+    ByteBuffer netOut = null;
     try {
       while (true) {
         switch (engine.getHandshakeStatus()) {
           case NEED_TASK -> runTasks();
           case NEED_WRAP -> {
+            // Made for this call only: what the engine wrote is copied by context.write, and a
+            // pending handshake keeps no output buffer while it waits for the client.
+            if (netOut == null) {
+              netOut = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+            }
             netOut.clear();
             SSLEngineResult r = engine.wrap(EMPTY, netOut);
             netOut.flip();
@@ -162,12 +180,10 @@ final class TlsStep implements HandshakeStep {
     }
     // Everything still buffered is ciphertext for the channel: the client may send data right
     // behind its Finished message.
-    while (input.hasRemaining()) {
-      if (!netIn.hasRemaining()) {
-        netIn = grow(netIn, netIn.capacity() + input.remaining());
-      }
-      take(input);
+    if (netIn.remaining() < input.remaining()) {
+      netIn = grow(netIn, netIn.position() + input.remaining());
     }
+    netIn.put(input);
     ByteBuffer ciphertext = netIn;
     ByteBuffer plaintext = plain.flip();
     SSLEngine e = engine;
@@ -176,27 +192,73 @@ final class TlsStep implements HandshakeStep {
   }
 
   /**
-   * Reads the host name of the server_name extension from the ClientHello, if the first record
-   * holds it whole; false while that record is still incomplete. Only letters, digits, '-', '_'
-   * and '.' are taken (lower-cased); anything else counts as no name.
+   * Moves the first record's bytes from {@code input} into {@link #firstRecord}, which grows with
+   * what arrived (doubling, from {@value #FIRST_RECORD_START} bytes) and never past the record's
+   * end: true once the record is whole. Bytes behind it stay in {@code input}.
    */
-  private boolean clientHelloServerName() {
+  private boolean bufferFirstRecord(ByteBuffer input) throws HandshakeException {
+    if (firstRecord == null) {
+      firstRecord = ByteBuffer.allocate(FIRST_RECORD_START);
+    }
+    int end;
+    while ((end = firstRecordEnd()) < 0 || firstRecord.position() < end) {
+      if (!input.hasRemaining()) {
+        return false;
+      }
+      int want = (end < 0 ? RECORD_HEADER : end) - firstRecord.position();
+      int n = Math.min(want, input.remaining());
+      if (firstRecord.remaining() < n) {
+        firstRecord = grow(firstRecord, firstRecord.position() + n, end);
+      }
+      firstRecord.put(input.slice(input.position(), n));
+      input.position(input.position() + n);
+    }
+    return true;
+  }
+
+  /** Where the first record ends, once its header is here; -1 before. */
+  private int firstRecordEnd() throws HandshakeException {
+    if (firstRecord.position() < RECORD_HEADER) {
+      return -1;
+    }
+    int length = firstRecord.getShort(3) & 0xFFFF;
+    if (length > MAX_PLAINTEXT_RECORD) {
+      throw new HandshakeException("TLS: the first record claims " + length + " bytes; a TLS record holds at most "
+          + MAX_PLAINTEXT_RECORD);
+    }
+    return RECORD_HEADER + length;
+  }
+
+  /** The first record is whole: now the engine, with the record as its first input. */
+  private void startEngine(HandshakeContext context) throws HandshakeException {
+    netIn = firstRecord;
+    firstRecord = null;
+    clientHelloServerName();
+    engine = config.newEngine(context.peer());
+    plain = ByteBuffer.allocate(0);
+    try {
+      engine.beginHandshake();
+    } catch (SSLException e) {
+      throw new HandshakeException("TLS: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Reads the host name of the server_name extension from the ClientHello in the first record,
+   * which is whole. Only letters, digits, '-', '_' and '.' are taken (lower-cased); anything else
+   * counts as no name.
+   */
+  private void clientHelloServerName() {
     ByteBuffer b = netIn.duplicate().flip(); // netIn is in write mode: its bytes are 0..position
-    if (b.remaining() < 5) {
-      return false;
-    }
-    int end = 5 + (b.getShort(3) & 0xFFFF);
-    if (b.remaining() < end) {
-      return b.remaining() >= netIn.capacity(); // a record larger than the buffer: give up
-    }
+    int end = RECORD_HEADER + (b.getShort(3) & 0xFFFF);
     try {
       b.limit(end).position(5);
       if (b.get() != 1) { // ClientHello
-        return true;
+        return;
       }
       int length = ((b.get() & 0xFF) << 16) | (b.getShort() & 0xFFFF);
       if (length > b.remaining()) {
-        return true; // continued in the next record: no name, as far as this step can tell
+        return; // continued in the next record: no name, as far as this step can tell
       }
       b.limit(b.position() + length);
       b.position(b.position() + 2 + 32); // version, random
@@ -220,33 +282,40 @@ final class TlsStep implements HandshakeStep {
             b.get(name);
             for (byte c : name) {
               if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')) {
-                return true;
+                return;
               }
             }
             helloServerName = new String(name, java.nio.charset.StandardCharsets.US_ASCII).toLowerCase(java.util.Locale.ROOT);
-            return true;
+            return;
           }
           skip(b, nameLength);
         }
-        return true;
+        return;
       }
     } catch (RuntimeException malformed) {
       // the engine will say what is wrong with it
     }
-    return true;
+    return;
   }
 
   private static void skip(ByteBuffer b, int n) {
     b.position(b.position() + n);
   }
 
-  /** Moves as much input as fits into the engine's input buffer. */
+  /**
+   * Moves as much input as fits into the engine's input buffer, which grows as needed up to the
+   * engine's packet size (one whole record).
+   */
   private void take(ByteBuffer input) throws HandshakeException {
     if (!input.hasRemaining()) {
       return;
     }
     if (!netIn.hasRemaining()) {
-      throw new HandshakeException("TLS: a handshake record longer than " + netIn.capacity() + " bytes");
+      int packet = engine.getSession().getPacketBufferSize();
+      if (netIn.capacity() >= packet) {
+        throw new HandshakeException("TLS: a handshake record longer than " + netIn.capacity() + " bytes");
+      }
+      netIn = grow(netIn, netIn.position() + input.remaining(), packet);
     }
     int n = Math.min(input.remaining(), netIn.remaining());
     ByteBuffer slice = input.slice(input.position(), n);
@@ -282,9 +351,12 @@ final class TlsStep implements HandshakeStep {
    * as the engine made it.
    */
   private void sendAlert(HandshakeContext context, boolean accessDenied) {
+    if (engine == null) {
+      return; // nothing was said yet, so there is nothing to answer with
+    }
     try {
+      ByteBuffer netOut = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
       engine.closeOutbound();
-      netOut.clear();
       engine.wrap(EMPTY, netOut);
       netOut.flip();
       if (accessDenied && isPlaintextFatalAlert(netOut, ALERT_CERTIFICATE_UNKNOWN)) {
@@ -306,7 +378,15 @@ final class TlsStep implements HandshakeStep {
   }
 
   static ByteBuffer grow(ByteBuffer b, int atLeast) {
-    ByteBuffer bigger = ByteBuffer.allocate(Math.max(atLeast, b.capacity() * 2));
+    return grow(b, atLeast, Integer.MAX_VALUE);
+  }
+
+  /**
+   * A bigger buffer with {@code b}'s bytes (b in write mode): twice its capacity or {@code atLeast},
+   * whichever is more, but no more than {@code atMost}.
+   */
+  static ByteBuffer grow(ByteBuffer b, int atLeast, int atMost) {
+    ByteBuffer bigger = ByteBuffer.allocate(Math.min(atMost, Math.max(atLeast, b.capacity() * 2)));
     b.flip();
     bigger.put(b);
     return bigger;
