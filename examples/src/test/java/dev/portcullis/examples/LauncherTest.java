@@ -154,10 +154,10 @@ class LauncherTest {
   void unreadablePolicyFileIsNamedWithTheReason(@TempDir Path dir) {
     String missing = dir.resolve("missing.policy").toString();
     assertEquals(2, run("", "check", "--policy", missing, "10.0.0.1"));
-    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+    assertTrue(err().contains("portcullis check: " + missing + ": no such file"), err());
     err.reset();
     assertEquals(2, run("", "echo", "--port", "0", "--policy", missing));
-    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+    assertTrue(err().contains("portcullis echo: " + missing + ": no such file"), err());
   }
 
   @Test
@@ -176,7 +176,7 @@ class LauncherTest {
     err.reset();
     String missing = dir.resolve("missing.crt").toString();
     assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", missing, "--tls-key", missing));
-    assertTrue(err().contains("no such file: " + missing), err());
+    assertTrue(err().contains(missing + ": no such file"), err());
     err.reset();
     Path notPem = Files.writeString(dir.resolve("server.crt"), "hello\n");
     assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", notPem.toString(), "--tls-key",
