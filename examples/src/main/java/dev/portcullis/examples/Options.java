@@ -4,13 +4,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A small command-line parser for the launcher: {@code --name value} options (repeatable), {@code
- * --flag} switches, and positional arguments. Anything unknown is a {@link UsageException}.
+ * --flag} switches, and positional arguments. The command's list of {@link Option}s is the whole
+ * truth: anything else on the command line is a {@link UsageException}, and asking for an option
+ * the list does not hold is a bug ({@link IllegalStateException}), so every option a command reads
+ * is one its {@code --help} lists.
  */
 public final class Options {
+  private final Map<String, Option> accepted = new LinkedHashMap<>();
   private final Map<String, List<String>> values = new LinkedHashMap<>();
   private final List<String> positional = new ArrayList<>();
 
@@ -19,22 +22,28 @@ public final class Options {
   /**
    * Parses {@code args}.
    *
-   * @param valued the options that take a value, such as {@code --port}
-   * @param flags the options that take none, such as {@code --allow-all}
    * @param args the command-line arguments, without the command name
+   * @param accepted every option the command accepts, such as its {@link Command#options()}
    * @return the parsed options
    * @throws UsageException for an unknown option or a missing value
    */
-  public static Options parse(String[] args, Set<String> valued, Set<String> flags) {
+  public static Options parse(String[] args, List<Option> accepted) {
     Options o = new Options();
+    for (Option option : accepted) {
+      o.accepted.put(option.name(), option);
+    }
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
-      if (valued.contains(a)) {
+      Option option = o.accepted.get(a);
+      if (option != null && option.optionalArg()) {
+        boolean given = i + 1 < args.length && !args[i + 1].startsWith("-");
+        o.values.computeIfAbsent(a, k -> new ArrayList<>()).add(given ? args[++i] : "");
+      } else if (option != null && option.takesValue()) {
         if (i + 1 >= args.length) {
-          throw new UsageException("option " + a + " needs a value");
+          throw new UsageException("option " + option.form() + " needs a value");
         }
         o.values.computeIfAbsent(a, k -> new ArrayList<>()).add(args[++i]);
-      } else if (flags.contains(a)) {
+      } else if (option != null) {
         o.values.computeIfAbsent(a, k -> new ArrayList<>()).add("");
       } else if (a.startsWith("-") && a.length() > 1 && !Character.isDigit(a.charAt(1)) && a.charAt(1) != ':') {
         throw new UsageException("unknown option '" + a + "'");
@@ -46,13 +55,30 @@ public final class Options {
   }
 
   /**
+   * Whether the command accepts an option, for code shared by commands that accept different ones.
+   *
+   * @param name the option, such as {@code --allow-uid}
+   * @return {@code true} if it is in the command's list
+   */
+  public boolean accepts(String name) {
+    return accepted.containsKey(name);
+  }
+
+  private List<String> values(String name) {
+    if (!accepted.containsKey(name)) {
+      throw new IllegalStateException("the command reads " + name + " but does not list it among its options");
+    }
+    return values.getOrDefault(name, List.of());
+  }
+
+  /**
    * Every value given for a repeatable option, in order.
    *
    * @param name the option, such as {@code --allow}
    * @return its values, empty if it was not given
    */
   public List<String> all(String name) {
-    return values.getOrDefault(name, List.of());
+    return values(name);
   }
 
   /**
@@ -76,7 +102,7 @@ public final class Options {
    * @return {@code true} if it was given
    */
   public boolean has(String name) {
-    return values.containsKey(name);
+    return !values(name).isEmpty();
   }
 
   /**
@@ -108,6 +134,27 @@ public final class Options {
         throw new UsageException(name + " " + v + " is out of range " + min + ".." + max);
       }
       throw new UsageException(name + " '" + v + "' is not a whole number");
+    }
+  }
+
+  /**
+   * An option whose value is an IP address literal, such as {@code --from 127.0.0.2}; no name is
+   * resolved.
+   *
+   * @param name the option
+   * @return the address, or null if the option was not given
+   * @throws UsageException if the value is not an IPv4 or IPv6 address
+   */
+  public java.net.InetAddress address(String name) {
+    String v = one(name);
+    if (v == null) {
+      return null;
+    }
+    try {
+      return dev.portcullis.policy.IpAddresses.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(name + " '" + v + "' is not an IP address, such as 127.0.0.2 or ::1 (names are not"
+          + " resolved)");
     }
   }
 

@@ -133,14 +133,24 @@ public final class Service {
         && !(e instanceof IllegalStateException)) {
       throw (RuntimeException) e;
     }
-    String message = e instanceof java.nio.file.NoSuchFileException n ? "no such file: " + n.getFile() : e.getMessage();
+    String message = e instanceof IOException io ? FileProblem.message(io) : e.getMessage();
     err.println("portcullis " + command + ": " + message);
     return e instanceof java.net.SocketException ? 1 : 2;
   }
 
-  /** The options {@link #threads} reads, for a command's set of options that take a value. */
-  public static final java.util.Set<String> THREAD_OPTIONS = java.util.Set.of("--loops", "--idle-timeout",
-      "--penalty");
+  /** {@code --loops N}: the event loops. */
+  public static final Option LOOPS = Option.valued("--loops", "N", "event loops (default: one per processor)");
+
+  /** {@code --idle-timeout SECONDS}, as {@link #threads} applies it. */
+  public static final Option IDLE_TIMEOUT = Option.valued("--idle-timeout", "SECONDS", "close a connection that moved"
+      + " no byte either way for SECONDS, 1..86400 (default: never)");
+
+  /** {@code --penalty N:SECONDS}, as {@link #penalty} applies it. */
+  public static final Option PENALTY = Option.valued("--penalty", "N:SECONDS", "refuse a source for SECONDS once it"
+      + " failed N handshakes within a minute, doubling on repeat up to an hour (default: off)");
+
+  /** The options {@link #threads} reads. */
+  public static final java.util.List<Option> THREAD_OPTIONS = java.util.List.of(LOOPS, IDLE_TIMEOUT, PENALTY);
 
   /**
    * Applies {@code --penalty N:SECONDS}: N failed or timed-out handshakes from one source within a

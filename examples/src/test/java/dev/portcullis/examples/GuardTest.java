@@ -369,9 +369,12 @@ class GuardTest {
     PrintStream print = new PrintStream(out, true, StandardCharsets.UTF_8);
     assertEquals(0, Launcher.run(new String[] {"guard", "--help"}, System.in, print, print));
     String help = out.toString(StandardCharsets.UTF_8);
-    for (String option : List.of("[--max-connections N] (default 1000)", "[--connect-timeout SECONDS] (default 5)",
-        "[--idle-timeout SECONDS] (default 300", "[--write-timeout SECONDS] (default 30")) {
-      assertTrue(help.contains(option), option + " in " + help);
+    for (String option : List.of("--max-connections N (default 1000)", "--connect-timeout SECONDS (default 5)",
+        "--idle-timeout SECONDS (default 300)", "--write-timeout SECONDS (default 30)")) {
+      String name = option.substring(0, option.indexOf(" ("));
+      String defaultValue = option.substring(option.indexOf(" (") + 1);
+      assertTrue(help.lines().anyMatch(l -> l.startsWith("  " + name + " ") && l.endsWith(defaultValue)),
+          option + ", on one line, in " + help);
     }
   }
 

@@ -45,15 +45,15 @@ class LauncherTest {
     Path old = Files.writeString(dir.resolve("old.policy"), "allow 10.0.0.0/8\ndeny 10.66.0.0/16\n");
     Path neu = Files.writeString(dir.resolve("new.policy"), "allow 10.0.0.0/8\ndeny 10.66.0.0/16\nallow 10.66.1.0/24\n"
         + "deny 10.1.0.0/16\n");
-    assertEquals(0, run("", "check", "--policy", old.toString(), "--diff", neu.toString(), "10.1.2.3", "10.2.0.1",
-        "10.66.1.9"), err());
+    assertEquals(1, run("", "check", "--policy", old.toString(), "--diff", neu.toString(), "10.1.2.3", "10.2.0.1",
+        "10.66.1.9"), "changes exit 1, as diff(1): " + err());
     assertEquals(String.join("\n",
         "10.1.2.3 allow -> deny (was 'allow 10.0.0.0/8', now 'deny 10.1.0.0/16')",
         "10.66.1.9 deny -> allow (was 'deny 10.66.0.0/16', now 'allow 10.66.1.0/24')", ""), out(),
         "10.2.0.1 does not change, so it is not printed");
     out.reset();
     err.reset();
-    assertEquals(0, run("", "check", "--policy", old.toString(), "--diff", neu.toString()), err());
+    assertEquals(1, run("", "check", "--policy", old.toString(), "--diff", neu.toString()), err());
     assertEquals(String.join("\n",
         "10.1.0.0/16 allow -> deny (was 'allow 10.0.0.0/8', now 'deny 10.1.0.0/16')",
         "10.66.1.0/24 deny -> allow (was 'deny 10.66.0.0/16', now 'allow 10.66.1.0/24')", ""), out());
@@ -154,10 +154,10 @@ class LauncherTest {
   void unreadablePolicyFileIsNamedWithTheReason(@TempDir Path dir) {
     String missing = dir.resolve("missing.policy").toString();
     assertEquals(2, run("", "check", "--policy", missing, "10.0.0.1"));
-    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+    assertTrue(err().contains("portcullis check: " + missing + ": no such file"), err());
     err.reset();
     assertEquals(2, run("", "echo", "--port", "0", "--policy", missing));
-    assertTrue(err().contains("cannot read policy file " + missing + ": no such file"), err());
+    assertTrue(err().contains("portcullis echo: " + missing + ": no such file"), err());
   }
 
   @Test
@@ -176,7 +176,7 @@ class LauncherTest {
     err.reset();
     String missing = dir.resolve("missing.crt").toString();
     assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", missing, "--tls-key", missing));
-    assertTrue(err().contains("no such file: " + missing), err());
+    assertTrue(err().contains(missing + ": no such file"), err());
     err.reset();
     Path notPem = Files.writeString(dir.resolve("server.crt"), "hello\n");
     assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--tls-cert", notPem.toString(), "--tls-key",
@@ -249,7 +249,8 @@ class LauncherTest {
   @Test
   void echoHelpShowsTheDefaultCapOnPendingHandshakesOfThisHeap() {
     assertEquals(0, run("", "echo", "--help"));
-    assertTrue(out().contains("[--max-pending-handshakes N (default "
+    assertTrue(out().contains("--max-pending-handshakes N")
+        && out().contains("connections in their handshake at once (default "
         + dev.portcullis.policy.Limits.defaultMaxPendingHandshakes() + ": an eighth of the heap"), out());
   }
 
@@ -259,5 +260,68 @@ class LauncherTest {
     assertEquals("[2001:db8::1]:443",
         Service.describe(new java.net.InetSocketAddress(java.net.InetAddress.getByName("2001:db8:0:0:0:0:0:1"), 443)));
     assertEquals("127.0.0.1:80", Service.describe(new java.net.InetSocketAddress("127.0.0.1", 80)));
+  }
+
+  @Test
+  void aListGivenToOneOptionIsToldAsTheCommandLineWritesItNotAsJava() {
+    assertEquals(2, run("", "echo", "--port", "0", "--allow", "10.0.0.1,10.0.0.2"));
+    assertTrue(err().contains("--allow '10.0.0.1,10.0.0.2' is a list") && err().contains("--allow 10.0.0.1 --allow 10.0.0.2")
+        && !err().contains(".allow("), err());
+    err.reset();
+    assertEquals(2, run("", "guard", "--listen", "0", "--backend", "127.0.0.1:1", "--deny", "10.0.0.1 10.0.0.2 10.0.0.3"));
+    assertTrue(err().contains("--deny 10.0.0.1 --deny 10.0.0.2 ...") && !err().contains(".allow("), err());
+    err.reset();
+    assertEquals(2, run("", "http", "--port", "0", "--allow-all", "--proxy-protocol", "10.0.0.1;10.0.0.2"));
+    assertTrue(err().contains("--proxy-protocol 10.0.0.1 --proxy-protocol 10.0.0.2") && !err().contains(".allow("),
+        err());
+    err.reset();
+    assertEquals(2, run("", "check", "--allow", "10.1.2.3/8", "10.0.0.1"));
+    assertTrue(err().startsWith("portcullis check: --allow: '10.1.2.3/8' has host bits set"), err());
+  }
+
+  @Test
+  void usageErrorsNameTheOptionNotTheLibraryMethodOrPolicyText(@TempDir Path dir) {
+    assertEquals(2, run("", "echo", "--port", "0", "--allow-all", "--rate-per-source", "0"));
+    assertTrue(err().contains("--rate-per-source '0' is not RATE or RATE:BURST") && !err().contains("rateLimitPerSource"),
+        err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--unix", dir.resolve("x.sock").toString(), "--allow-user", "no-such-user-here"));
+    assertTrue(err().contains("--allow-user: no user 'no-such-user-here'") && err().contains("use --allow-uid N")
+        && !err().contains("'uid N'"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--unix", dir.resolve("x.sock").toString(), "--deny-gid", "abc"));
+    assertTrue(err().contains("--deny-gid: 'abc' is not a numeric id") && !err().contains("'deny gid abc'"), err());
+  }
+
+  @Test
+  void everyMessageAboutAFilePrintsThePathAsGivenThenWhatIsWrong(@TempDir Path dir) throws Exception {
+    String missing = "no-such-dir/missing.file"; // relative, as a user types it: never made absolute
+    Path policy = Files.writeString(dir.resolve("p.policy"), "allow 10.0.0.0/8\n");
+    Path keys = Files.writeString(dir.resolve("keys"), "app-1:00112233445566778899aabbccddeeff\n");
+    String[][] runs = {
+        {"check", "--policy", missing, "10.0.0.1"},
+        {"check", "--policy", policy.toString(), "--diff", missing},
+        {"check", "--hosts-allow", missing, "--hosts-deny", missing, "10.0.0.1"},
+        {"echo", "--port", "0", "--allow", "127.0.0.1", "--policy", missing},
+        {"echo", "--port", "0", "--allow", "127.0.0.1", "--secret-file", missing},
+        {"echo", "--port", "0", "--allow", "127.0.0.1", "--tls-cert", missing, "--tls-key", missing},
+        {"kv", "--port", "0", "--allow", "127.0.0.1", "--secret-file", missing},
+        {"guard", "--listen", "0", "--backend", "127.0.0.1:1", "--allow", "127.0.0.1", "--secret-file", missing},
+        {"connect", "127.0.0.1:1", "--secret-file", missing, "--key-id", "app-1"},
+        {"kv-client", "127.0.0.1:1", "--secret-file", missing, "--key-id", "app-1", "GET", "k"}};
+    for (String[] args : runs) {
+      err.reset();
+      assertEquals(2, run("", args), String.join(" ", args) + ": " + err());
+      assertEquals("portcullis " + args[0] + ": " + missing + ": no such file", err().lines().findFirst().orElse(""),
+          String.join(" ", args));
+    }
+    for (String command : new String[] {"connect", "kv-client"}) {
+      err.reset();
+      String[] request = command.equals("kv-client") ? new String[] {"GET", "k"} : new String[0];
+      String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of(command, "127.0.0.1:1", "--secret-file",
+          keys.toString(), "--key-id", "nope"), java.util.Arrays.stream(request)).toArray(String[]::new);
+      assertEquals(2, run("", args), err());
+      assertEquals("portcullis " + command + ": " + keys + ": no key id 'nope'", err().lines().findFirst().orElse(""));
+    }
   }
 }

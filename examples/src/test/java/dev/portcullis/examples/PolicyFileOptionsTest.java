@@ -29,7 +29,7 @@ class PolicyFileOptionsTest {
     Path policy = Files.writeString(dir.resolve("p.policy"), "allow 10.0.0.0/8\n"); // 17 bytes
     assertEquals(2, run("check", "--policy", policy.toString(), "--policy-max-bytes", "16", "10.1.2.3"));
     String e = err.toString(StandardCharsets.UTF_8);
-    assertTrue(e.contains("cannot read policy file " + policy + ": 17 bytes, more than the limit of 16 bytes"
+    assertTrue(e.contains("portcullis check: " + policy + ": 17 bytes, more than the limit of 16 bytes"
         + " (--policy-max-bytes N sets it)"), e);
     assertEquals(0, run("check", "--policy", policy.toString(), "--policy-max-bytes", "17", "10.1.2.3"),
         err.toString(StandardCharsets.UTF_8));
@@ -40,6 +40,6 @@ class PolicyFileOptionsTest {
   void aPolicyPathThatIsADirectoryIsRefusedSayingSo(@TempDir Path dir) {
     assertEquals(2, run("check", "--policy", dir.toString(), "10.1.2.3"));
     String e = err.toString(StandardCharsets.UTF_8);
-    assertTrue(e.contains("cannot read policy file " + dir + ": not a regular file but a directory"), e);
+    assertTrue(e.contains("portcullis check: " + dir + ": not a regular file but a directory"), e);
   }
 }

@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -38,6 +37,16 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class AdminConsole {
   private AdminConsole() {}
+
+  /** The command as {@code portcullis admin --help} shows it; its options are what the parser accepts. */
+  public static final dev.portcullis.examples.Command COMMAND = new dev.portcullis.examples.Command("admin",
+      java.util.List.of("--socket PATH [OPTIONS]"),
+      "an admin console on a Unix socket that only this user may use (by peer credentials)",
+      java.util.List.of(
+          dev.portcullis.examples.Option.valued("--socket", "PATH", "the socket file to listen on (required)"),
+          dev.portcullis.examples.Option.valued("--mode", "MODE", "the socket file's permissions, octal (default 0600;"
+              + " the uid rule still admits only this user)")),
+      java.util.List.of("Commands on the socket, one a line: help, whoami, uptime, stats, quit."));
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.admin.AdminConsole ...}.
@@ -60,7 +69,10 @@ public final class AdminConsole {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, Set.of("--socket", "--mode"), Set.of());
+    Options o = Options.parse(args, COMMAND.options());
+    if (!o.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
+    }
     String socket = o.one("--socket");
     if (socket == null) {
       throw new UsageException("option --socket PATH is required");

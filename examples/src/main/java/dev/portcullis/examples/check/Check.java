@@ -1,5 +1,8 @@
 package dev.portcullis.examples.check;
 
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.FileProblem;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.policy.AccessPolicy;
@@ -10,7 +13,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
+import java.util.List;
 
 /**
  * Decides addresses against a policy without starting a server, one line per address: {@code
@@ -26,9 +29,34 @@ import java.util.Set;
  * instead and names the deciding line, as {@code tcpdmatch} does; {@code --print-policy} prints the
  * equivalent policy text. A malformed rule stops at once with status 2; a malformed address is reported on stderr, the
  * others are still decided, and the status is 2 at the end.
+ *
+ * <p>{@code --diff NEW_POLICY} prints only what NEW_POLICY would change and exits as {@code diff(1)}
+ * does, so a script can tell: 0 nothing changes, 1 something changes, 2 trouble (a bad command
+ * line, rule or address, or a file that cannot be read).
  */
 public final class Check {
   private Check() {}
+
+  /** The exit status of {@code --diff} when the new policy changes something, as {@code diff(1)}'s 1. */
+  public static final int CHANGES = 1;
+
+  /** The command as {@code portcullis check --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("check",
+      List.of("[--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
+          "--hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",
+          "--policy FILE [rules] --diff NEW_POLICY [ADDRESS...]"),
+      "decide addresses (the arguments, or one a line on stdin) without a server: 'ADDRESS allow|deny RULE'",
+      Option.concat(PolicyOptions.RULES, List.of(
+          Option.valued("--hosts-allow", "FILE", "read TCP Wrappers rules from FILE, with --hosts-deny; the deciding"
+              + " line is printed"),
+          Option.valued("--hosts-deny", "FILE", "the TCP Wrappers deny file that goes with --hosts-allow"),
+          Option.valued("--daemon", "NAME", "the daemon whose TCP Wrappers lines apply (default ALL: lines for every"
+              + " daemon)"),
+          Option.flag("--print-policy", "print the rules as a --policy FILE holds them, then decide any ADDRESS"),
+          Option.valued("--diff", "NEW_POLICY", "print only what the policy file NEW_POLICY would change: for each"
+              + " ADDRESS, or every range"))),
+      List.of("Exit status: 0 every address decided; 2 a bad command line, rule, address or unreadable file.",
+          "With --diff, as diff(1): 0 nothing changes, 1 something changes, 2 trouble (as above)."));
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.check.Check ...}.
@@ -40,18 +68,17 @@ public final class Check {
   }
 
   /**
-   * Runs the check and returns the exit status: 0, or 2 if any input was malformed.
+   * Runs the check and returns the exit status: 0, or 2 if any input was malformed; with {@code
+   * --diff}, 0 when nothing changes, {@link #CHANGES} when something does, 2 for bad input.
    *
    * @param args the command-line arguments, without the command name
    * @param in standard input
    * @param out where results go
    * @param err where errors go
-   * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+   * @return the exit status: 0 on success, 2 for bad input (with {@code --diff}, 1 when something changes)
    */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
-    java.util.Set<String> valued = new java.util.HashSet<>(PolicyOptions.VALUED);
-    valued.addAll(Set.of("--hosts-allow", "--hosts-deny", "--daemon", "--diff"));
-    Options o = Options.parse(args, valued, Set.of("--print-policy"));
+    Options o = Options.parse(args, COMMAND.options());
     AccessPolicy policy;
     dev.portcullis.policy.HostsFiles hosts = null;
     try {
@@ -65,10 +92,10 @@ public final class Check {
       } else {
         policy = PolicyOptions.policy(o, false);
       }
-    } catch (java.nio.file.NoSuchFileException e) {
-      err.println("portcullis check: no such file: " + e.getFile());
+    } catch (IOException e) {
+      err.println("portcullis check: " + FileProblem.message(e));
       return 2;
-    } catch (IllegalArgumentException | IOException e) {
+    } catch (IllegalArgumentException e) {
       err.println("portcullis check: " + e.getMessage());
       return 2;
     }
@@ -114,17 +141,20 @@ public final class Check {
 
   /**
    * {@code --diff NEW}: with addresses, the ones whose decision NEW changes, with both rules;
-   * without, every range whose decision changes, exact.
+   * without, every range whose decision changes, exact. Returns as {@code diff(1)} does: 0 when
+   * nothing changes, {@link #CHANGES} when something does, 2 when NEW or an address is bad (even if
+   * other addresses change).
    */
   private static int diff(AccessPolicy old, Options o, PrintStream out, PrintStream err) {
     AccessPolicy candidate;
     try {
-      candidate = AccessPolicy.load(java.nio.file.Path.of(o.one("--diff")));
-    } catch (java.nio.file.NoSuchFileException e) {
-      err.println("portcullis check: --diff: no such file: " + e.getFile());
+      candidate = AccessPolicy.load(java.nio.file.Path.of(o.one("--diff")),
+          o.integer("--policy-max-bytes", 1, Integer.MAX_VALUE, (int) AccessPolicy.DEFAULT_MAX_FILE_BYTES));
+    } catch (IOException e) {
+      err.println("portcullis check: " + FileProblem.message(e));
       return 2;
-    } catch (IllegalArgumentException | IOException e) {
-      err.println("portcullis check: --diff: " + e.getMessage());
+    } catch (IllegalArgumentException e) {
+      err.println("portcullis check: " + e.getMessage());
       return 2;
     }
     if (o.positional().isEmpty()) {
@@ -134,14 +164,16 @@ public final class Check {
       }
       out.flush();
       err.println("portcullis check: " + changes.size() + (changes.size() == 1 ? " range changes" : " ranges change"));
-      return 0;
+      return changes.isEmpty() ? 0 : CHANGES;
     }
     boolean bad = false;
+    boolean changed = false;
     for (String a : o.positional()) {
       try {
         Decision before = old.decide(a);
         Decision after = candidate.decide(a);
         if (before.isAllowed() != after.isAllowed()) {
+          changed = true;
           out.println(a + " " + (before.isAllowed() ? "allow" : "deny") + " -> " + (after.isAllowed() ? "allow" : "deny")
               + " (was '" + before.reason() + "', now '" + after.reason() + "')");
         }
@@ -151,7 +183,7 @@ public final class Check {
       }
     }
     out.flush();
-    return bad ? 2 : 0;
+    return bad ? 2 : changed ? CHANGES : 0;
   }
 
   private static boolean decide(AccessPolicy policy, dev.portcullis.policy.HostsFiles hosts, String address,

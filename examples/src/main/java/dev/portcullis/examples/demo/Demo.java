@@ -22,6 +22,12 @@ import java.time.Duration;
 public final class Demo {
   private Demo() {}
 
+  /** The command as {@code portcullis demo --help} shows it: it takes no options. */
+  public static final dev.portcullis.examples.Command COMMAND = new dev.portcullis.examples.Command("demo",
+      java.util.List.of(""), "start a server that allows only 127.0.0.1, connect from 127.0.0.1 and 127.0.0.2",
+      java.util.List.of(), java.util.List.of("Exit status: 0 when 127.0.0.1 was served and 127.0.0.2 refused, 1"
+          + " otherwise."));
+
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.demo.Demo}.
    *

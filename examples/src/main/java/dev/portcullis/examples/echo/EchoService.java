@@ -2,6 +2,8 @@ package dev.portcullis.examples.echo;
 
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
@@ -12,8 +14,7 @@ import dev.portcullis.handshake.tls.Tls;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.List;
 
 /**
  * An access-controlled echo microservice: every allowed client gets its bytes back.
@@ -42,18 +43,63 @@ import java.util.Set;
 public final class EchoService {
   private EchoService() {}
 
-  private static final Set<String> FLAGS = Set.of("--allow-all", "--systemd", "--inetd", "--watch", "--kernel-filter",
-      "--proxy-optional");
-  private static final Set<String> VALUED;
+  /** The command as {@code portcullis echo --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("echo",
+      List.of("--port P [OPTIONS]", "--unix PATH | --abstract NAME | --systemd [NAME] | --inetd [OPTIONS]"),
+      "an access-controlled echo service; prints 'listening on HOST:PORT' when ready",
+      Option.concat(List.of(
+          Option.valued("--port", "P", "the TCP port to listen on, 0..65535; 0 picks a free one (required, unless"
+              + " --unix, --abstract, --systemd or --inetd)"),
+          Option.valued("--bind", "ADDR", "the local address to listen on (default: every address, IPv4 and IPv6)"),
+          Option.valued("--backlog", "N", "the listen(2) backlog; the kernel caps it at somaxconn (default "
+              + Server.DEFAULT_BACKLOG + ")"),
+          Option.valued("--unix", "PATH", "listen on a Unix domain socket file instead of --port; rules are then"
+              + " --allow-uid and its like"),
+          Option.valued("--mode", "MODE", "the --unix socket file's permissions, octal (default 0"
+              + Integer.toOctalString(Server.DEFAULT_UNIX_MODE) + ")"),
+          Option.valued("--abstract", "NAME", "listen on an abstract Unix socket (no file) instead of --port"),
+          Option.optionalValue("--systemd", "NAME", "serve the listening socket systemd passed (NAME: its"
+              + " FileDescriptorName; default: the only one) instead of --port"),
+          Option.flag("--inetd", "serve the one connection inetd or Accept=yes passed on stdin, then exit; print"
+              + " nothing")),
+          PolicyOptions.RULES, List.of(PolicyOptions.ALLOW_ALL), PolicyOptions.CREDENTIAL_RULES, List.of(
+          Option.flag("--watch", "reload --policy FILE when it changes, once it has stopped changing (default: read"
+              + " once)"),
+          Option.valued("--shadow", "SECONDS", "with --watch: decide beside the live policy for SECONDS, logging"
+              + " what would flip, then promote (default: at once)"),
+          Option.valued("--proxy-protocol", "CIDR", "read a PROXY protocol v1/v2 header from proxies in CIDR"
+              + " (repeatable; default: no header read)"),
+          Option.flag("--proxy-optional", "with --proxy-protocol: the trusted proxies' header may be absent (health"
+              + " checks); others connect directly"),
+          Option.valued("--secret-file", "FILE", "require the shared-secret handshake with the keys in FILE,"
+              + " KEY_ID:HEXKEY lines (default: none)"),
+          Option.valued("--tls-cert", "PEM", "speak TLS 1.3/1.2 with this certificate chain, with --tls-key"
+              + " (default: no TLS)"),
+          Option.valued("--tls-key", "PEM", "the private key of --tls-cert"),
+          Option.valued("--tls-client-ca", "PEM", "require a client certificate issued by this CA (default: none"
+              + " asked)"),
+          Option.valued("--tls-allow-subject", "DN", "with --tls-client-ca: serve only this subject (repeatable;"
+              + " default: any the CA issued)"),
+          Option.valued("--max-connections", "N", "connections open at once; more are closed at accept (default: no"
+              + " limit)"),
+          Option.valued("--max-per-source", "N", "connections open at once from one address or IPv6 /64 (default:"
+              + " no limit)"),
+          Option.valued("--rate-per-source", "RATE[:BURST]", "new connections a second from one source, BURST at"
+              + " once (default: no limit; BURST: RATE, at least 1)"),
+          Option.valued("--max-pending-handshakes", "N", "connections in their handshake at once (default "
+              + dev.portcullis.policy.Limits.defaultMaxPendingHandshakes()
+              + ": an eighth of the heap at 32 KiB a handshake)"),
+          Service.IDLE_TIMEOUT,
+          Option.flag("--kernel-filter", "have the kernel drop denied peers with a socket filter (default: off)"),
+          Service.LOOPS,
+          Service.PENALTY,
+          Option.valued("--grace", "SECONDS", "on SIGTERM or Ctrl-C, how long open connections may finish, 0..3600"
+              + " (default " + EchoService.DEFAULT_GRACE_SECONDS + ")"))),
+      List.of("Rules from --policy, --allow, --deny and --allow-all are combined; with none it refuses to start.",
+          "Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
-  static {
-    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--backlog", "--proxy-protocol", "--secret-file", "--tls-cert", "--tls-key",
-        "--tls-client-ca", "--tls-allow-subject", "--systemd-name", "--unix", "--abstract", "--mode",
-        "--max-connections", "--max-per-source", "--rate-per-source", "--max-pending-handshakes", "--grace",
-        "--idle-timeout", "--loops", "--penalty", "--shadow"));
-    VALUED = Set.copyOf(v);
-  }
+  /** How long open connections may finish on SIGTERM, by default ({@code --grace}). */
+  public static final int DEFAULT_GRACE_SECONDS = 10;
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.echo.EchoService --port ...}.
@@ -77,7 +123,7 @@ public final class EchoService {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(systemdName(args), VALUED, FLAGS);
+    Options o = Options.parse(args, COMMAND.options());
     if (!o.positional().isEmpty()) {
       throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
     }
@@ -108,8 +154,11 @@ public final class EchoService {
     }
     int port = sources > 0 ? 0 : o.integer("--port", 0, 65535, null);
     int backlog = o.integer("--backlog", 1, Integer.MAX_VALUE, Server.DEFAULT_BACKLOG);
-    int grace = o.integer("--grace", 0, 3600, 10);
+    int grace = o.integer("--grace", 0, 3600, DEFAULT_GRACE_SECONDS);
     Integer loops = o.one("--loops") == null ? null : o.integer("--loops", 1, 1024, null);
+    for (String trusted : o.all("--proxy-protocol")) {
+      PolicyOptions.cidr("--proxy-protocol", trusted); // a list or a typo in the command line's words
+    }
     if (o.has("--proxy-optional") && o.all("--proxy-protocol").isEmpty()) {
       throw new UsageException("--proxy-optional makes the PROXY header of trusted proxies optional; name them with"
           + " --proxy-protocol TRUSTED_CIDR");
@@ -134,7 +183,7 @@ public final class EchoService {
       }
       Server server;
       if (systemd) {
-        server = o.one("--systemd-name") != null ? Server.fromSystemd(o.one("--systemd-name")) : Server.fromSystemd();
+        server = o.one("--systemd").isEmpty() ? Server.fromSystemd() : Server.fromSystemd(o.one("--systemd"));
       } else if (inetd) {
         if (System.getenv("LISTEN_FDS") == null && System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
           // Classic inetd: standard error is the connection too; a log line would reach the client.
@@ -215,19 +264,6 @@ public final class EchoService {
     return tls;
   }
 
-  /** {@code --systemd NAME} becomes {@code --systemd --systemd-name NAME}; a bare {@code --systemd} stays. */
-  private static String[] systemdName(String[] args) {
-    java.util.List<String> out = new java.util.ArrayList<>();
-    for (int i = 0; i < args.length; i++) {
-      out.add(args[i]);
-      if (args[i].equals("--systemd") && i + 1 < args.length && !args[i + 1].startsWith("-")) {
-        out.add("--systemd-name");
-        out.add(args[++i]);
-      }
-    }
-    return out.toArray(new String[0]);
-  }
-
   /** An octal mode such as {@code 0660} or {@code 660}. */
   private static int mode(String text) {
     if (!text.matches("0?[0-7]{3}")) {
@@ -266,8 +302,9 @@ public final class EchoService {
           throw new NumberFormatException();
         }
         server.rateLimitPerSource(perSecond, burst);
-      } catch (NumberFormatException e) {
-        throw new UsageException("--rate-per-source '" + rate + "' is not RATE or RATE:BURST, such as 10 or 10:50");
+      } catch (IllegalArgumentException e) { // not numbers, or numbers the server refuses (its message names a method)
+        throw new UsageException("--rate-per-source '" + rate + "' is not RATE or RATE:BURST (a rate above 0, a"
+            + " burst of at least 1), such as 10 or 10:50");
       }
     }
   }

@@ -76,6 +76,8 @@ final class PolicyWatcher implements AutoCloseable {
   static final int MAX_MESSAGE_CHARS = 1000;
 
   private final Path file;
+  /** The file as the user named it: how every message prints it, as the launcher's other messages do. */
+  private final Path shown;
   private final Callable<AccessPolicy> load;
   private final Consumer<AccessPolicy> apply;
   private final PrintStream err;
@@ -119,6 +121,7 @@ final class PolicyWatcher implements AutoCloseable {
   PolicyWatcher(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply, PrintStream err,
       Duration settle, Duration renameSettle, Duration readTimeout) throws IOException {
     this.file = file.toAbsolutePath();
+    this.shown = file;
     this.load = Objects.requireNonNull(load, "load");
     this.apply = Objects.requireNonNull(apply, "apply");
     this.err = Objects.requireNonNull(err, "err");
@@ -280,8 +283,8 @@ final class PolicyWatcher implements AutoCloseable {
     }
     try {
       apply.accept(policy);
-      report(apply instanceof ShadowThenPromote ? "portcullis echo: read " + file + " (a shadow until it is promoted)"
-          : "portcullis echo: reloaded " + file);
+      report(apply instanceof ShadowThenPromote ? "portcullis echo: read " + shown + " (a shadow until it is promoted)"
+          : "portcullis echo: reloaded " + shown);
     } catch (RuntimeException e) {
       report("portcullis echo: kept the old policy: " + message(e));
     }
@@ -304,7 +307,7 @@ final class PolicyWatcher implements AutoCloseable {
   private AccessPolicy loadWithinTimeout() throws Exception {
     stuck.removeIf(t -> !t.isAlive());
     if (stuck.size() >= MAX_STUCK_READS) {
-      throw new IOException(stuck.size() + " earlier reads of " + file + " are still blocked (each opened a FIFO"
+      throw new IOException(stuck.size() + " earlier reads of " + shown + " are still blocked (each opened a FIFO"
           + " or a device put there while it was being opened); not reading it again until one of them ends");
     }
     FutureTask<AccessPolicy> read = new FutureTask<>(load);
@@ -315,7 +318,7 @@ final class PolicyWatcher implements AutoCloseable {
       return read.get(readTimeoutNanos, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       stuck.add(reader);
-      throw new IOException("reading " + file + " did not end within " + TimeUnit.NANOSECONDS.toMillis(readTimeoutNanos)
+      throw new IOException("reading " + shown + " did not end within " + TimeUnit.NANOSECONDS.toMillis(readTimeoutNanos)
           + " ms, so it was abandoned (a FIFO or a device put there while it was being opened?)");
     } catch (ExecutionException e) {
       if (e.getCause() instanceof Error error) {
@@ -337,7 +340,7 @@ final class PolicyWatcher implements AutoCloseable {
     try {
       Path dir = file.getParent().toRealPath();
       Path target = file.toRealPath();
-      return target.startsWith(dir) ? null : file + " is a symbolic link to " + target + ", outside " + dir
+      return target.startsWith(dir) ? null : shown + " is a symbolic link to " + target + ", outside " + dir
           + "; the watcher reads only files in the directory it watches";
     } catch (IOException e) {
       return null;

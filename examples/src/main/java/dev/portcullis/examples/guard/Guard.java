@@ -2,6 +2,8 @@ package dev.portcullis.examples.guard;
 
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
@@ -18,7 +20,7 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -65,14 +67,31 @@ public final class Guard {
   /** The bytes one read takes and one write gives. */
   static final int CHUNK = 16 * 1024;
 
-  private static final Set<String> VALUED;
-
-  static {
-    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--listen", "--bind", "--backend", "--max-connections", "--max-per-source", "--secret-file",
-        "--connect-timeout", "--idle-timeout", "--write-timeout", "--loops", "--penalty"));
-    VALUED = Set.copyOf(v);
-  }
+  /** The command as {@code portcullis guard --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("guard", List.of("--listen PORT --backend HOST:PORT [OPTIONS]"),
+      "an access-controlled TCP forwarder in front of a service without access control",
+      Option.concat(List.of(
+          Option.valued("--listen", "PORT", "the TCP port to listen on, 0..65535; 0 picks a free one (required)"),
+          Option.valued("--backend", "HOST:PORT", "where each admitted connection is forwarded (required)"),
+          Option.valued("--bind", "ADDR", "the local address to listen on (default: every address, IPv4 and IPv6)")),
+          PolicyOptions.RULES, List.of(PolicyOptions.ALLOW_ALL), List.of(
+          Option.flag("--proxy-v2", "begin each backend connection with a PROXY v2 header naming the client"
+              + " (default: off)"),
+          Option.valued("--secret-file", "FILE", "require the shared-secret handshake with the keys in FILE,"
+              + " KEY_ID:HEXKEY lines (default: none)"),
+          Option.valued("--max-connections", "N", "client connections at once, two threads each (default "
+              + DEFAULT_MAX_CONNECTIONS + ")"),
+          Option.valued("--max-per-source", "N", "client connections at once from one address or IPv6 /64 (default:"
+              + " no limit)"),
+          Option.valued("--connect-timeout", "SECONDS", "how long the backend has to accept, 1..600 (default "
+              + DEFAULT_CONNECT_TIMEOUT + ")"),
+          Option.valued("--idle-timeout", "SECONDS", "close both sides when nothing moved either way for SECONDS,"
+              + " 1..86400 (default " + DEFAULT_IDLE_TIMEOUT + ")"),
+          Option.valued("--write-timeout", "SECONDS", "close both sides when one write to either side takes SECONDS,"
+              + " 1..86400 (default " + DEFAULT_WRITE_TIMEOUT + ")"),
+          Service.LOOPS,
+          Service.PENALTY)),
+      List.of("Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
   /**
    * The forwarder's timeouts.
@@ -105,7 +124,10 @@ public final class Guard {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, VALUED, Set.of("--proxy-v2", "--allow-all"));
+    Options o = Options.parse(args, COMMAND.options());
+    if (!o.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
+    }
     int port = o.integer("--listen", 0, 65535, null);
     String backendText = o.one("--backend");
     if (backendText == null) {

@@ -2,6 +2,8 @@ package dev.portcullis.examples.http;
 
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
@@ -16,8 +18,7 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.List;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -73,14 +74,23 @@ public final class HttpService {
   private static final AtomicLong HEADS_TIMED_OUT = new AtomicLong();
   private static final AtomicLong LAST_TIMEOUT_LINE = new AtomicLong(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
 
-  private static final Set<String> VALUED;
-
-  static {
-    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--proxy-protocol", "--head-timeout", "--max-connections", "--max-per-source"));
-    v.addAll(Service.THREAD_OPTIONS);
-    VALUED = Set.copyOf(v);
-  }
+  /** The command as {@code portcullis http --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("http", List.of("--port P [OPTIONS]"),
+      "HTTP/1.1 /health and /hello behind a PROXY-protocol proxy such as HAProxy",
+      Option.concat(List.of(
+          Option.valued("--port", "P", "the TCP port to listen on, 0..65535; 0 picks a free one (required)"),
+          Option.valued("--bind", "ADDR", "the local address to listen on (default: every address, IPv4 and IPv6)"),
+          Option.valued("--proxy-protocol", "CIDR", "read a PROXY protocol v1/v2 header from proxies in CIDR"
+              + " (repeatable; default: no header read)")),
+          PolicyOptions.RULES, List.of(PolicyOptions.ALLOW_ALL), List.of(
+          Option.valued("--head-timeout", "SECONDS", "the whole request head must arrive within SECONDS, never reset,"
+              + " 1..3600 (default " + DEFAULT_HEAD_TIMEOUT_SECONDS + ")"),
+          Option.valued("--max-connections", "N", "connections open at once, one handler thread each (default "
+              + DEFAULT_MAX_CONNECTIONS + ")"),
+          Option.valued("--max-per-source", "N", "connections open at once from one source; 0: no limit (default "
+              + DEFAULT_MAX_PER_SOURCE + ")")),
+          Service.THREAD_OPTIONS),
+      List.of("Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
   /** Closes connections whose head is late and ends lingering ones; one daemon thread for the service. */
   private static final class Timer {
@@ -126,12 +136,16 @@ public final class HttpService {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, VALUED, Set.of("--allow-all"));
+    Options o = Options.parse(args, COMMAND.options());
+    if (!o.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
+    }
     int port = o.integer("--port", 0, 65535, null);
     Duration headTimeout = Duration.ofSeconds(o.integer("--head-timeout", 1, 3600, DEFAULT_HEAD_TIMEOUT_SECONDS));
     int maxConnections = o.integer("--max-connections", 1, Integer.MAX_VALUE, DEFAULT_MAX_CONNECTIONS);
     int maxPerSource = o.integer("--max-per-source", 0, Integer.MAX_VALUE, DEFAULT_MAX_PER_SOURCE);
     for (String trusted : o.all("--proxy-protocol")) {
+      PolicyOptions.cidr("--proxy-protocol", trusted); // a list or a typo in the command line's words
       if (maxPerSource > 0 && trusted.endsWith("/0")) {
         throw new UsageException("--proxy-protocol " + trusted + " trusts every address, so any peer could name its"
             + " own source and --max-per-source " + maxPerSource + " would not hold; trust only your proxies'"

@@ -1,5 +1,8 @@
 package dev.portcullis.examples.kv;
 
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.FileProblem;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.UsageException;
 import dev.portcullis.handshake.secret.SharedSecret;
@@ -14,7 +17,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.Set;
+import java.util.List;
 
 /**
  * The client of {@link KvServer}: passes the shared-secret handshake with the named key, sends one
@@ -28,6 +31,17 @@ import java.util.Set;
  */
 public final class KvClient {
   private KvClient() {}
+
+  /** The command as {@code portcullis kv-client --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("kv-client",
+      List.of("HOST:PORT --secret-file FILE --key-id ID COMMAND [ARGS...] [OPTIONS]"),
+      "send one request to a kv store (SET KEY VALUE, GET KEY, DEL KEY, KEYS [PREFIX]) and print the reply",
+      List.of(
+          Option.valued("--secret-file", "FILE", "the keys, KEY_ID:HEXKEY lines (required)"),
+          Option.valued("--key-id", "ID", "which key of --secret-file to prove (required)"),
+          Option.valued("--from", "ADDR", "bind the client to this local address first, such as 127.0.0.2 to be"
+              + " another host on loopback (default: the system picks)")),
+      List.of("Exit status: 0 a reply, 1 an ERROR reply or the server refused, 2 bad input."));
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.kv.KvClient ...}.
@@ -47,7 +61,8 @@ public final class KvClient {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, Set.of("--secret-file", "--key-id", "--from"), Set.of());
+    Options o = Options.parse(args, COMMAND.options());
+    java.net.InetAddress from = o.address("--from");
     if (o.positional().size() < 2) {
       throw new UsageException("expected HOST:PORT COMMAND [ARGS...]");
     }
@@ -71,19 +86,21 @@ public final class KvClient {
       // The key first: a missing or malformed file is the user's to fix before any connection.
       Map<String, byte[]> keys = SharedSecret.loadKeys(Path.of(o.one("--secret-file")));
       key = keys.get(o.one("--key-id"));
-    } catch (java.nio.file.NoSuchFileException e) {
-      err.println("portcullis kv-client: no such file: " + e.getFile());
+    } catch (IOException e) {
+      err.println("portcullis kv-client: " + FileProblem.message(e));
       return 2;
-    } catch (IOException | IllegalArgumentException e) {
+    } catch (IllegalArgumentException e) {
       err.println("portcullis kv-client: " + e.getMessage());
       return 2;
     }
     if (key == null) {
-      throw new UsageException("no key '" + o.one("--key-id") + "' in " + o.one("--secret-file"));
+      err.println("portcullis kv-client: " + FileProblem.about(o.one("--secret-file"), "no key id '"
+          + o.one("--key-id") + "'"));
+      return 2;
     }
     try (Socket s = new Socket()) {
-      if (o.one("--from") != null) {
-        s.bind(new InetSocketAddress(o.one("--from"), 0));
+      if (from != null) {
+        s.bind(new InetSocketAddress(from, 0));
       }
       s.connect(new InetSocketAddress(target.substring(0, colon), Integer.parseInt(target.substring(colon + 1))), 5000);
       s.setSoTimeout(10_000);

@@ -2,6 +2,8 @@ package dev.portcullis.examples.kv;
 
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
+import dev.portcullis.examples.Command;
+import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
@@ -18,8 +20,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.List;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -52,15 +53,27 @@ import java.util.concurrent.TimeUnit;
 public final class KvServer {
   private KvServer() {}
 
-  private static final Set<String> VALUED;
-
-  static {
-    Set<String> v = new HashSet<>(PolicyOptions.VALUED);
-    v.addAll(Set.of("--port", "--bind", "--secret-file", "--max-connections", "--max-per-source", "--max-keys",
-        "--max-key-bytes", "--max-value-bytes", "--max-bytes", "--max-list"));
-    v.addAll(Service.THREAD_OPTIONS);
-    VALUED = Set.copyOf(v);
-  }
+  /** The command as {@code portcullis kv --help} shows it; its options are what the parser accepts. */
+  public static final Command COMMAND = new Command("kv", List.of("--port P --secret-file FILE [OPTIONS]"),
+      "a key-value store (SET/GET/DEL/KEYS) behind an allow-list and the shared secret",
+      Option.concat(List.of(
+          Option.valued("--port", "P", "the TCP port to listen on, 0..65535; 0 picks a free one (required)"),
+          Option.valued("--bind", "ADDR", "the local address to listen on (default: every address, IPv4 and IPv6)"),
+          Option.valued("--secret-file", "FILE", "the clients' keys, KEY_ID:HEXKEY lines (required: the store trusts"
+              + " no one without a key)")),
+          PolicyOptions.RULES, List.of(PolicyOptions.ALLOW_ALL), List.of(
+          Option.valued("--max-connections", "N", "connections open at once (default " + KvServer.DEFAULT_MAX_CONNECTIONS + ")"),
+          Option.valued("--max-per-source", "N", "connections open at once from one address or IPv6 /64 (default "
+              + KvServer.DEFAULT_MAX_PER_SOURCE + ")"),
+          Option.valued("--max-keys", "N", "keys in the store (default " + Bounds.DEFAULT.maxKeys() + ")"),
+          Option.valued("--max-key-bytes", "SIZE", "the longest key (default 1k)"),
+          Option.valued("--max-value-bytes", "SIZE", "the longest value, at most 64k (default 64k)"),
+          Option.valued("--max-bytes", "SIZE", "bytes of all keys and values together (default 64m)"),
+          Option.valued("--max-list", "N", "keys one KEYS reply lists; more is PARTIAL (default "
+              + Bounds.DEFAULT.maxList() + ")")),
+          Service.THREAD_OPTIONS),
+      List.of("SIZE is bytes, or a number with k, m or g (KiB, MiB, GiB).",
+          "Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
   /**
    * {@code java -cp portcullis-examples.jar dev.portcullis.examples.kv.KvServer ...}.
@@ -84,7 +97,10 @@ public final class KvServer {
    * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    Options o = Options.parse(args, VALUED, Set.of("--allow-all"));
+    Options o = Options.parse(args, COMMAND.options());
+    if (!o.positional().isEmpty()) {
+      throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
+    }
     int port = o.integer("--port", 0, 65535, null);
     if (o.one("--secret-file") == null) {
       throw new UsageException("option --secret-file FILE is required: the store trusts no one without a key");

@@ -83,6 +83,24 @@ class PolicyWatcherTest {
   }
 
   @Test
+  void itsLinesPrintThePathAsTheUserGaveItNotMadeAbsolute() throws Exception {
+    // Relative to the test's working directory (the module), as --policy FILE usually is.
+    Path dir = Files.createDirectories(Path.of("target", "policy-watcher-" + System.nanoTime()));
+    Path file = Files.writeString(dir.resolve("p.policy"), "allow 10.0.0.0/8\n");
+    try (PolicyWatcher w = watch(file, Duration.ofMillis(200), Duration.ofMillis(20))) {
+      Path tmp = Files.writeString(dir.resolve(".p.policy.tmp"), "allow 127.0.0.0/8\n");
+      Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      assertEquals(AccessPolicy.parse("allow 127.0.0.0/8\n"), next());
+      String message = awaitErr("reloaded");
+      assertTrue(message.contains("portcullis echo: reloaded " + file + "\n") && !message.contains(
+          file.toAbsolutePath().toString()), message);
+    } finally {
+      Files.deleteIfExists(file);
+      Files.deleteIfExists(dir);
+    }
+  }
+
+  @Test
   void aFileThatDoesNotParseKeepsTheOldPolicyAndNamesTheLine(@TempDir Path dir) throws Exception {
     Path file = Files.writeString(dir.resolve("p.policy"), "allow 10.0.0.0/8\n");
     try (PolicyWatcher w = watch(file, Duration.ofMillis(200), Duration.ofMillis(20))) {
