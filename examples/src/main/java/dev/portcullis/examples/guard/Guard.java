@@ -141,6 +141,14 @@ public final class Guard {
       try {
         copy(conn.input(), toBackend);
         upstream.shutdownOutput(); // the client finished sending; let the backend answer and close
+        if (conn.isStopping()) {
+          // The server is stopping and the client had nothing in flight: give the backend a moment
+          // to finish an answer, then close its side too, whether or not it closes on our EOF.
+          back.join(dev.portcullis.Connection.FIRST_BYTES_WAIT.toMillis());
+          upstream.close();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       } catch (IOException e) {
         if (!backendDone.get()) {
           throw e; // a real failure on the client's side

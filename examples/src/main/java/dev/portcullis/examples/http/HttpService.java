@@ -91,6 +91,9 @@ public final class HttpService {
   /** Reads one request head and answers it. */
   static void serve(Connection conn) throws IOException {
     String head = readHead(conn.input());
+    if (head == null && conn.isStopping()) {
+      return; // released by the server's shutdown before a whole request came: nothing to answer
+    }
     if (head == null) {
       respond(conn.output(), 400, "bad request: the head is malformed or over 16 KiB\n");
       return;
