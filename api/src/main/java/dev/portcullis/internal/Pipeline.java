@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The connection pipeline behind a running server: address check, handshake chain, second address
  * check, hand-off to the handler. Transport-independent; the transport drives it through {@link
- * Acceptor}.
+ * Acceptor}. It also keeps the connections that have a handler, to tell them when the graceful
+ * shutdown begins ({@link #stopping}).
  */
 final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
