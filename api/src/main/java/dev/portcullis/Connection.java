@@ -15,11 +15,57 @@ import java.io.OutputStream;
  * <p>The output stream is not buffered: wrap it in a {@link java.io.BufferedOutputStream} for many
  * small writes. One thread may read while another writes; two threads must not read (or write) at
  * once. Closing either stream closes the connection.
+ *
+ * <p><b>When the server stops.</b> Once {@link RunningServer#shutdown(java.time.Duration)} has
+ * begun, {@link #isStopping()} is true and the tasks given to {@link #onStopping} have run. A
+ * connection with nothing in flight is then released at once: a read that finds no byte to return
+ * returns -1 (end of stream) instead of waiting for the peer, so the usual {@code while ((line =
+ * reader.readLine()) != null)} loop ends, the handler returns and the shutdown does not wait out its
+ * grace period for an idle client. A read that has bytes to return still returns them. "Nothing in
+ * flight" means:
+ *
+ * <ul>
+ *   <li>every byte read from the peer has been answered: the handler has written since it last
+ *       read (or has read nothing at all), and
+ *   <li>the peer has sent something already, or the handler has had the connection for at least
+ *       {@link #FIRST_BYTES_WAIT} (its first request may still be on its way: a client the kernel
+ *       had accepted just before the shutdown is served, not turned away).
+ * </ul>
+ *
+ * <p>So a handler in the middle of a request (it has read part of it and not answered yet) goes on
+ * reading it, answers, and gets -1 at its next read; the shutdown waits for that, up to its grace
+ * period. The rule sees bytes, not messages: a handler that reads ahead (a {@code BufferedReader}
+ * that took a complete request and the start of the next one in one read, then answered the first)
+ * may be given -1 in the middle of a message. A handler that must not take such an end for the
+ * peer's checks {@link #isStopping()} when it sees -1 (or when a message ends early). After that
+ * -1 the input stays at its end; writing still works until the handler returns or the grace period
+ * ends.
+ *
+ * <pre>{@code
+ * Server.on(7000).allow("10.0.0.0/8").handle(conn -> {
+ *     var in = new BufferedReader(new InputStreamReader(conn.input(), UTF_8));
+ *     var out = new PrintWriter(conn.output(), true, UTF_8);
+ *     for (String line; (line = in.readLine()) != null; ) {
+ *         out.println(answer(line));
+ *     }
+ *     if (conn.isStopping()) {
+ *         out.println("BYE server stopping");   // the end came from the server, not the client
+ *     }
+ * });
+ * }</pre>
  */
 public interface Connection extends PeerInfo, AutoCloseable {
+  /**
+   * How long a connection whose peer has sent nothing yet may wait for its first bytes once the
+   * server is stopping, counted from when its handler was called: one second. See the class
+   * comment.
+   */
+  java.time.Duration FIRST_BYTES_WAIT = java.time.Duration.ofSeconds(1);
 
   /**
-   * Bytes from the peer; {@code read} returns -1 once the peer has closed its side.
+   * Bytes from the peer; {@code read} returns -1 once the peer has closed its side, or once the
+   * server is stopping and the connection has nothing in flight (see the class comment; {@link
+   * #isStopping()} tells the two apart).
    *
    * @return the connection's input stream (the same one on every call)
    */
@@ -50,6 +96,38 @@ public interface Connection extends PeerInfo, AutoCloseable {
   default void shutdownOutput() throws java.io.IOException {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot half-close; close() it instead");
   }
+
+  /**
+   * Whether the server is stopping: {@link RunningServer#shutdown(java.time.Duration)} has begun.
+   * Once true, it stays true. {@link RunningServer#close()} alone does not set it.
+   *
+   * @return {@code true} once the server's graceful shutdown has begun
+   */
+  boolean isStopping();
+
+  /**
+   * Runs {@code action} once when the server's graceful shutdown begins, on the thread that called
+   * {@link RunningServer#shutdown(java.time.Duration)}, or at once on the calling thread if it has
+   * begun already. Use it to end what an early end of stream does not reach: a thread of the
+   * handler's own blocked elsewhere (such as a socket to a backend). The action must be quick and
+   * must not block; an exception it throws is logged at WARN and ignored. Actions run in the order
+   * given; not at all if the connection closes first, or if the server is only {@link
+   * RunningServer#close() closed}.
+   *
+   * @param action what to do when the server starts stopping
+   * @throws NullPointerException if {@code action} is null
+   */
+  void onStopping(Runnable action);
+
+  /**
+   * The server this connection came through: the same {@link RunningServer} that {@code start()}
+   * returned, available from the first line of the handler, to read its {@link
+   * RunningServer#stats() stats} or {@link RunningServer#penalties() penalties}, or to {@link
+   * RunningServer#updatePolicy replace its policy}.
+   *
+   * @return the server, never null
+   */
+  RunningServer server();
 
   /** Closes the connection. Idempotent. */
   @Override

@@ -95,6 +95,26 @@ public interface LoopConnection extends PeerInfo {
   void abort();
 
   /**
+   * Whether the server is stopping: {@link RunningServer#shutdown(java.time.Duration)} has begun
+   * (see {@link LoopHandler#onStopping}). Once true, it stays true. {@link RunningServer#close()}
+   * alone does not set it.
+   *
+   * @return {@code true} once the server's graceful shutdown has begun
+   */
+  boolean isStopping();
+
+  /**
+   * The server this connection came through: the same {@link RunningServer} that {@code start()}
+   * returned, available from {@link LoopHandler#onOpen} on, to read its {@link
+   * RunningServer#stats() stats} or {@link RunningServer#penalties() penalties}, or to {@link
+   * RunningServer#updatePolicy replace its policy} (off the loop: replacing a policy is not a
+   * callback's work).
+   *
+   * @return the server, never null
+   */
+  RunningServer server();
+
+  /**
    * Whether the connection is still open.
    *
    * @return {@code true} until the connection is closed or aborted

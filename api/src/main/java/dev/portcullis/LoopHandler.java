@@ -64,6 +64,29 @@ public interface LoopHandler {
   default void onWritable(LoopConnection connection) throws Exception {}
 
   /**
+   * The server's graceful shutdown ({@link RunningServer#shutdown(java.time.Duration)}) has begun.
+   * Called once, on the loop, for every open connection (for one handed over after that, right
+   * after {@link #onOpen}); not when the server is only {@link RunningServer#close() closed}. The
+   * default does nothing.
+   *
+   * <p>After it returns, the server closes the connection (once its queued output is written) as
+   * soon as it has nothing in flight, the rule {@link Connection} describes for blocking handlers:
+   * every byte received has been answered (the connection has written since bytes last came), and
+   * the peer has sent something already or the connection has been open for at least {@link
+   * Connection#FIRST_BYTES_WAIT}. That is checked now and each time {@link #onData} returns while
+   * stopping. So an echo, or a handler that answers each message in {@code onData}, is closed
+   * between messages; one that keeps part of a message across calls is closed once it has answered
+   * it. A connection answered from another thread is not closed on that account (the answer may
+   * come in several writes): it is closed at the end of the grace period, unless the handler closes
+   * it itself, here or once its answer is written. Override this to say goodbye, or to close at a
+   * better moment yourself.
+   *
+   * @param connection the connection
+   * @throws Exception to close the connection at once
+   */
+  default void onStopping(LoopConnection connection) throws Exception {}
+
+  /**
    * The peer closed its side of the connection. The default closes ours once queued output is
    * written.
    *

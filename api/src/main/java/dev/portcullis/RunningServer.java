@@ -162,9 +162,25 @@ public interface RunningServer extends AutoCloseable {
    * closes what is left, as {@link #close()} does. So a client whose connection was accepted by the
    * kernel before the call is served, not reset. Returns when the server is closed.
    *
-   * @param grace how long connections in flight may take to finish
+   * <p>Handlers hear of it: {@link Connection#isStopping()} and {@link LoopConnection#isStopping()}
+   * become true, the actions given to {@link Connection#onStopping} run on this thread, and {@link
+   * LoopHandler#onStopping} is called on each connection's loop. A connection with nothing in
+   * flight (every byte its peer sent has been answered) is released at once: a blocking handler's
+   * next read that finds nothing to return returns -1 instead of waiting for the peer, and a loop
+   * handler's connection is closed once its queued output is written (see {@link Connection} for
+   * the rule). So idle clients do not hold the shutdown for the whole grace period, while a request
+   * being read or answered is finished. What is still open when the grace period ends is closed.
+   *
+   * <p>Calling it again, from any thread, or after {@link #close()}, stops nothing more: it waits
+   * until the server is closed and returns whether no connection is open then.
+   *
+   * @param grace how long connections in flight may take to finish; zero or negative closes, right
+   *     after the stop of accepting, whatever is still open
    * @return {@code true} if every connection finished within the grace period
-   * @throws InterruptedException if interrupted while waiting; the server is closed then too
+   * @throws NullPointerException if {@code grace} is null (nothing is stopped then)
+   * @throws InterruptedException if the calling thread is interrupted while it waits for the
+   *     connections (the server is closed then, as at the end of the grace period) or, on a second
+   *     call, while it waits for the first one to close the server (which goes on)
    */
   boolean shutdown(java.time.Duration grace) throws InterruptedException;
 

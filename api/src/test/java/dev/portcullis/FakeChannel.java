@@ -256,6 +256,16 @@ final class FakeChannel implements Channel {
     }
   }
 
+  /** As {@code shutdown(SHUT_RD)}: what arrived can still be read, then the end of stream. */
+  @Override
+  public boolean shutdownInput() {
+    if (open && !peerClosed) {
+      peerClosed = true;
+      fireReadable();
+    }
+    return true;
+  }
+
   @Override
   public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
     Scheduled s = new Scheduled(task);

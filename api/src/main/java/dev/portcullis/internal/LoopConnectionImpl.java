@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * connection closes (a {@link ReentrantLock}, so a virtual thread waiting there does not pin its
  * carrier).
  */
-final class LoopConnectionImpl extends PeerView implements LoopConnection {
+final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipeline.Stoppable {
   private static final Logger log = LoggerFactory.getLogger(LoopConnectionImpl.class);
   private static final int READ_BUFFER = 64 * 1024;
   private static final int READS_PER_WAKEUP = 16;
@@ -58,12 +58,73 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
   private boolean paused;
   private volatile boolean closing;
   private volatile boolean closed;
+  // The graceful shutdown (see LoopHandler.onStopping).
+  private final Pipeline pipeline;
+  private final long startNanos = System.nanoTime();
+  private volatile boolean stopping;
+  /** Loop only: onStopping was called; the connection closes once nothing is in flight. */
+  private boolean stopHandled;
+  /** Bytes came that the handler has not answered: it has not written since. */
+  private volatile boolean unanswered;
+  /** The peer has sent something (or the first-bytes wait is over). Loop only. */
+  private boolean heardFrom;
 
-  LoopConnectionImpl(Channel channel, PeerFacts facts, LoopHandler handler, Counters counters) {
+  LoopConnectionImpl(Channel channel, PeerFacts facts, LoopHandler handler, Counters counters, Pipeline pipeline) {
     super(facts);
     this.channel = channel;
     this.handler = handler;
     this.counters = counters;
+    this.pipeline = pipeline;
+  }
+
+  @Override
+  public boolean isStopping() {
+    return stopping;
+  }
+
+  @Override
+  public dev.portcullis.RunningServer server() {
+    return pipeline.server;
+  }
+
+  /** The server started stopping: onStopping runs on the loop, then the rule of closing when idle. */
+  @Override
+  public void stop() {
+    stopping = true;
+    channel.execute(this::stopOnLoop);
+  }
+
+  private void stopOnLoop() {
+    if (closed || stopHandled) {
+      return;
+    }
+    stopHandled = true;
+    try {
+      handler.onStopping(this);
+    } catch (Throwable t) {
+      fail(t);
+      return;
+    }
+    if (!heardFrom) {
+      // Its first request may still be on its way: look again when the first-bytes wait is over.
+      long left = dev.portcullis.Connection.FIRST_BYTES_WAIT.toNanos() - (System.nanoTime() - startNanos);
+      if (left > 0) {
+        channel.schedule(() -> {
+          heardFrom = true;
+          closeIfIdle();
+        }, left, TimeUnit.NANOSECONDS);
+        return;
+      }
+      heardFrom = true;
+    }
+    closeIfIdle();
+  }
+
+  /** On the loop, while stopping: closes (after queued output) once nothing is in flight. */
+  private void closeIfIdle() {
+    if (stopHandled && heardFrom && !unanswered && !closed && !closing) {
+      close();
+    }
   }
 
   /** Runs on the loop: opens the handler, delivers bytes left over from the handshake, reads. */
@@ -74,6 +135,8 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
     try {
       handler.onOpen(this);
       if (leftover != null && !closed) {
+        heardFrom = true;
+        unanswered = true;
         handler.onData(this, ByteBuffer.wrap(leftover));
       }
     } catch (Throwable t) {
@@ -91,6 +154,13 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
   }
 
   private void onReadable() {
+    readSome();
+    if (stopHandled) {
+      closeIfIdle();
+    }
+  }
+
+  private void readSome() {
     if (closed) {
       return;
     }
@@ -106,6 +176,10 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
         int n = channel.read(buffer);
         if (n > 0) {
           buffer.flip();
+          heardFrom = true;
+          if (!unanswered) {
+            unanswered = true;
+          }
           handler.onData(this, buffer);
           if (closed || closing || paused || n < READ_BUFFER) {
             return;
@@ -129,6 +203,9 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
 
   @Override
   public void write(ByteBuffer data) {
+    if (unanswered && data.hasRemaining()) {
+      unanswered = false;
+    }
     if (channel.inEventLoop()) {
       writeOnLoop(data, false);
     } else if (LOOP_THREAD.get() != null) {
@@ -141,6 +218,14 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
   @Override
   public boolean tryWrite(ByteBuffer data) {
     int n = data.remaining();
+    boolean taken = tryWriteAll(data, n);
+    if (taken && n > 0 && unanswered) {
+      unanswered = false;
+    }
+    return taken;
+  }
+
+  private boolean tryWriteAll(ByteBuffer data, int n) {
     if (n > MAX_QUEUED) {
       throw new IllegalArgumentException("tryWrite of " + n + " bytes: more than MAX_QUEUED (" + MAX_QUEUED
           + ") can never fit; split them, or use write");
@@ -451,6 +536,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
       return;
     }
     closed = true;
+    pipeline.forget(this);
     lock.lock();
     try {
       queue = null;

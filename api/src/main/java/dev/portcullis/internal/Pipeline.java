@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The connection pipeline behind a running server: address check, handshake chain, second address
  * check, hand-off to the handler. Transport-independent; the transport drives it through {@link
- * Acceptor}.
+ * Acceptor}. It also keeps the connections that have a handler, to tell them when the graceful
+ * shutdown begins ({@link #stopping}).
  */
 final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
@@ -43,7 +44,20 @@ final class Pipeline implements Acceptor {
   /** When each connection was accepted, kept only while someone listens. */
   private final java.util.Map<Channel, Long> acceptedAt = new java.util.concurrent.ConcurrentHashMap<>();
 
-  Pipeline(ServerConfig config, Executor executor, Counters counters) {
+  /** The server, for {@code Connection.server()}. */
+  final dev.portcullis.RunningServer server;
+  /** The connections with a handler now, told when the server starts stopping. */
+  private final java.util.Set<Stoppable> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile boolean stopping;
+
+  /** A connection with a handler, told once when the graceful shutdown begins. */
+  interface Stoppable {
+    /** The server started stopping. Idempotent; any thread. */
+    void stop();
+  }
+
+  Pipeline(ServerConfig config, Executor executor, Counters counters, dev.portcullis.RunningServer server) {
+    this.server = server;
     this.admission = new Admission(config.policy(), config.limits(), config.handshakes(),
         config.handshakeTimeout().toNanos(), counters,
         config.penalties().map(PenaltyBox::new).orElse(null), config.localSourceByGroup());
@@ -112,6 +126,30 @@ final class Pipeline implements Acceptor {
     return out;
   }
 
+  /**
+   * The graceful shutdown began: every connection with a handler is told, and so is each one handed
+   * to its handler from now on ({@link #track}).
+   */
+  void stopping() {
+    stopping = true;
+    for (Stoppable c : live) {
+      c.stop();
+    }
+  }
+
+  /** A connection's handler starts: it is told of the shutdown, at once if it has begun. */
+  void track(Stoppable connection) {
+    live.add(connection);
+    if (stopping) {
+      connection.stop();
+    }
+  }
+
+  /** A connection's handler is done. */
+  void forget(Stoppable connection) {
+    live.remove(connection);
+  }
+
   /** The server is closing: handlers that fail because their connection was closed are not failures. */
   void closing() {
     closing = true;
@@ -164,10 +202,14 @@ final class Pipeline implements Acceptor {
         : new IdleChannel(accepted, idleTimeoutNanos, () -> admission.idle(accepted, facts.peer(), idleTimeout));
     if (loopHandler != null) {
       counters.handled.incrementAndGet();
-      new LoopConnectionImpl(channel, facts, loopHandler, counters).open(leftover);
+      LoopConnectionImpl connection = new LoopConnectionImpl(channel, facts, loopHandler, counters, this);
+      connection.open(leftover);
+      if (connection.isOpen()) {
+        track(connection);
+      }
       return;
     }
-    ChannelConnection connection = new ChannelConnection(channel, facts, leftover);
+    ChannelConnection connection = new ChannelConnection(channel, facts, leftover, server);
     try {
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {
@@ -178,11 +220,13 @@ final class Pipeline implements Acceptor {
 
   private void serve(ChannelConnection connection) {
     counters.handled.incrementAndGet();
+    track(connection);
     try {
       handler.handle(connection);
     } catch (Throwable t) {
       handlerFailed(connection, t);
     } finally {
+      forget(connection);
       connection.close();
     }
   }

@@ -28,6 +28,7 @@ public final class ServerInstance implements RunningServer {
   private final Counters counters = new Counters();
   private final ExecutorService ownedExecutor;
   private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicBoolean shuttingDown = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private volatile Listener listener;
   // Released once start() has stored the listener (or failed): a loop that stops by itself right
@@ -52,7 +53,7 @@ public final class ServerInstance implements RunningServer {
   public static ServerInstance start(ServerConfig config, Transport transport) throws IOException {
     ServerInstance s = new ServerInstance(config);
     Executor executor = config.executor().isPresent() ? config.executor().get() : s.ownedExecutor;
-    Pipeline pipeline = new Pipeline(config, executor, s.counters);
+    Pipeline pipeline = new Pipeline(config, executor, s.counters, s);
     s.pipeline = pipeline;
     pipeline.onListenerFailure(() -> new Thread(() -> {
       try {
@@ -310,17 +311,19 @@ public final class ServerInstance implements RunningServer {
   @Override
   public boolean shutdown(java.time.Duration grace) throws InterruptedException {
     java.util.Objects.requireNonNull(grace, "grace");
-    if (closing.get()) {
+    if (closing.get() || !shuttingDown.compareAndSet(false, true)) {
       awaitTermination();
       return counters.open.get() == 0;
     }
     listener.stopAccepting();
+    pipeline.stopping();
     log.info("Shutting down {}: not accepting; {} connection(s) open, waiting up to {}", where(listener.localAddress()),
         counters.open.get(), grace);
-    long deadline = System.nanoTime() + grace.toNanos();
+    long start = System.nanoTime();
+    long graceNanos = grace.compareTo(Duration.ofDays(365 * 100)) > 0 ? Long.MAX_VALUE : grace.toNanos(); // no overflow
     boolean drained;
     try {
-      while (!(drained = counters.open.get() == 0) && System.nanoTime() < deadline) {
+      while (!(drained = counters.open.get() == 0) && System.nanoTime() - start < graceNanos) {
         Thread.sleep(10);
       }
     } finally {

@@ -158,6 +158,24 @@ public interface Channel {
   }
 
   /**
+   * Ends the input early, the way {@code shutdown(fd, SHUT_RD)} does: what a server that is
+   * stopping uses to release a handler waiting for a request that will not be served. A thread
+   * blocked in {@link #awaitReadable} returns, a pending {@link #whenReadable} task and a {@link
+   * #watchReadable} watch run, and a later {@code awaitReadable} returns at once; reads may still
+   * return bytes that had arrived, then return -1. Writing still works and the channel stays open
+   * until {@link #close}. Idempotent. The peer is not told over TCP (a Unix domain socket peer's
+   * writes fail from then on).
+   *
+   * <p>A channel that implements {@link #awaitReadable} must implement this too. The default
+   * cannot and returns {@code false}; the caller then closes the channel instead.
+   *
+   * @return whether the input was ended; {@code false} if this channel cannot do it
+   */
+  default boolean shutdownInput() {
+    return false;
+  }
+
+  /**
    * Runs {@code task} on the event loop each time new bytes arrive, at end of stream, on an error
    * and once at close, until {@code watchReadable(null)}: a standing registration, so a busy
    * connection costs no re-arming per message. The watch is edge-triggered: the task must read

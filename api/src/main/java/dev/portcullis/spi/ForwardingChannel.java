@@ -64,6 +64,11 @@ public abstract class ForwardingChannel implements Channel {
   }
 
   @Override
+  public boolean shutdownInput() {
+    return delegate.shutdownInput();
+  }
+
+  @Override
   public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
     return delegate.schedule(task, delay, unit);
   }

@@ -422,6 +422,43 @@ public abstract class ChannelContract {
     }
   }
 
+  // ---- ending the input early (a server that is stopping)
+
+  @Test
+  void shutdownInputWakesWhenReadableWithEndOfStreamAndWritesStillWork() throws Exception {
+    CountDownLatch woken = new CountDownLatch(1);
+    channel.whenReadable(woken::countDown);
+    assertTrue(channel.shutdownInput(), "this transport can end the input");
+    await(woken, "whenReadable after shutdownInput");
+    assertEndOfStream(channel);
+    assertTrue(channel.isOpen(), "ending the input does not close the channel");
+    byte[] reply = "bye".getBytes(UTF_8);
+    assertEquals(reply.length, channel.write(reply, 0, reply.length));
+    assertEquals("bye", new String(peer.receive(reply.length), UTF_8), "the other direction still works");
+    assertTrue(channel.shutdownInput(), "idempotent");
+  }
+
+  @Test
+  void shutdownInputReleasesAThreadWaitingInAwaitReadable() throws Exception {
+    java.util.concurrent.CompletableFuture<Boolean> waited = new java.util.concurrent.CompletableFuture<>();
+    CountDownLatch waiting = new CountDownLatch(1);
+    Thread reader = new Thread(() -> {
+      try {
+        waiting.countDown();
+        waited.complete(channel.awaitReadable());
+      } catch (Throwable t) {
+        waited.completeExceptionally(t);
+      }
+    }, "contract-awaitReadable");
+    reader.setDaemon(true);
+    reader.start();
+    await(waiting, "the reader thread");
+    assertTrue(channel.shutdownInput());
+    waited.get(WAIT.toMillis(), MILLISECONDS); // returns (true if it waited, false if it cannot wait): no hang
+    assertEquals(-1, readUntilEnd(channel), "the input is at its end");
+    assertTrue(channel.isOpen());
+  }
+
   // ---- close
 
   @Test
@@ -567,6 +604,19 @@ public abstract class ChannelContract {
       got += r;
     }
     return out;
+  }
+
+  /** Reads once more than the bytes there, waiting with whenReadable: -1 at the end. */
+  private static int readUntilEnd(Channel ch) throws Exception {
+    byte[] buffer = new byte[64];
+    for (int round = 0; round < 1000; round++) {
+      int r = ch.read(buffer, 0, buffer.length);
+      if (r != 0) {
+        return r;
+      }
+      awaitReadable(ch);
+    }
+    return 0;
   }
 
   /** Reads until end of stream, expecting no more bytes on the way. */

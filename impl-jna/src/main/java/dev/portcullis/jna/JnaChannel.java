@@ -371,6 +371,24 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     }
   }
 
+  /**
+   * {@code shutdown(SHUT_RD)}: the kernel wakes a thread in {@code poll(2)} and reports the socket
+   * readable to the loop and to the {@link VirtualPoller}, whose waiter is also woken here at once.
+   */
+  @Override
+  public boolean shutdownInput() {
+    if (!acquire()) {
+      return true; // closed: waiters have been woken by the close
+    }
+    try {
+      LibC.shutdown(fd, LibC.SHUT_RD); // ENOTCONN if the peer is gone: then it is readable already
+    } finally {
+      release();
+    }
+    virtualReady(LibC.EPOLLIN | LibC.EPOLLRDHUP);
+    return true;
+  }
+
   @Override
   public void whenReadable(Runnable task) {
     Objects.requireNonNull(task, "task");

@@ -43,6 +43,7 @@ final class LibC {
   static final int IPPROTO_IPV6 = 41;
   static final int IPV6_V6ONLY = 26;
   static final int SHUT_WR = 1;
+  static final int SHUT_RD = 0;
   static final int SHUT_RDWR = 2;
 
   static final int EPOLL_CLOEXEC = 0x80000;

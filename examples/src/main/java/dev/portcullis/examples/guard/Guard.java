@@ -209,6 +209,12 @@ public final class Guard {
         back.start();
         copy(conn.input(), toBackend, pair, true);
         upstream.shutdownOutput(); // the client has finished; let the backend answer and close
+        if (conn.isStopping()) {
+          // The server is stopping and the client had nothing in flight: give the backend a moment
+          // to finish an answer, then close the pair, whether or not the backend closes on our EOF.
+          back.join(dev.portcullis.Connection.FIRST_BYTES_WAIT.toMillis());
+          pair.close();
+        }
       } catch (IOException | RuntimeException e) {
         pair.close();
       }

@@ -207,6 +207,9 @@ public final class HttpService {
       answerAndLinger(conn, in, 431, "request head over " + MAX_HEAD + " bytes\n");
       return;
     }
+    if (head == null && conn.isStopping()) {
+      return; // released by the server's shutdown before a whole request came: nothing to answer
+    }
     if (head == null) {
       answerAndLinger(conn, in, 400, "bad request: the head ended before its blank line\n");
       return;

@@ -319,7 +319,17 @@ public final class KvServer {
 
   /** One client's session: the handshake is done, its key id is the connection's identity. */
   static void serve(Connection conn, Store store) throws IOException {
-    InputStream in = new BufferedInputStream(conn.input());
+    // Whether the last fill of the buffer met the end of the input: a line that ends there without
+    // its \n while the server is stopping was cut short by the shutdown, not sent whole.
+    boolean[] ended = new boolean[1];
+    InputStream in = new BufferedInputStream(new java.io.FilterInputStream(conn.input()) {
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        int n = super.read(b, off, len);
+        ended[0] = n < 0;
+        return n;
+      }
+    });
     PrintWriter w = new PrintWriter(conn.output(), true, StandardCharsets.UTF_8);
     while (true) {
       String line;
@@ -330,8 +340,8 @@ public final class KvServer {
         lingerAndClose(conn, in);
         return;
       }
-      if (line == null) {
-        return;
+      if (line == null || ended[0] && conn.isStopping()) {
+        return; // the client left, or the server is stopping (and the client had nothing in flight)
       }
       String[] words = line.strip().split(" ", 3);
       String reply = switch (words[0]) {
