@@ -420,7 +420,8 @@ final class Admission {
     String more = until == 0 ? null : refusals.due(RefusalLog.Kind.BANNED, RefusalLog.key(socket, replaced));
     if (more != null) {
       refused.info("Penalized {} until {} ({} offences within {}{})", RefusalLog.describe(socket, replaced),
-          penalties.wall(until), penalties.settings().threshold(), penalties.settings().window(), more);
+          penalties.wall(until), penalties.settings().threshold(),
+          dev.portcullis.policy.Durations.format(penalties.settings().window()), more);
     }
   }
 
@@ -429,7 +430,7 @@ final class Admission {
     String more = refusals.due(RefusalLog.Kind.IDLE, RefusalLog.key(socket, peer));
     if (more != null) {
       refused.info("Closed {}: no bytes either way for {}{}", RefusalLog.describe(socket, peer),
-          timeout.toString().substring(2).toLowerCase(java.util.Locale.ROOT),
+          dev.portcullis.policy.Durations.format(timeout),
           more.isEmpty() ? "" : " (" + more.substring(2) + ")");
     }
   }

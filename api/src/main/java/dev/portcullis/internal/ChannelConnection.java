@@ -56,7 +56,7 @@ final class ChannelConnection extends PeerView implements Connection {
 
   @Override
   public String toString() {
-    return "Connection[" + peer() + "]";
+    return "Connection[" + dev.portcullis.policy.IpAddresses.format(peer()) + "]";
   }
 
   /** Parks one thread until the event loop runs this as a readiness callback. */

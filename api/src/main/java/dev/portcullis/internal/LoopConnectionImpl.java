@@ -120,7 +120,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
       }
       channel.execute(readTask);
     } catch (IOException e) {
-      log.debug("Read from {} failed: {}", peer(), e.getMessage());
+      log.debug("Read from {} failed: {}", who(), e.getMessage());
       closeNow();
     } catch (Throwable t) {
       fail(t);
@@ -207,7 +207,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
         }
       }
     } catch (IOException e) {
-      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      log.debug("Write to {} failed: {}", who(), e.getMessage());
       n = -1; // taken, as bytes written to a connection that then fails always are
     } finally {
       lock.unlock();
@@ -358,7 +358,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
         wantWritable = false;
       }
     } catch (IOException e) {
-      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      log.debug("Write to {} failed: {}", who(), e.getMessage());
       failed = true;
     } finally {
       lock.unlock();
@@ -405,7 +405,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
     if (FAILURE_LOG.due()) {
       warn("LoopHandler for {} wrote past the hard limit of {} queued bytes ({} queued, {} more); the connection"
           + " is closed. Loop code that writes more than it reads must use tryWrite and onWritable"
-          + " ({} handler failures so far)", peer(), HARD_LIMIT, queued, n, failures);
+          + " ({} handler failures so far)", who(), HARD_LIMIT, queued, n, failures);
     }
   }
 
@@ -467,7 +467,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
     } catch (Throwable t) {
       long failures = counters.handlerFailures.incrementAndGet();
       if (FAILURE_LOG.due()) {
-        warn("LoopHandler.onClose failed for {} ({} handler failures so far)", peer(), failures, t);
+        warn("LoopHandler.onClose failed for {} ({} handler failures so far)", who(), failures, t);
       }
     }
   }
@@ -480,7 +480,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
     long failures = counters.handlerFailures.incrementAndGet();
     closeNow();
     if (FAILURE_LOG.due()) {
-      warn("LoopHandler failed for {}; the connection is closed ({} handler failures so far)", peer(), failures, t);
+      warn("LoopHandler failed for {}; the connection is closed ({} handler failures so far)", who(), failures, t);
     }
   }
 
@@ -500,6 +500,11 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection {
 
   @Override
   public String toString() {
-    return "LoopConnection[" + peer() + "]";
+    return "LoopConnection[" + who() + "]";
+  }
+
+  /** The peer as the log lines name it: {@code 127.0.0.1:50312}, {@code [::1]:50312}. */
+  private String who() {
+    return dev.portcullis.policy.IpAddresses.format(peer());
   }
 }

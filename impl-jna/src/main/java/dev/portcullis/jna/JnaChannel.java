@@ -586,6 +586,6 @@ final class JnaChannel implements Channel, EventLoop.Handler {
 
   @Override
   public String toString() {
-    return "JnaChannel[fd " + fd + ", " + remoteAddress() + (isOpen() ? "" : ", closed") + "]";
+    return "JnaChannel[fd " + fd + ", " + dev.portcullis.policy.IpAddresses.format(remoteAddress()) + (isOpen() ? "" : ", closed") + "]";
   }
 }
