@@ -493,8 +493,8 @@ public final class Server {
       throw new IllegalArgumentException("Handshake timeout must be positive: " + Durations.format(timeout));
     }
     if (timeout.compareTo(Duration.ofDays(1)) > 0) {
-      throw new IllegalArgumentException("Handshake timeout " + Durations.format(timeout) + " is longer than a day; a handshake"
-          + " that slow is an attack, not a client");
+      throw new IllegalArgumentException("Handshake timeout " + Durations.format(timeout)
+          + " is longer than a day; a handshake that slow is an attack, not a client");
     }
     this.handshakeTimeout = timeout;
     return this;

@@ -150,7 +150,8 @@ final class ConnectionGate {
     try {
       acceptor.listenerStopped(failure);
     } catch (Throwable t) {
-      log.error("Acceptor failed while the listener of {} stopped", dev.portcullis.policy.IpAddresses.format(localAddress), t);
+      log.error("Acceptor failed while the listener of {} stopped",
+          dev.portcullis.policy.IpAddresses.format(localAddress), t);
     }
   }
 }

@@ -227,7 +227,8 @@ final class EventLoop implements Runnable {
             continue;
           }
           failure = Errors.exception("epoll_wait(epfd " + epfd + ")", errno);
-          log.error("Event loop of {} failed; the server stops", dev.portcullis.policy.IpAddresses.format(owner), failure);
+          log.error("Event loop of {} failed; the server stops",
+              dev.portcullis.policy.IpAddresses.format(owner), failure);
           break;
         }
         for (int i = 0; i < n; i++) {

@@ -144,7 +144,8 @@ public final class PortcullisMetrics implements MeterBinder {
 
   private static Tags addressTags(SocketAddress address) {
     if (address instanceof InetSocketAddress ip) {
-      return Tags.of("server.address", ip.getAddress() == null ? ip.getHostString() : IpAddresses.format(ip.getAddress()),
+      return Tags.of("server.address",
+          ip.getAddress() == null ? ip.getHostString() : IpAddresses.format(ip.getAddress()),
           "server.port", String.valueOf(ip.getPort()));
     }
     return Tags.of("server.address", IpAddresses.format(address));

@@ -165,7 +165,8 @@ public final class Guard {
       } catch (IOException down) {
         // The client gets a closed connection; the operator gets one line, not a stack trace.
         org.slf4j.LoggerFactory.getLogger(Guard.class).warn("backend {} unreachable for {}: {}",
-            dev.portcullis.policy.IpAddresses.format(backend), dev.portcullis.policy.IpAddresses.format(conn.peer()), down.getMessage());
+            dev.portcullis.policy.IpAddresses.format(backend), dev.portcullis.policy.IpAddresses.format(conn.peer()),
+            down.getMessage());
         return;
       }
       watchdog.watch(pair);
@@ -284,7 +285,8 @@ public final class Guard {
 
     @Override
     public String toString() {
-      return dev.portcullis.policy.IpAddresses.format(client.peer()) + " -> " + dev.portcullis.policy.IpAddresses.format(backend.getRemoteSocketAddress());
+      return dev.portcullis.policy.IpAddresses.format(client.peer()) + " -> "
+          + dev.portcullis.policy.IpAddresses.format(backend.getRemoteSocketAddress());
     }
   }
 
