@@ -309,9 +309,10 @@ final class Admission {
     long n = counters.limited.incrementAndGet();
     String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, replaced));
     if (more != null) {
-      refused.info("Closed {}: the slowest of {} pending handshakes ({} ms in its handshake) made room for a new"
+      refused.info("Closed {}: the slowest of {} pending handshakes ({} in its handshake) made room for a new"
           + " connection ({} refused by limits so far{})", RefusalLog.describe(socket, replaced), pending.cap(),
-          java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(pendingNanos), n, more);
+          dev.portcullis.policy.Durations.format(java.time.Duration.ofMillis(
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(pendingNanos))), n, more);
     }
   }
 
