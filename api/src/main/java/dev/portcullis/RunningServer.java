@@ -34,7 +34,8 @@ public interface RunningServer extends AutoCloseable {
     if (localAddress() instanceof java.net.InetSocketAddress ip) {
       return ip.getPort();
     }
-    throw new IllegalStateException("A server on " + localAddress() + " has no TCP port");
+    throw new IllegalStateException(
+        "A server on " + dev.portcullis.policy.IpAddresses.format(localAddress()) + " has no TCP port");
   }
 
   /**

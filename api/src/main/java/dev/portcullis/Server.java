@@ -5,6 +5,7 @@ import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.internal.ServerInstance;
 import dev.portcullis.internal.Transports;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.policy.Durations;
 import dev.portcullis.policy.IpAddresses;
 import dev.portcullis.policy.Limits;
 import dev.portcullis.spi.Endpoint;
@@ -489,11 +490,11 @@ public final class Server {
   public Server handshakeTimeout(Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("Handshake timeout must be positive: " + timeout);
+      throw new IllegalArgumentException("Handshake timeout must be positive: " + Durations.format(timeout));
     }
     if (timeout.compareTo(Duration.ofDays(1)) > 0) {
-      throw new IllegalArgumentException("Handshake timeout " + timeout + " is longer than a day; a handshake"
-          + " that slow is an attack, not a client");
+      throw new IllegalArgumentException("Handshake timeout " + Durations.format(timeout)
+          + " is longer than a day; a handshake that slow is an attack, not a client");
     }
     this.handshakeTimeout = timeout;
     return this;
@@ -631,10 +632,11 @@ public final class Server {
   public Server idleTimeout(Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
     if (timeout.isNegative()) {
-      throw new IllegalArgumentException("idleTimeout must not be negative: " + timeout);
+      throw new IllegalArgumentException("idleTimeout must not be negative: " + Durations.format(timeout));
     }
     if (timeout.compareTo(Duration.ofDays(1)) > 0) {
-      throw new IllegalArgumentException("idleTimeout " + timeout + " is longer than a day; use Duration.ZERO for none");
+      throw new IllegalArgumentException(
+          "idleTimeout " + Durations.format(timeout) + " is longer than a day; use Duration.ZERO for none");
     }
     this.idleTimeout = timeout;
     return this;

@@ -28,7 +28,8 @@ public interface ServerMXBean {
   /**
    * The address listened on.
    *
-   * @return such as {@code /127.0.0.1:7000} or a socket path
+   * @return as people write it: such as {@code 127.0.0.1:7000}, {@code [::]:7000}, a socket path or {@code @name}
+   *     (an abstract socket); see {@link dev.portcullis.policy.IpAddresses#format(java.net.SocketAddress)}
    */
   String getAddress();
 

@@ -10,8 +10,8 @@ import java.util.Optional;
  *
  * <pre>{@code
  * static String who(PeerInfo c) {
- *     return c.identity().map(Identity::name).orElse("anonymous") + " at " + c.peer()
- *         + (c.peer().equals(c.socketPeer()) ? "" : " via " + c.socketPeer());
+ *     return c.identity().map(Identity::name).orElse("anonymous") + " at " + IpAddresses.format(c.peer())
+ *         + (c.peer().equals(c.socketPeer()) ? "" : " via " + IpAddresses.format(c.socketPeer()));
  * }
  * }</pre>
  */

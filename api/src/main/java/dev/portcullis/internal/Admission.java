@@ -309,9 +309,10 @@ final class Admission {
     long n = counters.limited.incrementAndGet();
     String more = refusals.due(RefusalLog.Kind.LIMIT, RefusalLog.key(socket, replaced));
     if (more != null) {
-      refused.info("Closed {}: the slowest of {} pending handshakes ({} ms in its handshake) made room for a new"
+      refused.info("Closed {}: the slowest of {} pending handshakes ({} in its handshake) made room for a new"
           + " connection ({} refused by limits so far{})", RefusalLog.describe(socket, replaced), pending.cap(),
-          java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(pendingNanos), n, more);
+          dev.portcullis.policy.Durations.format(java.time.Duration.ofMillis(
+              java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(pendingNanos))), n, more);
     }
   }
 
@@ -420,7 +421,8 @@ final class Admission {
     String more = until == 0 ? null : refusals.due(RefusalLog.Kind.BANNED, RefusalLog.key(socket, replaced));
     if (more != null) {
       refused.info("Penalized {} until {} ({} offences within {}{})", RefusalLog.describe(socket, replaced),
-          penalties.wall(until), penalties.settings().threshold(), penalties.settings().window(), more);
+          penalties.wall(until), penalties.settings().threshold(),
+          dev.portcullis.policy.Durations.format(penalties.settings().window()), more);
     }
   }
 
@@ -429,7 +431,7 @@ final class Admission {
     String more = refusals.due(RefusalLog.Kind.IDLE, RefusalLog.key(socket, peer));
     if (more != null) {
       refused.info("Closed {}: no bytes either way for {}{}", RefusalLog.describe(socket, peer),
-          timeout.toString().substring(2).toLowerCase(java.util.Locale.ROOT),
+          dev.portcullis.policy.Durations.format(timeout),
           more.isEmpty() ? "" : " (" + more.substring(2) + ")");
     }
   }

@@ -232,7 +232,8 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     }
     if (t != null) {
       // A step that throws something other than HandshakeException has a bug: show the stack.
-      log.warn("Handshake step '{}' with {} threw", stepName(), channel.remoteAddress(), t);
+      log.warn("Handshake step '{}' with {} threw", stepName(),
+          dev.portcullis.policy.IpAddresses.format(channel.remoteAddress()), t);
     }
     pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), pendingEntry, stepName(), why, false);
     channel.close();

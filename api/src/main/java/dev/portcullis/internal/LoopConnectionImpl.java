@@ -194,7 +194,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
       }
       channel.execute(readTask);
     } catch (IOException e) {
-      log.debug("Read from {} failed: {}", peer(), e.getMessage());
+      log.debug("Read from {} failed: {}", who(), e.getMessage());
       closeNow();
     } catch (Throwable t) {
       fail(t);
@@ -292,7 +292,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
         }
       }
     } catch (IOException e) {
-      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      log.debug("Write to {} failed: {}", who(), e.getMessage());
       n = -1; // taken, as bytes written to a connection that then fails always are
     } finally {
       lock.unlock();
@@ -443,7 +443,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
         wantWritable = false;
       }
     } catch (IOException e) {
-      log.debug("Write to {} failed: {}", peer(), e.getMessage());
+      log.debug("Write to {} failed: {}", who(), e.getMessage());
       failed = true;
     } finally {
       lock.unlock();
@@ -490,7 +490,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
     if (FAILURE_LOG.due()) {
       warn("LoopHandler for {} wrote past the hard limit of {} queued bytes ({} queued, {} more); the connection"
           + " is closed. Loop code that writes more than it reads must use tryWrite and onWritable"
-          + " ({} handler failures so far)", peer(), HARD_LIMIT, queued, n, failures);
+          + " ({} handler failures so far)", who(), HARD_LIMIT, queued, n, failures);
     }
   }
 
@@ -553,7 +553,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
     } catch (Throwable t) {
       long failures = counters.handlerFailures.incrementAndGet();
       if (FAILURE_LOG.due()) {
-        warn("LoopHandler.onClose failed for {} ({} handler failures so far)", peer(), failures, t);
+        warn("LoopHandler.onClose failed for {} ({} handler failures so far)", who(), failures, t);
       }
     }
   }
@@ -566,7 +566,7 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
     long failures = counters.handlerFailures.incrementAndGet();
     closeNow();
     if (FAILURE_LOG.due()) {
-      warn("LoopHandler failed for {}; the connection is closed ({} handler failures so far)", peer(), failures, t);
+      warn("LoopHandler failed for {}; the connection is closed ({} handler failures so far)", who(), failures, t);
     }
   }
 
@@ -586,6 +586,11 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
 
   @Override
   public String toString() {
-    return "LoopConnection[" + peer() + "]";
+    return "LoopConnection[" + who() + "]";
+  }
+
+  /** The peer as the log lines name it: {@code 127.0.0.1:50312}, {@code [::1]:50312}. */
+  private String who() {
+    return dev.portcullis.policy.IpAddresses.format(peer());
   }
 }

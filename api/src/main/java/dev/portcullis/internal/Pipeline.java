@@ -239,7 +239,8 @@ final class Pipeline implements Acceptor {
    */
   void handlerFailed(ChannelConnection connection, Throwable t) {
     if (t instanceof java.io.IOException && (closing || peerWentAway(t) || connection.closedForIdleness())) {
-      log.debug("Connection with {} ended in the handler: {}", connection.peer(), t.toString());
+      log.debug("Connection with {} ended in the handler: {}",
+          dev.portcullis.policy.IpAddresses.format(connection.peer()), t.toString());
       return;
     }
     long n = counters.handlerFailures.incrementAndGet();

@@ -120,12 +120,9 @@ public final class ServerInstance implements RunningServer {
     return n + " " + noun + (n == 1 ? "" : "s");
   }
 
-  /** An address as people write it: {@code 127.0.0.1:7000}, {@code [::]:7000}, a socket path. */
+  /** An address as people write it: {@code 127.0.0.1:7000}, {@code [::]:7000}, a socket path, {@code @name}. */
   static String where(java.net.SocketAddress address) {
-    if (address instanceof java.net.InetSocketAddress ip) {
-      return dev.portcullis.policy.IpAddresses.format(ip);
-    }
-    return String.valueOf(address);
+    return dev.portcullis.policy.IpAddresses.format(address);
   }
 
   private static ExecutorService defaultExecutor(Endpoint endpoint) {
@@ -281,7 +278,7 @@ public final class ServerInstance implements RunningServer {
       if (ownedExecutor != null) {
         ownedExecutor.shutdownNow();
         if (!ownedExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
-          log.warn("Some handlers of {} did not stop within 5 s of close", where(listener.localAddress()));
+          log.warn("Some handlers of {} did not stop within 5s of close", where(listener.localAddress()));
         }
       }
     } catch (InterruptedException e) {
@@ -318,7 +315,7 @@ public final class ServerInstance implements RunningServer {
     listener.stopAccepting();
     pipeline.stopping();
     log.info("Shutting down {}: not accepting; {} connection(s) open, waiting up to {}", where(listener.localAddress()),
-        counters.open.get(), grace);
+        counters.open.get(), dev.portcullis.policy.Durations.format(grace));
     long start = System.nanoTime();
     long graceNanos = grace.compareTo(Duration.ofDays(365 * 100)) > 0 ? Long.MAX_VALUE : grace.toNanos(); // no overflow
     boolean drained;
@@ -416,7 +413,7 @@ public final class ServerInstance implements RunningServer {
   private void registerMBean() {
     try {
       javax.management.ObjectName name = new javax.management.ObjectName("dev.portcullis:type=Server,address="
-          + javax.management.ObjectName.quote(String.valueOf(listener.localAddress())));
+          + javax.management.ObjectName.quote(where(listener.localAddress())));
       java.lang.management.ManagementFactory.getPlatformMBeanServer().registerMBean(new DescribedBean(new Mx()), name);
       mbeanName = name;
     } catch (javax.management.JMException | RuntimeException e) {
@@ -485,7 +482,7 @@ public final class ServerInstance implements RunningServer {
   private final class Mx implements dev.portcullis.ServerMXBean {
     @Override
     public String getAddress() {
-      return String.valueOf(listener.localAddress());
+      return where(listener.localAddress());
     }
 
     @Override

@@ -95,6 +95,26 @@ public final class IpAddresses {
   }
 
   /**
+   * Any socket address as people write it, the one form the library's log lines, messages and
+   * {@code toString()}s use: an IP socket address as {@link #format(java.net.InetSocketAddress)}
+   * ({@code 127.0.0.1:7000}, {@code [::1]:7000}, never {@code /127.0.0.1:7000}); a Unix socket as
+   * its path; an abstract Unix socket ({@link dev.portcullis.AbstractSocketAddress}) as
+   * {@code @name}; anything else as its {@code toString()}.
+   *
+   * @param address the socket address, or null
+   * @return its text; {@code "null"} for null
+   */
+  public static String format(java.net.SocketAddress address) {
+    if (address instanceof java.net.InetSocketAddress ip) {
+      return format(ip);
+    }
+    if (address instanceof java.net.UnixDomainSocketAddress unix) {
+      return unix.getPath().toString();
+    }
+    return String.valueOf(address); // AbstractSocketAddress says @name itself
+  }
+
+  /**
    * The address with these bytes, without the checked exception of {@link
    * InetAddress#getByAddress(byte[])}: a 16-byte IPv4-mapped address comes back as the {@link
    * Inet4Address} it maps, as it does there.

@@ -126,8 +126,9 @@ public final class Penalties {
   public Penalties upTo(Duration duration) {
     positive(duration, "Penalties.upTo(duration)");
     if (duration.compareTo(firstBan) < 0) {
-      throw new IllegalArgumentException("Penalties.upTo(" + duration + ") is shorter than the first ban ("
-          + firstBan + "); give banFor(...) first, or a longer cap");
+      throw new IllegalArgumentException("Penalties.upTo(" + Durations.format(duration)
+          + ") is shorter than the first ban ("
+          + Durations.format(firstBan) + "); give banFor(...) first, or a longer cap");
     }
     return new Penalties(threshold, window, firstBan, duration, forgetAfter, exempt, weights, ipv4Bits, ipv6Bits,
         maxSources);
@@ -221,7 +222,7 @@ public final class Penalties {
   private static void positive(Duration d, String what) {
     Objects.requireNonNull(d, what);
     if (d.isNegative() || d.isZero()) {
-      throw new IllegalArgumentException(what + " must be positive, not " + d);
+      throw new IllegalArgumentException(what + " must be positive, not " + Durations.format(d));
     }
   }
 
@@ -345,8 +346,9 @@ public final class Penalties {
 
   @Override
   public String toString() {
-    return "Penalties[" + threshold + " offences within " + window + ": banned " + firstBan + ", doubling up to "
-        + maxBan + ", forgotten after " + forgetAfter + ", counting " + weights + ", exempt " + exempt + ", sources /"
+    return "Penalties[" + threshold + " offences within " + Durations.format(window) + ": banned "
+        + Durations.format(firstBan) + ", doubling up to " + Durations.format(maxBan) + ", forgotten after "
+        + Durations.format(forgetAfter) + ", counting " + weights + ", exempt " + exempt + ", sources /"
         + ipv4Bits + " and /" + ipv6Bits + ", at most " + maxSources + "]";
   }
 }

@@ -123,6 +123,22 @@ public sealed interface Endpoint
     public String describe() {
       return "port " + port;
     }
+
+    /**
+     * The endpoint with its address as people write it: {@code Tcp[127.0.0.1:7000, backlog 512]},
+     * {@code Tcp[*:0, backlog 4096, kernel filter of 3 rules]} for all local addresses.
+     *
+     * @return the text
+     */
+    @Override
+    public String toString() {
+      String where = bindAddress
+          .map(a -> dev.portcullis.policy.IpAddresses.format(new java.net.InetSocketAddress(a, port)))
+          .orElse("*:" + port);
+      String filter = kernelFilter.map(p -> ", kernel filter of " + p.rules().size() + " rule"
+          + (p.rules().size() == 1 ? "" : "s")).orElse("");
+      return "Tcp[" + where + ", backlog " + backlog + filter + "]";
+    }
   }
 
   /**
@@ -264,6 +280,16 @@ public sealed interface Endpoint
     @Override
     public String describe() {
       return "abstract socket @" + name;
+    }
+
+    /**
+     * The endpoint with its name as {@code ss -x} shows it: {@code UnixAbstract[@name, backlog 4096]}.
+     *
+     * @return the text
+     */
+    @Override
+    public String toString() {
+      return "UnixAbstract[@" + name + ", backlog " + backlog + "]";
     }
   }
 

@@ -30,6 +30,20 @@ class IpAddressesTest {
   }
 
   @Test
+  void everySocketAddressPrintsAsPeopleWriteIt() throws Exception {
+    java.net.SocketAddress v4 = new java.net.InetSocketAddress(InetAddress.getByName("127.0.0.1"), 37461);
+    java.net.SocketAddress v6 = new java.net.InetSocketAddress(InetAddress.getByName("::1"), 7000);
+    java.net.SocketAddress any = new java.net.InetSocketAddress(InetAddress.getByName("::"), 7000);
+    assertEquals("127.0.0.1:37461", IpAddresses.format(v4));
+    assertEquals("[::1]:7000", IpAddresses.format(v6));
+    assertEquals("[::]:7000", IpAddresses.format(any));
+    assertEquals("/run/app.sock", IpAddresses.format((java.net.SocketAddress) java.net.UnixDomainSocketAddress.of(
+        "/run/app.sock")));
+    assertEquals("@portcullis-admin", IpAddresses.format(new dev.portcullis.AbstractSocketAddress("portcullis-admin")));
+    assertEquals("null", IpAddresses.format((java.net.SocketAddress) null));
+  }
+
+  @Test
   void refusesNamesPrefixesZonesAndLeadingZerosQuotingTheInput() {
     assertTrue(assertThrows(IllegalArgumentException.class, () -> IpAddresses.parse("localhost")).getMessage()
         .contains("'localhost' looks like a hostname"));

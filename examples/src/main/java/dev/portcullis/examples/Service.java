@@ -3,7 +3,6 @@ package dev.portcullis.examples;
 import dev.portcullis.RunningServer;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -195,9 +194,6 @@ public final class Service {
    * @return {@code 127.0.0.1:7000}, {@code [::1]:7000}, a socket path, or {@code @name}
    */
   public static String describe(SocketAddress address) {
-    if (address instanceof InetSocketAddress at) {
-      return dev.portcullis.policy.IpAddresses.format(at); // [::]:7000, not [0:0:0:0:0:0:0:0]:7000
-    }
-    return String.valueOf(address);
+    return dev.portcullis.policy.IpAddresses.format(address); // [::]:7000, not [0:0:0:0:0:0:0:0]:7000
   }
 }

@@ -190,7 +190,7 @@ class EchoWatchTest {
       int port = echo.port();
       Path tmp = Files.writeString(dir.resolve(".echo.policy.tmp"), NEW_FIRST_LINE + NEW_REST);
       Files.move(tmp, policy, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      awaitLine(echo.errLines(), "shadowing the new policy for 2 s");
+      awaitLine(echo.errLines(), "shadowing the new policy for 2s");
       assertFalse(served("127.0.2.9", port), "while shadowed, the old policy still denies 127.0.2.9");
       awaitLine(echo.errLines(), "Shadow policy would allow 127.0.2.9 (live: deny by 'deny 127.0.2.0/24'");
       awaitLine(echo.errLines(), "promoted the new policy after");

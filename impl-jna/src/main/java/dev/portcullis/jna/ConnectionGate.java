@@ -104,7 +104,8 @@ final class ConnectionGate {
     } catch (Throwable t) {
       admitFailures++;
       if (admitFailureLog.due()) {
-        log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)", localAddress,
+        log.error("Deciding on a connection to {} failed; it is closed ({} such failures so far)",
+            dev.portcullis.policy.IpAddresses.format(localAddress),
             admitFailures, t);
       }
       admitted = false;
@@ -149,7 +150,8 @@ final class ConnectionGate {
     try {
       acceptor.listenerStopped(failure);
     } catch (Throwable t) {
-      log.error("Acceptor failed while the listener of {} stopped", localAddress, t);
+      log.error("Acceptor failed while the listener of {} stopped",
+          dev.portcullis.policy.IpAddresses.format(localAddress), t);
     }
   }
 }

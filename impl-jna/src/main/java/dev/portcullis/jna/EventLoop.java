@@ -227,7 +227,8 @@ final class EventLoop implements Runnable {
             continue;
           }
           failure = Errors.exception("epoll_wait(epfd " + epfd + ")", errno);
-          log.error("Event loop of {} failed; the server stops", owner, failure);
+          log.error("Event loop of {} failed; the server stops",
+              dev.portcullis.policy.IpAddresses.format(owner), failure);
           break;
         }
         for (int i = 0; i < n; i++) {
@@ -249,7 +250,7 @@ final class EventLoop implements Runnable {
       }
     } catch (Throwable t) {
       failure = t;
-      log.error("Event loop of {} failed; the server stops", owner, t);
+      log.error("Event loop of {} failed; the server stops", dev.portcullis.policy.IpAddresses.format(owner), t);
     } finally {
       shutdown();
     }
@@ -405,7 +406,7 @@ final class EventLoop implements Runnable {
       LibC.close(wakeFd);
     }
     LibC.close(epfd);
-    log.debug("Event loop of {} stopped", owner);
+    log.debug("Event loop of {} stopped", dev.portcullis.policy.IpAddresses.format(owner));
     whenStopped.accept(failure);
   }
 

@@ -604,6 +604,7 @@ final class JnaChannel implements Channel, EventLoop.Handler {
 
   @Override
   public String toString() {
-    return "JnaChannel[fd " + fd + ", " + remoteAddress() + (isOpen() ? "" : ", closed") + "]";
+    return "JnaChannel[fd " + fd + ", " + dev.portcullis.policy.IpAddresses.format(remoteAddress())
+        + (isOpen() ? "" : ", closed") + "]";
   }
 }

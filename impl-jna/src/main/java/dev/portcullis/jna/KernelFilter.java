@@ -241,8 +241,7 @@ final class KernelFilter {
 
   /** How the log lines name a listening address: {@code 127.0.0.1:7000}, {@code [::]:7000}. */
   static String where(java.net.SocketAddress local) {
-    return local instanceof java.net.InetSocketAddress ip ? dev.portcullis.policy.IpAddresses.format(ip)
-        : String.valueOf(local);
+    return dev.portcullis.policy.IpAddresses.format(local);
   }
 
   /** The system property that makes {@link #attach} skip eBPF: {@code classic}. */

@@ -194,8 +194,9 @@ final class ListeningSocket implements Listener {
      */
     private void pauseAccepting(int errno) {
       if (exhaustionLog.due()) {
-        log.warn("accept4 on {} failed: {} ({}); pausing accepts for {} ms", local, LinuxErrno.name(errno),
-            Errors.describe(errno), TimeUnit.NANOSECONDS.toMillis(ACCEPT_PAUSE_NANOS));
+        log.warn("accept4 on {} failed: {} ({}); pausing accepts for {}",
+            dev.portcullis.policy.IpAddresses.format(local), LinuxErrno.name(errno), Errors.describe(errno),
+            dev.portcullis.policy.Durations.format(java.time.Duration.ofNanos(ACCEPT_PAUSE_NANOS)));
       }
       loop.control(LibC.EPOLL_CTL_DEL, fd, 0, generation, event);
       loop.schedule(resumeAccepting, ACCEPT_PAUSE_NANOS);

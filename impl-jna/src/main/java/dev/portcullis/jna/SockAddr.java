@@ -1,6 +1,5 @@
 package dev.portcullis.jna;
 
-import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -107,9 +106,8 @@ final class SockAddr {
     return new InetSocketAddress(dev.portcullis.policy.IpAddresses.fromBytes(raw), port);
   }
 
+  /** {@code 127.0.0.1:7000}, {@code [::1]:7000}: as the log lines write an address. */
   static String describe(InetAddress address, int port) {
-    return address instanceof Inet4Address
-        ? address.getHostAddress() + ":" + port
-        : "[" + address.getHostAddress() + "]:" + port;
+    return dev.portcullis.policy.IpAddresses.format(new InetSocketAddress(address, port));
   }
 }

@@ -35,7 +35,8 @@ class StatsJmxTest {
     ObjectName name;
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").deny("127.0.0.2")
         .deny("127.0.0.3").handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
-      name = new ObjectName("dev.portcullis:type=Server,address=" + ObjectName.quote(server.localAddress().toString()));
+      name = new ObjectName("dev.portcullis:type=Server,address=" + ObjectName.quote("127.0.0.1:" + server.port()));
+      assertEquals("127.0.0.1:" + server.port(), jmx.getAttribute(name, "Address"), "as people write it");
       assertEquals("ok", Clients.exchange("127.0.0.1", server.localAddress(), ""));
       assertEquals("ok", Clients.exchange("127.0.0.4", server.localAddress(), ""));
       Clients.exchange("127.0.0.2", server.localAddress(), "");
@@ -65,7 +66,7 @@ class StatsJmxTest {
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").kernelFilter()
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
       ObjectName name = new ObjectName("dev.portcullis:type=Server,address="
-          + ObjectName.quote(server.localAddress().toString()));
+          + ObjectName.quote("127.0.0.1:" + server.port()));
       String mode = server.stats().kernelFilter().name();
       assertTrue(mode.equals("EBPF") || mode.equals("CLASSIC"), mode);
       assertEquals(mode, jmx.getAttribute(name, "KernelFilter"));
@@ -83,7 +84,7 @@ class StatsJmxTest {
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1")
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
       ObjectName name = new ObjectName("dev.portcullis:type=Server,address="
-          + ObjectName.quote(server.localAddress().toString()));
+          + ObjectName.quote("127.0.0.1:" + server.port()));
       MBeanInfo info = jmx.getMBeanInfo(name);
       for (MBeanAttributeInfo a : info.getAttributes()) {
         assertTrue(a.isReadable(), a.getName());

@@ -5,6 +5,7 @@ import dev.portcullis.RunningServer;
 import dev.portcullis.ServerStats;
 import dev.portcullis.ShadowStats;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.policy.IpAddresses;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -143,10 +144,11 @@ public final class PortcullisMetrics implements MeterBinder {
 
   private static Tags addressTags(SocketAddress address) {
     if (address instanceof InetSocketAddress ip) {
-      return Tags.of("server.address", ip.getAddress() == null ? ip.getHostString() : ip.getAddress().getHostAddress(),
+      return Tags.of("server.address",
+          ip.getAddress() == null ? ip.getHostString() : IpAddresses.format(ip.getAddress()),
           "server.port", String.valueOf(ip.getPort()));
     }
-    return Tags.of("server.address", String.valueOf(address));
+    return Tags.of("server.address", IpAddresses.format(address));
   }
 
   @Override
@@ -245,7 +247,8 @@ public final class PortcullisMetrics implements MeterBinder {
       boolean wasAll = old != null && old.slots.containsKey(ALL_RULES);
       if (next.slots.containsKey(ALL_RULES) && !wasAll) {
         log.info("Metrics of {}: the policy has {} rules, more than maxRuleSeries ({}); portcullis.rule.hits"
-            + " counts them together as rule=\"{}\" (ruleHits() still has each rule)", server.localAddress(),
+            + " counts them together as rule=\"{}\" (ruleHits() still has each rule)",
+            IpAddresses.format(server.localAddress()),
             next.rules, maxRuleSeries, ALL_RULES);
       }
       for (Iterator<Map.Entry<String, Meter>> i = meters.entrySet().iterator(); i.hasNext(); ) {

@@ -264,7 +264,8 @@ public final class ProxyHeader {
   @Override
   public String toString() {
     return "ProxyHeader[v" + version + " " + command + " " + family
-        + (source != null ? " " + source + " -> " + destination : "") + (tlvs.isEmpty() ? "" : ", " + tlvs.size()
+        + (source != null ? " " + dev.portcullis.policy.IpAddresses.format(source) + " -> "
+            + dev.portcullis.policy.IpAddresses.format(destination) : "") + (tlvs.isEmpty() ? "" : ", " + tlvs.size()
         + " TLVs") + "]";
   }
 }

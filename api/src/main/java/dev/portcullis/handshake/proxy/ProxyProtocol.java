@@ -187,14 +187,14 @@ public final class ProxyProtocol implements Handshake {
       public Progress begin(HandshakeContext context) throws HandshakeException {
         if (!(context.socketPeer() instanceof java.net.InetSocketAddress proxy)) {
           throw new HandshakeException("PROXY protocol headers are accepted from trusted TCP proxies only; "
-              + context.socketPeer() + " is not a TCP peer");
+              + dev.portcullis.policy.IpAddresses.format(context.socketPeer()) + " is not a TCP peer");
         }
         if (!trustedPolicy.decide(proxy.getAddress()).isAllowed()) {
           if (optional) {
             return Progress.DONE; // read nothing: whatever this peer sends is its own data
           }
           throw new HandshakeException("PROXY protocol headers are accepted only from trusted proxies; "
-              + proxy.getAddress().getHostAddress() + " is not one");
+              + dev.portcullis.policy.IpAddresses.format(proxy.getAddress()) + " is not one");
         }
         return Progress.NEED_MORE;
       }

@@ -69,6 +69,9 @@ class ProxyHeaderParserTest {
   void parsesV1Tcp6AndUnknown() throws Exception {
     ProxyHeader h = ProxyHeaderParser.parse(ascii("PROXY TCP6 2001:db8::5 ::1 1 65535\r\n"));
     assertEquals(Optional.of(new InetSocketAddress("2001:db8::5", 1)), h.source());
+    assertEquals("ProxyHeader[v1 PROXY TCP6 [2001:db8::5]:1 -> [::1]:65535]", h.toString());
+    assertEquals("ProxyHeader[v1 PROXY TCP4 192.0.2.5:56324 -> 10.0.0.1:443]",
+        ProxyHeaderParser.parse(ascii("PROXY TCP4 192.0.2.5 10.0.0.1 56324 443\r\n")).toString());
     ProxyHeader u = ProxyHeaderParser.parse(ascii("PROXY UNKNOWN ffff:f...f:ffff 12345\r\n"));
     assertEquals(ProxyHeader.Family.UNKNOWN, u.family());
     assertTrue(u.source().isEmpty());

@@ -111,7 +111,8 @@ public final class AdminConsole {
       switch (line.strip()) {
         case "help" -> w.println("help | whoami | uptime | stats | quit");
         case "whoami" -> w.println(conn.attribute(PeerCredentials.class).map(String::valueOf).orElse("unknown"));
-        case "uptime" -> w.println(Duration.between(started, Instant.now()).toSeconds() + " s");
+        case "uptime" -> w.println(dev.portcullis.policy.Durations.format(
+            Duration.ofSeconds(Duration.between(started, Instant.now()).toSeconds())));
         case "stats" -> w.println(server == null ? "starting" : server.stats());
         case "quit" -> {
           w.println("bye");

@@ -58,7 +58,7 @@ public final class Demo {
         })
         .start()) {
       InetSocketAddress at = (InetSocketAddress) server.localAddress();
-      out.println("server  listening on " + at.getAddress().getHostAddress() + ":" + at.getPort()
+      out.println("server  listening on " + dev.portcullis.policy.IpAddresses.format(at)
           + " with policy: " + server.policy().toString().strip());
 
       String served = talk("127.0.0.1", at, out);

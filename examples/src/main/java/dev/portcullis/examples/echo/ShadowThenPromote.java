@@ -40,7 +40,8 @@ final class ShadowThenPromote implements Consumer<AccessPolicy> {
     if (pending != null) {
       pending.cancel(false);
     }
-    report("portcullis echo: shadowing the new policy for " + period.toSeconds() + " s before it is live");
+    report("portcullis echo: shadowing the new policy for " + dev.portcullis.policy.Durations.format(period)
+        + " before it is live");
     pending = timer.schedule(this::promote, period.toMillis(), TimeUnit.MILLISECONDS);
   }
 

@@ -186,7 +186,8 @@ public final class Guard {
         upstream.setTcpNoDelay(true);
       } catch (IOException down) {
         // The client gets a closed connection; the operator gets one line, not a stack trace.
-        org.slf4j.LoggerFactory.getLogger(Guard.class).warn("backend {} unreachable for {}: {}", backend, conn.peer(),
+        org.slf4j.LoggerFactory.getLogger(Guard.class).warn("backend {} unreachable for {}: {}",
+            dev.portcullis.policy.IpAddresses.format(backend), dev.portcullis.policy.IpAddresses.format(conn.peer()),
             down.getMessage());
         return;
       }
@@ -198,7 +199,7 @@ public final class Guard {
         } catch (IOException | RuntimeException e) {
           pair.close(); // a side failed, or the watchdog closed the pair under the copy
         }
-      }, "guard-back-" + conn.peer());
+      }, "guard-back-" + dev.portcullis.policy.IpAddresses.format(conn.peer()));
       back.setDaemon(true);
       try {
         OutputStream toBackend = upstream.getOutputStream();
@@ -285,15 +286,15 @@ public final class Guard {
     /** Why the pair should be closed now, or null if it may go on. */
     String stuck(long now, Timeouts timeouts) {
       if (now - lastMoved > timeouts.idle().toNanos()) {
-        return "idle for " + timeouts.idle().toSeconds() + " s";
+        return "idle for " + dev.portcullis.policy.Durations.format(timeouts.idle());
       }
       long toBackend = writingToBackendSince;
       if (toBackend != 0 && now - toBackend > timeouts.write().toNanos()) {
-        return "a write to the backend took over " + timeouts.write().toSeconds() + " s";
+        return "a write to the backend took over " + dev.portcullis.policy.Durations.format(timeouts.write());
       }
       long toClient = writingToClientSince;
       if (toClient != 0 && now - toClient > timeouts.write().toNanos()) {
-        return "a write to the client took over " + timeouts.write().toSeconds() + " s";
+        return "a write to the client took over " + dev.portcullis.policy.Durations.format(timeouts.write());
       }
       return null;
     }
@@ -312,7 +313,8 @@ public final class Guard {
 
     @Override
     public String toString() {
-      return client.peer() + " -> " + backend.getRemoteSocketAddress();
+      return dev.portcullis.policy.IpAddresses.format(client.peer()) + " -> "
+          + dev.portcullis.policy.IpAddresses.format(backend.getRemoteSocketAddress());
     }
   }
 

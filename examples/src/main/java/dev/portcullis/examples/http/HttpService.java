@@ -226,7 +226,7 @@ public final class HttpService {
     switch (requestLine[1]) {
       case "/health" -> respond(conn.output(), 200, "ok\n");
       case "/hello" -> respond(conn.output(), 200, "hello "
-          + ((InetSocketAddress) conn.peer()).getAddress().getHostAddress() + "\n");
+          + dev.portcullis.policy.IpAddresses.format(((InetSocketAddress) conn.peer()).getAddress()) + "\n");
       default -> respond(conn.output(), 404, "not found\n");
     }
   }
@@ -237,8 +237,8 @@ public final class HttpService {
     long now = System.nanoTime();
     long last = LAST_TIMEOUT_LINE.get();
     if (now - last >= TimeUnit.SECONDS.toNanos(1) && LAST_TIMEOUT_LINE.compareAndSet(last, now)) {
-      LOG.info("Closed {}: no complete request head within {}s ({} so far)", Service.describe(conn.peer()),
-          headTimeout.toSeconds(), n);
+      LOG.info("Closed {}: no complete request head within {} ({} so far)", Service.describe(conn.peer()),
+          dev.portcullis.policy.Durations.format(headTimeout), n);
     }
   }
 
