@@ -334,6 +334,19 @@ class PipelineTest {
   }
 
   @Test
+  void aHandlerInterruptedBecauseTheServerClosesIsNotAFailure() throws Exception {
+    java.util.List<Runnable> queued = new java.util.ArrayList<>();
+    start(server().executor(queued::add).allow("10.0.0.0/8").handle(conn -> {
+      throw new InterruptedException("the executor was shut down under a wait");
+    }));
+    connect("10.0.0.5");
+    server.close(); // what shutdownNow() of the executor does to a handler that waits: an interrupt
+    queued.forEach(Runnable::run);
+    assertEquals(0, server.stats().handlerFailures());
+    assertTrue(log.lines("WARN dev.portcullis.internal.Pipeline").isEmpty(), log.text());
+  }
+
+  @Test
   void saturatedExecutorRefusesTheConnection() throws Exception {
     Executor full = task -> {
       throw new RejectedExecutionException("full");

@@ -238,6 +238,12 @@ final class Pipeline implements Acceptor {
    * connection's failure, an {@code Error} included, never takes a thread or a loop down with it.
    */
   void handlerFailed(ChannelConnection connection, Throwable t) {
+    // An interrupt while the server closes is the close's doing too: close() interrupts the
+    // default executor's threads, and a handler waiting on anything of its own then throws.
+    if (t instanceof InterruptedException && closing) {
+      log.debug("Handler for {} interrupted by the server's close", dev.portcullis.policy.IpAddresses.format(connection.peer()));
+      return;
+    }
     if (t instanceof java.io.IOException && (closing || peerWentAway(t) || connection.closedForIdleness())) {
       log.debug("Connection with {} ended in the handler: {}",
           dev.portcullis.policy.IpAddresses.format(connection.peer()), t.toString());
