@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark suite with one command (about fifteen minutes on 2 cores):
+# The whole benchmark suite with one command (about twenty minutes on 2 cores):
 #   bench/run.sh [--quick] [--runs N] [--seconds S] [--only W1,W2,W2-KF,W2-KF6,W2-KF-classic,W3-64,W3-16K,W4,W5,W6] [--servers C,Portcullis handle,...] [--loops N] [--skip-jmh]
 # Needs gcc and taskset (util-linux). Writes bench/target/results/results.{csv,md,svg}.
 set -euo pipefail

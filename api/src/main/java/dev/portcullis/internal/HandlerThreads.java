@@ -8,6 +8,7 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 
 /**
  * The server's own executor for blocking handlers, when the user passes none. Neither kind has a
@@ -26,35 +27,41 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class HandlerThreads {
   private HandlerThreads() {}
 
-  /** The default executor: threads named {@code portcullis-handler-PORT-N}. */
-  static ExecutorService newDefault(int port) {
-    String prefix = "portcullis-handler-" + port + "-";
-    ThreadFactory virtual = virtualFactory(prefix);
+  /**
+   * The default executor: threads named {@code portcullis-handler-PORT-N}. The executor is made
+   * before the socket is bound, so the port is read as each thread is made: a server on port 0
+   * names its threads after the port the kernel picked, as its event loops are.
+   */
+  static ExecutorService newDefault(IntSupplier port) {
+    AtomicInteger n = new AtomicInteger();
+    ThreadFactory virtual = virtualFactory();
+    ThreadFactory named = r -> {
+      Thread t = virtual != null ? virtual.newThread(r) : new Thread(r);
+      t.setName("portcullis-handler-" + port.getAsInt() + "-" + n.incrementAndGet());
+      return t;
+    };
     if (virtual != null) {
       try {
         return (ExecutorService) Executors.class.getMethod("newThreadPerTaskExecutor", ThreadFactory.class)
-            .invoke(null, virtual);
+            .invoke(null, named);
       } catch (ReflectiveOperationException e) {
         throw new IllegalStateException("JDK 21+ without Executors.newThreadPerTaskExecutor", e);
       }
     }
-    AtomicInteger n = new AtomicInteger();
     ThreadFactory platform = r -> {
-      Thread t = new Thread(r, prefix + n.incrementAndGet());
+      Thread t = named.newThread(r);
       t.setDaemon(false);
       return t;
     };
     return new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS, new SynchronousQueue<>(), platform);
   }
 
-  /** {@code Thread.ofVirtual().name(prefix, 1).factory()} on JDK 21+, else null. */
-  private static ThreadFactory virtualFactory(String prefix) {
+  /** {@code Thread.ofVirtual().factory()} on JDK 21+, else null. */
+  private static ThreadFactory virtualFactory() {
     try {
       Method ofVirtual = Thread.class.getMethod("ofVirtual");
       Class<?> builder = Class.forName("java.lang.Thread$Builder");
-      Object b = ofVirtual.invoke(null);
-      b = builder.getMethod("name", String.class, long.class).invoke(b, prefix, 1L);
-      return (ThreadFactory) builder.getMethod("factory").invoke(b);
+      return (ThreadFactory) builder.getMethod("factory").invoke(ofVirtual.invoke(null));
     } catch (ReflectiveOperationException | RuntimeException e) {
       return null; // JDK 17-20: no virtual threads (or not without --enable-preview)
     }

@@ -125,8 +125,13 @@ public final class ServerInstance implements RunningServer {
     return dev.portcullis.policy.IpAddresses.format(address);
   }
 
-  private static ExecutorService defaultExecutor(Endpoint endpoint) {
-    return HandlerThreads.newDefault(endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0);
+  /** Made before the socket is bound: its threads read the port when they are made. */
+  private ExecutorService defaultExecutor(Endpoint endpoint) {
+    int declared = endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0;
+    return HandlerThreads.newDefault(() -> {
+      Listener bound = listener;
+      return bound != null ? port(bound.localAddress()) : declared;
+    });
   }
 
   @Override

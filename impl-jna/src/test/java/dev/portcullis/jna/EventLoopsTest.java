@@ -43,6 +43,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -103,6 +104,25 @@ class EventLoopsTest {
       Set<String> names = new HashSet<>();
       spread.acceptedOn.values().forEach(t -> names.add(t.getName()));
       assertEquals(Set.of("portcullis-loop-" + port + "-1", "portcullis-loop-" + port + "-2"), names);
+    }
+  }
+
+  @Test
+  void handlerThreadsOfAServerOnPortZeroCarryTheBoundPort() throws Exception {
+    AtomicReference<String> name = new AtomicReference<>();
+    CountDownLatch handled = new CountDownLatch(1);
+    try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").transport(transport)
+        .handle(conn -> {
+          name.set(Thread.currentThread().getName());
+          handled.countDown();
+        })
+        .start()) {
+      int port = ((InetSocketAddress) server.localAddress()).getPort();
+      try (Socket s = Clients.connect("127.0.0.1", server.localAddress())) {
+        assertTrue(handled.await(10, TimeUnit.SECONDS), "handled");
+      }
+      assertTrue(name.get().startsWith("portcullis-handler-" + port + "-"),
+          "named after the bound port " + port + ", as the loops are: " + name.get());
     }
   }
 
