@@ -64,7 +64,7 @@ public final class Server {
 
   /**
    * A server on a TCP port, listening on every local address (dual-stack {@code ::} where IPv6 is
-   * available) unless {@link #bindAddress} says otherwise.
+   * available) unless {@link TcpBuilder#bindAddress(String)} says otherwise.
    *
    * @param port {@code 0..65535}; 0 lets the kernel pick a free port, which {@link
    *     RunningServer#localAddress()} then reports
@@ -77,9 +77,10 @@ public final class Server {
 
   /**
    * A server on a Unix domain socket at this path, with the same rules, handshakes and handlers
-   * as a TCP server. Who may connect is decided twice: by the file's permissions ({@link #mode},
-   * {@link #owner}, {@link #group}), which the kernel checks at {@code connect}, and then by
-   * credential rules ({@link #allowUid}, {@link #allowUser}, ...) on the peer's {@code SO_PEERCRED}.
+   * as a TCP server. Who may connect is decided twice: by the file's permissions ({@link
+   * UnixBuilder#mode}, {@link UnixBuilder#owner}, {@link UnixBuilder#group}), which the kernel checks
+   * at {@code connect}, and then by credential rules ({@link LocalBuilder#allowUid}, {@link
+   * LocalBuilder#allowUser}, ...) on the peer's {@code SO_PEERCRED}.
    * Address rules never match a local peer. The file never exists with looser permissions than
    * asked, a stale socket file is replaced, a live socket or a file that is not a socket makes
    * {@code start()} fail, and the file is removed on close.
@@ -94,8 +95,9 @@ public final class Server {
 
   /**
    * A server on a Linux abstract Unix domain socket: a name, not a file, so there are no file
-   * permissions, and {@code start()} refuses to run it without at least one credential rule
-   * ({@link #allowUid}, {@link #allowUser}, ...). Abstract names belong to the network namespace.
+   * permissions, and {@code build()} refuses it without at least one credential rule ({@link
+   * LocalBuilder#allowUid}, {@link LocalBuilder#allowUser}, ...). Abstract names belong to the
+   * network namespace.
    *
    * @param name the name, without the leading NUL byte; at most 107 bytes of UTF-8
    * @return a new builder for that socket
@@ -110,11 +112,11 @@ public final class Server {
    * A server on the listening socket that systemd passed (socket activation: a {@code .socket} unit,
    * or {@code systemd-socket-activate -l PORT}). Everything else is as for {@link #on}: rules,
    * handshakes and handlers apply to every connection, including those the kernel queued before
-   * this process started. At {@link #start()} the server checks that {@code LISTEN_PID} is this
+   * this process started. At {@link Builder#start()} the server checks that {@code LISTEN_PID} is this
    * process and {@code LISTEN_FDS} is exactly one socket, and the transport checks that it is a
    * listening TCP socket and makes it close-on-exec. The socket's address and backlog are systemd's
-   * ({@code ListenStream=}, {@code Backlog=}), so {@link #bindAddress} and {@link #backlog} are
-   * refused.
+   * ({@code ListenStream=}, {@code Backlog=}), so the {@link InheritedBuilder} has no bind address
+   * or backlog.
    *
    * @return a new builder for that socket
    */
@@ -255,7 +257,7 @@ public final class Server {
 
     /**
      * Allows every peer not denied by a more specific rule ({@code allow 0.0.0.0/0} and {@code allow
-     * ::/0}). Without this or some rule, {@link #start()} refuses to run an open server.
+     * ::/0}). Without this or some rule, {@link #build()} refuses an open server.
      *
      * @return this builder
      */
@@ -267,7 +269,7 @@ public final class Server {
     /**
      * Uses a prepared policy (for example {@link AccessPolicy#load}) instead of {@code allow}/{@code
      * deny} calls. Combining it with those calls or with {@link #allowAll()} fails at {@link
-     * #start()}.
+     * #build()}.
      *
      * @param policy the policy to enforce
      * @return this builder
@@ -327,7 +329,7 @@ public final class Server {
 
     /**
      * The most connections open at once from one source: an IPv4 address or an IPv6 /64 (see {@link
-     * #sourcePrefix}). One source cannot take every slot. Unix socket peers are not counted per
+     * IpBuilder#sourcePrefix}). One source cannot take every slot. Unix socket peers are not counted per
      * source. Default: no limit.
      *
      * <p>Which address is the source: the socket peer, checked at accept; but for a connection from
@@ -350,7 +352,8 @@ public final class Server {
     /**
      * A token bucket per source: {@code burst} connections at once, refilled at {@code perSecond}.
      * The source is the same as for {@link #maxConnectionsPerSource}: the relayed client behind a
-     * trusted proxy, else the socket peer. Over it, only that source is refused (counted in {@code stats().limited()}); other sources and
+     * trusted proxy, else the socket peer. Over it, only that source is refused (counted in {@code
+     * stats().limited()}); other sources and
      * the service itself go on, unlike xinetd's {@code cps}, which switches the whole service off.
      * Memory is bounded: at most 65,536 sources are remembered, refilled buckets are forgotten first,
      * and under a flood of distinct sources the oldest are forgotten rather than memory growing.
@@ -373,7 +376,7 @@ public final class Server {
      *
      * <p>At the cap, a new connection takes the place of the oldest pending handshake if that one has
      * been pending for a second or more (or half the {@link #handshakeTimeout}, if shorter): that one
-     * is closed, counted in {@code stats().limited()}, and, with {@link #penalties}, counted as a
+     * is closed, counted in {@code stats().limited()}, and, with {@link IpBuilder#penalties}, counted as a
      * handshake timeout of its source. Otherwise the new connection is closed when accepted (counted in
      * {@code stats().limited()}). So a burst of peers that stall in their handshake is pushed out by
      * the clients that come next, rather than shutting everyone out until its deadline, while a flood
@@ -431,7 +434,8 @@ public final class Server {
         throw new IllegalArgumentException("idleTimeout must not be negative: " + timeout);
       }
       if (timeout.compareTo(Duration.ofDays(1)) > 0) {
-        throw new IllegalArgumentException("idleTimeout " + timeout + " is longer than a day; use Duration.ZERO for none");
+        throw new IllegalArgumentException("idleTimeout " + timeout
+            + " is longer than a day; use Duration.ZERO for none");
       }
       this.idleTimeout = timeout;
       return self();
@@ -679,7 +683,7 @@ public final class Server {
      * A penalty box: sources that fail their handshake (or time out, or hit the rate limit, as
      * configured) too often are refused at accept for a while, before any handshake work, counted in
      * {@link ServerStats#penalized()}, listed by {@link RunningServer#penalties()}, and dropped in the
-     * kernel too with {@link #kernelFilter()} (IPv4 sources that connect directly). Behind a trusted
+     * kernel too with {@link TcpBuilder#kernelFilter()} (IPv4 sources that connect directly). Behind a trusted
      * proxy the relayed client is the source. See {@link dev.portcullis.policy.Penalties} for what
      * counts, how long, the exemptions and the memory bound. TCP servers only.
      *

@@ -107,8 +107,8 @@ class ServerSpecTest {
 
   @Test
   void newBuilderGivesBackThePolicyWithoutMakingItsLimitsTheBuilders() throws Exception {
-    ServerSpec<Server.TcpBuilder> spec = Server.on(7000).policy(AccessPolicy.parse("allow 10.0.0.0/8\nlimit connections 5"))
-        .handle(NOOP).transport(transport()).build();
+    ServerSpec<Server.TcpBuilder> spec = Server.on(7000)
+        .policy(AccessPolicy.parse("allow 10.0.0.0/8\nlimit connections 5")).handle(NOOP).transport(transport()).build();
     assertEquals(5, spec.limits().maxConnections());
     ServerSpec<Server.TcpBuilder> replaced = spec.newBuilder().policy(AccessPolicy.parse("allow 10.0.0.0/8")).build();
     assertEquals(0, replaced.limits().maxConnections(), "the old policy's limit went with it");

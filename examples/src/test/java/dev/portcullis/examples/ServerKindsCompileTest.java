@@ -64,7 +64,8 @@ class ServerKindsCompileTest {
         + "    dev.portcullis.Server.onUnix(java.nio.file.Path.of(\"/tmp/x\")).mode(0600).backlog(5).allowUid(0)"
         + ".perSourceByGroup().maxConnectionsPerSource(2).handle(c -> { });\n"
         + "    dev.portcullis.Server.onAbstract(\"x\").backlog(5).allowUser(\"root\").handle(c -> { });\n"
-        + "    dev.portcullis.Server.fromSystemd().allow(\"10.0.0.0/8\").allowUid(0).penalties(null).handle(c -> { });\n"
+        + "    dev.portcullis.Server.fromSystemd().allow(\"10.0.0.0/8\").allowUid(0).penalties(null)"
+        + ".handle(c -> { });\n"
         + "  }\n}\n"));
   }
 
@@ -94,7 +95,8 @@ class ServerKindsCompileTest {
   }
 
   /** A file manager that drops the class files javac writes. */
-  private static final class NoOutput extends javax.tools.ForwardingJavaFileManager<javax.tools.StandardJavaFileManager> {
+  private static final class NoOutput
+      extends javax.tools.ForwardingJavaFileManager<javax.tools.StandardJavaFileManager> {
     NoOutput(javax.tools.StandardJavaFileManager files) {
       super(files);
     }
