@@ -1,7 +1,7 @@
 package dev.portcullis;
 
 /**
- * Which kernel filter a server's listening socket has ({@link Server#kernelFilter()}), as {@link
+ * Which kernel filter a server's listening socket has ({@link Server.TcpBuilder#kernelFilter()}), as {@link
  * ServerStats#kernelFilter()} reports it. Whatever the mode, every accepted connection is still
  * checked in user space; the kernel filter only spares the process the packets of denied peers.
  *

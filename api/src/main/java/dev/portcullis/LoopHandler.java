@@ -18,7 +18,7 @@ import java.nio.ByteBuffer;
  * blocked callback stalls every connection of that loop. Hand slow work to an executor and call
  * {@link LoopConnection#write} from there (it is safe from any thread, and waits while the
  * connection's queue is full). For code that is easier to write with blocking streams, use {@link
- * Handler} instead; see {@link Server#handle(Handler)}.
+ * Handler} instead; see {@link Server.Builder#handle(Handler)}.
  *
  * <p>Output is bounded per connection (see {@link LoopConnection}): loop code that produces more
  * than it reads writes with {@link LoopConnection#tryWrite}, stops when it returns {@code false},

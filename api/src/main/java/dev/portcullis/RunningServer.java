@@ -54,7 +54,7 @@ public interface RunningServer extends AutoCloseable {
 
   /**
    * How many connections each event loop has accepted, in loop order (refused ones included): how
-   * evenly the kernel spreads new connections over {@link Server#eventLoops(int) the loops}. Their
+   * evenly the kernel spreads new connections over {@link Server.Builder#eventLoops(int) the loops}. Their
    * sum is {@link ServerStats#accepted()}. Empty if the
    * transport does not count per loop.
    *
@@ -81,7 +81,7 @@ public interface RunningServer extends AutoCloseable {
   void addConnectionListener(ConnectionListener listener);
 
   /**
-   * The sources the {@link Server#penalties penalty box} refuses now, the soonest to be let in
+   * The sources the {@link Server.IpBuilder#penalties penalty box} refuses now, the soonest to be let in
    * again first; empty if the server has no penalty box.
    *
    * @return a new list

@@ -22,11 +22,11 @@ package dev.portcullis;
  * @param rateLimited of {@code limited}, those the per-source rate limit refused (a part of {@code
  *     limited}, not an outcome of its own)
  * @param penalized connections refused because their source is serving a penalty (see {@link
- *     Server#penalties})
+ *     Server.IpBuilder#penalties})
  * @param openConnections connections open now (admitted and not yet closed)
  * @param pendingHandshakes connections in their handshake now
  * @param kernelFilter which kernel filter the listening socket has now ({@link KernelFilterMode#OFF}
- *     unless {@link Server#kernelFilter()} was asked for); not a counter
+ *     unless {@link Server.TcpBuilder#kernelFilter()} was asked for); not a counter
  */
 public record ServerStats(
     long accepted,

@@ -63,7 +63,7 @@ class CodecUpgradeTest {
   }
 
   private void start(Handshake... chain) throws IOException {
-    Server s = Server.on(7000).transport(mock.transport).allow("10.0.0.0/8").executor(Runnable::run)
+    Server.TcpBuilder s = Server.on(7000).transport(mock.transport).allow("10.0.0.0/8").executor(Runnable::run)
         .handle(conn -> {
           seen.add(new String(conn.input().readAllBytes(), StandardCharsets.US_ASCII));
           conn.output().write("bye".getBytes(StandardCharsets.US_ASCII));

@@ -25,7 +25,7 @@ class LoopHandlerTest {
   private Acceptor acceptor;
   private final List<String> events = new ArrayList<>();
 
-  private void start(Server s) throws Exception {
+  private void start(Server.TcpBuilder s) throws Exception {
     server = s.transport(transport).start();
     acceptor = mock.acceptor();
   }

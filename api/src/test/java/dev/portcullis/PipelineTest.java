@@ -56,7 +56,7 @@ class PipelineTest {
     conn.output().write(("ok:" + text).getBytes(StandardCharsets.UTF_8));
   };
 
-  private Server server() throws Exception {
+  private Server.TcpBuilder server() throws Exception {
     when(transport.name()).thenReturn("mock");
     when(transport.isAvailable()).thenReturn(true);
     when(transport.open(any(), anyInt(), any())).thenReturn(listener);
@@ -65,7 +65,7 @@ class PipelineTest {
     return Server.on(7000).transport(transport).executor(inline);
   }
 
-  private void start(Server s) throws Exception {
+  private void start(Server.TcpBuilder s) throws Exception {
     server = s.start();
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
     ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);

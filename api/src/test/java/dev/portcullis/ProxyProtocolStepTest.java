@@ -28,14 +28,14 @@ class ProxyProtocolStepTest {
   private final List<String> read = new ArrayList<>();
   private RunningServer server;
 
-  private Server server() throws Exception {
+  private Server.TcpBuilder server() throws Exception {
     return Server.on(7000).transport(mock.transport).executor(Runnable::run).handle(conn -> {
       served.add(conn);
       read.add(new String(conn.input().readAllBytes(), StandardCharsets.UTF_8));
     });
   }
 
-  private void start(Server s) throws Exception {
+  private void start(Server.TcpBuilder s) throws Exception {
     server = s.start();
   }
 
@@ -50,7 +50,7 @@ class ProxyProtocolStepTest {
     return mock.connect(peer);
   }
 
-  private Server proxied() throws Exception {
+  private Server.TcpBuilder proxied() throws Exception {
     return server().allow("10.0.0.0/24").allow("192.0.2.0/24").deny("192.0.2.66")
         .handshake(Handshakes.proxyProtocol().trustedFrom("10.0.0.1/32"));
   }
@@ -137,7 +137,7 @@ class ProxyProtocolStepTest {
 
   private static final String V1 = "PROXY TCP4 192.0.2.5 10.0.0.1 56324 7000\r\n";
 
-  private Server mixed(Server s) {
+  private Server.TcpBuilder mixed(Server.TcpBuilder s) {
     return s.allow("10.0.0.0/24").allow("192.0.2.0/24")
         .handshake(Handshakes.proxyProtocol().trustedFrom("10.0.0.1/32").optional());
   }

@@ -12,7 +12,8 @@ import java.util.Optional;
 import java.util.concurrent.Executor;
 
 /**
- * The frozen settings of one {@code Server.start()}.
+ * The frozen settings of one server, as {@code Server.Builder.build()} checked them: what a {@code
+ * ServerSpec} holds and {@link ServerInstance#start} runs.
  *
  * @param endpoint where to listen, as the builder declared it (systemd and inetd not resolved yet)
  * @param policy the access policy, with at least one rule
@@ -23,7 +24,8 @@ import java.util.concurrent.Executor;
  * @param loopHandler the event-loop handler, if that style was chosen
  * @param executor the user's executor for blocking handlers, or empty for the server's own pool
  * @param limits the builder's limits merged over the policy's, once
- * @param eventLoops how many event loops the transport accepts on, at least 1
+ * @param eventLoops how many event loops the transport accepts on, at least 1; in a {@code ServerSpec}, 0
+ *     for one per available processor, decided when it starts ({@link #withEventLoops})
  * @param penalties the penalty box, if one was asked for
  * @param localSourceByGroup on a Unix socket, whether per-source limits count by gid (else by uid)
  */
@@ -39,4 +41,16 @@ public record ServerConfig(
     Limits limits,
     int eventLoops,
     Optional<dev.portcullis.policy.Penalties> penalties,
-    boolean localSourceByGroup) {}
+    boolean localSourceByGroup) {
+
+  /**
+   * These settings with the event loop count decided.
+   *
+   * @param loops at least 1
+   * @return the new settings
+   */
+  public ServerConfig withEventLoops(int loops) {
+    return new ServerConfig(endpoint, policy, handshakes, handshakeTimeout, idleTimeout, handler, loopHandler, executor,
+        limits, loops, penalties, localSourceByGroup);
+  }
+}

@@ -45,7 +45,7 @@ public final class ServerInstance implements RunningServer {
   /**
    * Starts a server from frozen settings on a transport.
    *
-   * @param config the settings, already validated by {@code Server.start()}
+   * @param config the settings, already validated by {@code Server.Builder.build()}
    * @param transport an available transport to listen with
    * @return the running server, already accepting
    * @throws IOException if listening fails; nothing stays open then

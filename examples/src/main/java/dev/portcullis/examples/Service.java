@@ -159,7 +159,7 @@ public final class Service {
    * @param o the parsed options
    * @param server the server being built
    */
-  public static void penalty(Options o, dev.portcullis.Server server) {
+  public static void penalty(Options o, dev.portcullis.Server.IpBuilder<?> server) {
     if (o.one("--penalty") != null) {
       try {
         server.penalties(dev.portcullis.policy.Penalties.parse(o.one("--penalty")));
@@ -177,7 +177,7 @@ public final class Service {
    * @param o the parsed options
    * @param server the server being built
    */
-  public static void threads(Options o, dev.portcullis.Server server) {
+  public static void threads(Options o, dev.portcullis.Server.IpBuilder<?> server) {
     penalty(o, server);
     if (o.one("--loops") != null) {
       server.eventLoops(o.integer("--loops", 1, 1024, null));

@@ -193,6 +193,12 @@ class LauncherTest {
     assertEquals(2, run("", "echo", "--unix", sock, "--port", "7000", "--allow-uid", "0"));
     assertTrue(err().contains("--port and --bind are for TCP"), err());
     err.reset();
+    assertEquals(2, run("", "echo", "--unix", sock, "--kernel-filter", "--allow-uid", "0"));
+    assertTrue(err().contains("--kernel-filter filters the TCP listener echo opens itself"), err());
+    err.reset();
+    assertEquals(2, run("", "echo", "--abstract", "x", "--penalty", "3:30", "--allow-uid", "0"));
+    assertTrue(err().contains("--penalty counts offences per source address"), err());
+    err.reset();
     assertEquals(2, run("", "echo", "--unix", sock, "--mode", "999", "--allow-uid", "0"));
     assertTrue(err().contains("--mode '999' is not an octal mode"), err());
     err.reset();

@@ -393,7 +393,7 @@ class EventLoopsTest {
   @ParameterizedTest
   @ValueSource(strings = {"handle", "handleOnLoop"})
   void aGracefulShutdownUnderLoadResetsNoConnectedClient(String style) throws Exception {
-    Server builder = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").eventLoops(2);
+    Server.TcpBuilder builder = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.0/8").eventLoops(2);
     if (style.equals("handle")) {
       builder.handle(conn -> conn.input().transferTo(conn.output()));
     } else {

@@ -75,7 +75,7 @@ class GracefulShutdownTest {
   }
 
   /** Echoes each line (bytes up to \n) it reads; at the end, records what it saw. */
-  private static Server lineEcho(ExecutorService threads, Seen seen) {
+  private static Server.TcpBuilder lineEcho(ExecutorService threads, Seen seen) {
     return Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").executor(threads).handle(conn -> {
       conn.onStopping(seen.stoppingCalls::incrementAndGet);
       seen.connection.complete(conn);

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60)
 class PolicyLockoutTest {
-  private static Server greeter() {
+  private static Server.TcpBuilder greeter() {
     return Server.on(0).handle(conn -> conn.output().write("hi\n".getBytes(StandardCharsets.US_ASCII)));
   }
 

@@ -105,7 +105,7 @@ class TlsConfigTest {
   @Test
   void aChainWithTwoTlsStepsIsRefusedAtStart() throws Exception {
     Tls tls = Handshakes.tls(pki.file("server.crt"), pki.file("server.key"));
-    Server s = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handshake(tls).handshake(tls)
+    Server.TcpBuilder s = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1").handshake(tls).handshake(tls)
         .handle(conn -> { });
     refused(IllegalStateException.class, s::start, "TLS twice", "steps 1 and 2");
   }

@@ -72,7 +72,7 @@ public class KernelFilterUpdateBenchmark {
       b.deny(p == 0 ? "127.0.0.2" : "127.0.0.3");
       policies[p] = b.build();
     }
-    Server s = Server.on(0).bindAddress("127.0.0.1").policy(policies[0]).handle(conn -> { });
+    Server.TcpBuilder s = Server.on(0).bindAddress("127.0.0.1").policy(policies[0]).handle(conn -> { });
     if (filter.equals("ebpf")) {
       s.kernelFilter();
     }

@@ -19,7 +19,7 @@ public final class PortcullisServer {
 
   public static void main(String[] args) throws Exception {
     ServerMain m = ServerMain.parse(args);
-    Server server = Server.on(m.port).bindAddress(m.bind).backlog(ServerMain.BACKLOG).policy(m.policy)
+    Server.TcpBuilder server = Server.on(m.port).bindAddress(m.bind).backlog(ServerMain.BACKLOG).policy(m.policy)
         .handshake(m.tls() ? Handshakes.tls(m.tlsCert, m.tlsKey) : Handshakes.expectLine("HELLO"))
         .handshakeTimeout(Duration.ofSeconds(10)).eventLoops(m.loops);
     if (m.kernelFilter) {

@@ -141,6 +141,14 @@ public final class EchoService {
     if ((unix != null || abstractName != null) && (o.one("--port") != null || o.one("--bind") != null)) {
       throw new UsageException("--port and --bind are for TCP; a Unix domain socket has a path or a name");
     }
+    if (o.has("--kernel-filter") && sources > 0) {
+      throw new UsageException("--kernel-filter filters the TCP listener echo opens itself (--port); it cannot go with"
+          + " --systemd, --inetd, --unix or --abstract");
+    }
+    if (o.one("--penalty") != null && (unix != null || abstractName != null)) {
+      throw new UsageException("--penalty counts offences per source address, and a Unix domain socket's peers have"
+          + " none; limit local peers with --max-per-source");
+    }
     if (systemd || inetd) {
       for (String conflicting : new String[] {"--port", "--bind", "--backlog"}) {
         if (o.one(conflicting) != null) {
@@ -181,31 +189,42 @@ public final class EchoService {
         throw new IllegalStateException("no access rules, so anyone on any machine could connect; give --allow CIDR,"
             + " --policy FILE, or --allow-all to run an open server on purpose");
       }
-      Server server;
-      if (systemd) {
-        server = o.one("--systemd").isEmpty() ? Server.fromSystemd() : Server.fromSystemd(o.one("--systemd"));
-      } else if (inetd) {
-        if (System.getenv("LISTEN_FDS") == null && System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      Server.Builder<?> server;
+      if (systemd || inetd) {
+        if (inetd && System.getenv("LISTEN_FDS") == null
+            && System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
           // Classic inetd: standard error is the connection too; a log line would reach the client.
           System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "off");
         }
-        server = Server.fromInetd();
+        Server.InheritedBuilder inherited = inetd ? Server.fromInetd()
+            : o.one("--systemd").isEmpty() ? Server.fromSystemd() : Server.fromSystemd(o.one("--systemd"));
+        Service.penalty(o, inherited);
+        server = inherited;
       } else if (unix != null) {
-        server = Server.onUnix(java.nio.file.Path.of(unix)).backlog(backlog);
+        Server.UnixBuilder file = Server.onUnix(java.nio.file.Path.of(unix)).backlog(backlog);
         if (o.one("--mode") != null) {
-          server.mode(mode(o.one("--mode")));
+          file.mode(mode(o.one("--mode")));
         }
+        server = file;
       } else if (abstractName != null) {
         server = Server.onAbstract(abstractName).backlog(backlog);
       } else {
-        server = Server.on(port).backlog(backlog);
+        Server.TcpBuilder tcp = Server.on(port).backlog(backlog);
+        if (o.has("--kernel-filter")) {
+          tcp.kernelFilter();
+        }
+        String bind = o.one("--bind");
+        if (bind != null) {
+          tcp.bindAddress(bind);
+        }
+        Service.penalty(o, tcp);
+        server = tcp;
       }
       server.policy(policy).handle(conn -> conn.input().transferTo(conn.output()));
       if (loops != null) {
         server.eventLoops(loops);
       }
       applyLimits(o, server);
-      Service.penalty(o, server);
       if (!o.all("--proxy-protocol").isEmpty()) {
         dev.portcullis.handshake.proxy.ProxyProtocol proxy =
             Handshakes.proxyProtocol().trustedFrom(o.all("--proxy-protocol").toArray(new String[0]));
@@ -218,10 +237,6 @@ public final class EchoService {
       String secrets = o.one("--secret-file");
       if (secrets != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(java.nio.file.Path.of(secrets))));
-      }
-      String bind = o.one("--bind");
-      if (bind != null) {
-        server.bindAddress(bind);
       }
       RunningServer running = server.start();
       if (o.has("--watch")) {
@@ -276,12 +291,9 @@ public final class EchoService {
    * --max-connections, --max-per-source, --rate-per-source RATE[:BURST], --max-pending-handshakes,
    * --idle-timeout SECONDS.
    */
-  private static void applyLimits(Options o, Server server) {
+  private static void applyLimits(Options o, Server.Builder<?> server) {
     if (o.one("--idle-timeout") != null) {
       server.idleTimeout(java.time.Duration.ofSeconds(o.integer("--idle-timeout", 1, 86_400, null)));
-    }
-    if (o.has("--kernel-filter")) {
-      server.kernelFilter();
     }
     if (o.one("--max-connections") != null) {
       server.maxConnections(o.integer("--max-connections", 1, Integer.MAX_VALUE, null));

@@ -146,7 +146,7 @@ public final class Guard {
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
-      Server server = Server.on(port).policy(policy).maxConnections(maxConnections)
+      Server.TcpBuilder server = Server.on(port).policy(policy).maxConnections(maxConnections)
           .handle(conn -> forward(conn, backend, timeouts, proxyV2, watchdog));
       if (o.one("--bind") != null) {
         server.bindAddress(o.one("--bind"));

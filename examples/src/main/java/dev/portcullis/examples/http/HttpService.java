@@ -157,7 +157,7 @@ public final class HttpService {
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
-      Server server = Server.on(port).policy(policy).handshakeTimeout(Duration.ofSeconds(5))
+      Server.TcpBuilder server = Server.on(port).policy(policy).handshakeTimeout(Duration.ofSeconds(5))
           .maxConnections(maxConnections)
           .handle(conn -> serve(conn, headTimeout));
       if (maxPerSource > 0) {

@@ -113,7 +113,7 @@ public final class KvServer {
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
       }
-      Server server = Server.on(port).policy(policy)
+      Server.TcpBuilder server = Server.on(port).policy(policy)
           .handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))))
           .maxConnections(maxConnections).maxConnectionsPerSource(maxPerSource)
           .handle(conn -> serve(conn, store));
