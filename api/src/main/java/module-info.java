@@ -12,6 +12,7 @@ module dev.portcullis {
   exports dev.portcullis.handshake.secret;
   exports dev.portcullis.policy;
   exports dev.portcullis.spi;
+  exports dev.portcullis.admission;
   // dev.portcullis.internal is deliberately not exported.
 
   requires org.slf4j;

@@ -187,11 +187,14 @@ public interface RunningServer extends AutoCloseable {
 
   /**
    * Replaces the access policy while the server runs. Connections accepted after this returns are
-   * decided by the new policy; connections already open are not re-examined.
+   * decided by the new policy and counted against its limits (under those set on the builder; the
+   * source prefix stays as at start); connections already open are not re-examined, and count
+   * towards the new limits.
    *
    * @param policy the new policy
    * @throws IllegalArgumentException if the policy has no rule at all, or no rule that could match
-   *     this server's peers (address rules for TCP, credential rules for Unix sockets)
+   *     this server's peers (address rules for TCP, credential rules for Unix sockets), or if its
+   *     per-source limits would count the clients of a proxy trusted from everywhere
    */
   void updatePolicy(dev.portcullis.policy.AccessPolicy policy);
 

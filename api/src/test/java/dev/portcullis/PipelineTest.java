@@ -96,6 +96,19 @@ class PipelineTest {
   }
 
   @Test
+  void aReplacementPolicysLimitsApplyToTheConnectionsAcceptedAfterIt() throws Exception {
+    start(server().allow("10.0.0.0/8").handle(recording));
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.1")));
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.2")));
+    server.updatePolicy(dev.portcullis.policy.AccessPolicy.parse("allow 10.0.0.0/8\nlimit connections 3"));
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.3")), "two open before the update count towards the new total");
+    assertFalse(acceptor.admitIpv4(ipv4("10.0.0.4")), "the new policy's total of 3 holds");
+    assertEquals(1, server.stats().limited());
+    acceptor.released(new FakeChannel("10.0.0.1", 40000));
+    assertTrue(acceptor.admitIpv4(ipv4("10.0.0.4")), "a release frees a slot");
+  }
+
+  @Test
   void allowedPeerReachesHandlerAndIsClosedAfterIt() throws Exception {
     start(server().allow("10.0.0.0/8").handle(recording));
     FakeChannel ch = new FakeChannel("10.1.2.3", 40000);

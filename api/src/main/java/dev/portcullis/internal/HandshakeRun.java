@@ -1,5 +1,7 @@
 package dev.portcullis.internal;
 
+import dev.portcullis.admission.AdmissionChain;
+import dev.portcullis.admission.PendingHandshake;
 import dev.portcullis.handshake.HandshakeContext;
 import dev.portcullis.handshake.HandshakeException;
 import dev.portcullis.handshake.HandshakeStep;
@@ -32,7 +34,9 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   private final Runnable advance = this::advance;
   private final ArrayDeque<ByteBuffer> pending = new ArrayDeque<>(2);
   /** This run's place among the pending handshakes: its start, and how to close it if evicted. */
-  final PendingHandshakes.Entry pendingEntry;
+  final PendingHandshake pendingHandshake;
+  /** Who decides whether the connection goes on, and reports how it ended. */
+  private final AdmissionChain admission;
   private long deadline;
   private Channel.Cancellable timer;
   private int stepIndex;
@@ -46,17 +50,19 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   // in the churn benchmark), so the first read waits for epoll instead of costing an EAGAIN.
   private boolean speculativeReadSkipped;
 
-  HandshakeRun(Pipeline pipeline, Channel channel, PeerFacts facts) {
+  HandshakeRun(Pipeline pipeline, Channel channel, PeerFacts facts,
+      dev.portcullis.policy.PeerCredentials credentials) {
     super(facts);
     this.pipeline = pipeline;
     this.socket = channel;
     this.channel = channel;
-    this.pendingEntry = new PendingHandshakes.Entry(System.nanoTime(), this::evict);
+    this.admission = pipeline.chain();
+    this.pendingHandshake = admission.pendingHandshake(channel, channel.remoteAddress(), credentials, this::evict);
   }
 
   void start() {
-    deadline = pendingEntry.since + pipeline.handshakeTimeoutNanos;
-    timer = channel.schedule(this::timedOut, pipeline.handshakeTimeoutNanos, TimeUnit.NANOSECONDS);
+    deadline = pendingHandshake.since() + pipeline.handshakeTimeoutNanos();
+    timer = channel.schedule(this::timedOut, pipeline.handshakeTimeoutNanos(), TimeUnit.NANOSECONDS);
     advance();
   }
 
@@ -75,13 +81,13 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
             channel = Objects.requireNonNull(codec.apply(channel), "codec returned null");
             codec = null;
           }
-          if (stepIndex == pipeline.handshakes.size()) {
+          if (stepIndex == pipeline.handshakeCount()) {
             if (flush()) {
               finish();
             }
             return;
           }
-          step = pipeline.handshakes.get(stepIndex).newStep();
+          step = pipeline.handshake(stepIndex).newStep();
           countedStep = stepIndex;
           pipeline.enterStep(stepIndex);
           if (step.begin(this) == HandshakeStep.Progress.DONE) {
@@ -142,7 +148,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
   }
 
   private String stepName() {
-    return stepIndex < pipeline.handshakes.size() ? pipeline.handshakes.get(stepIndex).name() : "end";
+    return stepIndex < pipeline.handshakeCount() ? pipeline.handshake(stepIndex).name() : "end";
   }
 
   /** Reads into the input buffer, growing it up to the limit; -1 at end of stream. */
@@ -182,7 +188,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     finished = true;
     leaveStep();
     timer.cancel();
-    if (!pipeline.admission.admitAfterHandshake(socket, facts.replacedPeer(), pendingEntry)) {
+    if (admission.afterHandshake(pendingHandshake, facts.replacedPeer()).refused()) {
       channel.close();
       return;
     }
@@ -199,11 +205,11 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     }
     finished = true;
     leaveStep();
-    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), pendingEntry, stepName(), null, true);
+    admission.handshakeFailed(pendingHandshake, facts.replacedPeer(), stepName(), null, true);
     channel.close();
   }
 
-  /** A newcomer took this run's slot ({@link PendingHandshakes}); any thread may ask, the loop closes. */
+  /** A newcomer took this run's slot (the chain's cap on pending handshakes); any thread may ask, the loop closes. */
   private void evict() {
     socket.execute(this::evicted);
   }
@@ -217,7 +223,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
     if (timer != null) {
       timer.cancel();
     }
-    pipeline.admission.evicted(socket, facts.replacedPeer(), System.nanoTime() - pendingEntry.since);
+    admission.evicted(pendingHandshake, facts.replacedPeer());
     channel.close();
   }
 
@@ -235,7 +241,7 @@ final class HandshakeRun extends PeerView implements HandshakeContext {
       log.warn("Handshake step '{}' with {} threw", stepName(),
           dev.portcullis.policy.IpAddresses.format(channel.remoteAddress()), t);
     }
-    pipeline.admission.handshakeRefused(socket, facts.replacedPeer(), pendingEntry, stepName(), why, false);
+    admission.handshakeFailed(pendingHandshake, facts.replacedPeer(), stepName(), why, false);
     channel.close();
   }
 

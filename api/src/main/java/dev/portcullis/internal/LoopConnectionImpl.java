@@ -2,6 +2,7 @@ package dev.portcullis.internal;
 
 import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
+import dev.portcullis.admission.Counters;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.LogThrottle;
 import java.io.IOException;

@@ -3,8 +3,12 @@ package dev.portcullis.internal;
 import dev.portcullis.Connection;
 import dev.portcullis.Handler;
 import dev.portcullis.LoopHandler;
+import dev.portcullis.admission.AdmissionChain;
+import dev.portcullis.admission.Counters;
+import dev.portcullis.admission.Refusal;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.Identity;
+import dev.portcullis.policy.Limits;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Channel;
 import java.util.List;
@@ -22,20 +26,19 @@ import org.slf4j.LoggerFactory;
 final class Pipeline implements Acceptor {
   private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
 
-  /** Who gets in: decides at accept and after the handshake, and counts. */
-  final Admission admission;
-  final List<Handshake> handshakes;
-  final long handshakeTimeoutNanos;
+  /** Who gets in: decides at accept and after the handshake, counts and reports. */
+  private final AdmissionChain admission;
+  private final List<Handshake> handshakes;
+  private final long handshakeTimeoutNanos;
   private final java.time.Duration idleTimeout;
   /** 0 for none. */
   private final long idleTimeoutNanos;
-  final Counters counters;
+  private final Counters counters;
   private final Handler handler;
   private final LoopHandler loopHandler;
   private final Executor executor;
   private volatile boolean closing;
   private volatile Runnable onListenerFailure = () -> {};
-  private final RefusalLog handlerFailures = new RefusalLog();
   /** Handshakes in progress per step of the chain. */
   private final java.util.concurrent.atomic.AtomicIntegerArray inStep;
   /** Told of every connection's close with how long it was open; empty until someone listens. */
@@ -58,10 +61,16 @@ final class Pipeline implements Acceptor {
 
   Pipeline(ServerConfig config, Executor executor, Counters counters, dev.portcullis.RunningServer server) {
     this.server = server;
-    this.admission = new Admission(config.policy(), config.limits(), config.handshakes(),
-        config.handshakeTimeout().toNanos(), counters,
-        config.penalties().map(PenaltyBox::new).orElse(null), config.localSourceByGroup());
     this.handshakes = config.handshakes();
+    this.admission = AdmissionChain.builder()
+        .policy(config.policy())
+        .limits(ownLimits(config.limits(), config.policy().limits()))
+        .penalties(config.penalties().orElse(null))
+        .relaysFrom(handshakes.isEmpty() ? List.of() : handshakes.get(0).relaysFrom())
+        .handshakeTimeout(config.handshakeTimeout())
+        .localSourceByGroup(config.localSourceByGroup())
+        .counters(counters)
+        .build();
     this.inStep = new java.util.concurrent.atomic.AtomicIntegerArray(Math.max(1, handshakes.size()));
     this.handshakeTimeoutNanos = config.handshakeTimeout().toNanos();
     this.idleTimeout = config.idleTimeout();
@@ -72,24 +81,59 @@ final class Pipeline implements Acceptor {
     this.counters = counters;
   }
 
+  /**
+   * The limits set on the server's builder, from the merge of them over the policy's that the
+   * settings carry: each value that is not the policy's (so that a replacement policy's limits
+   * apply wherever the builder set none).
+   */
+  static Limits ownLimits(Limits merged, Limits policy) {
+    boolean rate = merged.ratePerSecond() != policy.ratePerSecond() || merged.burst() != policy.burst();
+    return new Limits(merged.maxConnections() != policy.maxConnections() ? merged.maxConnections() : 0,
+        merged.maxPerSource() != policy.maxPerSource() ? merged.maxPerSource() : 0,
+        rate ? merged.ratePerSecond() : 0, rate ? merged.burst() : 0,
+        merged.maxPendingHandshakes() != policy.maxPendingHandshakes() ? merged.maxPendingHandshakes() : 0,
+        merged.sourceIpv4Bits() != policy.sourceIpv4Bits() ? merged.sourceIpv4Bits() : 0,
+        merged.sourceIpv6Bits() != policy.sourceIpv6Bits() ? merged.sourceIpv6Bits() : 0);
+  }
+
+  /** The admission chain this pipeline runs: its policy, stats, penalties and hits. */
+  AdmissionChain chain() {
+    return admission;
+  }
+
+  /** The handshake deadline, in nanoseconds. */
+  long handshakeTimeoutNanos() {
+    return handshakeTimeoutNanos;
+  }
+
+  /** Steps in the handshake chain. */
+  int handshakeCount() {
+    return handshakes.size();
+  }
+
+  /** The handshake step at {@code index}. */
+  Handshake handshake(int index) {
+    return handshakes.get(index);
+  }
+
   @Override
   public boolean admitIpv4(int address) {
-    return admission.admitIpv4(address);
+    return admission.admitIpv4(address) == Refusal.NONE;
   }
 
   @Override
   public boolean admitIpv6(long high, long low) {
-    return admission.admitIpv6(high, low);
+    return admission.admit(high, low) == Refusal.NONE;
   }
 
   @Override
   public boolean admitLocal(dev.portcullis.policy.PeerCredentials credentials) {
-    return admission.admitLocal(credentials);
+    return admission.admitLocal(credentials) == Refusal.NONE;
   }
 
   @Override
   public void released(Channel channel) {
-    admission.released(channel);
+    admission.released(channel, channel.remoteAddress(), channel.peerCredentials().orElse(null));
     if (!listeners.isEmpty()) {
       Long at = acceptedAt.remove(channel);
       if (at != null) {
@@ -188,8 +232,9 @@ final class Pipeline implements Acceptor {
     if (handshakes.isEmpty()) {
       dispatch(channel, new PeerFacts(channel, identity, attributes), null);
     } else {
-      HandshakeRun run = new HandshakeRun(this, channel, new PeerFacts(channel, identity, attributes));
-      if (admission.beginHandshake(channel, run.pendingEntry)) {
+      HandshakeRun run = new HandshakeRun(this, channel, new PeerFacts(channel, identity, attributes),
+          credentials.orElse(null));
+      if (admission.beginHandshake(run.pendingHandshake) == Refusal.NONE) {
         run.start();
       } else {
         channel.close();
@@ -199,7 +244,8 @@ final class Pipeline implements Acceptor {
 
   void dispatch(Channel accepted, PeerFacts facts, byte[] leftover) {
     Channel channel = idleTimeoutNanos == 0 ? accepted
-        : new IdleChannel(accepted, idleTimeoutNanos, () -> admission.idle(accepted, facts.peer(), idleTimeout));
+        : new IdleChannel(accepted, idleTimeoutNanos, () -> admission.idle(accepted.remoteAddress(),
+            accepted.peerCredentials().orElse(null), facts.peer(), idleTimeout));
     if (loopHandler != null) {
       counters.handled.incrementAndGet();
       LoopConnectionImpl connection = new LoopConnectionImpl(channel, facts, loopHandler, counters, this);
@@ -213,7 +259,7 @@ final class Pipeline implements Acceptor {
     try {
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {
-      admission.overloaded(channel, facts.peer());
+      admission.overloaded(channel.remoteAddress(), channel.peerCredentials().orElse(null), facts.peer());
       channel.close();
     }
   }
@@ -249,19 +295,8 @@ final class Pipeline implements Acceptor {
           dev.portcullis.policy.IpAddresses.format(connection.peer()), t.toString());
       return;
     }
-    long n = counters.handlerFailures.incrementAndGet();
-    String more = handlerFailures.due(RefusalLog.Kind.HANDLER_FAILED, connection.attribute(
-        dev.portcullis.policy.PeerCredentials.class).map(RefusalLog::key).orElseGet(() -> RefusalLog.key(connection.peer())));
-    if (more != null) {
-      try {
-        String who = connection.attribute(dev.portcullis.policy.PeerCredentials.class)
-            .map(c -> "local peer uid " + c.uid() + " pid " + c.pid())
-            .orElseGet(() -> RefusalLog.describe(connection.peer(), connection.socketPeer()));
-        log.warn("Handler failed for {} ({} handler failures so far{})", who, n, more, t);
-      } catch (Throwable unloggable) {
-        // Building the line failed too (out of memory, most likely); the count above still tells.
-      }
-    }
+    admission.handlerFailed(log, connection.peer(), connection.socketPeer(),
+        connection.attribute(dev.portcullis.policy.PeerCredentials.class).orElse(null), t);
   }
 
   /** A reset, a broken pipe or a timed-out peer: the peer ended the connection, not the handler. */

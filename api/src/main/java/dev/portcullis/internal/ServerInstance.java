@@ -2,6 +2,8 @@ package dev.portcullis.internal;
 
 import dev.portcullis.RunningServer;
 import dev.portcullis.ServerStats;
+import dev.portcullis.admission.AdmissionChain;
+import dev.portcullis.admission.Counters;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
@@ -141,12 +143,12 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public AccessPolicy policy() {
-    return pipeline.admission.policy(); // the one in force: updatePolicy replaces it
+    return pipeline.chain().policy(); // the one in force: updatePolicy replaces it
   }
 
   @Override
   public ServerStats stats() {
-    return counters.snapshot(kernelFilterAsked() ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
+    return pipeline.chain().stats(kernelFilterAsked() ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
   }
 
   @Override
@@ -169,7 +171,7 @@ public final class ServerInstance implements RunningServer {
   public void shadow(dev.portcullis.policy.AccessPolicy candidate) {
     java.util.Objects.requireNonNull(candidate, "candidate");
     checkReplaceable(candidate);
-    pipeline.admission.shadow(candidate);
+    pipeline.chain().shadow(candidate);
     log.info("Shadowing a candidate policy on {}: {} address rule(s), {} credential rule(s); flips are logged on"
         + " dev.portcullis.shadow", where(listener.localAddress()), candidate.rules().size(),
         candidate.credentialRules().size());
@@ -177,19 +179,20 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public java.util.Optional<dev.portcullis.ShadowStats> shadowStats() {
-    Admission.Shadow s = pipeline.admission.currentShadow();
-    return s == null ? java.util.Optional.empty() : java.util.Optional.of(s.stats());
+    return pipeline.chain().shadowStats();
   }
 
   @Override
   public synchronized java.util.Optional<dev.portcullis.ShadowStats> promote() {
-    Admission.Shadow s = pipeline.admission.currentShadow();
-    if (s == null) {
+    AdmissionChain chain = pipeline.chain();
+    java.util.Optional<AccessPolicy> candidate = chain.shadowPolicy();
+    java.util.Optional<dev.portcullis.ShadowStats> counted = chain.shadowStats();
+    if (candidate.isEmpty() || counted.isEmpty()) {
       return java.util.Optional.empty();
     }
-    updatePolicy(s.candidate);
-    pipeline.admission.shadow(null);
-    dev.portcullis.ShadowStats stats = s.stats();
+    updatePolicy(candidate.get());
+    chain.shadow(null);
+    dev.portcullis.ShadowStats stats = counted.get();
     log.info("Promoted the shadow policy of {} after {} decisions: {} would have been allowed, {} denied",
         where(listener.localAddress()), stats.decided(), stats.wouldAllow(), stats.wouldDeny());
     return java.util.Optional.of(stats);
@@ -197,23 +200,22 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public void clearShadow() {
-    pipeline.admission.shadow(null);
+    pipeline.chain().shadow(null);
   }
 
   @Override
   public java.util.List<dev.portcullis.Penalty> penalties() {
-    PenaltyBox box = pipeline.admission.penalties;
-    return box == null ? java.util.List.of() : box.current(System.nanoTime());
+    return pipeline.chain().penalties();
   }
 
   @Override
   public boolean liftPenalty(String address) {
-    PenaltyBox box = pipeline.admission.penalties;
-    if (box == null) {
+    AdmissionChain chain = pipeline.chain();
+    if (!chain.hasPenaltyBox()) {
       throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
     }
     java.net.InetAddress a = dev.portcullis.policy.IpAddresses.parse(address);
-    boolean lifted = box.lift(a, System.nanoTime());
+    boolean lifted = chain.liftPenalty(a);
     if (lifted) {
       log.info("Penalty of {} on {} lifted", address, where(listener.localAddress()));
     }
@@ -226,8 +228,8 @@ public final class ServerInstance implements RunningServer {
    * change, so a banned source's packets are dropped in the kernel.
    */
   private void startPenaltyHousekeeping() {
-    PenaltyBox box = pipeline.admission.penalties;
-    if (box == null) {
+    AdmissionChain chain = pipeline.chain();
+    if (!chain.hasPenaltyBox()) {
       return;
     }
     java.util.concurrent.ScheduledThreadPoolExecutor h = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
@@ -242,19 +244,19 @@ public final class ServerInstance implements RunningServer {
     Runnable refresh = () -> {
       refreshPending.set(false);
       try {
-        listener.updateKernelBans(box.directBans(System.nanoTime()));
+        listener.updateKernelBans(chain.directBans());
       } catch (RuntimeException e) {
         log.warn("Could not put the penalty box's bans into the kernel filter of {}", where(listener.localAddress()), e);
       }
     };
     if (kernel) {
-      box.listener(() -> {
+      chain.onBansChanged(() -> {
         if (refreshPending.compareAndSet(false, true) && !h.isShutdown()) {
           h.execute(refresh);
         }
       });
     }
-    h.scheduleAtFixedRate(() -> box.sweep(System.nanoTime()), 1, 1, TimeUnit.SECONDS);
+    h.scheduleAtFixedRate(chain::sweepPenalties, 1, 1, TimeUnit.SECONDS);
   }
 
   private static int port(java.net.SocketAddress a) {
@@ -341,11 +343,7 @@ public final class ServerInstance implements RunningServer {
   public void updatePolicy(dev.portcullis.policy.AccessPolicy policy) {
     java.util.Objects.requireNonNull(policy, "policy");
     checkReplaceable(policy);
-    pipeline.admission.updatePolicy(policy);
-    if (!policy.limits().equals(config.policy().limits())) {
-      log.warn("The new policy of {} has other limits ({}); limits are read at start, so the old ones stay",
-          where(listener.localAddress()), policy.limits());
-    }
+    pipeline.chain().updatePolicy(policy); // and its limits, under those set on the builder
     if (kernelFilterAsked()) {
       listener.updateKernelFilter(policy); // the bans stay as they are, apart
     }
@@ -386,12 +384,12 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public java.util.Map<String, Long> ruleHits() {
-    return pipeline.admission.ruleHits();
+    return pipeline.chain().ruleHits();
   }
 
   @Override
   public dev.portcullis.RuleHits currentRuleHits() {
-    return pipeline.admission.ruleHitCounters();
+    return pipeline.chain().ruleHitCounters();
   }
 
   private final java.util.List<java.util.function.Consumer<AccessPolicy>> policyListeners =

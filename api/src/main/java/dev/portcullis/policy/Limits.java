@@ -15,8 +15,9 @@ import java.util.Objects;
  * 0 means no limit, except for pending handshakes: there 0 means the default, {@link
  * #defaultMaxPendingHandshakes()}, which every server with a handshake step has. The same value is what {@code Server.maxConnections(...)} and its kin set on
  * a builder: a server merges its builder's limits over its policy's once, at start ({@link
- * #over}), so a limit set on the builder wins. They are read when the server starts; a policy
- * swapped in later keeps its rules' effect but not its limits.
+ * #over}), so a limit set on the builder wins. A policy swapped in later ({@code
+ * RunningServer.updatePolicy}) brings its limits the same way, under the builder's; only the source
+ * prefix stays as it was at start, since the open connections are counted under it.
  *
  * <p>Which address is a "source": the socket peer, or, for a connection from a proxy trusted by a
  * PROXY protocol step, the client its header names; an IPv4 address and an IPv6 /64 by default

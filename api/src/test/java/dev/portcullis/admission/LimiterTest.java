@@ -1,4 +1,4 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -17,7 +17,7 @@ class LimiterTest {
     Source s = l.v4(0x0A000001);
     assertNull(l.tryAcquire(s, 0));
     assertNull(l.tryAcquire(s, 0));
-    assertEquals(Limiter.Refusal.RATE, l.tryAcquire(s, 0), "burst spent");
+    assertEquals(Refusal.RATE_LIMITED, l.tryAcquire(s, 0), "burst spent");
     assertNotNull(l.tryAcquire(s, SECOND / 4), "half a token");
     assertNull(l.tryAcquire(s, SECOND / 2), "one token after half a second at 2/s");
   }
@@ -26,7 +26,7 @@ class LimiterTest {
   void sourcesAreIpv4AddressesAndIpv6Slash64sAndMappedAddressesCountAsIpv4() {
     Limiter l = new Limiter(0, 1, 0, 0, 32, 64);
     assertNull(l.tryAcquire(l.v6(0x2001_0db8_0000_0001L, 1), 0));
-    assertEquals(Limiter.Refusal.PER_SOURCE, l.tryAcquire(l.v6(0x2001_0db8_0000_0001L, 0xFFFF), 0), "same /64");
+    assertEquals(Refusal.SOURCE_LIMITED, l.tryAcquire(l.v6(0x2001_0db8_0000_0001L, 0xFFFF), 0), "same /64");
     assertNull(l.tryAcquire(l.v6(0x2001_0db8_0000_0002L, 1), 0), "another /64");
     assertNull(l.tryAcquire(l.v4(0x0A000001), 0));
     assertNotNull(l.tryAcquire(l.v6(0, 0x0000_FFFF_0A00_0001L), 0), "::ffff:10.0.0.1 is 10.0.0.1");
@@ -55,7 +55,7 @@ class LimiterTest {
     Limiter l = new Limiter(2, 0, 0, 0, 32, 64);
     assertNull(l.tryAcquire(null, 0));
     assertNull(l.tryAcquire(l.v4(1), 0));
-    assertEquals(Limiter.Refusal.TOTAL, l.tryAcquire(l.v4(2), 0));
+    assertEquals(Refusal.TOTAL_LIMITED, l.tryAcquire(l.v4(2), 0));
     l.release(null);
     assertNull(l.tryAcquire(l.v4(2), 0));
   }

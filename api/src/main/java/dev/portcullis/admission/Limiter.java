@@ -1,4 +1,4 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import java.util.HashMap;
 import java.util.Iterator;
@@ -7,7 +7,10 @@ import java.util.Map;
 /**
  * Connection limits for one server: in total, per source, and a token bucket per source. A source
  * is an IPv4 address or an IPv6 prefix (/64 by default), each masked to the configured length.
- * Checked only for peers the policy allowed, so a flood of denied peers never reaches it.
+ * Checked only for peers the policy allowed, so a flood of denied peers never reaches it. The
+ * limits can be replaced while connections are open ({@link #update}); the source prefix cannot,
+ * since the open connections are counted under it. While no limit counts connections, nothing is
+ * counted and no lock is taken.
  *
  * <p>Memory is bounded: per-source counts exist only for sources with open connections, and rate
  * buckets for at most {@link #MAX_BUCKETS} sources; a full bucket is the same as no bucket, so
@@ -18,31 +21,25 @@ import java.util.Map;
 final class Limiter {
   static final int MAX_BUCKETS = 65_536;
 
-  /** What a refusal was for. */
-  enum Refusal {
-    TOTAL, PER_SOURCE, RATE;
-
-    /** {@code total}, {@code per-source}, {@code rate}: how a log line names it. */
-    String label() {
-      return this == PER_SOURCE ? "per-source" : name().toLowerCase(java.util.Locale.ROOT);
-    }
-  }
-
-  private final int maxConnections;
-  private final int maxPerSource;
-  private final double tokensPerNano;
-  private final double burst;
+  private int maxConnections;
+  private int maxPerSource;
+  private double tokensPerNano;
+  private double burst;
+  /** Whether any limit counts connections: read without the lock on every admission and release. */
+  private volatile boolean counting;
   private final Source.Prefix prefix;
+  private final int v4Bits;
+  private final int v6Bits;
   private int current;
   private final Map<Source, int[]> perSource = new HashMap<>();
-  private final Map<Source, Bucket> buckets;
+  private Map<Source, Bucket> buckets;
 
   private static final class Bucket {
     double tokens;
     long stamp;
   }
 
-  /** The limiter for these limits (total, per source, rate, source prefix; the rest is not its business). */
+  /** The limiter for these limits (total, per source, rate, source prefix; the pending cap is {@link PendingHandshakes}'). */
   Limiter(dev.portcullis.policy.Limits limits) {
     this(limits.maxConnections(), limits.maxPerSource(), limits.ratePerSecond(), limits.burst(),
         limits.effectiveIpv4Bits(), limits.effectiveIpv6Bits());
@@ -57,12 +54,42 @@ final class Limiter {
    * @param v6Bits the IPv6 prefix length of a source, 1..128
    */
   Limiter(int maxConnections, int maxPerSource, double perSecond, int burst, int v4Bits, int v6Bits) {
+    this.prefix = new Source.Prefix(v4Bits, v6Bits);
+    this.v4Bits = v4Bits;
+    this.v6Bits = v6Bits;
+    set(maxConnections, maxPerSource, perSecond, burst);
+  }
+
+  private void set(int maxConnections, int maxPerSource, double perSecond, int burst) {
     this.maxConnections = maxConnections;
     this.maxPerSource = maxPerSource;
     this.tokensPerNano = perSecond / 1e9;
     this.burst = burst;
-    this.prefix = new Source.Prefix(v4Bits, v6Bits);
-    this.buckets = perSecond > 0 ? new HashMap<>() : null;
+    if (perSecond <= 0) {
+      buckets = null;
+    } else if (buckets == null) {
+      buckets = new HashMap<>();
+    }
+    if (maxPerSource == 0) {
+      perSource.clear();
+    }
+    this.counting = maxConnections > 0 || maxPerSource > 0 || perSecond > 0;
+  }
+
+  /**
+   * Puts {@code limits} in force for the connections admitted from now on; the open ones stay open.
+   * Counting starts from {@code openNow} when no limit counted before; open connections from before
+   * a per-source limit existed are not counted against it. The source prefix stays as it was.
+   *
+   * @param openNow the connections open now (what the total starts from when it was not counted)
+   * @return whether the source prefix of {@code limits} is the one in force (else it was not applied)
+   */
+  synchronized boolean update(dev.portcullis.policy.Limits limits, int openNow) {
+    if (!counting) {
+      current = openNow;
+    }
+    set(limits.maxConnections(), limits.maxPerSource(), limits.ratePerSecond(), limits.burst());
+    return limits.effectiveIpv4Bits() == v4Bits && limits.effectiveIpv6Bits() == v6Bits;
   }
 
   /** The source of an IPv4 peer, as the IPv4-mapped IPv6 address of its masked prefix. */
@@ -94,11 +121,20 @@ final class Limiter {
    * source takes a slot in the total only: a local peer, or one whose source is not known yet (see
    * {@link #tryAcquireSource}).
    */
-  synchronized Refusal tryAcquire(Source source, long nowNanos) {
+  /** Whether any limit counts connections now (one volatile read). */
+  boolean counting() {
+    return counting;
+  }
+
+  Refusal tryAcquire(Source source, long nowNanos) {
+    return counting ? countedAcquire(source, nowNanos) : null;
+  }
+
+  private synchronized Refusal countedAcquire(Source source, long nowNanos) {
     if (maxConnections > 0 && current >= maxConnections) {
-      return Refusal.TOTAL;
+      return Refusal.TOTAL_LIMITED;
     }
-    Refusal bySource = source == null ? null : tryAcquireSource(source, nowNanos);
+    Refusal bySource = source == null ? null : countedAcquireSource(source, nowNanos);
     if (bySource == null) {
       current++;
     }
@@ -110,13 +146,17 @@ final class Limiter {
    * is known (the client a trusted proxy relays): null if counted, else which limit said no, and
    * the caller closes it.
    */
-  synchronized Refusal tryAcquireSource(Source source, long nowNanos) {
+  Refusal tryAcquireSource(Source source, long nowNanos) {
+    return counting ? countedAcquireSource(source, nowNanos) : null;
+  }
+
+  private synchronized Refusal countedAcquireSource(Source source, long nowNanos) {
     int[] count = maxPerSource == 0 ? null : perSource.get(source);
     if (count != null && count[0] >= maxPerSource) {
-      return Refusal.PER_SOURCE;
+      return Refusal.SOURCE_LIMITED;
     }
     if (buckets != null && !takeToken(source, nowNanos)) {
-      return Refusal.RATE;
+      return Refusal.RATE_LIMITED;
     }
     if (maxPerSource > 0) {
       if (count == null) {
@@ -129,8 +169,16 @@ final class Limiter {
   }
 
   /** A connection from {@code source} (null for a local peer) closed. */
-  synchronized void release(Source source) {
-    current--;
+  void release(Source source) {
+    if (counting) {
+      countedRelease(source);
+    }
+  }
+
+  private synchronized void countedRelease(Source source) {
+    if (current > 0) {
+      current--; // a connection admitted before counting began was in the total it started from
+    }
     if (source != null && maxPerSource > 0) {
       int[] count = perSource.get(source);
       if (count != null && --count[0] <= 0) {

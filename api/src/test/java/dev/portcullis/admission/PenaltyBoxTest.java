@@ -1,4 +1,4 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;

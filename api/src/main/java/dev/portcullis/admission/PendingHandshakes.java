@@ -1,4 +1,4 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -31,7 +31,8 @@ final class PendingHandshakes {
     }
   }
 
-  private final int cap;
+  /** Replaced with the limits ({@link #cap(int)}); read under the lock. */
+  private volatile int cap;
   private final long evictAfterNanos;
   /** The count {@code stats()} reports: the entries in the list. */
   private final AtomicInteger count;
@@ -46,6 +47,14 @@ final class PendingHandshakes {
 
   int cap() {
     return cap;
+  }
+
+  /**
+   * A new cap for the handshakes that begin from now on; above it, pending ones are not closed but
+   * newcomers wait for room (or evict the oldest) as at any cap.
+   */
+  void cap(int newCap) {
+    this.cap = newCap;
   }
 
   /** What {@link #enter} did. */

@@ -1,4 +1,4 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import dev.portcullis.Penalty;
 import dev.portcullis.policy.AccessPolicy;

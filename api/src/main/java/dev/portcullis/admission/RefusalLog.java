@@ -1,7 +1,6 @@
-package dev.portcullis.internal;
+package dev.portcullis.admission;
 
 import dev.portcullis.policy.IpAddresses;
-import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.LogThrottle;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -149,10 +148,9 @@ final class RefusalLog {
   }
 
   /** The key of a connection's source: the client a step named, else the socket peer; a Unix peer's uid. */
-  static long key(Channel socket, SocketAddress peer) {
-    SocketAddress direct = socket.remoteAddress();
+  static long key(SocketAddress direct, dev.portcullis.policy.PeerCredentials credentials, SocketAddress peer) {
     if (!(direct instanceof InetSocketAddress)) {
-      return key(socket.peerCredentials().orElse(null));
+      return key(credentials);
     }
     return key(peer != null ? peer : direct);
   }
@@ -161,10 +159,9 @@ final class RefusalLog {
    * How a refusal line names a connection: the peer's address, then the socket peer when a handshake
    * step (the PROXY protocol) replaced it; a Unix peer by its credentials.
    */
-  static String describe(Channel socket, SocketAddress peer) {
-    SocketAddress direct = socket.remoteAddress();
+  static String describe(SocketAddress direct, dev.portcullis.policy.PeerCredentials credentials, SocketAddress peer) {
     if (!(direct instanceof InetSocketAddress)) {
-      return local(socket.peerCredentials().orElse(null));
+      return local(credentials);
     }
     return describe(peer == null ? direct : peer, direct);
   }

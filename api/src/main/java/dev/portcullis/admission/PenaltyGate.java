@@ -1,0 +1,92 @@
+package dev.portcullis.admission;
+
+import dev.portcullis.policy.Penalties;
+import dev.portcullis.policy.PeerCredentials;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * The second gate: the penalty box, if the chain has one. While nothing is banned, its check is one
+ * volatile read. It also takes the offences the other stages report (a rate refusal, a failed or
+ * slow handshake) and says when one bans a source.
+ */
+final class PenaltyGate {
+  /** Null without a penalty box. */
+  final PenaltyBox box;
+  private final Reporter reporter;
+
+  PenaltyGate(PenaltyBox box, Reporter reporter) {
+    this.box = box;
+    this.reporter = reporter;
+  }
+
+  /** An IP peer's 128 bits at accept. */
+  Refusal admit(long high, long low, long now) {
+    if (box == null || !box.anyBanned()) {
+      return Refusal.NONE;
+    }
+    Source source = box.v6(high, low);
+    long[] ban = box.ban(source, now);
+    if (ban == null) {
+      return Refusal.NONE;
+    }
+    reporter.penalized(source, box.wall(ban[0]), ban[1], high, low, null);
+    return Refusal.BANNED;
+  }
+
+  /** The client a step named; {@code who} names its connection in the line. */
+  Refusal admit(InetSocketAddress client, PendingHandshake h, long now) {
+    if (box == null || !box.anyBanned()) {
+      return Refusal.NONE;
+    }
+    Source source = box.of(client.getAddress());
+    long[] ban = box.ban(source, now);
+    if (ban == null) {
+      return Refusal.NONE;
+    }
+    reporter.penalized(source, box.wall(ban[0]), ban[1], 0, 0, Reporter.describe(h, client));
+    return Refusal.BANNED;
+  }
+
+  /** A rate refusal at accept: an offence of the peer itself. */
+  void rateLimited(long high, long low, long now) {
+    if (box != null) {
+      box.offence(box.v6(high, low), Penalties.Offence.RATE_LIMITED, true, now);
+    }
+  }
+
+  /** A rate refusal after the handshake: an offence of the client a proxy named. */
+  void rateLimited(InetSocketAddress client, long now) {
+    if (box != null && client != null) {
+      box.offence(box.of(client.getAddress()), Penalties.Offence.RATE_LIMITED, false, now);
+    }
+  }
+
+  /**
+   * Counts an offence against the connection's source: the client a trusted proxy named, else the
+   * socket peer; nothing when a trusted proxy had not named anyone yet ({@code relayed}: a proxy is
+   * never banned), nor for a Unix peer.
+   */
+  void offence(SocketAddress socketPeer, PeerCredentials credentials, InetSocketAddress replaced, boolean relayed,
+      Penalties.Offence kind) {
+    if (box == null) {
+      return;
+    }
+    Source source;
+    boolean direct;
+    if (replaced != null) {
+      source = box.of(replaced.getAddress());
+      direct = false;
+    } else if (relayed || !(socketPeer instanceof InetSocketAddress ip)) {
+      return;
+    } else {
+      source = box.of(ip.getAddress());
+      direct = true;
+    }
+    long until = box.offence(source, kind, direct, System.nanoTime());
+    if (until != 0) {
+      reporter.banned(socketPeer, credentials, replaced, box.wall(until), box.settings().threshold(),
+          box.settings().window());
+    }
+  }
+}
