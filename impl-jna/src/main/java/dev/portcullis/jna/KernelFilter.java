@@ -249,14 +249,19 @@ final class KernelFilter {
 
   private final int fd;
   private final String where;
+  /** What the lines say is left without a filter: a server's own check, or for a guard nothing. */
+  private final String withoutFilter;
   private AccessPolicy policy;
   private List<Cidr> bans = List.of();
   private EbpfFilter ebpf;
   private volatile KernelFilterMode mode = KernelFilterMode.USER_SPACE;
+  /** Why the mode in force is not eBPF, as the log line said it; null in eBPF mode. */
+  private volatile String notEbpf;
 
-  private KernelFilter(int fd, String where) {
+  private KernelFilter(int fd, String where, String withoutFilter) {
     this.fd = fd;
     this.where = where;
+    this.withoutFilter = withoutFilter;
   }
 
   /**
@@ -265,9 +270,66 @@ final class KernelFilter {
    * why. Never throws for a refusal: the user-space check decides every peer anyway.
    */
   static KernelFilter attach(int fd, AccessPolicy policy, String where) {
-    KernelFilter filter = new KernelFilter(fd, where);
+    KernelFilter filter = new KernelFilter(fd, where, "filtering in user space only");
     filter.update(policy);
     return filter;
+  }
+
+  /**
+   * {@link #attach} for a socket another server accepts on ({@link KernelGuard}): nothing checks
+   * its peers in user space, so the lines say that nothing filters them when no filter is attached,
+   * and {@link #problem()} says why.
+   */
+  static KernelFilter attachGuard(int fd, AccessPolicy policy, List<Cidr> bans, String where) {
+    KernelFilter filter = new KernelFilter(fd, where, "nothing filters its peers");
+    filter.bans = List.copyOf(bans);
+    filter.update(policy);
+    return filter;
+  }
+
+  /**
+   * Why the mode in force is not eBPF (and, in {@link KernelFilterMode#USER_SPACE}, why no filter
+   * is attached), as the log line said it; null in eBPF mode.
+   */
+  String problem() {
+    return notEbpf;
+  }
+
+  /**
+   * Whether classic BPF holds the policy with a deny rule per ban: both families, or IPv4 alone
+   * when {@code bothFamilies} is false.
+   */
+  static boolean classicFits(AccessPolicy policy, List<Cidr> bans, boolean bothFamilies) {
+    AccessPolicy p = withBans(policy, bans);
+    List<long[]> v4 = deniedIpv4(p);
+    return compile(v4, bothFamilies ? deniedIpv6Prefixes(p) : List.of()) != null;
+  }
+
+  /** The policy with a deny rule per ban, ahead of its own rules' effect (a longer prefix wins). */
+  private static AccessPolicy withBans(AccessPolicy policy, List<Cidr> bans) {
+    if (bans.isEmpty()) {
+      return policy;
+    }
+    AccessPolicy.Builder b = AccessPolicy.builder().rules(policy);
+    for (Cidr c : bans) {
+      b.rule(Rule.deny(c));
+    }
+    return b.build();
+  }
+
+  /**
+   * Removes the filter from the socket and lets go of the eBPF maps: the socket accepts every
+   * peer the kernel would without a filter. For {@link KernelGuard#detach()}; a server's own socket
+   * is closed instead.
+   *
+   * @return 0, or the errno of {@code SO_DETACH_FILTER} other than {@code ENOENT}
+   */
+  synchronized int detachAndClose() {
+    int errno = Bpf.detach(fd);
+    close();
+    mode = KernelFilterMode.USER_SPACE;
+    notEbpf = "detached";
+    return errno == LinuxErrno.ENOENT ? 0 : errno;
   }
 
   /** The mode in force now. */
@@ -363,6 +425,7 @@ final class KernelFilter {
     }
     ebpf = f;
     mode = KernelFilterMode.EBPF;
+    notEbpf = null;
     log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries, {}"
         + " rules)", where, f.ipv4Entries(), f.ipv6Entries(), policy.rules().size());
     return null;
@@ -374,14 +437,7 @@ final class KernelFilter {
    */
   private void classic(String ebpfCause) {
     String notEbpf = "eBPF not used (" + ebpfCause + "); ";
-    AccessPolicy policy = this.policy;
-    if (!bans.isEmpty()) {
-      AccessPolicy.Builder b = AccessPolicy.builder().rules(policy);
-      for (Cidr c : bans) {
-        b.rule(Rule.deny(c));
-      }
-      policy = b.build();
-    }
+    AccessPolicy policy = withBans(this.policy, bans);
     List<long[]> v4 = deniedIpv4(policy);
     List<Cidr> v6 = deniedIpv6Prefixes(policy);
     int[] program = compile(v4, v6);
@@ -391,17 +447,20 @@ final class KernelFilter {
     }
     if (program == null) {
       detach();
-      log.warn("kernelFilter on {}: {}the policy has {} denied IPv4 ranges, more than one classic BPF program holds"
-          + " ({}); filtering in user space only", where, notEbpf, v4.size(), (BPF_MAXINSNS - 8) / 3);
+      this.notEbpf = notEbpf + "the policy has " + v4.size() + " denied IPv4 ranges, more than one classic BPF"
+          + " program holds (" + (BPF_MAXINSNS - 8) / 3 + ")";
+      log.warn("kernelFilter on {}: {}; {}", where, this.notEbpf, withoutFilter);
       return;
     }
     int errno = install(fd, program);
     if (errno != 0) {
       detach();
-      log.warn("kernelFilter on {}: {}setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
-          where, notEbpf, LinuxErrno.name(errno), Errors.describe(errno));
+      this.notEbpf = notEbpf + "setsockopt(SO_ATTACH_FILTER) failed: " + LinuxErrno.name(errno) + " ("
+          + Errors.describe(errno) + ")";
+      log.warn("kernelFilter on {}: {}; {}", where, this.notEbpf, withoutFilter);
       return;
     }
+    this.notEbpf = notEbpf + "classic BPF";
     if (withIpv6) {
       mode = KernelFilterMode.CLASSIC;
       log.info("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) and {}"
@@ -409,8 +468,8 @@ final class KernelFilter {
     } else {
       mode = KernelFilterMode.CLASSIC_IPV4;
       log.warn("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) ({}"
-          + " instructions); the {} denied IPv6 prefixes do not fit beside them, so IPv6 peers are checked in user"
-          + " space only", where, notEbpf, v4.size(), program.length / 2, v6.size());
+          + " instructions); the {} denied IPv6 prefixes do not fit beside them, so for IPv6 peers: {}", where,
+          notEbpf, v4.size(), program.length / 2, v6.size(), withoutFilter);
     }
   }
 
