@@ -300,21 +300,50 @@ final class KernelFilter {
    * when {@code bothFamilies} is false.
    */
   static boolean classicFits(AccessPolicy policy, List<Cidr> bans, boolean bothFamilies) {
-    AccessPolicy p = withBans(policy, bans);
-    List<long[]> v4 = deniedIpv4(p);
-    return compile(v4, bothFamilies ? deniedIpv6Prefixes(p) : List.of()) != null;
+    List<long[]> v4 = deniedIpv4(policy, bans);
+    return compile(v4, bothFamilies ? deniedIpv6Prefixes(policy, bans) : List.of()) != null;
   }
 
-  /** The policy with a deny rule per ban, ahead of its own rules' effect (a longer prefix wins). */
-  private static AccessPolicy withBans(AccessPolicy policy, List<Cidr> bans) {
+  /**
+   * The IPv4 ranges to drop: the policy's denied ones and the banned blocks, merged. A ban drops
+   * its whole block even where the policy has a longer allow rule inside it, as the eBPF filter's
+   * bans' trie does (a deny rule per ban would lose to that allow).
+   */
+  static List<long[]> deniedIpv4(AccessPolicy policy, List<Cidr> bans) {
+    List<long[]> ranges = new ArrayList<>(deniedIpv4(policy));
     if (bans.isEmpty()) {
-      return policy;
+      return ranges;
     }
-    AccessPolicy.Builder b = AccessPolicy.builder().rules(policy);
     for (Cidr c : bans) {
-      b.rule(Rule.deny(c));
+      if (c.isIpv4()) {
+        byte[] b = c.network().getAddress();
+        long start = ((b[0] & 0xFFL) << 24) | ((b[1] & 0xFFL) << 16) | ((b[2] & 0xFFL) << 8) | (b[3] & 0xFFL);
+        ranges.add(new long[] {start, start + (1L << (32 - c.prefixLength())) - 1});
+      }
     }
-    return b.build();
+    ranges.sort((x, y) -> Long.compare(x[0], y[0]));
+    List<long[]> merged = new ArrayList<>();
+    for (long[] r : ranges) {
+      long[] last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
+      if (last != null && r[0] <= last[1] + 1) {
+        last[1] = Math.max(last[1], r[1]);
+      } else {
+        merged.add(new long[] {r[0], r[1]});
+      }
+    }
+    return merged;
+  }
+
+  /** The IPv6 prefixes to drop: the policy's denied ones and the banned blocks not already inside one. */
+  static List<Cidr> deniedIpv6Prefixes(AccessPolicy policy, List<Cidr> bans) {
+    List<Cidr> prefixes = new ArrayList<>(deniedIpv6Prefixes(policy));
+    for (Cidr c : bans) {
+      if (!c.isIpv4() && prefixes.stream().noneMatch(p -> p.prefixLength() <= c.prefixLength()
+          && p.contains(c.network()))) {
+        prefixes.add(c);
+      }
+    }
+    return prefixes;
   }
 
   /**
@@ -363,7 +392,8 @@ final class KernelFilter {
   /**
    * Replaces the banned blocks (the penalty box's bans of direct peers), dropped besides the
    * policy's denied ones. In eBPF mode only the bans' tries are rebuilt; in classic mode the
-   * program is compiled again with a deny rule per ban.
+   * program is compiled again with the banned blocks among the dropped ranges
+   * (a ban drops its whole block, even where the policy allows a longer prefix inside it).
    */
   synchronized void updateBans(List<Cidr> banned) {
     this.bans = List.copyOf(banned);
@@ -432,14 +462,13 @@ final class KernelFilter {
   }
 
   /**
-   * Classic BPF for the policy with a deny rule per ban, or no filter at all; one line says which,
+   * Classic BPF for the policy and the banned blocks, or no filter at all; one line says which,
    * and why not eBPF.
    */
   private void classic(String ebpfCause) {
     String notEbpf = "eBPF not used (" + ebpfCause + "); ";
-    AccessPolicy policy = withBans(this.policy, bans);
-    List<long[]> v4 = deniedIpv4(policy);
-    List<Cidr> v6 = deniedIpv6Prefixes(policy);
+    List<long[]> v4 = deniedIpv4(policy, bans);
+    List<Cidr> v6 = deniedIpv6Prefixes(policy, bans);
     int[] program = compile(v4, v6);
     boolean withIpv6 = program != null;
     if (program == null) {
