@@ -346,10 +346,11 @@ public final class KernelGuard implements AutoCloseable {
       KernelFilter filter = KernelFilter.attachGuard(fd, policy, List.of(), where);
       targets.add(new Target(fd, inode, filter));
       if (filter.mode() == KernelFilterMode.USER_SPACE) {
+        String why = filter.problem();
         for (Target t : targets) {
           t.filter.detachAndClose();
         }
-        throw new SocketException("The " + where + " could not attach a filter: " + filter.problem());
+        throw new SocketException("The " + where + " could not attach a filter: " + why);
       }
     }
     return new KernelGuard(where, List.copyOf(targets), policy);

@@ -264,6 +264,34 @@ class KernelGuardTest {
   }
 
   @Test
+  void aPolicyNoFilterHoldsIsRefusedAndSaysWhy() throws Exception {
+    AccessPolicy.Builder b = AccessPolicy.builder().allow("127.0.0.1");
+    for (int i = 0; i < 2000; i++) {
+      b.allow("10." + (i >> 8) + "." + (i & 0xFF) + ".1"); // every allowed /32 splits the denied space
+    }
+    AccessPolicy big = b.build();
+    KernelFilterTest.classicOnly(() -> {
+      try (JdkServer server = JdkServer.on("127.0.0.1")) {
+        SocketException e = assertThrows(SocketException.class, () -> KernelGuard.attach(server.channel, big));
+        assertTrue(e.getMessage().startsWith("The kernel guard on " + dev.portcullis.policy.IpAddresses.format(
+            server.address()) + " (fd ") && e.getMessage().contains("eBPF not used (-Dportcullis.kernelFilter=classic)")
+            && e.getMessage().contains("more than one classic BPF program holds"), e.getMessage());
+        assertEquals("ok", served("127.0.0.2", server.address()), "nothing was left attached");
+
+        try (KernelGuard guard = KernelGuard.attach(server.channel, LOCALHOST_ONLY)) {
+          e = assertThrows(SocketException.class, () -> guard.updatePolicy(big));
+          assertTrue(e.getMessage().contains("more than one classic BPF program holds"), e.getMessage());
+          assertEquals(KernelFilterMode.USER_SPACE, guard.mode(), "the old policy is not left in the kernel");
+          assertEquals("ok", served("127.0.0.2", server.address()));
+          guard.updatePolicy(LOCALHOST_ONLY);
+          assertEquals(KernelFilterMode.CLASSIC, guard.mode());
+          dropped("127.0.0.2", server.address());
+        }
+      }
+    });
+  }
+
+  @Test
   void aDescriptorGuardsThatSocketAlone() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"))) {
       int fd = KernelGuard.listening((InetSocketAddress) server.getLocalSocketAddress())[0];
