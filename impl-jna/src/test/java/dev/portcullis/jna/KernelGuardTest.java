@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.KernelFilterMode;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
+import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The kernel guard on sockets another server opened: a plain JDK server (a blocking accept thread
@@ -35,6 +37,9 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60)
 class KernelGuardTest {
+  @RegisterExtension
+  final LogCapture log = new LogCapture();
+
   private static final AccessPolicy LOCALHOST_ONLY = AccessPolicy.parse("allow 127.0.0.1\n");
 
   /** A JDK server: one thread accepting on a blocking channel, answering "ok" and closing. */
@@ -175,6 +180,8 @@ class KernelGuardTest {
       dropped("127.0.0.2", server.address());
       assertTrue(Clients.await(() -> guard.bans().isEmpty(), Duration.ofSeconds(10)), "the ban expired");
       assertEquals("ok", served("127.0.0.2", server.address()), "and the kernel lets it in again");
+      assertEquals(1, log.lines("banned 127.0.0.2/32 for 300ms").size(), log.text());
+      assertEquals(1, log.lines("the ban of 127.0.0.2/32 ended").size(), log.text());
     }
   }
 
@@ -188,6 +195,7 @@ class KernelGuardTest {
       assertTrue(guard.ban("127.0.0.2", Duration.ofMinutes(2)), "extending a ban held is not a new one");
       assertEquals(2, guard.bans().size());
       assertEquals("ok", served("127.0.0.4", server.address()), "the refused ban is not in the kernel");
+      assertEquals(1, log.lines("ban of 127.0.0.4/32 refused: the guard holds 2 bans, its bound").size(), log.text());
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
           () -> guard.ban("127.0.0.5", Duration.ZERO));
       assertTrue(e.getMessage().contains("positive"), e.getMessage());
@@ -277,6 +285,8 @@ class KernelGuardTest {
             server.address()) + " (fd ") && e.getMessage().contains("eBPF not used (-Dportcullis.kernelFilter=classic)")
             && e.getMessage().contains("more than one classic BPF program holds"), e.getMessage());
         assertEquals("ok", served("127.0.0.2", server.address()), "nothing was left attached");
+        assertTrue(log.lines("more than one classic BPF program holds (1362); nothing filters its peers").size() >= 1,
+            log.text());
 
         try (KernelGuard guard = KernelGuard.attach(server.channel, LOCALHOST_ONLY)) {
           e = assertThrows(SocketException.class, () -> guard.updatePolicy(big));
