@@ -1,8 +1,9 @@
 /**
  * The Linux transport for Portcullis: a direct-mapped JNA binding of libc and an epoll event loop.
  * Provides {@link dev.portcullis.spi.Transport}, so {@code Server.on(port)...start()} finds it
- * without naming it; only {@link dev.portcullis.jna.JnaTransport} is public, for an explicit
- * {@code Server.transport(new JnaTransport())} or its availability check.
+ * without naming it. Two classes are public: {@link dev.portcullis.jna.JnaTransport}, for an
+ * explicit {@code Server.transport(new JnaTransport())} or its availability check, and {@link
+ * dev.portcullis.jna.KernelGuard}, the policy's kernel filter on a socket another server opened.
  */
 module dev.portcullis.jna {
   exports dev.portcullis.jna;

@@ -249,14 +249,19 @@ final class KernelFilter {
 
   private final int fd;
   private final String where;
+  /** What the lines say is left without a filter: a server's own check, or for a guard nothing. */
+  private final String withoutFilter;
   private AccessPolicy policy;
   private List<Cidr> bans = List.of();
   private EbpfFilter ebpf;
   private volatile KernelFilterMode mode = KernelFilterMode.USER_SPACE;
+  /** Why the mode in force is not eBPF, as the log line said it; null in eBPF mode. */
+  private volatile String notEbpf;
 
-  private KernelFilter(int fd, String where) {
+  private KernelFilter(int fd, String where, String withoutFilter) {
     this.fd = fd;
     this.where = where;
+    this.withoutFilter = withoutFilter;
   }
 
   /**
@@ -265,9 +270,95 @@ final class KernelFilter {
    * why. Never throws for a refusal: the user-space check decides every peer anyway.
    */
   static KernelFilter attach(int fd, AccessPolicy policy, String where) {
-    KernelFilter filter = new KernelFilter(fd, where);
+    KernelFilter filter = new KernelFilter(fd, where, "filtering in user space only");
     filter.update(policy);
     return filter;
+  }
+
+  /**
+   * {@link #attach} for a socket another server accepts on ({@link KernelGuard}): nothing checks
+   * its peers in user space, so the lines say that nothing filters them when no filter is attached,
+   * and {@link #problem()} says why.
+   */
+  static KernelFilter attachGuard(int fd, AccessPolicy policy, List<Cidr> bans, String where) {
+    KernelFilter filter = new KernelFilter(fd, where, "nothing filters its peers");
+    filter.bans = List.copyOf(bans);
+    filter.update(policy);
+    return filter;
+  }
+
+  /**
+   * Why the mode in force is not eBPF (and, in {@link KernelFilterMode#USER_SPACE}, why no filter
+   * is attached), as the log line said it; null in eBPF mode.
+   */
+  String problem() {
+    return notEbpf;
+  }
+
+  /**
+   * Whether classic BPF holds the policy with a deny rule per ban: both families, or IPv4 alone
+   * when {@code bothFamilies} is false.
+   */
+  static boolean classicFits(AccessPolicy policy, List<Cidr> bans, boolean bothFamilies) {
+    List<long[]> v4 = deniedIpv4(policy, bans);
+    return compile(v4, bothFamilies ? deniedIpv6Prefixes(policy, bans) : List.of()) != null;
+  }
+
+  /**
+   * The IPv4 ranges to drop: the policy's denied ones and the banned blocks, merged. A ban drops
+   * its whole block even where the policy has a longer allow rule inside it, as the eBPF filter's
+   * bans' trie does (a deny rule per ban would lose to that allow).
+   */
+  static List<long[]> deniedIpv4(AccessPolicy policy, List<Cidr> bans) {
+    List<long[]> ranges = new ArrayList<>(deniedIpv4(policy));
+    if (bans.isEmpty()) {
+      return ranges;
+    }
+    for (Cidr c : bans) {
+      if (c.isIpv4()) {
+        byte[] b = c.network().getAddress();
+        long start = ((b[0] & 0xFFL) << 24) | ((b[1] & 0xFFL) << 16) | ((b[2] & 0xFFL) << 8) | (b[3] & 0xFFL);
+        ranges.add(new long[] {start, start + (1L << (32 - c.prefixLength())) - 1});
+      }
+    }
+    ranges.sort((x, y) -> Long.compare(x[0], y[0]));
+    List<long[]> merged = new ArrayList<>();
+    for (long[] r : ranges) {
+      long[] last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
+      if (last != null && r[0] <= last[1] + 1) {
+        last[1] = Math.max(last[1], r[1]);
+      } else {
+        merged.add(new long[] {r[0], r[1]});
+      }
+    }
+    return merged;
+  }
+
+  /** The IPv6 prefixes to drop: the policy's denied ones and the banned blocks not already inside one. */
+  static List<Cidr> deniedIpv6Prefixes(AccessPolicy policy, List<Cidr> bans) {
+    List<Cidr> prefixes = new ArrayList<>(deniedIpv6Prefixes(policy));
+    for (Cidr c : bans) {
+      if (!c.isIpv4() && prefixes.stream().noneMatch(p -> p.prefixLength() <= c.prefixLength()
+          && p.contains(c.network()))) {
+        prefixes.add(c);
+      }
+    }
+    return prefixes;
+  }
+
+  /**
+   * Removes the filter from the socket and lets go of the eBPF maps: the socket accepts every
+   * peer the kernel would without a filter. For {@link KernelGuard#detach()}; a server's own socket
+   * is closed instead.
+   *
+   * @return 0, or the errno of {@code SO_DETACH_FILTER} other than {@code ENOENT}
+   */
+  synchronized int detachAndClose() {
+    int errno = Bpf.detach(fd);
+    close();
+    mode = KernelFilterMode.USER_SPACE;
+    notEbpf = "detached";
+    return errno == LinuxErrno.ENOENT ? 0 : errno;
   }
 
   /** The mode in force now. */
@@ -301,7 +392,8 @@ final class KernelFilter {
   /**
    * Replaces the banned blocks (the penalty box's bans of direct peers), dropped besides the
    * policy's denied ones. In eBPF mode only the bans' tries are rebuilt; in classic mode the
-   * program is compiled again with a deny rule per ban.
+   * program is compiled again with the banned blocks among the dropped ranges
+   * (a ban drops its whole block, even where the policy allows a longer prefix inside it).
    */
   synchronized void updateBans(List<Cidr> banned) {
     this.bans = List.copyOf(banned);
@@ -363,27 +455,20 @@ final class KernelFilter {
     }
     ebpf = f;
     mode = KernelFilterMode.EBPF;
+    notEbpf = null;
     log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries, {}"
         + " rules)", where, f.ipv4Entries(), f.ipv6Entries(), policy.rules().size());
     return null;
   }
 
   /**
-   * Classic BPF for the policy with a deny rule per ban, or no filter at all; one line says which,
+   * Classic BPF for the policy and the banned blocks, or no filter at all; one line says which,
    * and why not eBPF.
    */
   private void classic(String ebpfCause) {
     String notEbpf = "eBPF not used (" + ebpfCause + "); ";
-    AccessPolicy policy = this.policy;
-    if (!bans.isEmpty()) {
-      AccessPolicy.Builder b = AccessPolicy.builder().rules(policy);
-      for (Cidr c : bans) {
-        b.rule(Rule.deny(c));
-      }
-      policy = b.build();
-    }
-    List<long[]> v4 = deniedIpv4(policy);
-    List<Cidr> v6 = deniedIpv6Prefixes(policy);
+    List<long[]> v4 = deniedIpv4(policy, bans);
+    List<Cidr> v6 = deniedIpv6Prefixes(policy, bans);
     int[] program = compile(v4, v6);
     boolean withIpv6 = program != null;
     if (program == null) {
@@ -391,17 +476,20 @@ final class KernelFilter {
     }
     if (program == null) {
       detach();
-      log.warn("kernelFilter on {}: {}the policy has {} denied IPv4 ranges, more than one classic BPF program holds"
-          + " ({}); filtering in user space only", where, notEbpf, v4.size(), (BPF_MAXINSNS - 8) / 3);
+      this.notEbpf = notEbpf + "the policy has " + v4.size() + " denied IPv4 ranges, more than one classic BPF"
+          + " program holds (" + (BPF_MAXINSNS - 8) / 3 + ")";
+      log.warn("kernelFilter on {}: {}; {}", where, this.notEbpf, withoutFilter);
       return;
     }
     int errno = install(fd, program);
     if (errno != 0) {
       detach();
-      log.warn("kernelFilter on {}: {}setsockopt(SO_ATTACH_FILTER) failed: {} ({}); filtering in user space only",
-          where, notEbpf, LinuxErrno.name(errno), Errors.describe(errno));
+      this.notEbpf = notEbpf + "setsockopt(SO_ATTACH_FILTER) failed: " + LinuxErrno.name(errno) + " ("
+          + Errors.describe(errno) + ")";
+      log.warn("kernelFilter on {}: {}; {}", where, this.notEbpf, withoutFilter);
       return;
     }
+    this.notEbpf = notEbpf + "classic BPF";
     if (withIpv6) {
       mode = KernelFilterMode.CLASSIC;
       log.info("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) and {}"
@@ -409,8 +497,8 @@ final class KernelFilter {
     } else {
       mode = KernelFilterMode.CLASSIC_IPV4;
       log.warn("kernelFilter on {}: {}classic BPF: the kernel drops packets from {} denied IPv4 range(s) ({}"
-          + " instructions); the {} denied IPv6 prefixes do not fit beside them, so IPv6 peers are checked in user"
-          + " space only", where, notEbpf, v4.size(), program.length / 2, v6.size());
+          + " instructions); the {} denied IPv6 prefixes do not fit beside them, so for IPv6 peers: {}", where,
+          notEbpf, v4.size(), program.length / 2, v6.size(), withoutFilter);
     }
   }
 
