@@ -744,6 +744,10 @@ public final class KernelGuard implements AutoCloseable {
         return t;
       });
       e.setRemoveOnCancelPolicy(true);
+      // No thread outlives the bans it expires: idle for a second, the thread ends (a later ban
+      // starts another), so a guard that was used once leaves no thread behind.
+      e.setKeepAliveTime(1, TimeUnit.SECONDS);
+      e.allowCoreThreadTimeOut(true);
       expirer = e;
     }
     return expirer;
