@@ -559,7 +559,7 @@ public final class AdmissionChain {
    * refused at accept instead.
    *
    * <p>Bounded: at most {@link Penalties#maxSourceCount()} ranges (65,536 by default; about 150
-   * bytes each) besides the sources the box tracks, which they never push out. Past the bound a
+   * bytes each, plus the reason's text) besides the sources the box tracks, which they never push out. Past the bound a
    * new range is refused with an {@link IllegalStateException}; replacing a range already banned
    * always works.
    *
