@@ -260,11 +260,66 @@ public final class PortcullisNetty implements AutoCloseable {
     if (!chain.hasPenaltyBox()) {
       throw new IllegalStateException("This Netty guard has no penalty box (PortcullisNetty.Builder.penalties)");
     }
-    boolean lifted = chain.liftPenalty(IpAddresses.parse(address));
-    if (lifted) {
-      log.info("Penalty of {} on the Netty guard lifted", address);
-    }
-    return lifted;
+    return chain.liftPenalty(IpAddresses.parse(address)); // the chain logs it
+  }
+
+  /**
+   * The application says that {@code source} misbehaved (a bad login, a bad token): {@code weight}
+   * offences counted into the penalty box, which bans the source once they reach its threshold, as
+   * {@link AdmissionChain#reportOffence}. Its next connections are refused when registered.
+   *
+   * <pre>{@code
+   * // in a handler: five wrong passwords within the window ban the client
+   * InetSocketAddress client = ctx.channel().attr(PortcullisNetty.CLIENT).get();
+   * guard.reportOffence(client.getAddress(), 1, "bad login");
+   * }</pre>
+   *
+   * @param source the client's address ({@link #CLIENT} of its channel)
+   * @param weight how many offences this counts as, at least 1
+   * @param reason why, for the line and the listeners
+   * @return true if this offence banned the source
+   * @throws IllegalStateException without a penalty box
+   * @throws IllegalArgumentException if {@code weight} is less than 1 or {@code reason} is blank
+   */
+  public boolean reportOffence(java.net.InetAddress source, int weight, String reason) {
+    return chain.reportOffence(source, weight, reason);
+  }
+
+  /**
+   * Bans a whole range for {@code duration}, as {@link AdmissionChain#ban}.
+   *
+   * @param range the range
+   * @param duration how long, positive
+   * @param reason why
+   * @return the ban in force
+   * @throws IllegalStateException without a penalty box, or when it holds as many ranges as it may
+   * @throws IllegalArgumentException as {@link AdmissionChain#ban}
+   */
+  public Penalty ban(dev.portcullis.policy.Cidr range, Duration duration, String reason) {
+    return chain.ban(range, duration, reason);
+  }
+
+  /**
+   * Lifts the ban of exactly {@code range}, as {@link AdmissionChain#lift}.
+   *
+   * @param range the banned range
+   * @param reason why
+   * @return true if a ban of it was in force
+   * @throws IllegalStateException without a penalty box
+   */
+  public boolean lift(dev.portcullis.policy.Cidr range, String reason) {
+    return chain.lift(range, reason);
+  }
+
+  /**
+   * Tells {@code listener} of every ban and lift from now on, as {@link
+   * AdmissionChain#addPenaltyListener} (a {@code KernelGuard} on the Netty server's socket can
+   * follow them, so banned clients are dropped in the kernel).
+   *
+   * @param listener the listener
+   */
+  public void addPenaltyListener(dev.portcullis.PenaltyListener listener) {
+    chain.addPenaltyListener(listener);
   }
 
   /**

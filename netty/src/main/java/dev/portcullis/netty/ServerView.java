@@ -66,6 +66,26 @@ final class ServerView implements RunningServer {
   }
 
   @Override
+  public boolean reportOffence(java.net.InetAddress source, int weight, String reason) {
+    return guard.reportOffence(source, weight, reason);
+  }
+
+  @Override
+  public Penalty ban(dev.portcullis.policy.Cidr range, Duration duration, String reason) {
+    return guard.ban(range, duration, reason);
+  }
+
+  @Override
+  public boolean lift(dev.portcullis.policy.Cidr range, String reason) {
+    return guard.lift(range, reason);
+  }
+
+  @Override
+  public void addPenaltyListener(dev.portcullis.PenaltyListener listener) {
+    guard.addPenaltyListener(listener);
+  }
+
+  @Override
   public void shadow(AccessPolicy candidate) {
     guard.shadow(candidate);
   }
