@@ -1,5 +1,6 @@
 package dev.portcullis.jetty;
 
+import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import org.eclipse.jetty.io.AbstractConnection;
 import org.eclipse.jetty.io.Connection;
@@ -40,8 +41,8 @@ final class RelayedClientFactory extends AbstractConnectionFactory {
     return new Refused(endPoint, connector);
   }
 
-  /** A refused connection: closed when it opens, never read. */
-  private static final class Refused extends AbstractConnection {
+  /** A refused connection: closed when it opens, never read; what came after the header is dropped. */
+  private static final class Refused extends AbstractConnection implements Connection.UpgradeTo {
     Refused(EndPoint endPoint, Connector connector) {
       super(endPoint, connector.getExecutor());
     }
@@ -50,6 +51,11 @@ final class RelayedClientFactory extends AbstractConnectionFactory {
     public void onOpen() {
       super.onOpen();
       getEndPoint().close();
+    }
+
+    @Override
+    public void onUpgradeTo(ByteBuffer buffer) {
+      // the refused client's bytes: never parsed
     }
 
     @Override
