@@ -215,11 +215,36 @@ public final class ServerInstance implements RunningServer {
       throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
     }
     java.net.InetAddress a = dev.portcullis.policy.IpAddresses.parse(address);
-    boolean lifted = chain.liftPenalty(a);
-    if (lifted) {
-      log.info("Penalty of {} on {} lifted", address, where(listener.localAddress()));
+    return chain.liftPenalty(a); // the chain logs it: "Lifted the ban of ...: lifted by liftPenalty"
+  }
+
+  @Override
+  public boolean reportOffence(java.net.InetAddress source, int weight, String reason) {
+    return penaltyBox().reportOffence(source, weight, reason);
+  }
+
+  @Override
+  public dev.portcullis.Penalty ban(dev.portcullis.policy.Cidr range, Duration duration, String reason) {
+    return penaltyBox().ban(range, duration, reason);
+  }
+
+  @Override
+  public boolean lift(dev.portcullis.policy.Cidr range, String reason) {
+    return penaltyBox().lift(range, reason);
+  }
+
+  @Override
+  public void addPenaltyListener(dev.portcullis.PenaltyListener listener) {
+    pipeline.chain().addPenaltyListener(listener);
+  }
+
+  /** The chain, which has a penalty box. */
+  private AdmissionChain penaltyBox() {
+    AdmissionChain chain = pipeline.chain();
+    if (!chain.hasPenaltyBox()) {
+      throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
     }
-    return lifted;
+    return chain;
   }
 
   /**
