@@ -15,6 +15,8 @@ import org.eclipse.jetty.util.thread.Scheduler;
 final class Admitted {
   final SocketChannel channel;
   final InetSocketAddress socketPeer;
+  /** When it was let in ({@link System#nanoTime()}), for the connection listeners. */
+  final long since = System.nanoTime();
   /** Null when no PROXY step runs on the connector. */
   volatile PendingHandshake pending;
   /** The socket's endpoint once Jetty made it (to close it the way Jetty expects). */

@@ -102,6 +102,7 @@ public final class JettyGuard {
   /** The connections let in and not released yet, by their socket. */
   private final Map<SelectableChannel, Admitted> admitted = new ConcurrentHashMap<>();
   private final List<Consumer<AccessPolicy>> policyListeners = new CopyOnWriteArrayList<>();
+  private final List<dev.portcullis.ConnectionListener> connectionListeners = new CopyOnWriteArrayList<>();
 
   private JettyGuard(ServerConnector connector, AdmissionChain chain, List<Cidr> trustedProxies,
       Duration handshakeTimeout) {
@@ -362,6 +363,16 @@ public final class JettyGuard {
       chain.handshakeFailed(a.pending, null, STEP, "closed before the PROXY header was read", false);
     }
     chain.released(a.channel, a.socketPeer, null);
+    if (!connectionListeners.isEmpty()) {
+      Duration open = Duration.ofNanos(System.nanoTime() - a.since);
+      for (dev.portcullis.ConnectionListener l : connectionListeners) {
+        try {
+          l.closed(open);
+        } catch (RuntimeException e) {
+          log.warn("A connection listener failed", e);
+        }
+      }
+    }
   }
 
   // ---- the guard's state ----
@@ -430,6 +441,67 @@ public final class JettyGuard {
   }
 
   /**
+   * Tells {@code listener} how long each connection let in stayed open, when Jetty closes it.
+   *
+   * @param listener what to tell; quick, it runs on Jetty's threads
+   */
+  public void addConnectionListener(dev.portcullis.ConnectionListener listener) {
+    connectionListeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  /**
+   * Sets a shadow policy, decided beside the live one for every peer; what it would change is
+   * counted ({@link #shadowStats}) and logged on {@code dev.portcullis.shadow}.
+   *
+   * @param candidate the candidate policy
+   */
+  public void shadow(AccessPolicy candidate) {
+    chain.shadow(Objects.requireNonNull(candidate, "candidate"));
+  }
+
+  /**
+   * What the shadow policy would have changed so far, if one is set.
+   *
+   * @return its counters
+   */
+  public java.util.Optional<dev.portcullis.ShadowStats> shadowStats() {
+    return chain.shadowStats();
+  }
+
+  /**
+   * Puts the shadow policy in force ({@link #updatePolicy}) and drops the shadow.
+   *
+   * @return what it would have changed until now; empty if there was no shadow
+   */
+  public synchronized java.util.Optional<dev.portcullis.ShadowStats> promote() {
+    java.util.Optional<AccessPolicy> candidate = chain.shadowPolicy();
+    java.util.Optional<dev.portcullis.ShadowStats> counted = chain.shadowStats();
+    if (candidate.isEmpty() || counted.isEmpty()) {
+      return java.util.Optional.empty();
+    }
+    updatePolicy(candidate.get());
+    chain.shadow(null);
+    return counted;
+  }
+
+  /** Drops the shadow policy; the live one stays. */
+  public void clearShadow() {
+    chain.shadow(null);
+  }
+
+  /**
+   * This guard as a {@link dev.portcullis.RunningServer}, for what reads a server's counters, such as
+   * the Micrometer binder: {@code new PortcullisMetrics(guard.asRunningServer()).bindTo(registry)}.
+   * Its address is the connector's once it is open. Stopping is Jetty's: {@code close}, {@code
+   * shutdown} and {@code awaitTermination} throw {@link UnsupportedOperationException}.
+   *
+   * @return a view of this guard
+   */
+  public dev.portcullis.RunningServer asRunningServer() {
+    return new ServerView(this);
+  }
+
+  /**
    * The counters, as a Portcullis server reports them ({@code handled} counts the connections handed
    * to Jetty's protocol; the kernel filter mode is {@link KernelFilterMode#OFF}: a kernel guard on the
    * connector's socket reports its own).
@@ -484,6 +556,34 @@ public final class JettyGuard {
       log.info("Penalty of {} on {} lifted", address, connector);
     }
     return lifted;
+  }
+
+  /**
+   * The application says that the client of {@code request} misbehaved (a bad login, a bad token):
+   * {@link AdmissionChain#reportOffence} on the request's remote address, which behind a trusted
+   * proxy is the client the PROXY header named. Once its offences reach the penalty box's threshold
+   * it is refused at accept (and in the kernel, with {@link #onDirectBansChanged}).
+   *
+   * <pre>{@code
+   * if (!passwords.check(user, password)) {
+   *   guard.reportOffence(request, 1, "bad login");
+   *   Response.writeError(request, response, callback, 401);
+   * }
+   * }</pre>
+   *
+   * @param request the request whose client offended
+   * @param weight how many offences it counts as, at least 1
+   * @param reason why, for the log line
+   * @return true if this offence banned the client
+   * @throws IllegalStateException without a penalty box, or if the request has no IP peer
+   * @throws IllegalArgumentException as {@link AdmissionChain#reportOffence}
+   */
+  public boolean reportOffence(org.eclipse.jetty.server.Request request, int weight, String reason) {
+    SocketAddress remote = request.getConnectionMetaData().getRemoteSocketAddress();
+    if (!(remote instanceof InetSocketAddress ip) || ip.getAddress() == null) {
+      throw new IllegalStateException("reportOffence: the request's peer " + remote + " is not an IP address");
+    }
+    return chain.reportOffence(ip.getAddress(), weight, reason);
   }
 
   /**
