@@ -100,6 +100,70 @@ public interface RunningServer extends AutoCloseable {
   boolean liftPenalty(String address);
 
   /**
+   * The application says that {@code source} misbehaved (a bad login, a bad token, a rejected
+   * request): {@code weight} offences counted into the {@link Server.IpBuilder#penalties penalty
+   * box}, with the source's failed handshakes and rate-limit offences, so that it is banned once
+   * the count reaches the threshold; the ban is logged with {@code reason}, refused at accept,
+   * dropped in the kernel with {@link Server.IpBuilder#kernelFilter()}, and told to the {@link
+   * #addPenaltyListener penalty listeners}. See {@link
+   * dev.portcullis.admission.AdmissionChain#reportOffence}.
+   *
+   * <pre>{@code
+   * // in a handler: five wrong passwords within the window ban the client
+   * if (!passwords.check(user, password)) {
+   *   conn.server().reportOffence(((InetSocketAddress) conn.peer()).getAddress(), 1, "bad login");
+   * }
+   * }</pre>
+   *
+   * @param source the client's address
+   * @param weight how many offences this counts as, at least 1
+   * @param reason why, for the line and the listeners
+   * @return true if this offence banned the source; false if not yet, if it is banned already, or
+   *     if it is exempt ({@link dev.portcullis.policy.Penalties#exempt}) or a trusted proxy, which
+   *     are never banned (nothing is counted for them)
+   * @throws IllegalStateException if the server has no penalty box
+   * @throws IllegalArgumentException if {@code weight} is less than 1 or {@code reason} is blank
+   */
+  boolean reportOffence(java.net.InetAddress source, int weight, String reason);
+
+  /**
+   * Bans a whole range for {@code duration} (a CrowdSec decision, an operator's order), enforced
+   * like a penalty-box ban, and in the kernel filter too; exempt addresses are still admitted; a
+   * ban of the same range replaces the earlier one; at most {@link
+   * dev.portcullis.policy.Penalties#maxSourceCount()} ranges. See {@link
+   * dev.portcullis.admission.AdmissionChain#ban}.
+   *
+   * @param range an IPv4 or IPv6 range, any prefix length
+   * @param duration how long, positive
+   * @param reason why, for the line and the listeners
+   * @return the ban in force
+   * @throws IllegalStateException if the server has no penalty box, or it holds as many ranges as
+   *     it may
+   * @throws IllegalArgumentException if the duration is not positive or too long, the reason is
+   *     blank, or the range lies inside an exempt range
+   */
+  Penalty ban(dev.portcullis.policy.Cidr range, Duration duration, String reason);
+
+  /**
+   * Lifts the ban of exactly {@code range}: an external ban of it, or the offence ban of the
+   * source it is (see {@link dev.portcullis.admission.AdmissionChain#lift}).
+   *
+   * @param range the banned range
+   * @param reason why, for the line and the listeners
+   * @return true if a ban of it was in force
+   * @throws IllegalStateException if the server has no penalty box
+   */
+  boolean lift(dev.portcullis.policy.Cidr range, String reason);
+
+  /**
+   * Tells {@code listener} of every ban and lift from now on, off the event loops and never under
+   * a lock (see {@link PenaltyListener}). Nothing if the server has no penalty box.
+   *
+   * @param listener the listener
+   */
+  void addPenaltyListener(PenaltyListener listener);
+
+  /**
    * Decides every connection from now on by the live policy and, beside it, by {@code candidate},
    * and counts each decision that would flip ({@link #shadowStats()}), logging them on the logger
    * {@code dev.portcullis.shadow} (one line a second at most, with both rules). Nothing changes for

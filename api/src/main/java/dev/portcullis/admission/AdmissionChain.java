@@ -2,6 +2,7 @@ package dev.portcullis.admission;
 
 import dev.portcullis.KernelFilterMode;
 import dev.portcullis.Penalty;
+import dev.portcullis.PenaltyListener;
 import dev.portcullis.RuleHits;
 import dev.portcullis.ServerStats;
 import dev.portcullis.ShadowStats;
@@ -74,6 +75,8 @@ public final class AdmissionChain {
   private final Reporter reporter;
   private final PolicyGate policy;
   private final PenaltyGate penalties;
+  /** The penalty box's bans and lifts, said; null without a penalty box. */
+  private final PenaltyEvents events;
   private final LimitsGate limits;
   /** The limits set on the builder, over each policy's. */
   private final Limits ownLimits;
@@ -83,6 +86,10 @@ public final class AdmissionChain {
     this.reporter = new Reporter(counters, refusals);
     this.policy = new PolicyGate(b.policy, reporter);
     this.penalties = new PenaltyGate(b.penalties == null ? null : new PenaltyBox(b.penalties), reporter);
+    this.events = b.penalties == null ? null : new PenaltyEvents(reporter);
+    if (events != null) {
+      penalties.box.events(events);
+    }
     this.ownLimits = b.limits;
     this.limits = new LimitsGate(b.limits.over(b.policy.limits()), b.relaysFrom, b.localSourceByGroup,
         Math.min(EVICT_AFTER_NANOS, b.handshakeTimeout.toNanos() / 2), counters);
@@ -484,7 +491,8 @@ public final class AdmissionChain {
   }
 
   /**
-   * Lifts the ban of the source {@code address} belongs to and forgets its offences.
+   * Lifts the ban of the source {@code address} belongs to and forgets its offences. An external
+   * ban of a range that holds the address stays (lift it with {@link #lift}).
    *
    * @param address an address of the source
    * @return whether it was banned
@@ -492,6 +500,145 @@ public final class AdmissionChain {
    */
   public boolean liftPenalty(InetAddress address) {
     return box().lift(Objects.requireNonNull(address, "address"), System.nanoTime());
+  }
+
+  /**
+   * The application says that {@code source} misbehaved (a bad login, a bad token, a rejected
+   * request): {@code weight} offences counted into the penalty box, the same count as the failed
+   * handshakes and rate-limit refusals of that source, so that it is banned once the count reaches
+   * the threshold within the window ({@link Penalties}). The ban is the box's usual one (doubling on
+   * each repeat), refused at accept, logged with {@code reason} on {@code dev.portcullis.refusals}
+   * ({@code Penalized 192.0.2.7 until ... (5 offences within 1m, the last: bad login)}), told to
+   * the {@link PenaltyListener}s, and put in the kernel filter where one is attached: the offence is
+   * taken as the socket peer's own, so report the address the connection came from, or the client
+   * a trusted proxy named (a ban of it in the kernel is harmless: it does not connect itself).
+   *
+   * <pre>{@code
+   * if (!passwords.check(user, password)) {
+   *   chain.reportOffence(peerAddress, 1, "bad login");
+   * }
+   * }</pre>
+   *
+   * <p>An exempt source ({@link Penalties#exempt}) and a trusted proxy ({@link Builder#relaysFrom})
+   * are never banned: nothing is counted, and this returns false. So does an offence of a source
+   * banned already (offences during a ban add nothing).
+   *
+   * @param source the client's address
+   * @param weight how many offences this counts as, at least 1 (the threshold or more bans at once)
+   * @param reason why, for the log line and the listeners (control characters are replaced with
+   *     {@code ?}, and more than 200 characters are cut: it may carry what a client sent)
+   * @return true if this offence banned the source
+   * @throws IllegalStateException if there is no penalty box ({@link Builder#penalties} not set)
+   * @throws IllegalArgumentException if {@code weight} is less than 1 or {@code reason} is blank
+   */
+  public boolean reportOffence(InetAddress source, int weight, String reason) {
+    Objects.requireNonNull(source, "reportOffence(source, weight, reason): source");
+    if (weight < 1) {
+      throw new IllegalArgumentException("reportOffence(" + dev.portcullis.policy.IpAddresses.format(source) + ", "
+          + weight + ", ...): the weight must be at least 1");
+    }
+    String why = reason(reason, "reportOffence");
+    box(); // fails without a penalty box
+    if (limits.relayed(new InetSocketAddress(source, 0))) {
+      return false; // a trusted proxy is never banned: it speaks for everyone behind it
+    }
+    return penalties.reported(source, weight, why);
+  }
+
+  /**
+   * Bans a whole range for {@code duration}, from outside the penalty box's own counting (a
+   * CrowdSec decision, an operator's order): a peer in it is refused at accept like a penalized
+   * source ({@link Refusal#BANNED}, with the line {@code Refused 192.0.2.7: banned until ...
+   * (reason; ...)}), and dropped in the kernel where a filter is attached ({@link #directBans}). A
+   * ban of the same range replaces the earlier one (its end and reason); ranges of other lengths
+   * are kept apart, and a peer in any of them is refused. It ends when {@code duration} passes (the
+   * housekeeping, {@link #sweepPenalties}, lifts it), or with {@link #lift}.
+   *
+   * <p>Exempt addresses ({@link Penalties#exempt}) are still admitted inside a banned range, and a
+   * range that holds one is not put in the kernel filter (which cannot make the exception): it is
+   * refused at accept instead.
+   *
+   * <p>Bounded: at most {@link Penalties#maxSourceCount()} ranges (65,536 by default; about 150
+   * bytes each) besides the sources the box tracks, which they never push out. Past the bound a
+   * new range is refused with an {@link IllegalStateException}; replacing a range already banned
+   * always works.
+   *
+   * @param range the range, IPv4 or IPv6, of any prefix length (a single address is a /32 or /128)
+   * @param duration how long, positive, at most 36,500 days
+   * @param reason why, for the log line ({@code Banned 192.0.2.0/24 until ...: reason}) and the
+   *     listeners, which are told {@code external = true}
+   * @return the ban in force
+   * @throws IllegalStateException if there is no penalty box, or it holds as many ranges as it may
+   * @throws IllegalArgumentException if the duration is not positive or too long, the reason is
+   *     blank, or the range lies wholly inside an exempt range (it would never refuse anyone)
+   */
+  public Penalty ban(Cidr range, Duration duration, String reason) {
+    Objects.requireNonNull(range, "ban(range, duration, reason): range");
+    Objects.requireNonNull(duration, "ban(range, duration, reason): duration");
+    if (duration.isNegative() || duration.isZero() || duration.compareTo(PenaltyBox.MAX_EXTERNAL_BAN) > 0) {
+      throw new IllegalArgumentException("ban(" + range + ", " + duration + ", ...): the duration must be positive and"
+          + " at most " + PenaltyBox.MAX_EXTERNAL_BAN.toDays() + " days");
+    }
+    String why = reason(reason, "ban");
+    PenaltyBox box = box();
+    Cidr exempt = box.exemptCovering(range);
+    if (exempt != null) {
+      throw new IllegalArgumentException("ban(" + range + ", ...): the range lies inside the exempt range " + exempt
+          + " (Penalties.exempt), so it would never refuse anyone; not banned");
+    }
+    return box.banRange(range, System.nanoTime() + duration.toNanos(), why);
+  }
+
+  /**
+   * Lifts the ban of exactly {@code range}: an external ban of it ({@link #ban}), and the offence
+   * ban of the source it is, when its length is the box's source prefix (a /32, or a /64 for IPv6
+   * by default; that source's offences are forgotten too). A ban of a longer or shorter range that
+   * overlaps it stays. Logged ({@code Lifted the ban of ...: reason}) and told to the listeners.
+   *
+   * @param range the banned range, as banned
+   * @param reason why, for the line and the listeners
+   * @return true if a ban of it was in force
+   * @throws IllegalStateException without a penalty box
+   * @throws IllegalArgumentException if the reason is blank
+   */
+  public boolean lift(Cidr range, String reason) {
+    Objects.requireNonNull(range, "lift(range, reason): range");
+    String why = reason(reason, "lift");
+    return box().liftRange(range, why, System.nanoTime());
+  }
+
+  /**
+   * Tells {@code listener} of every ban and lift from now on (see {@link PenaltyListener}): on a
+   * daemon thread of the penalty box's own, in order, never on an event loop nor under a lock; an
+   * exception it throws is logged and ignored. Nothing without a penalty box.
+   *
+   * @param listener the listener
+   */
+  public void addPenaltyListener(PenaltyListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    if (events != null) {
+      events.add(listener);
+    }
+  }
+
+  /** Longest reason kept; a longer one is cut, since a reason may carry what a client sent. */
+  private static final int MAX_REASON = 200;
+
+  private static String reason(String reason, String method) {
+    Objects.requireNonNull(reason, method + "(...): reason");
+    StringBuilder b = new StringBuilder(Math.min(reason.length(), MAX_REASON + 3));
+    for (int i = 0; i < reason.length() && b.length() < MAX_REASON; i++) {
+      char c = reason.charAt(i);
+      b.append(Character.isISOControl(c) ? '?' : c);
+    }
+    if (reason.length() > MAX_REASON) {
+      b.append("...");
+    }
+    String out = b.toString().strip();
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(method + "(...): the reason is blank; say why, such as \"bad login\"");
+    }
+    return out;
   }
 
   /**
@@ -505,8 +652,9 @@ public final class AdmissionChain {
   }
 
   /**
-   * The banned sources that reached the server directly (not relayed by a proxy), as ranges: what a
-   * kernel filter can drop.
+   * What a kernel filter can drop: the banned sources that reached the server directly (not
+   * relayed by a proxy) and the external bans ({@link #ban}) that hold no exempt address, as
+   * ranges.
    *
    * @return the ranges; empty without a penalty box
    */
@@ -516,9 +664,15 @@ public final class AdmissionChain {
 
   /**
    * Tells {@code action}, on the thread that changed them, whenever the set of {@link #directBans}
-   * changed. Nothing without a penalty box.
+   * may have changed (a ban, a lift, an expiry). Each action given is kept and told. Nothing without
+   * a penalty box. To feed a kernel filter of another socket (a {@code KernelGuard}), hand the work
+   * to another thread, or use a {@link PenaltyListener}, which is called off the event loops:
    *
-   * @param action what to run; quick, it runs on an event loop
+   * <pre>{@code
+   * chain.onBansChanged(() -> executor.execute(() -> guard.updateBans(chain.directBans())));
+   * }</pre>
+   *
+   * @param action what to run; quick, it runs on an event loop or the caller of {@link #ban}
    */
   public void onBansChanged(Runnable action) {
     Objects.requireNonNull(action, "action");

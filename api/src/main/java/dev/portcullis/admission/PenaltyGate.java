@@ -26,11 +26,11 @@ final class PenaltyGate {
       return Refusal.NONE;
     }
     Source source = box.v6(high, low);
-    long[] ban = box.ban(source, now);
+    PenaltyBox.Active ban = box.active(source, high, low, now);
     if (ban == null) {
       return Refusal.NONE;
     }
-    reporter.penalized(source, box.wall(ban[0]), ban[1], high, low, null);
+    reporter.penalized(source, box.wall(ban.until()), ban, high, low, null);
     return Refusal.BANNED;
   }
 
@@ -40,11 +40,17 @@ final class PenaltyGate {
       return Refusal.NONE;
     }
     Source source = box.of(client.getAddress());
-    long[] ban = box.ban(source, now);
+    if (source == null) {
+      return Refusal.NONE;
+    }
+    java.nio.ByteBuffer bits = java.nio.ByteBuffer.wrap(client.getAddress().getAddress());
+    long high = bits.capacity() == 4 ? 0 : bits.getLong();
+    long low = bits.capacity() == 4 ? 0x0000_FFFF_0000_0000L | (bits.getInt() & 0xFFFF_FFFFL) : bits.getLong();
+    PenaltyBox.Active ban = box.active(source, high, low, now);
     if (ban == null) {
       return Refusal.NONE;
     }
-    reporter.penalized(source, box.wall(ban[0]), ban[1], 0, 0, Reporter.describe(h, client));
+    reporter.penalized(source, box.wall(ban.until()), ban, 0, 0, Reporter.describe(h, client));
     return Refusal.BANNED;
   }
 
@@ -85,8 +91,26 @@ final class PenaltyGate {
     }
     long until = box.offence(source, kind, direct, System.nanoTime());
     if (until != 0) {
-      reporter.banned(socketPeer, credentials, replaced, box.wall(until), box.settings().threshold(),
-          box.settings().window());
+      reporter.banned(RefusalLog.describe(socketPeer, credentials, replaced),
+          RefusalLog.key(socketPeer, credentials, replaced), box.wall(until), box.settings().threshold(),
+          box.settings().window(), PenaltyBox.reason(kind));
     }
+  }
+
+  /**
+   * The application reports offences of {@code address} ({@code AdmissionChain.reportOffence}):
+   * counted as the socket peer's own (so a ban reaches the kernel filter).
+   *
+   * @return whether this banned the source
+   */
+  boolean reported(java.net.InetAddress address, int weight, String reason) {
+    Source source = box.of(address);
+    long until = box.offence(source, weight, reason, true, System.nanoTime());
+    if (until == 0) {
+      return false;
+    }
+    reporter.banned(dev.portcullis.policy.IpAddresses.format(address), RefusalLog.key(source.high(), source.low()),
+        box.wall(until), box.settings().threshold(), box.settings().window(), reason);
+    return true;
   }
 }

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 final class RefusalLog {
   /** What was refused; each kind has its own once-a-second budget. */
-  enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED, IDLE, PENALTY, BANNED, SHADOW }
+  enum Kind { ADDRESS, LIMIT, HANDSHAKE_FAILED, HANDSHAKE_TIMEOUT, AFTER_HANDSHAKE, OVERLOAD, HANDLER_FAILED, IDLE, PENALTY, BANNED, EXTERNAL_BAN, LIFTED, SHADOW }
 
   /** Slots of a kind's set of sources (a power of two); one long each. */
   static final int SOURCE_SLOTS = 128;

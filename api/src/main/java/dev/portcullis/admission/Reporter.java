@@ -90,12 +90,17 @@ final class Reporter {
    * A connection refused by a ban of {@code source} ending at {@code until} after {@code offences}.
    * {@code who} names a relayed client's connection; else the peer's bits do.
    */
-  void penalized(Source source, Instant until, long offences, long high, long low, String who) {
+  void penalized(Source source, Instant until, PenaltyBox.Active ban, long high, long low, String who) {
     long n = counters.penalized.incrementAndGet();
     String more = refusals.due(RefusalLog.Kind.PENALTY, RefusalLog.key(source.high(), source.low()));
     if (more != null) {
-      refused.info("Refused {}: penalized until {} ({} offences; {} refused by the penalty box so far{})",
-          who != null ? who : text(high, low), until, offences, n, more);
+      if (ban.external()) {
+        refused.info("Refused {}: banned until {} ({}; {} refused by the penalty box so far{})",
+            who != null ? who : text(high, low), until, ban.reason(), n, more);
+      } else {
+        refused.info("Refused {}: penalized until {} ({} offences; {} refused by the penalty box so far{})",
+            who != null ? who : text(high, low), until, ban.offences(), n, more);
+      }
     }
   }
 
@@ -169,14 +174,28 @@ final class Reporter {
     }
   }
 
-  /** An offence banned the connection's source until {@code until}. */
-  void banned(SocketAddress socketPeer, PeerCredentials credentials, SocketAddress replaced, Instant until,
-      int threshold, Duration window) {
-    String more = refusals.due(RefusalLog.Kind.BANNED, RefusalLog.key(socketPeer, credentials, replaced));
+  /** An offence for {@code reason} banned {@code who} (its line key {@code key}) until {@code until}. */
+  void banned(String who, long key, Instant until, int threshold, Duration window, String reason) {
+    String more = refusals.due(RefusalLog.Kind.BANNED, key);
     if (more != null) {
-      refused.info("Penalized {} until {} ({} offences within {}{})",
-          RefusalLog.describe(socketPeer, credentials, replaced), until, threshold,
-          dev.portcullis.policy.Durations.format(window), more);
+      refused.info("Penalized {} until {} ({} offences within {}, the last: {}{})", who, until, threshold,
+          dev.portcullis.policy.Durations.format(window), reason, more);
+    }
+  }
+
+  /** A range was banned from outside ({@code AdmissionChain.ban}), or banned again. */
+  void bannedRange(dev.portcullis.Penalty p) {
+    String more = refusals.due(RefusalLog.Kind.EXTERNAL_BAN, RefusalLog.key(p.source().hashCode(), 1));
+    if (more != null) {
+      refused.info("Banned {} until {}: {}{}", p.source(), p.until(), p.reason(), more);
+    }
+  }
+
+  /** A ban ended, or was lifted. */
+  void lifted(dev.portcullis.policy.Cidr range, String why, String banReason) {
+    String more = refusals.due(RefusalLog.Kind.LIFTED, RefusalLog.key(range.hashCode(), 2));
+    if (more != null) {
+      refused.info("Lifted the ban of {}: {} (banned for: {}{})", range, why, banReason, more);
     }
   }
 

@@ -222,6 +222,35 @@ public final class ServerInstance implements RunningServer {
     return lifted;
   }
 
+  @Override
+  public boolean reportOffence(java.net.InetAddress source, int weight, String reason) {
+    return penaltyBox().reportOffence(source, weight, reason);
+  }
+
+  @Override
+  public dev.portcullis.Penalty ban(dev.portcullis.policy.Cidr range, Duration duration, String reason) {
+    return penaltyBox().ban(range, duration, reason);
+  }
+
+  @Override
+  public boolean lift(dev.portcullis.policy.Cidr range, String reason) {
+    return penaltyBox().lift(range, reason);
+  }
+
+  @Override
+  public void addPenaltyListener(dev.portcullis.PenaltyListener listener) {
+    pipeline.chain().addPenaltyListener(listener);
+  }
+
+  /** The chain, which has a penalty box. */
+  private AdmissionChain penaltyBox() {
+    AdmissionChain chain = pipeline.chain();
+    if (!chain.hasPenaltyBox()) {
+      throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
+    }
+    return chain;
+  }
+
   /**
    * The penalty box's housekeeping, once a second: expired bans and forgotten sources go; with a
    * kernel filter, the banned direct sources are handed to it (off the event loops) when they
