@@ -28,4 +28,47 @@ public interface BanTarget {
    * @return whether there was one
    */
   boolean lift(Cidr range, String reason);
+
+  /**
+   * A running server's penalty box ({@link dev.portcullis.RunningServer#ban}, {@link
+   * dev.portcullis.RunningServer#lift}); bans reach its kernel filter too, where one is attached.
+   *
+   * @param server the server, started with {@code penalties(...)}
+   * @return the target
+   */
+  static BanTarget of(dev.portcullis.RunningServer server) {
+    java.util.Objects.requireNonNull(server, "server");
+    return new BanTarget() {
+      @Override
+      public void ban(Cidr range, Duration duration, String reason) {
+        server.ban(range, duration, reason);
+      }
+
+      @Override
+      public boolean lift(Cidr range, String reason) {
+        return server.lift(range, reason);
+      }
+    };
+  }
+
+  /**
+   * The penalty box of an admission chain an adapter (Netty, Jetty) or a kernel guard runs.
+   *
+   * @param chain the chain, built with {@code penalties(...)}
+   * @return the target
+   */
+  static BanTarget of(dev.portcullis.admission.AdmissionChain chain) {
+    java.util.Objects.requireNonNull(chain, "chain");
+    return new BanTarget() {
+      @Override
+      public void ban(Cidr range, Duration duration, String reason) {
+        chain.ban(range, duration, reason);
+      }
+
+      @Override
+      public boolean lift(Cidr range, String reason) {
+        return chain.lift(range, reason);
+      }
+    };
+  }
 }

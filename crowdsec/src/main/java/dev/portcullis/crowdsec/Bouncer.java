@@ -101,7 +101,7 @@ public final class Bouncer implements AutoCloseable {
    * Starts polling on a daemon thread ({@code portcullis-crowdsec-bouncer}) and giving the
    * decisions to {@code target}. Returns at once: the first decisions arrive after the first poll.
    *
-   * @param target where the bans go, such as {@code BanTarget.of(server)}
+   * @param target where the bans go, such as {@link BanTarget#of(dev.portcullis.RunningServer)}
    * @return this bouncer
    * @throws IllegalStateException if it was started already
    */
