@@ -218,7 +218,7 @@ public final class Bouncer implements AutoCloseable {
         if (!failing) {
           failing = true;
           LOG.warn("CrowdSec LAPI {} failed: {}; the {} decisions in force stay, retrying (logged once until it"
-              + " answers again)", lapi.base, e.getMessage(), stats().decisionsInForce());
+              + " recovers)", lapi.base, Lapi.describe(e), stats().decisionsInForce());
         }
         delay = delay.multipliedBy(2).compareTo(maxBackoff) > 0 ? maxBackoff : delay.multipliedBy(2);
       }

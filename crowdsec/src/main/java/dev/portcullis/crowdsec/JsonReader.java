@@ -124,10 +124,10 @@ final class JsonReader {
 
   /** Opens a container whose value was already counted ({@link #beforeValue}). */
   private void open(boolean object) throws IOException {
-    expect(object ? '{' : '[', object ? "'{'" : "'['");
-    if (depth == limits.maxDepth()) {
+    if (skipSpace() == (object ? '{' : '[') && depth == limits.maxDepth()) {
       throw error("nested deeper than " + limits.maxDepth());
     }
+    expect(object ? '{' : '[', object ? "'{'" : "'['");
     depth++;
     started[depth] = false;
     isObject[depth] = object;

@@ -88,6 +88,19 @@ final class Lapi {
     }
   }
 
+  /** A failure in words: its message, or its type and its cause's message (the JDK's ConnectException has none). */
+  static String describe(Throwable e) {
+    if (e.getMessage() != null && !e.getMessage().isBlank()) {
+      return e.getMessage();
+    }
+    for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+      if (c.getMessage() != null && !c.getMessage().isBlank()) {
+        return e.getClass().getSimpleName() + ": " + c.getMessage();
+      }
+    }
+    return e instanceof java.net.ConnectException ? "cannot connect (ConnectException)" : e.getClass().getSimpleName();
+  }
+
   /** A JSON string literal. */
   static String quote(String s) {
     StringBuilder sb = new StringBuilder(s.length() + 2).append('"');

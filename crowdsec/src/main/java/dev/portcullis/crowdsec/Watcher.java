@@ -211,7 +211,7 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
         if (!failing) {
           failing = true;
           LOG.warn("CrowdSec watcher: pushing {} alerts to {} failed: {}; retrying (logged once until it works)",
-              batch.size(), lapi.base, e.getMessage());
+              batch.size(), lapi.base, Lapi.describe(e));
         }
         try {
           Thread.sleep(delay.toMillis());
