@@ -310,6 +310,18 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
     }
 
     /**
+     * The machine's name, and its password read now from a file (its only word).
+     *
+     * @param machineId the machine's name
+     * @param passwordFile the file holding its password
+     * @return this builder
+     * @throws IOException naming the file if it cannot be read or holds no password
+     */
+    public Builder login(String machineId, Path passwordFile) throws IOException {
+      return login(machineId, Lapi.secret(passwordFile));
+    }
+
+    /**
      * Reads the credentials from the file {@code cscli machines add NAME -f FILE} writes ({@code
      * login:} and {@code password:} lines; its {@code url:} is ignored, the builder's URL is used).
      *
