@@ -104,7 +104,7 @@ public interface RunningServer extends AutoCloseable {
    * request): {@code weight} offences counted into the {@link Server.IpBuilder#penalties penalty
    * box}, with the source's failed handshakes and rate-limit offences, so that it is banned once
    * the count reaches the threshold; the ban is logged with {@code reason}, refused at accept,
-   * dropped in the kernel with {@link Server.IpBuilder#kernelFilter()}, and told to the {@link
+   * dropped in the kernel with {@link Server.TcpBuilder#kernelFilter()}, and told to the {@link
    * #addPenaltyListener penalty listeners}. See {@link
    * dev.portcullis.admission.AdmissionChain#reportOffence}.
    *

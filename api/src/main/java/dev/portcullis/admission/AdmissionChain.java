@@ -559,7 +559,7 @@ public final class AdmissionChain {
    * refused at accept instead.
    *
    * <p>Bounded: at most {@link Penalties#maxSourceCount()} ranges (65,536 by default; about 150
-   * bytes each) besides the sources the box tracks, which they never push out. Past the bound a
+   * bytes each, plus the reason's text) besides the sources the box tracks, which they never push out. Past the bound a
    * new range is refused with an {@link IllegalStateException}; replacing a range already banned
    * always works.
    *
@@ -625,21 +625,21 @@ public final class AdmissionChain {
   private static final int MAX_REASON = 200;
 
   private static String reason(String reason, String method) {
-    Objects.requireNonNull(reason, method + "(...): reason");
-    StringBuilder b = new StringBuilder(Math.min(reason.length(), MAX_REASON + 3));
-    for (int i = 0; i < reason.length() && b.length() < MAX_REASON; i++) {
-      char c = reason.charAt(i);
-      b.append(Character.isISOControl(c) ? '?' : c);
-    }
-    if (reason.length() > MAX_REASON) {
-      b.append("...");
-    }
-    String out = b.toString().strip();
-    if (out.isEmpty()) {
+    String given = Objects.requireNonNull(reason, method + "(...): reason").strip();
+    if (given.isEmpty()) {
       throw new IllegalArgumentException(method + "(...): the reason is blank; say why, such as \"bad login\"");
     }
-    return out;
+    StringBuilder b = new StringBuilder(Math.min(given.length(), MAX_REASON + 3));
+    for (int i = 0; i < given.length() && b.length() < MAX_REASON; i++) {
+      char c = given.charAt(i);
+      b.append(Character.isISOControl(c) ? '?' : c);
+    }
+    if (given.length() > MAX_REASON) {
+      b.append("...");
+    }
+    return b.toString();
   }
+
 
   /**
    * The penalty box's housekeeping, to run about once a second: expired bans and forgotten sources

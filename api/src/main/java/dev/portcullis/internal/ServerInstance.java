@@ -215,11 +215,7 @@ public final class ServerInstance implements RunningServer {
       throw new IllegalStateException(where(listener.localAddress()) + " has no penalty box (Server.penalties)");
     }
     java.net.InetAddress a = dev.portcullis.policy.IpAddresses.parse(address);
-    boolean lifted = chain.liftPenalty(a);
-    if (lifted) {
-      log.info("Penalty of {} on {} lifted", address, where(listener.localAddress()));
-    }
-    return lifted;
+    return chain.liftPenalty(a); // the chain logs it: "Lifted the ban of ...: lifted by liftPenalty"
   }
 
   @Override

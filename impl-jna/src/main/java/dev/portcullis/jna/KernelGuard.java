@@ -77,6 +77,32 @@ import org.slf4j.LoggerFactory;
  * that list whole; the kernel drops both. Each change rebuilds the bans' trie (eBPF) or the
  * program (classic), so a change costs time in the number of bans.
  *
+ * <p><b>Fed by a penalty box.</b> An {@link dev.portcullis.admission.AdmissionChain} with a penalty
+ * box (the Netty or Jetty adapter's, or one of your own) says when its bans change; hand its
+ * {@code directBans()} to the guard from a {@link dev.portcullis.PenaltyListener}, which is called
+ * off the event loops, so bans from failed handshakes, from the application's {@code
+ * reportOffence} and from external {@code ban}s (CrowdSec) are dropped in the kernel:
+ *
+ * <pre>{@code
+ * AdmissionChain chain = AdmissionChain.builder().policy(policy)
+ *     .penalties(Penalties.after(5, Duration.ofMinutes(1))).build();
+ * KernelGuard guard = KernelGuard.attach(channel, policy);
+ * chain.addPenaltyListener(new PenaltyListener() {
+ *   public void banned(Penalty p, String reason, boolean external) {
+ *     guard.updateBans(chain.directBans());
+ *   }
+ *
+ *   public void lifted(Cidr range, String reason) {
+ *     guard.updateBans(chain.directBans());
+ *   }
+ * });
+ * // ... in a request handler:
+ * chain.reportOffence(clientAddress, 1, "bad login"); // the fifth within a minute: dropped in the kernel
+ * }</pre>
+ *
+ * Expired bans leave the list when the chain's housekeeping ({@code sweepPenalties()}, once a
+ * second) lifts them. The guard's own {@link #ban} and the penalty box's bans are kept apart.
+ *
  * <p><b>What it cannot do.</b>
  * <ul>
  *   <li>It decides on the socket's peer, the source address of the packets: behind a proxy or a
