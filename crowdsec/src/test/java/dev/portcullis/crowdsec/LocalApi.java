@@ -87,8 +87,8 @@ final class LocalApi implements AutoCloseable {
 
   /** Starts a LAPI in {@code dir}, with a machine for cscli's own decisions. */
   static LocalApi start(Path dir) throws Exception {
-    require("crowdsec");
-    require("cscli");
+    require("crowdsec", "crowdsec");
+    require("cscli", "crowdsec");
     LocalApi api = new LocalApi(dir);
     api.startProcess();
     api.cscli("machines", "add", "cscli", "--auto", "--force", "-f", dir + "/local_api_credentials.yaml");
@@ -163,15 +163,15 @@ final class LocalApi implements AutoCloseable {
     stop();
   }
 
-  static void require(String name) {
+  static void require(String name, String debianPackage) {
     for (String d : (System.getenv().getOrDefault("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin").split(File.pathSeparator)) {
       if (new File(d, name).canExecute()) {
         return;
       }
     }
     if (System.getenv("CI") != null) {
-      fail(name + " is not installed; .ci/run must install it (Debian's crowdsec package)");
+      fail(name + " is not installed; .ci/run must install it (Debian's " + debianPackage + " package)");
     }
-    assumeTrue(false, name + " is not installed; skipping (CI installs Debian's crowdsec package)");
+    assumeTrue(false, name + " is not installed; skipping (CI installs Debian's " + debianPackage + " package)");
   }
 }
