@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the bundle the Maven Central Portal takes: every published artifact (bom, api, jna,
-# micrometer: jar, pom, sources, javadoc) signed with gpg, in a Maven repository layout with
+# micrometer, crowdsec: jar, pom, sources, javadoc) signed with gpg, in a Maven repository layout with
 # .md5 and .sha1 checksums, zipped. Nothing is uploaded: upload target/central-bundle.zip at
 # https://central.sonatype.com (Publish Component) or with the Portal's API.
 #
@@ -24,7 +24,7 @@ echo "target/central-bundle.zip: $(cd "$staging" && find . -type f | wc -l) file
 if $check; then
   fail=0
   version=$(sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -1)
-  for artifact in portcullis-bom portcullis-api portcullis-jna portcullis-micrometer; do
+  for artifact in portcullis-bom portcullis-api portcullis-jna portcullis-micrometer portcullis-netty portcullis-jetty portcullis-crowdsec; do
     dir="$staging/dev/portcullis/$artifact/$version"
     [ -d "$dir" ] || { echo "missing $artifact" >&2; fail=1; continue; }
     kinds=$(find "$dir" -type f ! -name '*.asc' ! -name '*.md5' ! -name '*.sha1' -printf '%f\n' | sort)

@@ -109,12 +109,43 @@ public final class Service {
     return serve(command, setup, running -> { }, err);
   }
 
+  /** What stops with each server: its CrowdSec bouncer and watcher. */
+  private static final java.util.Map<RunningServer, java.util.List<AutoCloseable>> CLOSE_WITH =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Has {@link #run} close {@code c} once {@code running} has stopped.
+   *
+   * @param running the server
+   * @param c what goes with it
+   */
+  public static void closeWith(RunningServer running, AutoCloseable c) {
+    CLOSE_WITH.computeIfAbsent(running, k -> new java.util.concurrent.CopyOnWriteArrayList<>()).add(c);
+  }
+
+  private static void closeAttached(RunningServer running) {
+    java.util.List<AutoCloseable> list = CLOSE_WITH.remove(running);
+    if (list != null) {
+      for (AutoCloseable c : list) {
+        try {
+          c.close();
+        } catch (Exception ignored) {
+          // stopping: nothing more to do for it
+        }
+      }
+    }
+  }
+
   private static int serve(String command, Setup setup, java.util.function.Consumer<RunningServer> started,
       PrintStream err) {
     try {
       RunningServer running = setup.start();
-      started.accept(running);
-      running.awaitTermination();
+      try {
+        started.accept(running);
+        running.awaitTermination();
+      } finally {
+        closeAttached(running);
+      }
       return 0;
     } catch (IOException | RuntimeException e) {
       return fail(command, e, err);

@@ -44,7 +44,8 @@ public final class Check {
   public static final Command COMMAND = new Command("check",
       List.of("[--policy FILE] [--allow CIDR]... [--deny CIDR]... [ADDRESS...]",
           "--hosts-allow FILE --hosts-deny FILE [--daemon NAME] [--print-policy] [ADDRESS...]",
-          "--policy FILE [rules] --diff NEW_POLICY [ADDRESS...]"),
+          "--policy FILE [rules] --diff NEW_POLICY [ADDRESS...]",
+          "--crowdsec URL --crowdsec-key-file FILE --decisions"),
       "decide addresses (the arguments, or one a line on stdin) without a server: 'ADDRESS allow|deny RULE'",
       Option.concat(PolicyOptions.RULES, List.of(
           Option.valued("--hosts-allow", "FILE", "read TCP Wrappers rules from FILE, with --hosts-deny; the deciding"
@@ -54,7 +55,11 @@ public final class Check {
               + " daemon)"),
           Option.flag("--print-policy", "print the rules as a --policy FILE holds them, then decide any ADDRESS"),
           Option.valued("--diff", "NEW_POLICY", "print only what the policy file NEW_POLICY would change: for each"
-              + " ADDRESS, or every range"))),
+              + " ADDRESS, or every range"),
+          Option.flag("--decisions", "print the decisions the CrowdSec Local API --crowdsec URL holds now, one a line,"
+              + " and which ones Portcullis enforces"),
+          dev.portcullis.examples.CrowdSecOptions.URL, dev.portcullis.examples.CrowdSecOptions.KEY_FILE,
+          dev.portcullis.examples.CrowdSecOptions.CA)),
       List.of("Exit status: 0 every address decided; 2 a bad command line, rule, address or unreadable file.",
           "With --diff, as diff(1): 0 nothing changes, 1 something changes, 2 trouble (as above)."));
 
@@ -79,6 +84,9 @@ public final class Check {
    */
   public static int run(String[] args, InputStream in, PrintStream out, PrintStream err) {
     Options o = Options.parse(args, COMMAND.options());
+    if (o.has("--decisions")) {
+      return decisions(o, out, err);
+    }
     AccessPolicy policy;
     dev.portcullis.policy.HostsFiles hosts = null;
     try {
@@ -202,5 +210,43 @@ public final class Check {
       err.println("portcullis check: " + e.getMessage());
       return false;
     }
+  }
+
+  /**
+   * {@code --decisions}: the Local API's decisions now, soonest to end first: {@code ban Ip 192.0.2.7
+   * 3h59m58s crowdsecurity/ssh-bf (cscli) enforced}. Exit status 0, 1 if the LAPI cannot be reached or
+   * its answer is refused, 2 for bad input.
+   */
+  private static int decisions(Options o, PrintStream out, PrintStream err) {
+    if (o.one("--crowdsec") == null || o.one("--crowdsec-key-file") == null) {
+      throw new dev.portcullis.examples.UsageException("--decisions needs --crowdsec URL and --crowdsec-key-file FILE");
+    }
+    java.util.List<dev.portcullis.crowdsec.CrowdSecDecision> list;
+    try {
+      dev.portcullis.crowdsec.Bouncer.Builder b = dev.portcullis.crowdsec.Bouncer.builder(
+          java.net.URI.create(o.one("--crowdsec"))).apiKeyFile(java.nio.file.Path.of(o.one("--crowdsec-key-file")));
+      if (o.one("--crowdsec-ca") != null) {
+        b.caCertificate(java.nio.file.Path.of(o.one("--crowdsec-ca")));
+      }
+      list = b.build().fetchDecisions();
+    } catch (IllegalArgumentException e) {
+      err.println("portcullis check: --crowdsec: " + e.getMessage());
+      return 2;
+    } catch (IOException e) {
+      err.println("portcullis check: " + e.getMessage());
+      return 1;
+    }
+    java.time.Instant now = java.time.Instant.now();
+    for (dev.portcullis.crowdsec.CrowdSecDecision d : list) {
+      java.time.Duration left = java.time.Duration.between(now, d.until());
+      boolean enforced = d.type().equalsIgnoreCase("ban")
+          && (d.scope().equalsIgnoreCase("Ip") || d.scope().equalsIgnoreCase("Range"));
+      out.println(d.type() + " " + d.scope() + " " + d.value() + " "
+          + dev.portcullis.policy.Durations.format(left.isNegative() ? java.time.Duration.ZERO
+              : left.truncatedTo(java.time.temporal.ChronoUnit.SECONDS))
+          + " " + d.scenario() + " (" + d.origin() + ") " + (enforced ? "enforced" : "ignored"));
+    }
+    out.flush();
+    return 0;
   }
 }

@@ -3,6 +3,7 @@ package dev.portcullis.examples.echo;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
+import dev.portcullis.examples.CrowdSecOptions;
 import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
@@ -94,7 +95,7 @@ public final class EchoService {
           Service.LOOPS,
           Service.PENALTY,
           Option.valued("--grace", "SECONDS", "on SIGTERM or Ctrl-C, how long open connections may finish, 0..3600"
-              + " (default " + EchoService.DEFAULT_GRACE_SECONDS + ")"))),
+              + " (default " + EchoService.DEFAULT_GRACE_SECONDS + ")")), CrowdSecOptions.OPTIONS),
       List.of("Rules from --policy, --allow, --deny and --allow-all are combined; with none it refuses to start.",
           "Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
@@ -179,6 +180,7 @@ public final class EchoService {
     }
     java.time.Duration shadow = o.one("--shadow") == null ? null : java.time.Duration.ofSeconds(o.integer("--shadow", 1, 86_400, null));
     Service.Setup setup = () -> {
+      CrowdSecOptions crowdsec = CrowdSecOptions.read(o, o.one("--penalty") != null);
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         if (unix != null || abstractName != null) {
@@ -239,6 +241,9 @@ public final class EchoService {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(java.nio.file.Path.of(secrets))));
       }
       RunningServer running = server.start();
+      if (crowdsec != null) {
+        crowdsec.attach(running);
+      }
       if (o.has("--watch")) {
         java.util.function.Consumer<AccessPolicy> apply = shadow == null ? running::updatePolicy
             : new ShadowThenPromote(running, shadow, err);

@@ -3,6 +3,7 @@ package dev.portcullis.examples.guard;
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
+import dev.portcullis.examples.CrowdSecOptions;
 import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
@@ -90,7 +91,7 @@ public final class Guard {
           Option.valued("--write-timeout", "SECONDS", "close both sides when one write to either side takes SECONDS,"
               + " 1..86400 (default " + DEFAULT_WRITE_TIMEOUT + ")"),
           Service.LOOPS,
-          Service.PENALTY)),
+          Service.PENALTY), CrowdSecOptions.OPTIONS),
       List.of("Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
   /**
@@ -142,6 +143,7 @@ public final class Guard {
     boolean proxyV2 = o.has("--proxy-v2");
     Watchdog watchdog = new Watchdog(timeouts);
     Service.Setup setup = () -> {
+      CrowdSecOptions crowdsec = CrowdSecOptions.read(o, o.one("--penalty") != null);
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
@@ -161,7 +163,7 @@ public final class Guard {
       if (o.one("--secret-file") != null) {
         server.handshake(Handshakes.sharedSecret(SharedSecret.loadKeys(Path.of(o.one("--secret-file")))));
       }
-      return server.start();
+      return CrowdSecOptions.attach(crowdsec, server.start());
     };
     try {
       return Service.run("guard", setup, Duration.ofSeconds(10), " -> " + backendText, out, err);

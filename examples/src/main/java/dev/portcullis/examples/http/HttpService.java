@@ -3,6 +3,7 @@ package dev.portcullis.examples.http;
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
+import dev.portcullis.examples.CrowdSecOptions;
 import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
@@ -89,7 +90,7 @@ public final class HttpService {
               + DEFAULT_MAX_CONNECTIONS + ")"),
           Option.valued("--max-per-source", "N", "connections open at once from one source; 0: no limit (default "
               + DEFAULT_MAX_PER_SOURCE + ")")),
-          Service.THREAD_OPTIONS),
+          Service.THREAD_OPTIONS, CrowdSecOptions.OPTIONS),
       List.of("Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
   /** Closes connections whose head is late and ends lingering ones; one daemon thread for the service. */
@@ -153,6 +154,7 @@ public final class HttpService {
       }
     }
     Service.Setup setup = () -> {
+      CrowdSecOptions crowdsec = CrowdSecOptions.read(o, o.one("--penalty") != null);
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
@@ -170,7 +172,7 @@ public final class HttpService {
         server.bindAddress(o.one("--bind"));
       }
       Service.threads(o, server);
-      return server.start();
+      return CrowdSecOptions.attach(crowdsec, server.start());
     };
     return Service.run("http", setup, Duration.ofSeconds(5), "", out, err);
   }

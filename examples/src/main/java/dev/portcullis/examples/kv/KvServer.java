@@ -3,6 +3,7 @@ package dev.portcullis.examples.kv;
 import dev.portcullis.Connection;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
+import dev.portcullis.examples.CrowdSecOptions;
 import dev.portcullis.examples.Option;
 import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
@@ -71,7 +72,7 @@ public final class KvServer {
           Option.valued("--max-bytes", "SIZE", "bytes of all keys and values together (default 64m)"),
           Option.valued("--max-list", "N", "keys one KEYS reply lists; more is PARTIAL (default "
               + Bounds.DEFAULT.maxList() + ")")),
-          Service.THREAD_OPTIONS),
+          Service.THREAD_OPTIONS, CrowdSecOptions.OPTIONS),
       List.of("SIZE is bytes, or a number with k, m or g (KiB, MiB, GiB).",
           "Exit status: 0 stopped by SIGTERM or Ctrl-C, 1 the system refused (a port in use), 2 bad input."));
 
@@ -109,6 +110,7 @@ public final class KvServer {
     int maxConnections = o.integer("--max-connections", 1, Integer.MAX_VALUE, DEFAULT_MAX_CONNECTIONS);
     int maxPerSource = o.integer("--max-per-source", 1, Integer.MAX_VALUE, DEFAULT_MAX_PER_SOURCE);
     Service.Setup setup = () -> {
+      CrowdSecOptions crowdsec = CrowdSecOptions.read(o, o.one("--penalty") != null);
       AccessPolicy policy = PolicyOptions.policy(o, o.has("--allow-all"));
       if (policy.isEmpty()) {
         throw new IllegalStateException("no access rules; give --allow CIDR, --policy FILE, or --allow-all");
@@ -121,7 +123,7 @@ public final class KvServer {
         server.bindAddress(o.one("--bind"));
       }
       Service.threads(o, server);
-      return server.start();
+      return CrowdSecOptions.attach(crowdsec, server.start());
     };
     return Service.run("kv", setup, Duration.ofSeconds(5), "", out, err);
   }
