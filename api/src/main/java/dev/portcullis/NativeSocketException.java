@@ -56,4 +56,19 @@ public class NativeSocketException extends SocketException {
   public String errnoName() {
     return errnoName;
   }
+
+  /**
+   * Whether the peer ended the connection rather than anything on this side failing: a reset
+   * ({@code ECONNRESET}), a write after the peer closed ({@code EPIPE}) or a peer that stopped
+   * answering ({@code ETIMEDOUT}). Decided on the errno's name, never on the message.
+   *
+   * <pre>{@code
+   * new NativeSocketException("recv(fd 9)", 104, "ECONNRESET", "Connection reset by peer").isPeerGone(); // true
+   * }</pre>
+   *
+   * @return {@code true} if the peer went away
+   */
+  public boolean isPeerGone() {
+    return errnoName.equals("ECONNRESET") || errnoName.equals("EPIPE") || errnoName.equals("ETIMEDOUT");
+  }
 }

@@ -1,6 +1,7 @@
 package dev.portcullis;
 
 import dev.portcullis.handshake.Handshake;
+import dev.portcullis.internal.Activation;
 import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.CredentialRule;
@@ -122,7 +123,7 @@ public final class Server {
    * @return a new builder for that socket
    */
   public static InheritedBuilder fromSystemd() {
-    return new InheritedBuilder(new Endpoint.Systemd(Optional.empty()));
+    return new InheritedBuilder(new Activation.Declared(false, Optional.empty()));
   }
 
   /**
@@ -135,7 +136,7 @@ public final class Server {
    * @throws IllegalArgumentException if the name is empty or contains {@code :}
    */
   public static InheritedBuilder fromSystemd(String name) {
-    return new InheritedBuilder(new Endpoint.Systemd(Optional.of(Objects.requireNonNull(name, "name"))));
+    return new InheritedBuilder(new Activation.Declared(false, Optional.of(Objects.requireNonNull(name, "name"))));
   }
 
   /**
@@ -150,7 +151,7 @@ public final class Server {
    * @return a new builder for that connection
    */
   public static InheritedBuilder fromInetd() {
-    return new InheritedBuilder(new Endpoint.Inetd());
+    return new InheritedBuilder(new Activation.Declared(true, Optional.empty()));
   }
 
   /**
@@ -203,14 +204,29 @@ public final class Server {
       localSourceByGroup = from.localSourceByGroup;
     }
 
-    /** The endpoint as declared so far, for messages. */
-    abstract Endpoint endpoint();
+    /** Where the server is, as messages say it: {@code on port 7000}, {@code from systemd}. */
+    abstract String place();
 
     /** A new builder with these settings. */
     abstract B copy();
 
-    /** What this kind of server needs of its rules; the endpoint to run with the policy in force. */
-    abstract Endpoint checkedEndpoint(AccessPolicy effective);
+    /** What this kind of server needs of its rules, checked against the policy in force. */
+    abstract void checkRules(AccessPolicy effective);
+
+    /** The endpoint, or empty for a socket this process is given. */
+    Optional<Endpoint> endpointToBind() {
+      return Optional.empty();
+    }
+
+    /** For a socket this process is given, how it is passed. */
+    Optional<Activation.Declared> declared() {
+      return Optional.empty();
+    }
+
+    /** Whether a kernel filter was asked for. */
+    boolean kernelFilterAsked() {
+      return false;
+    }
 
     /** The endpoint's own settings, for {@link ServerSpec#toString()}: {@code port 7000, backlog 512}. */
     abstract String describeEndpoint();
@@ -221,8 +237,7 @@ public final class Server {
     }
 
     final String where() {
-      return "Server " + (endpoint() instanceof Endpoint.Systemd || endpoint() instanceof Endpoint.Inetd ? "from "
-          : "on ") + endpoint().describe();
+      return "Server " + place();
     }
 
     final B addressRule(boolean allow, String cidr) {
@@ -557,10 +572,10 @@ public final class Server {
             + " has no access rules, so anyone on any machine could connect. Say who may connect with"
             + " .allow(\"10.0.0.0/8\") (or .policy(...)), or call .allowAll() to run an open server on purpose.");
       }
-      Endpoint checked = checkedEndpoint(effective);
+      checkRules(effective);
       Limits merged = limits.over(effective.limits());
       checkRelayedLimits(merged);
-      ServerConfig config = new ServerConfig(checked, effective, List.copyOf(handshakes), handshakeTimeout,
+      ServerConfig config = new ServerConfig(endpointToBind(), declared(), kernelFilterAsked(), effective, List.copyOf(handshakes), handshakeTimeout,
           idleTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor),
           merged, eventLoops, Optional.ofNullable(penalties), localSourceByGroup);
       return new ServerSpec<>(copy(), config, Optional.ofNullable(transport));
@@ -584,7 +599,7 @@ public final class Server {
     final void checkLocal(AccessPolicy effective) {
       boolean specificCredentialRule = effective.credentialRules().stream()
           .anyMatch(r -> r.kind() != CredentialRule.Kind.ANY);
-      if (endpoint() instanceof Endpoint.UnixAbstract && !specificCredentialRule) {
+      if (this instanceof UnixAbstractBuilder && !specificCredentialRule) {
         throw new IllegalStateException(where() + " has no credential rule: an abstract socket has no file"
             + " permissions, so anyone in the network namespace could connect; say who may with allowUid(...),"
             + " allowUser(...), allowGid(...) or allowGroup(...)");
@@ -908,7 +923,7 @@ public final class Server {
      * in depth). The trade-off: a denied client then times out, retrying its SYN, instead of being
      * refused at once, and it no longer shows in {@code stats()}.
      *
-     * <p>The best filter the process may use is chosen, in this order (see {@link KernelFilterMode}):
+     * <p>The best filter the process may use is chosen, in this order (see {@link dev.portcullis.spi.KernelFilterMode}):
      * <ol>
      *   <li><b>eBPF</b> where the process may load it (root or {@code CAP_BPF}, Linux 5.11+): the
      *       source is looked up in longest-prefix-match tries, one per family, so a policy of any
@@ -934,8 +949,13 @@ public final class Server {
     }
 
     @Override
-    Endpoint endpoint() {
-      return endpoint;
+    String place() {
+      return "on " + endpoint.describe();
+    }
+
+    @Override
+    Optional<Endpoint> endpointToBind() {
+      return Optional.of(endpoint);
     }
 
     @Override
@@ -944,12 +964,16 @@ public final class Server {
     }
 
     @Override
-    Endpoint checkedEndpoint(AccessPolicy effective) {
+    void checkRules(AccessPolicy effective) {
       if (effective.rules().isEmpty() && !effective.credentialRules().isEmpty()) {
         throw new IllegalStateException(where() + " has only credential rules (uid, gid, user, group), which never"
             + " match a TCP peer; add address rules such as allow(\"10.0.0.0/8\")");
       }
-      return kernelFilter ? endpoint.withKernelFilter(effective) : endpoint;
+    }
+
+    @Override
+    boolean kernelFilterAsked() {
+      return kernelFilter;
     }
 
     @Override
@@ -966,15 +990,15 @@ public final class Server {
    * rules and credential rules may be given.
    */
   public static final class InheritedBuilder extends IpBuilder<InheritedBuilder> {
-    private final Endpoint endpoint;
+    private final Activation.Declared declared;
 
-    InheritedBuilder(Endpoint endpoint) {
-      this.endpoint = endpoint;
+    InheritedBuilder(Activation.Declared declared) {
+      this.declared = declared;
     }
 
     private InheritedBuilder(InheritedBuilder from) {
       super(from);
-      this.endpoint = from.endpoint;
+      this.declared = from.declared;
     }
 
     /**
@@ -1062,8 +1086,8 @@ public final class Server {
     }
 
     @Override
-    Endpoint endpoint() {
-      return endpoint;
+    String place() {
+      return "from " + declared.describe();
     }
 
     @Override
@@ -1072,13 +1096,18 @@ public final class Server {
     }
 
     @Override
-    Endpoint checkedEndpoint(AccessPolicy effective) {
-      return endpoint;
+    void checkRules(AccessPolicy effective) {
+      // TCP or Unix: both kinds of rule may apply, and the socket says which at start
+    }
+
+    @Override
+    Optional<Activation.Declared> declared() {
+      return Optional.of(declared);
     }
 
     @Override
     String describeEndpoint() {
-      return endpoint.describe();
+      return declared.describe();
     }
   }
 
@@ -1141,8 +1170,13 @@ public final class Server {
     }
 
     @Override
-    Endpoint endpoint() {
-      return endpoint;
+    String place() {
+      return "on " + endpoint.describe();
+    }
+
+    @Override
+    Optional<Endpoint> endpointToBind() {
+      return Optional.of(endpoint);
     }
 
     @Override
@@ -1151,13 +1185,12 @@ public final class Server {
     }
 
     @Override
-    Endpoint checkedEndpoint(AccessPolicy effective) {
+    void checkRules(AccessPolicy effective) {
       checkLocal(effective);
       java.nio.file.Path parent = endpoint.path().toAbsolutePath().getParent();
       if (parent == null || !java.nio.file.Files.isDirectory(parent)) {
         throw new IllegalStateException(where() + ": the directory " + parent + " does not exist");
       }
-      return endpoint;
     }
 
     @Override
@@ -1191,8 +1224,13 @@ public final class Server {
     }
 
     @Override
-    Endpoint endpoint() {
-      return endpoint;
+    String place() {
+      return "on " + endpoint.describe();
+    }
+
+    @Override
+    Optional<Endpoint> endpointToBind() {
+      return Optional.of(endpoint);
     }
 
     @Override
@@ -1201,9 +1239,8 @@ public final class Server {
     }
 
     @Override
-    Endpoint checkedEndpoint(AccessPolicy effective) {
+    void checkRules(AccessPolicy effective) {
       checkLocal(effective);
-      return endpoint;
     }
 
     @Override

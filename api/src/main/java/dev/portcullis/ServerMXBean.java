@@ -118,7 +118,7 @@ public interface ServerMXBean {
   Map<String, Long> getRuleHits();
 
   /**
-   * Which kernel filter the listening socket has: the name of a {@link KernelFilterMode}.
+   * Which kernel filter the listening socket has: the name of a {@link dev.portcullis.spi.KernelFilterMode}.
    *
    * @return {@code EBPF}, {@code CLASSIC}, {@code CLASSIC_IPV4}, {@code USER_SPACE} or {@code OFF}
    */

@@ -54,13 +54,24 @@ public final class ServerSpec<B extends Server.Builder<B>> {
   }
 
   /**
-   * Where the server listens, as the transport will be given it ({@link Endpoint.Systemd} and
-   * {@link Endpoint.Inetd} are resolved against the process's environment when it starts).
+   * Where the server listens, as the transport will be given it; empty for {@code fromSystemd()} and
+   * {@code fromInetd()}, whose socket is found in the process's environment when it starts ({@link
+   * #toString()} names it).
    *
-   * @return the endpoint
+   * @return the endpoint, or empty
    */
-  public Endpoint endpoint() {
+  public Optional<Endpoint> endpoint() {
     return config.endpoint();
+  }
+
+  /**
+   * Whether the listening TCP socket gets a kernel filter of the policy ({@code
+   * TcpBuilder.kernelFilter()}).
+   *
+   * @return {@code true} if asked for
+   */
+  public boolean kernelFilter() {
+    return config.kernelFilter();
   }
 
   /**

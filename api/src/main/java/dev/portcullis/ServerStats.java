@@ -25,7 +25,7 @@ package dev.portcullis;
  *     Server.IpBuilder#penalties})
  * @param openConnections connections open now (admitted and not yet closed)
  * @param pendingHandshakes connections in their handshake now
- * @param kernelFilter which kernel filter the listening socket has now ({@link KernelFilterMode#OFF}
+ * @param kernelFilter which kernel filter the listening socket has now ({@link dev.portcullis.spi.KernelFilterMode#OFF}
  *     unless {@link Server.TcpBuilder#kernelFilter()} was asked for); not a counter
  */
 public record ServerStats(
@@ -42,7 +42,7 @@ public record ServerStats(
     long penalized,
     int openConnections,
     int pendingHandshakes,
-    KernelFilterMode kernelFilter) {
+    dev.portcullis.spi.KernelFilterMode kernelFilter) {
 
   /**
    * Connections that reached an outcome: every one counted once.

@@ -194,7 +194,7 @@ final class FakeChannel implements Channel {
       throw new SocketException("Connection closed");
     }
     if (reset) {
-      throw new SocketException("Connection reset");
+      throw new dev.portcullis.NativeSocketException("fake", 104, "ECONNRESET", "Connection reset by peer");
     }
     int n = Math.min(length, input.length - inputPos);
     if (n > 0) {
@@ -216,7 +216,7 @@ final class FakeChannel implements Channel {
       throw new SocketException("Connection closed");
     }
     if (reset) {
-      throw new SocketException("Connection reset");
+      throw new dev.portcullis.NativeSocketException("fake", 104, "ECONNRESET", "Connection reset by peer");
     }
     if (outputShut) {
       throw new SocketException("Broken pipe"); // as the JDK's sockets say after shutdownOutput

@@ -25,7 +25,7 @@ final class MockTransport {
       when(transport.name()).thenReturn("mock");
       when(transport.isAvailable()).thenReturn(true);
       when(transport.open(any(), any())).thenReturn(listener);
-      when(transport.open(any(), anyInt(), any())).thenReturn(listener);
+      when(transport.open(any(), anyInt(), any(), any())).thenReturn(listener);
     } catch (java.io.IOException e) {
       throw new AssertionError(e);
     }
@@ -52,7 +52,7 @@ final class MockTransport {
   /** The acceptor the server gave the transport when it started. */
   Acceptor acceptor() throws Exception {
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
-    verify(transport).open(any(), anyInt(), captor.capture());
+    verify(transport).open(any(), anyInt(), captor.capture(), any());
     return captor.getValue();
   }
 }

@@ -59,7 +59,7 @@ class PipelineTest {
   private Server.TcpBuilder server() throws Exception {
     when(transport.name()).thenReturn("mock");
     when(transport.isAvailable()).thenReturn(true);
-    when(transport.open(any(), anyInt(), any())).thenReturn(listener);
+    when(transport.open(any(), anyInt(), any(), any())).thenReturn(listener);
     when(listener.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     Executor inline = Runnable::run;
     return Server.on(7000).transport(transport).executor(inline);
@@ -69,7 +69,7 @@ class PipelineTest {
     server = s.start();
     ArgumentCaptor<Acceptor> captor = ArgumentCaptor.forClass(Acceptor.class);
     ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
-    verify(transport).open(options.capture(), anyInt(), captor.capture());
+    verify(transport).open(options.capture(), anyInt(), captor.capture(), any());
     acceptor = captor.getValue();
   }
 

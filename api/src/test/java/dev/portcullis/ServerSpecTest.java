@@ -1,6 +1,7 @@
 package dev.portcullis;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.mockito.ArgumentMatchers.any;
@@ -36,7 +37,7 @@ class ServerSpecTest {
     Listener l = mock(Listener.class);
     when(t.name()).thenReturn("mock");
     when(t.isAvailable()).thenReturn(true);
-    when(t.open(any(), anyInt(), any())).thenReturn(l);
+    when(t.open(any(), anyInt(), any(), any())).thenReturn(l);
     when(l.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     return t;
   }
@@ -52,7 +53,7 @@ class ServerSpecTest {
 
     ServerSpec<Server.TcpBuilder> spec = Server.on(7000).allow("10.0.0.0/8").handle(NOOP).transport(t).build();
     assertEquals(AccessPolicy.parse("allow 10.0.0.0/8"), spec.policy());
-    verify(t, never()).open(any(), anyInt(), any());
+    verify(t, never()).open(any(), anyInt(), any(), any());
     verify(t, never()).isAvailable();
   }
 
@@ -63,8 +64,8 @@ class ServerSpecTest {
         .deny("10.66.0.0/16").handshake(Handshakes.sharedSecret(Map.of("app", new byte[16])))
         .maxConnections(100).eventLoops(3).handle(NOOP).transport(t).build();
 
-    assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("::1")), 7000, 512, Optional.empty()),
-        spec.endpoint());
+    assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("::1")), 7000, 512),
+        spec.endpoint().orElseThrow());
     assertEquals(2, spec.policy().rules().size());
     assertEquals(1, spec.handshakes().size());
     assertEquals(Server.DEFAULT_HANDSHAKE_TIMEOUT, spec.handshakeTimeout());
@@ -83,8 +84,8 @@ class ServerSpecTest {
     Server.TcpBuilder builder = Server.on(7000).allow("10.0.0.0/8").handle(NOOP).transport(transport());
     ServerSpec<Server.TcpBuilder> spec = builder.build();
     builder.backlog(64).deny("10.66.0.0/16").maxConnections(5).kernelFilter();
-    assertEquals(Server.DEFAULT_BACKLOG, ((Endpoint.Tcp) spec.endpoint()).backlog());
-    assertEquals(Optional.empty(), ((Endpoint.Tcp) spec.endpoint()).kernelFilter());
+    assertEquals(Server.DEFAULT_BACKLOG, ((Endpoint.Tcp) spec.endpoint().orElseThrow()).backlog());
+    assertFalse(spec.kernelFilter());
     assertEquals(AccessPolicy.parse("allow 10.0.0.0/8"), spec.policy());
     assertEquals(0, spec.limits().maxConnections());
   }
@@ -96,12 +97,12 @@ class ServerSpecTest {
         .handle(NOOP).transport(t).build();
     ServerSpec<Server.TcpBuilder> variant = spec.newBuilder().bindAddress("127.0.0.1").deny("10.66.0.0/16").build();
 
-    assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 7000, 512, Optional.empty()),
-        variant.endpoint());
+    assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 7000, 512),
+        variant.endpoint().orElseThrow());
     assertEquals(AccessPolicy.parse("allow 10.0.0.0/8\ndeny 10.66.0.0/16"), variant.policy());
     assertEquals(9, variant.limits().maxConnections());
     assertEquals(Optional.of(t), variant.transport());
-    assertEquals(new Endpoint.Tcp(7000).withBacklog(512), spec.endpoint(), "the spec it came from is unchanged");
+    assertEquals(new Endpoint.Tcp(7000).withBacklog(512), spec.endpoint().orElseThrow(), "the spec it came from is unchanged");
     assertEquals(AccessPolicy.parse("allow 10.0.0.0/8"), spec.policy());
   }
 
@@ -118,9 +119,9 @@ class ServerSpecTest {
   void aUnixSpecComesBackAsAUnixBuilder(@TempDir Path dir) throws Exception {
     ServerSpec<Server.UnixBuilder> spec = Server.onUnix(dir.resolve("a.sock")).mode(0660).allowUid(0)
         .perSourceByGroup().handle(NOOP).transport(transport()).build();
-    Endpoint.UnixPath again = (Endpoint.UnixPath) spec.newBuilder().mode(0600).build().endpoint();
+    Endpoint.UnixPath again = (Endpoint.UnixPath) spec.newBuilder().mode(0600).build().endpoint().orElseThrow();
     assertEquals(0600, again.mode());
-    assertEquals(0660, ((Endpoint.UnixPath) spec.endpoint()).mode());
+    assertEquals(0660, ((Endpoint.UnixPath) spec.endpoint().orElseThrow()).mode());
     assertTrue(spec.toString().startsWith("Server " + dir.resolve("a.sock") + ", mode 0660, backlog 1024: 0 address"
         + " rules, 1 credential rule;"), spec.toString());
   }
@@ -138,7 +139,7 @@ class ServerSpecTest {
     }
     ArgumentCaptor<Endpoint> endpoints = ArgumentCaptor.forClass(Endpoint.class);
     verify(t, times(2)).open(endpoints.capture(), org.mockito.ArgumentMatchers.eq(
-        Runtime.getRuntime().availableProcessors()), any());
-    assertEquals(List.of(spec.endpoint(), spec.endpoint()), endpoints.getAllValues());
+        Runtime.getRuntime().availableProcessors()), any(), any());
+    assertEquals(List.of(spec.endpoint().orElseThrow(), spec.endpoint().orElseThrow()), endpoints.getAllValues());
   }
 }

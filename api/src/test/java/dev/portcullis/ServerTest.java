@@ -30,7 +30,7 @@ class ServerTest {
     Listener l = mock(Listener.class);
     when(t.name()).thenReturn("mock");
     when(t.isAvailable()).thenReturn(true);
-    when(t.open(any(), anyInt(), any())).thenReturn(l);
+    when(t.open(any(), anyInt(), any(), any())).thenReturn(l);
     when(l.localAddress()).thenReturn(new InetSocketAddress("127.0.0.1", 7000));
     return t;
   }
@@ -80,7 +80,7 @@ class ServerTest {
         () -> Server.on(7000).handle(NOOP).transport(t).start());
     assertTrue(e.getMessage().contains(".allowAll()"), e.getMessage());
     assertTrue(e.getMessage().contains(".allow("), e.getMessage());
-    verify(t, org.mockito.Mockito.never()).open(any(), anyInt(), any());
+    verify(t, org.mockito.Mockito.never()).open(any(), anyInt(), any(), any());
 
     assertThrows(IllegalStateException.class,
         () -> Server.on(7000).policy(AccessPolicy.parse("# nothing\n")).handle(NOOP).transport(t).start());
@@ -119,8 +119,8 @@ class ServerTest {
     try (RunningServer s = Server.on(7000).bindAddress("::1").backlog(512).allow("::1").handle(NOOP)
         .transport(t).start()) {
       ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
-      verify(t).open(options.capture(), anyInt(), any());
-      assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("::1")), 7000, 512, Optional.empty()), options.getValue());
+      verify(t).open(options.capture(), anyInt(), any(), any());
+      assertEquals(new Endpoint.Tcp(Optional.of(InetAddress.getByName("::1")), 7000, 512), options.getValue());
       assertEquals(new InetSocketAddress("127.0.0.1", 7000), s.localAddress());
     }
   }
@@ -129,11 +129,11 @@ class ServerTest {
   void eventLoopsReachTheTransportAndDefaultToTheAvailableProcessors() throws Exception {
     Transport t = transport();
     try (RunningServer s = Server.on(7000).allow("127.0.0.1").handle(NOOP).transport(t).eventLoops(3).start()) {
-      verify(t).open(any(), org.mockito.ArgumentMatchers.eq(3), any());
+      verify(t).open(any(), org.mockito.ArgumentMatchers.eq(3), any(), any());
     }
     Transport d = transport();
     try (RunningServer s = Server.on(7000).allow("127.0.0.1").handle(NOOP).transport(d).start()) {
-      verify(d).open(any(), org.mockito.ArgumentMatchers.eq(Runtime.getRuntime().availableProcessors()), any());
+      verify(d).open(any(), org.mockito.ArgumentMatchers.eq(Runtime.getRuntime().availableProcessors()), any(), any());
     }
     assertThrows(IllegalArgumentException.class, () -> Server.on(7000).eventLoops(0));
   }
@@ -143,7 +143,7 @@ class ServerTest {
     // What the BindException says (the address, the errno) is the transport's: TransportContract.
     Transport t = transport();
     java.net.BindException inUse = new java.net.BindException("bind(127.0.0.1:7000) failed: EADDRINUSE");
-    when(t.open(any(), anyInt(), any())).thenThrow(inUse);
+    when(t.open(any(), anyInt(), any(), any())).thenThrow(inUse);
     Server.TcpBuilder server = Server.on(7000).bindAddress("127.0.0.1").allowAll().handle(NOOP).transport(t);
     assertEquals(inUse, assertThrows(java.net.BindException.class, server::start));
   }
@@ -153,7 +153,7 @@ class ServerTest {
     Transport t = transport();
     try (RunningServer s = Server.on(0).allowAll().handle(NOOP).transport(t).start()) {
       ArgumentCaptor<Endpoint> options = ArgumentCaptor.forClass(Endpoint.class);
-      verify(t).open(options.capture(), anyInt(), any());
+      verify(t).open(options.capture(), anyInt(), any(), any());
       Endpoint.Tcp tcp = (Endpoint.Tcp) options.getValue();
       assertEquals(Optional.empty(), tcp.bindAddress());
       assertEquals(Server.DEFAULT_BACKLOG, tcp.backlog());

@@ -1,6 +1,6 @@
 package dev.portcullis.admission;
 
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.Penalty;
 import dev.portcullis.PenaltyListener;
 import dev.portcullis.RuleHits;

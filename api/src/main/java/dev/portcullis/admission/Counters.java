@@ -48,7 +48,7 @@ public final class Counters {
    * @param kernelFilter the kernel filter mode to report beside them
    * @return the snapshot
    */
-  public ServerStats snapshot(dev.portcullis.KernelFilterMode kernelFilter) {
+  public ServerStats snapshot(dev.portcullis.spi.KernelFilterMode kernelFilter) {
     return new ServerStats(accepted.get(), denied.get(), handshakeFailures.get(), handshakeTimeouts.get(),
         deniedAfterHandshake.get(), overloaded.get(), handled.get(), handlerFailures.get(), limited.get(), rateLimited.get(), penalized.get(), open.get(),
         pendingHandshakes.get(), kernelFilter);

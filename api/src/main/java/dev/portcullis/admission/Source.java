@@ -47,9 +47,7 @@ record Source(long high, long low) {
       if (address == null) {
         return null;
       }
-      byte[] b = address.getAddress();
-      java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
-      return b.length == 4 ? v4(bb.getInt()) : v6(bb.getLong(), bb.getLong());
+      return v6(dev.portcullis.policy.IpAddresses.high(address), dev.portcullis.policy.IpAddresses.low(address));
     }
   }
 }

@@ -299,16 +299,13 @@ final class Pipeline implements Acceptor {
         connection.attribute(dev.portcullis.policy.PeerCredentials.class).orElse(null), t);
   }
 
-  /** A reset, a broken pipe or a timed-out peer: the peer ended the connection, not the handler. */
+  /**
+   * A reset, a broken pipe or a timed-out peer, by its errno ({@link
+   * dev.portcullis.NativeSocketException#isPeerGone()}): the peer ended the connection, not the handler.
+   */
   static boolean peerWentAway(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
-      if (c instanceof dev.portcullis.NativeSocketException e) {
-        String name = e.errnoName();
-        if (name.equals("ECONNRESET") || name.equals("EPIPE") || name.equals("ETIMEDOUT")) {
-          return true;
-        }
-      } else if (c instanceof java.net.SocketException && c.getMessage() != null
-          && (c.getMessage().contains("reset") || c.getMessage().contains("Broken pipe"))) {
+      if (c instanceof dev.portcullis.NativeSocketException e && e.isPeerGone()) {
         return true;
       }
     }

@@ -15,7 +15,9 @@ import java.util.concurrent.Executor;
  * The frozen settings of one server, as {@code Server.Builder.build()} checked them: what a {@code
  * ServerSpec} holds and {@link ServerInstance#start} runs.
  *
- * @param endpoint where to listen, as the builder declared it (systemd and inetd not resolved yet)
+ * @param endpoint where to listen, or empty for a socket this process is given ({@code declared})
+ * @param declared for {@code fromSystemd}/{@code fromInetd}, what to resolve at start; else empty
+ * @param kernelFilter whether the listening TCP socket gets a kernel filter of the policy
  * @param policy the access policy, with at least one rule
  * @param handshakes the handshake chain, in order; possibly empty
  * @param handshakeTimeout the deadline for the whole handshake chain
@@ -30,7 +32,9 @@ import java.util.concurrent.Executor;
  * @param localSourceByGroup on a Unix socket, whether per-source limits count by gid (else by uid)
  */
 public record ServerConfig(
-    Endpoint endpoint,
+    Optional<Endpoint> endpoint,
+    Optional<Activation.Declared> declared,
+    boolean kernelFilter,
     AccessPolicy policy,
     List<Handshake> handshakes,
     Duration handshakeTimeout,
@@ -44,13 +48,31 @@ public record ServerConfig(
     boolean localSourceByGroup) {
 
   /**
+   * Checks that exactly one of {@code endpoint} and {@code declared} is given.
+   */
+  public ServerConfig {
+    if (endpoint.isPresent() == declared.isPresent()) {
+      throw new IllegalArgumentException("one of endpoint and declared, not " + endpoint + " and " + declared);
+    }
+  }
+
+  /**
+   * Where messages say the server is: {@code port 7000}, {@code systemd socket 'web'}.
+   *
+   * @return the text
+   */
+  public String describeWhere() {
+    return endpoint.map(Endpoint::describe).orElseGet(() -> declared.orElseThrow().describe());
+  }
+
+  /**
    * These settings with the event loop count decided.
    *
    * @param loops at least 1
    * @return the new settings
    */
   public ServerConfig withEventLoops(int loops) {
-    return new ServerConfig(endpoint, policy, handshakes, handshakeTimeout, idleTimeout, handler, loopHandler, executor,
+    return new ServerConfig(endpoint, declared, kernelFilter, policy, handshakes, handshakeTimeout, idleTimeout, handler, loopHandler, executor,
         limits, loops, penalties, localSourceByGroup);
   }
 }

@@ -5,7 +5,12 @@ import dev.portcullis.ServerStats;
 import dev.portcullis.admission.AdmissionChain;
 import dev.portcullis.admission.Counters;
 import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.spi.AcceptCounts;
 import dev.portcullis.spi.Endpoint;
+import dev.portcullis.spi.KernelFilterMode;
+import dev.portcullis.spi.KernelFiltering;
+import dev.portcullis.spi.KernelRules;
+import dev.portcullis.spi.OpenOptions;
 import dev.portcullis.spi.Listener;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
@@ -68,14 +73,17 @@ public final class ServerInstance implements RunningServer {
       }
     }, "portcullis-close").start());
     try {
-      Endpoint endpoint = resolve(config.endpoint());
+      Endpoint endpoint = config.endpoint().isPresent() ? config.endpoint().get()
+          : config.declared().orElseThrow().resolve(System.getenv(), ProcessHandle.current().pid());
       boolean bindAddress = endpoint instanceof Endpoint.Tcp tcp && tcp.bindAddress().isPresent();
       if (endpoint instanceof Endpoint.Tcp tcp) {
         // Before any socket: a bind address names the peers' family; the wildcard is '::', both.
         refuseLockout(config.policy(), new InetSocketAddress(
             tcp.bindAddress().orElse(java.net.InetAddress.getByName("::")), tcp.port()));
       }
-      s.listener = transport.open(endpoint, config.eventLoops(), pipeline);
+      OpenOptions options = config.kernelFilter() && endpoint instanceof Endpoint.Tcp
+          ? OpenOptions.none().withKernelFilter(KernelRules.of(config.policy())) : OpenOptions.none();
+      s.listener = transport.open(endpoint, config.eventLoops(), pipeline, options);
       // Otherwise the address bound tells: an inherited socket's, or 0.0.0.0 where IPv6 is missing.
       try {
         if (!bindAddress) {
@@ -105,18 +113,6 @@ public final class ServerInstance implements RunningServer {
     return s;
   }
 
-  /** Systemd and inetd endpoints become the socket this process was given; others are as declared. */
-  private static Endpoint resolve(Endpoint endpoint) {
-    long pid = ProcessHandle.current().pid();
-    if (endpoint instanceof Endpoint.Systemd systemd) {
-      return new Endpoint.Inherited(Activation.systemd(System.getenv(), pid, systemd.name().orElse(null), false));
-    }
-    if (endpoint instanceof Endpoint.Inetd) {
-      return new Endpoint.Inherited(Activation.inetd(System.getenv(), pid));
-    }
-    return endpoint;
-  }
-
   /** {@code 1 address rule}, {@code 2 address rules}. */
   static String count(int n, String noun) {
     return n + " " + noun + (n == 1 ? "" : "s");
@@ -128,8 +124,8 @@ public final class ServerInstance implements RunningServer {
   }
 
   /** Made before the socket is bound: its threads read the port when they are made. */
-  private ExecutorService defaultExecutor(Endpoint endpoint) {
-    int declared = endpoint instanceof Endpoint.Tcp tcp ? tcp.port() : 0;
+  private ExecutorService defaultExecutor(java.util.Optional<Endpoint> endpoint) {
+    int declared = endpoint.orElse(null) instanceof Endpoint.Tcp tcp ? tcp.port() : 0;
     return HandlerThreads.newDefault(() -> {
       Listener bound = listener;
       return bound != null ? port(bound.localAddress()) : declared;
@@ -148,13 +144,13 @@ public final class ServerInstance implements RunningServer {
 
   @Override
   public ServerStats stats() {
-    return pipeline.chain().stats(kernelFilterAsked() ? listener.kernelFilterMode() : dev.portcullis.KernelFilterMode.OFF);
+    return pipeline.chain().stats(!kernelFilterAsked() ? KernelFilterMode.OFF
+        : kernelFiltering().map(KernelFiltering::mode).orElse(KernelFilterMode.USER_SPACE));
   }
 
   @Override
   public long[] acceptedPerLoop() {
-    long[] counts = listener.acceptedPerLoop();
-    return counts == null ? new long[0] : counts; // a transport that does not count may answer null
+    return listener.capability(AcceptCounts.class).map(AcceptCounts::acceptedPerLoop).orElseGet(() -> new long[0]);
   }
 
   @Override
@@ -269,7 +265,7 @@ public final class ServerInstance implements RunningServer {
     Runnable refresh = () -> {
       refreshPending.set(false);
       try {
-        listener.updateKernelBans(chain.directBans());
+        kernelFiltering().ifPresent(k -> k.updateBans(chain.directBans()));
       } catch (RuntimeException e) {
         log.warn("Could not put the penalty box's bans into the kernel filter of {}", where(listener.localAddress()), e);
       }
@@ -369,9 +365,7 @@ public final class ServerInstance implements RunningServer {
     java.util.Objects.requireNonNull(policy, "policy");
     checkReplaceable(policy);
     pipeline.chain().updatePolicy(policy); // and its limits, under those set on the builder
-    if (kernelFilterAsked()) {
-      listener.updateKernelFilter(policy); // the bans stay as they are, apart
-    }
+    kernelFiltering().ifPresent(k -> k.updateRules(KernelRules.of(policy))); // the bans stay as they are, apart
     log.info("Policy of {} replaced: {} address rule(s), {} credential rule(s)", where(listener.localAddress()),
         policy.rules().size(), policy.credentialRules().size());
     policyReplaced(policy);
@@ -379,7 +373,12 @@ public final class ServerInstance implements RunningServer {
 
   /** Whether the listening socket was opened with a kernel filter ({@code Server.kernelFilter()}). */
   private boolean kernelFilterAsked() {
-    return config.endpoint() instanceof Endpoint.Tcp tcp && tcp.kernelFilter().isPresent();
+    return config.kernelFilter();
+  }
+
+  /** The listener's kernel filter, if the transport attached one. */
+  private java.util.Optional<KernelFiltering> kernelFiltering() {
+    return kernelFilterAsked() ? listener.capability(KernelFiltering.class) : java.util.Optional.empty();
   }
 
   /**
@@ -387,7 +386,7 @@ public final class ServerInstance implements RunningServer {
    * allows no address of the family its peers have ({@link Lockout}).
    */
   private void checkReplaceable(dev.portcullis.policy.AccessPolicy policy) {
-    boolean local = config.endpoint() instanceof Endpoint.UnixPath || config.endpoint() instanceof Endpoint.UnixAbstract;
+    boolean local = config.endpoint().map(Endpoint::isLocal).orElse(false);
     if (local ? policy.credentialRules().isEmpty() : policy.rules().isEmpty()) {
       throw new IllegalArgumentException("The new policy has no " + (local ? "credential" : "address")
           + " rule, so it would deny every peer of " + where(listener.localAddress()) + "; the old policy stays");

@@ -396,17 +396,8 @@ public final class AccessPolicy {
    * @return the decision, never null
    */
   public Decision decide(InetAddress peer) {
-    byte[] b = Objects.requireNonNull(peer, "peer").getAddress();
-    if (b.length == 4) {
-      return decideIpv4(((b[0] & 0xFF) << 24) | ((b[1] & 0xFF) << 16) | ((b[2] & 0xFF) << 8) | (b[3] & 0xFF));
-    }
-    long hi = 0;
-    long lo = 0;
-    for (int i = 0; i < 8; i++) {
-      hi = (hi << 8) | (b[i] & 0xFF);
-      lo = (lo << 8) | (b[i + 8] & 0xFF);
-    }
-    return decideIpv6(hi, lo);
+    Objects.requireNonNull(peer, "peer");
+    return decideIpv6(IpAddresses.high(peer), IpAddresses.low(peer)); // an IPv4 address mapped, decided as IPv4
   }
 
   /**

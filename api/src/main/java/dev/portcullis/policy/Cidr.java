@@ -5,6 +5,7 @@ import static dev.portcullis.policy.IpLiterals.quote;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -106,12 +107,12 @@ public final class Cidr implements Comparable<Cidr> {
       if (prefixLength < 0 || prefixLength > 32) {
         throw new IllegalArgumentException("Prefix length out of range in " + quote(text) + ": expected 0..32");
       }
-      return create(4, 0, toLong(b, 0, 4), prefixLength, text);
+      return create(4, 0, IpAddresses.bits(b, 0, 4), prefixLength, text);
     }
     if (prefixLength < 0 || prefixLength > 128) {
       throw new IllegalArgumentException("Prefix length out of range in " + quote(text) + ": expected 0..128");
     }
-    return create(6, toLong(b, 0, 8), toLong(b, 8, 8), prefixLength, text);
+    return create(6, IpAddresses.bits(b, 0, 8), IpAddresses.bits(b, 8, 8), prefixLength, text);
   }
 
   /**
@@ -178,12 +179,29 @@ public final class Cidr implements Comparable<Cidr> {
     return length <= 64 ? 0 : length == 128 ? -1L : -1L << (128 - length);
   }
 
-  private static long toLong(byte[] b, int off, int len) {
-    long v = 0;
-    for (int i = 0; i < len; i++) {
-      v = (v << 8) | (b[off + i] & 0xFF);
+  /**
+   * The fewest blocks that cover exactly the addresses from {@code first} to {@code last}, in
+   * address order: what a range becomes for a filter that matches prefixes.
+   *
+   * <pre>{@code
+   * Cidr.covering(IpAddresses.parse("10.0.0.0"), IpAddresses.parse("10.0.2.255")); // [10.0.0.0/23, 10.0.2.0/24]
+   * }</pre>
+   *
+   * @param first the first address of the range
+   * @param last the last address, of the same family, not below {@code first}
+   * @return the blocks, at least one
+   * @throws IllegalArgumentException if the families differ or {@code last} is below {@code first}
+   */
+  public static List<Cidr> covering(InetAddress first, InetAddress last) {
+    byte[] a = first.getAddress();
+    byte[] b = last.getAddress();
+    java.math.BigInteger lo = new java.math.BigInteger(1, a);
+    java.math.BigInteger hi = new java.math.BigInteger(1, b);
+    if (a.length != b.length || lo.compareTo(hi) > 0) {
+      throw new IllegalArgumentException("Not a range of one family, first to last: " + IpAddresses.format(first)
+          + "-" + IpAddresses.format(last));
     }
-    return v;
+    return PolicyChange.cover(lo, hi, a.length * 8);
   }
 
   /**
@@ -235,9 +253,9 @@ public final class Cidr implements Comparable<Cidr> {
     Objects.requireNonNull(address, "address");
     byte[] b = address.getAddress();
     if (b.length == 4) {
-      return containsIpv4((int) toLong(b, 0, 4));
+      return containsIpv4((int) IpAddresses.bits(b, 0, 4));
     }
-    return containsIpv6(toLong(b, 0, 8), toLong(b, 8, 8));
+    return containsIpv6(IpAddresses.bits(b, 0, 8), IpAddresses.bits(b, 8, 8));
   }
 
   boolean containsIpv4(int address) {

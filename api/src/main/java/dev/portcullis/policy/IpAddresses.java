@@ -135,6 +135,52 @@ public final class IpAddresses {
   }
 
   /**
+   * Up to 8 bytes of an address, big-endian, as the low bits of a long: the one place address
+   * bytes become numbers ({@code bits(a, 0, 4)} is an IPv4 address, {@code bits(a, 0, 8)} and
+   * {@code bits(a, 8, 8)} an IPv6 address's halves).
+   *
+   * @param bytes the address bytes, network order
+   * @param offset the first byte to read
+   * @param length how many bytes, 0 to 8
+   * @return the bits
+   * @throws IllegalArgumentException if {@code length} is not 0 to 8
+   */
+  public static long bits(byte[] bytes, int offset, int length) {
+    if (length < 0 || length > 8) {
+      throw new IllegalArgumentException("A long holds 0 to 8 bytes, not " + length);
+    }
+    long v = 0;
+    for (int i = 0; i < length; i++) {
+      v = (v << 8) | (bytes[offset + i] & 0xFF);
+    }
+    return v;
+  }
+
+  /**
+   * The high 64 bits of an address in the 128-bit form every decision uses, IPv4 mapped into
+   * {@code ::ffff:0:0/96} (so 0 for IPv4).
+   *
+   * @param address an IPv4 or IPv6 address
+   * @return the high bits
+   */
+  public static long high(InetAddress address) {
+    byte[] b = address.getAddress();
+    return b.length == 4 ? 0 : bits(b, 0, 8);
+  }
+
+  /**
+   * The low 64 bits of an address in the 128-bit form, IPv4 mapped: {@code 0xFFFF_0A00_0001L} for
+   * {@code 10.0.0.1}.
+   *
+   * @param address an IPv4 or IPv6 address
+   * @return the low bits
+   */
+  public static long low(InetAddress address) {
+    byte[] b = address.getAddress();
+    return b.length == 4 ? 0xFFFF_0000_0000L | bits(b, 0, 4) : bits(b, 8, 8);
+  }
+
+  /**
    * Whether these 128 bits are an IPv4-mapped IPv6 address ({@code ::ffff:a.b.c.d}), which is
    * decided, counted and shown as the IPv4 address in its low 32 bits.
    *

@@ -54,8 +54,7 @@ public record PolicyChange(InetAddress first, InetAddress last, Decision before,
    * @return the blocks, in address order
    */
   public List<Cidr> cidrs() {
-    return cover(new BigInteger(1, first.getAddress()), new BigInteger(1, last.getAddress()),
-        first.getAddress().length * 8);
+    return Cidr.covering(first, last);
   }
 
   /** The fewest CIDR blocks that cover exactly {@code lo..hi} of a {@code bits}-bit family. */

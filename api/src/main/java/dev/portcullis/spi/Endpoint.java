@@ -1,6 +1,5 @@
 package dev.portcullis.spi;
 
-import dev.portcullis.policy.AccessPolicy;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -10,8 +9,8 @@ import java.util.OptionalInt;
 
 /**
  * Where a server listens: one value for every kind, each checking itself where it is built. The
- * {@code Server} factories ({@code on}, {@code onUnix}, {@code onAbstract}, {@code fromSystemd},
- * {@code fromInetd}) make one, and a transport switches on it in {@link Transport#open}, as
+ * {@code Server} factories ({@code on}, {@code onUnix}, {@code onAbstract}) make one (and {@code
+ * fromSystemd}, {@code fromInetd} one {@link Inherited} at start), and a transport switches on it in {@link Transport#open}, as
  * Netty's {@code Socket.bind} switches on the {@code SocketAddress} type.
  *
  * <pre>{@code
@@ -22,13 +21,13 @@ import java.util.OptionalInt;
  * } ...
  * }</pre>
  *
- * {@link Systemd} and {@link Inetd} are what a builder declares; the server resolves them against
- * the process's environment at start into an {@link Inherited} endpoint, which is what a transport
- * is given.
+ * The SPI says what is bound, not what the server decides: a systemd or inetd declaration stays in
+ * the builder, and the server resolves it against the process's environment into an {@link
+ * Inherited} endpoint before a transport sees it; a kernel filter is an {@link OpenOptions} of its
+ * own.
  */
 public sealed interface Endpoint
-    permits Endpoint.Tcp, Endpoint.UnixPath, Endpoint.UnixAbstract, Endpoint.Systemd, Endpoint.Inetd,
-    Endpoint.Inherited {
+    permits Endpoint.Tcp, Endpoint.UnixPath, Endpoint.UnixAbstract, Endpoint.Inherited {
   /** The most bytes of a Unix socket path or abstract name the kernel takes ({@code sun_path} is 108 with its NUL). */
   int MAX_UNIX_PATH_BYTES = 107;
 
@@ -47,6 +46,17 @@ public sealed interface Endpoint
   String describe();
 
   /**
+   * Whether peers come over a Unix domain socket (a path or an abstract name), so they are decided
+   * by their credentials rather than an address. An {@link Inherited} socket answers {@code false}:
+   * its family is known from the address it is bound to.
+   *
+   * @return {@code true} for {@link UnixPath} and {@link UnixAbstract}
+   */
+  default boolean isLocal() {
+    return false;
+  }
+
+  /**
    * A TCP port on one local address or all of them.
    *
    * @param bindAddress the local address; empty means the wildcard, dual-stack {@code ::} where
@@ -54,11 +64,8 @@ public sealed interface Endpoint
    *     too ({@code IPV6_V6ONLY} off); {@code 0.0.0.0} is IPv4 only.
    * @param port {@code 0..65535}; 0 lets the kernel pick a free port
    * @param backlog passed to {@code listen(2)} as is; the kernel caps it at {@code somaxconn}
-   * @param kernelFilter the policy to compile into a filter attached to the listening socket, so
-   *     the kernel drops packets from denied addresses; empty for none. A transport that cannot
-   *     filter logs why and listens without it.
    */
-  record Tcp(Optional<InetAddress> bindAddress, int port, int backlog, Optional<AccessPolicy> kernelFilter)
+  record Tcp(Optional<InetAddress> bindAddress, int port, int backlog)
       implements Endpoint {
     /**
      * Checks the values.
@@ -66,12 +73,10 @@ public sealed interface Endpoint
      * @param bindAddress the local address, or empty for the wildcard
      * @param port {@code 0..65535}
      * @param backlog at least 1
-     * @param kernelFilter the policy for a kernel-side filter, or empty
      * @throws IllegalArgumentException if the port or backlog is out of range
      */
     public Tcp {
       Objects.requireNonNull(bindAddress, "bindAddress");
-      Objects.requireNonNull(kernelFilter, "kernelFilter");
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("Port out of range: " + port + " (expected 0..65535; 0 picks a free port)");
       }
@@ -79,13 +84,13 @@ public sealed interface Endpoint
     }
 
     /**
-     * All local addresses, the default backlog, no kernel filter.
+     * All local addresses, the default backlog.
      *
      * @param port {@code 0..65535}
      * @throws IllegalArgumentException if the port is out of range
      */
     public Tcp(int port) {
-      this(Optional.empty(), port, DEFAULT_BACKLOG, Optional.empty());
+      this(Optional.empty(), port, DEFAULT_BACKLOG);
     }
 
     /**
@@ -95,7 +100,7 @@ public sealed interface Endpoint
      * @return the new endpoint
      */
     public Tcp withBindAddress(InetAddress address) {
-      return new Tcp(Optional.of(Objects.requireNonNull(address, "address")), port, backlog, kernelFilter);
+      return new Tcp(Optional.of(Objects.requireNonNull(address, "address")), port, backlog);
     }
 
     /**
@@ -106,17 +111,7 @@ public sealed interface Endpoint
      * @throws IllegalArgumentException if {@code n < 1}
      */
     public Tcp withBacklog(int n) {
-      return new Tcp(bindAddress, port, n, kernelFilter);
-    }
-
-    /**
-     * This endpoint with a kernel filter for this policy.
-     *
-     * @param policy the policy to compile
-     * @return the new endpoint
-     */
-    public Tcp withKernelFilter(AccessPolicy policy) {
-      return new Tcp(bindAddress, port, backlog, Optional.of(Objects.requireNonNull(policy, "policy")));
+      return new Tcp(bindAddress, port, n);
     }
 
     @Override
@@ -126,7 +121,7 @@ public sealed interface Endpoint
 
     /**
      * The endpoint with its address as people write it: {@code Tcp[127.0.0.1:7000, backlog 512]},
-     * {@code Tcp[*:0, backlog 4096, kernel filter of 3 rules]} for all local addresses.
+     * {@code Tcp[*:0, backlog 4096]} for all local addresses.
      *
      * @return the text
      */
@@ -135,9 +130,7 @@ public sealed interface Endpoint
       String where = bindAddress
           .map(a -> dev.portcullis.policy.IpAddresses.format(new java.net.InetSocketAddress(a, port)))
           .orElse("*:" + port);
-      String filter = kernelFilter.map(p -> ", kernel filter of " + p.rules().size() + " rule"
-          + (p.rules().size() == 1 ? "" : "s")).orElse("");
-      return "Tcp[" + where + ", backlog " + backlog + filter + "]";
+      return "Tcp[" + where + ", backlog " + backlog + "]";
     }
   }
 
@@ -238,6 +231,11 @@ public sealed interface Endpoint
     public String describe() {
       return path.toString();
     }
+
+    @Override
+    public boolean isLocal() {
+      return true;
+    }
   }
 
   /**
@@ -282,6 +280,11 @@ public sealed interface Endpoint
       return "abstract socket @" + name;
     }
 
+    @Override
+    public boolean isLocal() {
+      return true;
+    }
+
     /**
      * The endpoint with its name as {@code ss -x} shows it: {@code UnixAbstract[@name, backlog 4096]}.
      *
@@ -294,44 +297,8 @@ public sealed interface Endpoint
   }
 
   /**
-   * The listening socket systemd passed (socket activation), the only one or the one with this
-   * name. Its address and backlog are systemd's ({@code ListenStream=}, {@code Backlog=}).
-   *
-   * @param name the {@code FileDescriptorName=}, or empty for the only socket passed
-   */
-  record Systemd(Optional<String> name) implements Endpoint {
-    /**
-     * Checks the name.
-     *
-     * @param name empty, or a non-empty name without {@code :}
-     * @throws IllegalArgumentException if the name is empty or contains {@code :} or NUL
-     */
-    public Systemd {
-      Objects.requireNonNull(name, "name");
-      name.ifPresent(n -> {
-        if (n.isEmpty() || n.contains(":") || n.contains("\0")) {
-          throw new IllegalArgumentException("'" + n + "' is not a socket name systemd can pass (non-empty, no ':')");
-        }
-      });
-    }
-
-    @Override
-    public String describe() {
-      return name.map(n -> "systemd socket '" + n + "'").orElse("systemd");
-    }
-  }
-
-  /** The one connection inetd ({@code nowait}) or systemd's {@code Accept=yes} accepted for this process. */
-  record Inetd() implements Endpoint {
-    @Override
-    public String describe() {
-      return "inetd";
-    }
-  }
-
-  /**
-   * A socket this process was given open, resolved from {@link Systemd} or {@link Inetd}: what a
-   * transport serves for those.
+   * A socket this process was given open ({@code Server.fromSystemd()}, {@code fromInetd()}),
+   * resolved by the server from its environment before the transport sees it.
    *
    * @param socket the descriptor and what it is
    */

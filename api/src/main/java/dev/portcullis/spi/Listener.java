@@ -1,6 +1,7 @@
 package dev.portcullis.spi;
 
 import java.net.SocketAddress;
+import java.util.Optional;
 
 /** A listening socket and the event loop that accepts on it. */
 public interface Listener extends AutoCloseable {
@@ -34,42 +35,18 @@ public interface Listener extends AutoCloseable {
   }
 
   /**
-   * Replaces the kernel-side filter that {@link Endpoint.Tcp#kernelFilter()} attached, after the
-   * server's policy changed. The default does nothing.
+   * An optional power of this listener, such as {@link KernelFiltering} or {@link AcceptCounts};
+   * empty when the transport does not have it or did not turn it on. The default has none.
    *
-   * @param policy the new policy
-   */
-  default void updateKernelFilter(dev.portcullis.policy.AccessPolicy policy) {}
-
-  /**
-   * Replaces the sources the kernel-side filter drops besides the policy's denied ones: the
-   * penalty box's current bans of direct peers. Kept apart from the policy so a ban, which changes
-   * often, does not make the transport rebuild a large policy. The default does nothing.
+   * <pre>{@code
+   * listener.capability(KernelFiltering.class).ifPresent(k -> k.updateBans(bans));
+   * }</pre>
    *
-   * @param bans the banned blocks, all of them (an empty list lifts every ban)
+   * @param type the capability's interface
+   * @param <T> its type
+   * @return the capability, or empty
    */
-  default void updateKernelBans(java.util.List<dev.portcullis.policy.Cidr> bans) {}
-
-  /**
-   * Which kernel filter the listening socket has now, for a listener opened with {@link
-   * Endpoint.Tcp#kernelFilter()}; it may change when {@link #updateKernelFilter} falls back. The
-   * default, for a transport that attaches none, is {@link dev.portcullis.KernelFilterMode#USER_SPACE}.
-   *
-   * @return the mode in force
-   */
-  default dev.portcullis.KernelFilterMode kernelFilterMode() {
-    return dev.portcullis.KernelFilterMode.USER_SPACE;
-  }
-
-  /**
-   * How many connections each event loop has accepted since the listener opened, in loop order
-   * (refused ones included: every connection {@code accept(2)} returned): how evenly the kernel
-   * spreads connections over the loops. The default, for a transport that does not count, is an
-   * empty array.
-   *
-   * @return a new array, one count per loop
-   */
-  default long[] acceptedPerLoop() {
-    return new long[0];
+  default <T> Optional<T> capability(Class<T> type) {
+    return Optional.empty();
   }
 }

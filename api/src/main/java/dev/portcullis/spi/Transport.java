@@ -43,7 +43,7 @@ public interface Transport {
    *
    * <ul>
    *   <li>{@link Endpoint.Tcp}: {@code socket}, {@code bind}, {@code listen(fd, backlog)} with the
-   *       backlog as given, and the kernel filter if one is asked for.
+   *       backlog as given.
    *   <li>{@link Endpoint.UnixPath}: the socket file is created with the requested mode, owner
    *       and group before anyone can reach it; a stale socket file that nobody answers on is
    *       replaced; a live one, or a file that is not a socket, makes this fail without touching
@@ -55,9 +55,6 @@ public interface Transport {
    *       socket (inetd style), it asks {@code acceptor} about its peer, hands it over as the only
    *       {@link Channel}, and stops on its own, calling {@link Acceptor#listenerStopped} with
    *       {@code null}, once that connection is closed or refused.
-   *   <li>{@link Endpoint.Systemd} and {@link Endpoint.Inetd} are declarations the server
-   *       resolves into {@link Endpoint.Inherited} before it calls this; a transport refuses them
-   *       with {@link IllegalArgumentException}.
    * </ul>
    *
    * A transport that cannot serve a kind (no Unix domain sockets, no adopted descriptors) throws
@@ -100,5 +97,27 @@ public interface Transport {
       throw new IllegalArgumentException("eventLoops must be at least 1, not " + eventLoops);
     }
     return open(endpoint, acceptor);
+  }
+
+  /**
+   * As {@link #open(Endpoint, int, Acceptor)}, with what the server asks beyond the endpoint: a
+   * kernel filter ({@link OpenOptions#kernelFilter()}) attached before the loops start accepting.
+   * What the transport did shows as capabilities of the listener ({@link
+   * Listener#capability(Class)}: {@link KernelFiltering}).
+   *
+   * <p>The default ignores the options, as a transport without a kernel filter may.
+   *
+   * @param endpoint where to listen
+   * @param eventLoops how many loops may accept, at least 1
+   * @param acceptor decides and receives accepted connections, called on the event loops
+   * @param options what else to set up before accepting
+   * @return the running listener; it owns the descriptor from now on
+   * @throws IllegalArgumentException if {@code eventLoops < 1}
+   * @throws java.net.BindException as for {@link #open(Endpoint, Acceptor)}
+   * @throws IOException as for {@link #open(Endpoint, Acceptor)}
+   */
+  default Listener open(Endpoint endpoint, int eventLoops, Acceptor acceptor, OpenOptions options) throws IOException {
+    java.util.Objects.requireNonNull(options, "options");
+    return open(endpoint, eventLoops, acceptor);
   }
 }

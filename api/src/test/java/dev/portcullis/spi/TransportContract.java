@@ -132,7 +132,7 @@ public abstract class TransportContract {
   }
 
   private static Endpoint.Tcp tcp(String address, int port) throws IOException {
-    return new Endpoint.Tcp(Optional.of(InetAddress.getByName(address)), port, 64, Optional.empty());
+    return new Endpoint.Tcp(Optional.of(InetAddress.getByName(address)), port, 64);
   }
 
   private Listener open(String address, int port, Acceptor acceptor) throws IOException {
@@ -181,16 +181,6 @@ public abstract class TransportContract {
     assertTrue(t.isAvailable(), () -> "unavailable: " + t.unavailabilityCause());
     assertTrue(t.unavailabilityCause().isEmpty());
     assertFalse(t.name().isBlank(), "a name for messages");
-  }
-
-  @Test
-  void systemdAndInetdDeclarationsAreRefused() {
-    Recorder acceptor = new Recorder(a -> true);
-    assertThrows(IllegalArgumentException.class, () -> transport().open(new Endpoint.Systemd(Optional.empty()), acceptor));
-    assertThrows(IllegalArgumentException.class,
-        () -> transport().open(new Endpoint.Systemd(Optional.of("web")), acceptor));
-    assertThrows(IllegalArgumentException.class, () -> transport().open(new Endpoint.Inetd(), acceptor));
-    assertTrue(acceptor.calls.isEmpty());
   }
 
   // ---- accepting

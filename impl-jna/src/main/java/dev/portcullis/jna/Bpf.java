@@ -35,7 +35,7 @@ final class Bpf {
     final int errno;
 
     BpfException(String command, int errno, String detail) {
-      super("bpf(" + command + "): " + LinuxErrno.name(errno) + " (" + Errors.describe(errno) + ")"
+      super(Errors.message("bpf(" + command + ")", errno)
           + (detail == null || detail.isEmpty() ? "" : ": " + detail));
       this.errno = errno;
     }

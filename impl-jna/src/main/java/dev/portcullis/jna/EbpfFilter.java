@@ -1,9 +1,9 @@
 package dev.portcullis.jna;
 
 import com.sun.jna.Memory;
-import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
-import dev.portcullis.policy.Rule;
+import dev.portcullis.policy.IpAddresses;
+import dev.portcullis.spi.KernelRules;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -80,7 +80,7 @@ final class EbpfFilter implements AutoCloseable {
    * step: {@code EPERM} without {@code CAP_BPF}, {@code EINVAL} on a kernel too old for tries of
    * any size in the slot.
    */
-  static EbpfFilter load(AccessPolicy policy) throws Bpf.BpfException {
+  static EbpfFilter load(KernelRules policy) throws Bpf.BpfException {
     List<Integer> open = new ArrayList<>();
     try {
       int template4 = track(open, Bpf.mapCreate("portcullis_v4", Bpf.MAP_TYPE_LPM_TRIE, V4_KEY, 1, 1,
@@ -118,7 +118,7 @@ final class EbpfFilter implements AutoCloseable {
    * Makes {@code policy} the live generation: builds both tries, then switches the slots. On a
    * failure the old generation stays live and the exception says which step failed.
    */
-  synchronized void replace(AccessPolicy policy) throws Bpf.BpfException {
+  synchronized void replace(KernelRules policy) throws Bpf.BpfException {
     if (closed) {
       throw new IllegalStateException("the eBPF filter is closed");
     }
@@ -214,9 +214,9 @@ final class EbpfFilter implements AutoCloseable {
    *       longer matches either way. The {@code /0} entry always stays.
    * </ul>
    */
-  static List<Entry> entries(AccessPolicy policy, int family) {
-    List<Rule> rules = new ArrayList<>();
-    for (Rule r : policy.rules()) {
+  static List<Entry> entries(KernelRules policy, int family) {
+    List<KernelRules.Block> rules = new ArrayList<>();
+    for (KernelRules.Block r : policy.blocks()) {
       if (r.cidr().isIpv4() == (family == 4)) {
         rules.add(r);
       }
@@ -238,11 +238,11 @@ final class EbpfFilter implements AutoCloseable {
     List<Entry> out = new ArrayList<>();
     java.util.ArrayDeque<Entry> enclosing = new java.util.ArrayDeque<>();
     int k = 0;
-    boolean rootAllow = policy.defaultDecision().isAllowed();
+    boolean rootAllow = policy.defaultAllow();
     if (n > 0 && bits[order[0]] == 0) {
       rootAllow = true; // a /0 rule replaces the default; deny wins
       for (; k < n && bits[order[k]] == 0; k++) {
-        rootAllow &= rules.get(order[k]).isAllow();
+        rootAllow &= rules.get(order[k]).allow();
       }
     }
     Entry root = new Entry(family, 0, 0, 0, rootAllow);
@@ -252,7 +252,7 @@ final class EbpfFilter implements AutoCloseable {
       int first = order[k];
       boolean allow = true;
       for (; k < n && hi[order[k]] == hi[first] && lo[order[k]] == lo[first] && bits[order[k]] == bits[first]; k++) {
-        allow &= rules.get(order[k]).isAllow(); // a deny and an allow of one block: a deny
+        allow &= rules.get(order[k]).allow(); // a deny and an allow of one block: a deny
       }
       Entry e = new Entry(family, hi[first], lo[first], bits[first], allow);
       while (!enclosing.peek().contains(e)) {
@@ -313,15 +313,8 @@ final class EbpfFilter implements AutoCloseable {
   record Entry(int family, long hi, long lo, int bits, boolean allow) {
     static Entry of(Cidr c, boolean allow) {
       byte[] b = c.network().getAddress();
-      long h = 0;
-      long l = 0;
-      for (int i = 0; i < b.length; i++) {
-        if (i < 8) {
-          h |= (b[i] & 0xFFL) << (56 - 8 * i);
-        } else {
-          l |= (b[i] & 0xFFL) << (56 - 8 * (i - 8));
-        }
-      }
+      long h = c.isIpv4() ? IpAddresses.bits(b, 0, 4) << 32 : IpAddresses.bits(b, 0, 8);
+      long l = c.isIpv4() ? 0 : IpAddresses.bits(b, 8, 8);
       return new Entry(c.isIpv4() ? 4 : 6, h, l, c.prefixLength(), allow);
     }
 
@@ -351,7 +344,7 @@ final class EbpfFilter implements AutoCloseable {
       for (int i = 0; i < b.length; i++) {
         b[i] = (byte) (i < 8 ? hi >>> (56 - 8 * i) : lo >>> (56 - 8 * (i - 8)));
       }
-      return (allow ? "allow " : "deny ") + Cidr.of(dev.portcullis.policy.IpAddresses.fromBytes(b), bits);
+      return (allow ? "allow " : "deny ") + Cidr.of(IpAddresses.fromBytes(b), bits);
     }
   }
 

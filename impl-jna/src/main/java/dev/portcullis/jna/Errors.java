@@ -81,6 +81,14 @@ final class Errors {
     return withCause(new BindException(message), nativeException(call, errno));
   }
 
+  /**
+   * The one message format of a failed call: {@code listen(fd 12, backlog 512) failed: EOPNOTSUPP
+   * (Operation not supported)}, as {@link NativeSocketException} writes it.
+   */
+  static String message(String call, int errno) {
+    return nativeException(call, errno).getMessage();
+  }
+
   private static NativeSocketException nativeException(String call, int errno) {
     return new NativeSocketException(call, errno, LinuxErrno.name(errno), describe(errno));
   }

@@ -4,7 +4,9 @@ import com.sun.jna.Platform;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.InheritedSocket;
+import dev.portcullis.spi.KernelFiltering;
 import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.OpenOptions;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
 import java.nio.ByteOrder;
@@ -105,27 +107,42 @@ public final class JnaTransport implements Transport {
    */
   @Override
   public Listener open(Endpoint endpoint, int eventLoops, Acceptor acceptor) throws IOException {
+    return open(endpoint, eventLoops, acceptor, OpenOptions.none());
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A kernel filter is attached to a TCP socket before any loop accepts: eBPF where the process
+   * may load it, else classic BPF where the rules fit, else none, with one log line saying which;
+   * the listener then has {@link KernelFiltering}. Other kinds of socket take none.
+   *
+   * @throws IllegalStateException if the transport cannot run here
+   */
+  @Override
+  public Listener open(Endpoint endpoint, int eventLoops, Acceptor acceptor, OpenOptions options) throws IOException {
     Objects.requireNonNull(endpoint, "endpoint");
+    Objects.requireNonNull(options, "options");
     Objects.requireNonNull(acceptor, "acceptor");
     if (eventLoops < 1) {
       throw new IllegalArgumentException("eventLoops must be at least 1, not " + eventLoops);
     }
     ensureAvailability();
     if (endpoint instanceof Endpoint.Tcp tcp) {
-      return listenTcp(tcp, eventLoops, acceptor);
+      return listenTcp(tcp, eventLoops, acceptor, options);
     }
-    if (endpoint instanceof Endpoint.UnixPath || endpoint instanceof Endpoint.UnixAbstract) {
+    if (endpoint.isLocal()) {
       return UnixListener.open(endpoint, eventLoops, acceptor);
     }
     if (endpoint instanceof Endpoint.Inherited inherited) {
       return inherit(inherited.socket(), eventLoops, acceptor);
     }
-    throw new IllegalArgumentException(endpoint.describe() + " is a declaration the server resolves before it opens"
-        + " the socket; pass the Endpoint.Inherited it resolves to");
+    throw new AssertionError("an Endpoint kind without a case: " + endpoint); // Endpoint is sealed
   }
 
-  private static Listener listenTcp(Endpoint.Tcp options, int loops, Acceptor acceptor) throws IOException {
-    int fd = Sockets.openTcpListener(options);
+  private static Listener listenTcp(Endpoint.Tcp endpoint, int loops, Acceptor acceptor, OpenOptions options)
+      throws IOException {
+    int fd = Sockets.openTcpListener(endpoint);
     KernelFilter filter = null;
     try {
       java.net.SocketAddress local = Sockets.localAddress(fd);

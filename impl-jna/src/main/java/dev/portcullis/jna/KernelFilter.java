@@ -2,10 +2,10 @@ package dev.portcullis.jna;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import dev.portcullis.KernelFilterMode;
-import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
-import dev.portcullis.policy.Rule;
+import dev.portcullis.policy.IpAddresses;
+import dev.portcullis.spi.KernelFilterMode;
+import dev.portcullis.spi.KernelRules;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
@@ -53,16 +53,15 @@ final class KernelFilter {
   private static final int DROP = 0;
 
   /** The denied IPv4 ranges of the policy, as inclusive unsigned pairs {lo, hi}, merged and sorted. */
-  static List<long[]> deniedIpv4(AccessPolicy policy) {
+  static List<long[]> deniedIpv4(KernelRules policy) {
     TreeSet<Long> starts = new TreeSet<>();
     starts.add(0L);
-    for (Rule r : policy.rules()) {
+    for (KernelRules.Block r : policy.blocks()) {
       Cidr c = r.cidr();
       if (!c.isIpv4()) {
         continue;
       }
-      byte[] b = c.network().getAddress();
-      long start = ((b[0] & 0xFFL) << 24) | ((b[1] & 0xFFL) << 16) | ((b[2] & 0xFFL) << 8) | (b[3] & 0xFFL);
+      long start = IpAddresses.bits(c.network().getAddress(), 0, 4);
       long end = start + (1L << (32 - c.prefixLength()));
       starts.add(start);
       if (end <= 0xFFFF_FFFFL) {
@@ -74,7 +73,7 @@ final class KernelFilter {
     for (int i = 0; i < points.length; i++) {
       long lo = points[i];
       long hi = i + 1 < points.length ? points[i + 1] - 1 : 0xFFFF_FFFFL;
-      if (policy.decideIpv4((int) lo).isAllowed()) {
+      if (policy.allowsIpv4((int) lo)) {
         continue;
       }
       if (!denied.isEmpty() && denied.get(denied.size() - 1)[1] + 1 == lo) {
@@ -90,7 +89,7 @@ final class KernelFilter {
    * The program as (code | jt << 16 | jf << 24, k) pairs, both families if they fit, else IPv4
    * alone; null if even IPv4 does not fit.
    */
-  static int[] compile(AccessPolicy policy) {
+  static int[] compile(KernelRules policy) {
     List<long[]> v4 = deniedIpv4(policy);
     List<Cidr> v6 = deniedIpv6Prefixes(policy);
     int[] both = compile(v4, v6);
@@ -133,8 +132,7 @@ final class KernelFilter {
         int size = prefixLength(c);
         int left = size - 1;                         // instructions of this prefix after the current one
         for (int w = 0; w < 4 && bits > 32 * w; w++) {
-          int word = ((b[4 * w] & 0xFF) << 24) | ((b[4 * w + 1] & 0xFF) << 16) | ((b[4 * w + 2] & 0xFF) << 8)
-              | (b[4 * w + 3] & 0xFF);
+          int word = (int) IpAddresses.bits(b, 4 * w, 4);
           int wordBits = Math.min(32, bits - 32 * w);
           i = put(p, i, LD_W_ABS, 0, 0, SKF_NET_OFF + 8 + 4 * w);
           left--;
@@ -167,7 +165,7 @@ final class KernelFilter {
    * that denies every IPv6 peer gives {@code ::/0}); the IPv4-mapped block, which never comes as an
    * IPv6 source, goes with what precedes it.
    */
-  static List<Cidr> deniedIpv6Prefixes(AccessPolicy policy) {
+  static List<Cidr> deniedIpv6Prefixes(KernelRules policy) {
     java.math.BigInteger max = java.math.BigInteger.ONE.shiftLeft(128).subtract(java.math.BigInteger.ONE);
     java.math.BigInteger mapped = java.math.BigInteger.valueOf(0xFFFF).shiftLeft(32);
     java.math.BigInteger mappedEnd = mapped.add(java.math.BigInteger.ONE.shiftLeft(32));
@@ -175,7 +173,7 @@ final class KernelFilter {
     starts.add(java.math.BigInteger.ZERO);
     starts.add(mapped);
     starts.add(mappedEnd);
-    for (Rule r : policy.rules()) {
+    for (KernelRules.Block r : policy.blocks()) {
       Cidr c = r.cidr();
       if (c.isIpv4()) {
         continue;
@@ -202,15 +200,14 @@ final class KernelFilter {
         // IPv4 peer of a dual-stack socket comes as IPv4): it goes with its neighbours, so that a
         // policy denying all IPv6 compiles to ::/0 rather than to 190 prefixes around the block.
         boolean inMapped = lo.compareTo(mapped) >= 0 && lo.compareTo(mappedEnd) < 0;
-        denied = inMapped ? runLo != null : !policy.decide(v6(lo)).isAllowed();
+        denied = inMapped ? runLo != null : !policy.allows(lo.shiftRight(64).longValue(), lo.longValue());
       }
       if (denied && runLo != null && runHi.add(java.math.BigInteger.ONE).equals(lo)) {
         runHi = hi;
         continue;
       }
       if (runLo != null) {
-        dev.portcullis.policy.Decision d = policy.defaultDecision();
-        out.addAll(new dev.portcullis.policy.PolicyChange(v6(runLo), v6(runHi), d, d).cidrs());
+        out.addAll(Cidr.covering(v6(runLo), v6(runHi)));
         runLo = null;
       }
       if (denied) {
@@ -241,7 +238,7 @@ final class KernelFilter {
 
   /** How the log lines name a listening address: {@code 127.0.0.1:7000}, {@code [::]:7000}. */
   static String where(java.net.SocketAddress local) {
-    return dev.portcullis.policy.IpAddresses.format(local);
+    return IpAddresses.format(local);
   }
 
   /** The system property that makes {@link #attach} skip eBPF: {@code classic}. */
@@ -251,7 +248,7 @@ final class KernelFilter {
   private final String where;
   /** What the lines say is left without a filter: a server's own check, or for a guard nothing. */
   private final String withoutFilter;
-  private AccessPolicy policy;
+  private KernelRules policy;
   private List<Cidr> bans = List.of();
   private EbpfFilter ebpf;
   private volatile KernelFilterMode mode = KernelFilterMode.USER_SPACE;
@@ -269,7 +266,7 @@ final class KernelFilter {
    * else none (user space only). Logs one line naming the mode in force and, if it is not eBPF,
    * why. Never throws for a refusal: the user-space check decides every peer anyway.
    */
-  static KernelFilter attach(int fd, AccessPolicy policy, String where) {
+  static KernelFilter attach(int fd, KernelRules policy, String where) {
     KernelFilter filter = new KernelFilter(fd, where, "filtering in user space only");
     filter.update(policy);
     return filter;
@@ -280,7 +277,7 @@ final class KernelFilter {
    * its peers in user space, so the lines say that nothing filters them when no filter is attached,
    * and {@link #problem()} says why.
    */
-  static KernelFilter attachGuard(int fd, AccessPolicy policy, List<Cidr> bans, String where) {
+  static KernelFilter attachGuard(int fd, KernelRules policy, List<Cidr> bans, String where) {
     KernelFilter filter = new KernelFilter(fd, where, "nothing filters its peers");
     filter.bans = List.copyOf(bans);
     filter.update(policy);
@@ -299,7 +296,7 @@ final class KernelFilter {
    * Whether classic BPF holds the policy with a deny rule per ban: both families, or IPv4 alone
    * when {@code bothFamilies} is false.
    */
-  static boolean classicFits(AccessPolicy policy, List<Cidr> bans, boolean bothFamilies) {
+  static boolean classicFits(KernelRules policy, List<Cidr> bans, boolean bothFamilies) {
     List<long[]> v4 = deniedIpv4(policy, bans);
     return compile(v4, bothFamilies ? deniedIpv6Prefixes(policy, bans) : List.of()) != null;
   }
@@ -309,7 +306,7 @@ final class KernelFilter {
    * its whole block even where the policy has a longer allow rule inside it, as the eBPF filter's
    * bans' trie does (a deny rule per ban would lose to that allow).
    */
-  static List<long[]> deniedIpv4(AccessPolicy policy, List<Cidr> bans) {
+  static List<long[]> deniedIpv4(KernelRules policy, List<Cidr> bans) {
     List<long[]> ranges = new ArrayList<>(deniedIpv4(policy));
     if (bans.isEmpty()) {
       return ranges;
@@ -317,7 +314,7 @@ final class KernelFilter {
     for (Cidr c : bans) {
       if (c.isIpv4()) {
         byte[] b = c.network().getAddress();
-        long start = ((b[0] & 0xFFL) << 24) | ((b[1] & 0xFFL) << 16) | ((b[2] & 0xFFL) << 8) | (b[3] & 0xFFL);
+        long start = IpAddresses.bits(b, 0, 4);
         ranges.add(new long[] {start, start + (1L << (32 - c.prefixLength())) - 1});
       }
     }
@@ -335,7 +332,7 @@ final class KernelFilter {
   }
 
   /** The IPv6 prefixes to drop: the policy's denied ones and the banned blocks not already inside one. */
-  static List<Cidr> deniedIpv6Prefixes(AccessPolicy policy, List<Cidr> bans) {
+  static List<Cidr> deniedIpv6Prefixes(KernelRules policy, List<Cidr> bans) {
     List<Cidr> prefixes = new ArrayList<>(deniedIpv6Prefixes(policy));
     for (Cidr c : bans) {
       if (!c.isIpv4() && prefixes.stream().noneMatch(p -> p.prefixLength() <= c.prefixLength()
@@ -372,14 +369,14 @@ final class KernelFilter {
    * Whatever is attached afterwards decides as {@code policy} (and the bans) do, or nothing is
    * attached: an old program is never left in place.
    */
-  synchronized void update(AccessPolicy policy) {
+  synchronized void update(KernelRules policy) {
     this.policy = policy;
     if (ebpf != null) {
       try {
         ebpf.replace(policy);
         log.info("kernelFilter on {}: eBPF, generation {}: the kernel looks sources up in {} IPv4 and {} IPv6"
             + " entries ({} rules)", where, ebpf.generation(), ebpf.ipv4Entries(), ebpf.ipv6Entries(),
-            policy.rules().size());
+            policy.blocks().size());
         return;
       } catch (Bpf.BpfException | RuntimeException e) {
         ebpfFailed("the new generation of tries failed: " + e.getMessage());
@@ -457,7 +454,7 @@ final class KernelFilter {
     mode = KernelFilterMode.EBPF;
     notEbpf = null;
     log.info("kernelFilter on {}: eBPF: the kernel looks sources up in {} IPv4 and {} IPv6 entries (LPM tries, {}"
-        + " rules)", where, f.ipv4Entries(), f.ipv6Entries(), policy.rules().size());
+        + " rules)", where, f.ipv4Entries(), f.ipv6Entries(), policy.blocks().size());
     return null;
   }
 

@@ -1,10 +1,11 @@
 package dev.portcullis.jna;
 
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
 import dev.portcullis.policy.Durations;
 import dev.portcullis.policy.IpAddresses;
+import dev.portcullis.spi.KernelRules;
 import dev.portcullis.spi.LogThrottle;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -369,7 +370,7 @@ public final class KernelGuard implements AutoCloseable {
     List<Target> targets = new ArrayList<>();
     for (int fd : fds) {
       String inode = link(fd);
-      KernelFilter filter = KernelFilter.attachGuard(fd, policy, List.of(), where);
+      KernelFilter filter = KernelFilter.attachGuard(fd, KernelRules.of(policy), List.of(), where);
       targets.add(new Target(fd, inode, filter));
       if (filter.mode() == KernelFilterMode.USER_SPACE) {
         String why = filter.problem();
@@ -436,8 +437,9 @@ public final class KernelGuard implements AutoCloseable {
     Objects.requireNonNull(policy, "policy");
     live("updatePolicy");
     this.policy = policy;
+    KernelRules rules = KernelRules.of(policy);
     for (Target t : targets) {
-      t.filter.update(policy);
+      t.filter.update(rules);
     }
     for (Target t : targets) {
       if (t.filter.mode() == KernelFilterMode.USER_SPACE) {
@@ -683,7 +685,7 @@ public final class KernelGuard implements AutoCloseable {
     for (Target t : targets) {
       KernelFilterMode m = t.filter.mode();
       if ((m == KernelFilterMode.CLASSIC || m == KernelFilterMode.CLASSIC_IPV4)
-          && !KernelFilter.classicFits(policy, bans, m == KernelFilterMode.CLASSIC)) {
+          && !KernelFilter.classicFits(KernelRules.of(policy), bans, m == KernelFilterMode.CLASSIC)) {
         return false;
       }
     }

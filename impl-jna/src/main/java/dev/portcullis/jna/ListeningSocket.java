@@ -1,7 +1,10 @@
 package dev.portcullis.jna;
 
-import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.spi.AcceptCounts;
 import dev.portcullis.spi.Acceptor;
+import dev.portcullis.spi.KernelFilterMode;
+import dev.portcullis.spi.KernelFiltering;
+import dev.portcullis.spi.KernelRules;
 import dev.portcullis.spi.Listener;
 import java.io.IOException;
 import java.net.SocketAddress;
@@ -121,8 +124,8 @@ final class ListeningSocket implements Listener {
     return loops.length;
   }
 
-  @Override
-  public long[] acceptedPerLoop() {
+  /** How many connections each loop accepted, in loop order. */
+  long[] acceptedPerLoop() {
     long[] counts = new long[loops.length];
     for (int i = 0; i < loops.length; i++) {
       counts[i] = loops[i].gate.accepted();
@@ -250,31 +253,40 @@ final class ListeningSocket implements Listener {
   }
 
   @Override
-  public void updateKernelFilter(AccessPolicy policy) {
-    synchronized (fdLock) {
-      if (!fdClosed && !stopping) {
-        if (kernelFilter == null) {
-          kernelFilter = KernelFilter.attach(fd, policy, KernelFilter.where(local));
-        } else {
-          kernelFilter.update(policy); // replaces the old program, or switches its tries
+  public <T> java.util.Optional<T> capability(Class<T> type) {
+    if (type == AcceptCounts.class) {
+      return java.util.Optional.of(type.cast((AcceptCounts) this::acceptedPerLoop));
+    }
+    if (type == KernelFiltering.class && kernelFilter != null) {
+      return java.util.Optional.of(type.cast(new Filtering()));
+    }
+    return java.util.Optional.empty();
+  }
+
+  /** The kernel filter's controls, which do nothing once the socket is stopping or closed. */
+  private final class Filtering implements KernelFiltering {
+    @Override
+    public void updateRules(KernelRules rules) {
+      synchronized (fdLock) {
+        if (!fdClosed && !stopping) {
+          kernelFilter.update(rules); // replaces the old program, or switches its tries
         }
       }
     }
-  }
 
-  @Override
-  public void updateKernelBans(java.util.List<dev.portcullis.policy.Cidr> bans) {
-    synchronized (fdLock) {
-      if (!fdClosed && !stopping && kernelFilter != null) {
-        kernelFilter.updateBans(bans);
+    @Override
+    public void updateBans(java.util.List<dev.portcullis.policy.Cidr> bans) {
+      synchronized (fdLock) {
+        if (!fdClosed && !stopping) {
+          kernelFilter.updateBans(bans);
+        }
       }
     }
-  }
 
-  @Override
-  public dev.portcullis.KernelFilterMode kernelFilterMode() {
-    KernelFilter f = kernelFilter;
-    return f == null ? dev.portcullis.KernelFilterMode.USER_SPACE : f.mode();
+    @Override
+    public KernelFilterMode mode() {
+      return kernelFilter.mode();
+    }
   }
 
   /** The filter {@code JnaTransport} attached before the loops started; the listener closes it. */

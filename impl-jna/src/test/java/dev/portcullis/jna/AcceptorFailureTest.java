@@ -56,7 +56,7 @@ class AcceptorFailureTest {
       }
     };
     Listener listener = new JnaTransport().open(
-        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 16, Optional.empty()), flaky);
+        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 16), flaky);
     try {
       connectOnce(listener);
       assertTrue(Clients.await(() -> calls.get() == 1, Duration.ofSeconds(5)));

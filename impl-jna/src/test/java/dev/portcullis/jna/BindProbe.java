@@ -33,7 +33,7 @@ public final class BindProbe {
       }
     };
     try (Listener l = new JnaTransport().open(
-        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), port, 8, Optional.empty()), none)) {
+        new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), port, 8), none)) {
       System.out.println("ok " + l.localAddress());
     } catch (Exception e) {
       System.out.println(e.getClass().getName() + ": " + e.getMessage());

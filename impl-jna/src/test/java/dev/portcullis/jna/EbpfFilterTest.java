@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class EbpfFilterTest {
   static boolean ebpfAllowed() {
-    try (EbpfFilter f = EbpfFilter.load(AccessPolicy.allowAll())) {
+    try (EbpfFilter f = EbpfFilter.load(dev.portcullis.spi.KernelRules.of(AccessPolicy.allowAll()))) {
       return true;
     } catch (Bpf.BpfException e) {
       return false;
@@ -49,7 +49,7 @@ class EbpfFilterTest {
     assumeTrue(ebpfAllowed(), "the kernel refuses eBPF maps to this process");
     AccessPolicy p = AccessPolicy.parse("allow 10.0.0.0/8\ndeny 10.66.0.0/16\nallow 2001:db8::/32\n"
         + "deny 2001:db8:bad::/48\nallow 2001:db8:bad:1::7\n");
-    try (EbpfFilter f = EbpfFilter.load(p)) {
+    try (EbpfFilter f = EbpfFilter.load(dev.portcullis.spi.KernelRules.of(p))) {
       for (String a : List.of("10.1.2.3", "10.66.0.1", "192.0.2.1", "2001:db8::1", "2001:db8:bad::1",
           "2001:db8:bad:1::7", "2001:db8:bad:1::8", "2001:db9::1", "::1", "fe80::1")) {
         assertEquals(p.decide(a).isAllowed(), accepts(f, InetAddress.getByName(a).getAddress()), a);
@@ -65,10 +65,10 @@ class EbpfFilterTest {
         + "allow 192.0.2.0/24\ndeny 192.0.2.0/24\nallow 198.51.100.0/24\ndeny 198.51.100.0/24\n"
         + "allow 198.51.100.7\nallow 2001:db8::/32\nallow ::/0\n");
     assertEquals(List.of("deny 0.0.0.0/0", "allow 10.0.0.0/8", "deny 10.1.2.0/24", "allow 198.51.100.7/32"),
-        EbpfFilter.entries(p, 4).stream().map(Object::toString).toList(),
+        EbpfFilter.entries(dev.portcullis.spi.KernelRules.of(p), 4).stream().map(Object::toString).toList(),
         "the default first, then address order; 10.1.0.0/16 and 10.1.2.3 decide as their parents do; a deny"
             + " and an allow of one block are a deny, which here the default already decides");
-    assertEquals(List.of("allow ::/0"), EbpfFilter.entries(p, 6).stream().map(Object::toString).toList(),
+    assertEquals(List.of("allow ::/0"), EbpfFilter.entries(dev.portcullis.spi.KernelRules.of(p), 6).stream().map(Object::toString).toList(),
         "a /0 rule replaces the default, and 2001:db8::/32 decides as it does");
   }
 
@@ -78,7 +78,7 @@ class EbpfFilterTest {
     Random rnd = new Random(1202);
     int probes = 0;
     int dropped = 0;
-    try (EbpfFilter f = EbpfFilter.load(AccessPolicy.allowAll())) {
+    try (EbpfFilter f = EbpfFilter.load(dev.portcullis.spi.KernelRules.of(AccessPolicy.allowAll()))) {
       for (int round = 0; round < 40; round++) {
         List<Rule> rules = KernelFilterProgramTest.nested(rnd, 10 + rnd.nextInt(40));
         if (round % 3 == 0) {
@@ -87,7 +87,7 @@ class EbpfFilterTest {
               : Rule.allow(dev.portcullis.policy.Cidr.parse("0.0.0.0/0"))); // a rule that is its own default
         }
         AccessPolicy p = AccessPolicy.of(rules);
-        f.replace(p); // the same program, a new generation of tries
+        f.replace(dev.portcullis.spi.KernelRules.of(p)); // the same program, a new generation of tries
         assertEquals(round + 2, f.generation());
         for (byte[] probe : KernelFilterProgramTest.probes(rnd, rules)) {
           InetAddress a = InetAddress.getByAddress(probe);
@@ -109,7 +109,7 @@ class EbpfFilterTest {
   void bansAreDroppedWhateverThePolicySaysAndLiftedWithoutTouchingThePolicysTries() throws Exception {
     assumeTrue(ebpfAllowed(), "the kernel refuses eBPF maps to this process");
     AccessPolicy p = AccessPolicy.parse("allow 0.0.0.0/0\nallow ::/0\ndeny 10.9.0.0/16\n");
-    try (EbpfFilter f = EbpfFilter.load(p)) {
+    try (EbpfFilter f = EbpfFilter.load(dev.portcullis.spi.KernelRules.of(p))) {
       byte[] banned4 = InetAddress.getByName("10.1.2.3").getAddress();
       byte[] banned6 = InetAddress.getByName("2001:db8::77").getAddress();
       byte[] other = InetAddress.getByName("10.1.2.4").getAddress();
@@ -123,7 +123,7 @@ class EbpfFilterTest {
       assertEquals(1, f.generation(), "the policy's tries were not rebuilt");
       assertEquals(2, f.bans());
 
-      f.replace(AccessPolicy.parse("allow 0.0.0.0/0\nallow ::/0\n"));
+      f.replace(dev.portcullis.spi.KernelRules.of(AccessPolicy.parse("allow 0.0.0.0/0\nallow ::/0\n")));
       assertTrue(!accepts(f, banned4) && accepts(f, denied), "a policy update keeps the bans");
 
       f.replaceBans(List.of());
@@ -134,7 +134,7 @@ class EbpfFilterTest {
   @Test
   void aFrameThatIsNeitherIpv4NorIpv6IsLeftToUserSpace() throws Exception {
     assumeTrue(ebpfAllowed(), "the kernel refuses eBPF maps to this process");
-    try (EbpfFilter f = EbpfFilter.load(AccessPolicy.parse("deny 0.0.0.0/0\ndeny ::/0\n"))) {
+    try (EbpfFilter f = EbpfFilter.load(dev.portcullis.spi.KernelRules.of(AccessPolicy.parse("deny 0.0.0.0/0\ndeny ::/0\n")))) {
       assertTrue(!accepts(f, new byte[4]) && !accepts(f, new byte[16]), "both families denied");
       byte[] other = frame(new byte[4]);
       other[14] = 0x55; // version 5

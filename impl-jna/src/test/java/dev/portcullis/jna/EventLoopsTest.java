@@ -95,10 +95,10 @@ class EventLoopsTest {
   @Test
   void tcpConnectionsSpreadOverTwoNamedLoops() throws Exception {
     Spread spread = new Spread();
-    try (Listener l = transport.open(new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 64,
-        Optional.empty()), 2, spread.probe)) {
+    try (Listener l = transport.open(new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 64),
+        2, spread.probe)) {
       spread.assertSpreads(() -> Clients.connect("127.0.0.1", l.localAddress()));
-      org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 1}, l.acceptedPerLoop(),
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 1}, l.capability(dev.portcullis.spi.AcceptCounts.class).orElseThrow().acceptedPerLoop(),
           "each loop counted the one connection it accepted");
       int port = ((InetSocketAddress) l.localAddress()).getPort();
       Set<String> names = new HashSet<>();

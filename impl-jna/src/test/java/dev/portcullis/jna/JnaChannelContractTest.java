@@ -49,7 +49,7 @@ class JnaChannelContractTest extends ChannelContract {
   protected Pair connect() throws Exception {
     if (listener == null) {
       listener = new JnaTransport().open(
-          new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 64, Optional.empty()), acceptor);
+          new Endpoint.Tcp(Optional.of(InetAddress.getByName("127.0.0.1")), 0, 64), acceptor);
     }
     Socket socket = Clients.connect("127.0.0.1", listener.localAddress());
     toClose.add(socket);

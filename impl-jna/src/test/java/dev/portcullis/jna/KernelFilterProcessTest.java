@@ -97,7 +97,7 @@ class KernelFilterProcessTest {
     assumeTrue(root(), "setpriv can drop capabilities only from a process that has them (CI runs as root)");
     String[] r = run(withoutCapBpf(), List.of(), "127.0.0.1", "127.0.0.2", "127.0.0.1", "0");
     assertLines(BLOCKED_THEN_SWAPPED, "CLASSIC", r);
-    assertTrue(r[1].contains("eBPF not used (bpf(BPF_MAP_CREATE): EPERM (Operation not permitted): portcullis_v4,"
+    assertTrue(r[1].contains("eBPF not used (bpf(BPF_MAP_CREATE) failed: EPERM (Operation not permitted): portcullis_v4,"
         + " 1 entries, which needs CAP_BPF or root (and before Linux 5.11 a large enough RLIMIT_MEMLOCK)); classic"
         + " BPF"), r[1]);
   }

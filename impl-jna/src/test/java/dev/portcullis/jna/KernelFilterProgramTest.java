@@ -74,7 +74,7 @@ class KernelFilterProgramTest {
   void aSmallPolicyOfBothFamiliesIsDecidedInTheProgramAsInUserSpace() throws Exception {
     AccessPolicy p = AccessPolicy.parse("allow 10.0.0.0/8\ndeny 10.66.0.0/16\nallow 2001:db8::/32\n"
         + "deny 2001:db8:bad::/48\nallow 2001:db8:bad:1::7\n");
-    int[] program = KernelFilter.compile(p);
+    int[] program = KernelFilter.compile(dev.portcullis.spi.KernelRules.of(p));
     assertNotNull(program);
     for (String a : List.of("10.1.2.3", "10.66.0.1", "192.0.2.1", "2001:db8::1", "2001:db8:bad::1",
         "2001:db8:bad:1::7", "2001:db8:bad:1::8", "2001:db9::1", "::1", "fe80::1")) {
@@ -93,10 +93,10 @@ class KernelFilterProgramTest {
     for (int round = 0; round < 40; round++) {
       List<Rule> rules = nested(rnd, 10 + rnd.nextInt(40));
       AccessPolicy p = AccessPolicy.of(rules);
-      int[] program = KernelFilter.compile(p);
+      int[] program = KernelFilter.compile(dev.portcullis.spi.KernelRules.of(p));
       assertNotNull(program, "IPv4 fits one program");
       // Both families, unless the IPv6 prefixes do not fit beside IPv4: then IPv6 is all accepted.
-      boolean withIpv6 = KernelFilter.compile(KernelFilter.deniedIpv4(p), KernelFilter.deniedIpv6Prefixes(p)) != null;
+      boolean withIpv6 = KernelFilter.compile(KernelFilter.deniedIpv4(dev.portcullis.spi.KernelRules.of(p)), KernelFilter.deniedIpv6Prefixes(dev.portcullis.spi.KernelRules.of(p))) != null;
       fitted += withIpv6 ? 1 : 0;
       for (byte[] probe : probes(rnd, rules)) {
         InetAddress a = InetAddress.getByAddress(probe);

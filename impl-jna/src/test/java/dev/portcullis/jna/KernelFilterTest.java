@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.policy.AccessPolicy;
@@ -84,7 +84,7 @@ class KernelFilterTest {
   void aDeniedIpv4PeerAmong100000RulesGetsNoSynAckWithEbpf() throws Exception {
     assumeTrue(EbpfFilterTest.ebpfAllowed(), "the kernel refuses eBPF maps to this process");
     AccessPolicy blocked = KernelFilterMain.blockList("127.0.0.2", 100_000);
-    assertNull(KernelFilter.compile(blocked), "far more than classic BPF holds");
+    assertNull(KernelFilter.compile(dev.portcullis.spi.KernelRules.of(blocked)), "far more than classic BPF holds");
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").policy(blocked).kernelFilter()
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
       assertEquals(KernelFilterMode.EBPF, server.stats().kernelFilter());
@@ -136,7 +136,7 @@ class KernelFilterTest {
   @Test
   void deniedRangesComeFromThePolicysOwnDecisions() {
     AccessPolicy p = AccessPolicy.parse("allow 10.0.0.0/8\ndeny 10.66.0.0/16\nallow 10.66.1.1\n");
-    List<long[]> denied = KernelFilter.deniedIpv4(p);
+    List<long[]> denied = KernelFilter.deniedIpv4(dev.portcullis.spi.KernelRules.of(p));
     long ten = 10L << 24;
     long sixtySix = ten | (66L << 16);
     long[][] expected = {
@@ -149,9 +149,9 @@ class KernelFilterTest {
       assertEquals(expected[i][0], denied.get(i)[0], "range " + i + " start");
       assertEquals(expected[i][1], denied.get(i)[1], "range " + i + " end");
     }
-    assertEquals(List.of("::/0"), KernelFilter.deniedIpv6Prefixes(p).stream().map(Object::toString).toList(),
+    assertEquals(List.of("::/0"), KernelFilter.deniedIpv6Prefixes(dev.portcullis.spi.KernelRules.of(p)).stream().map(Object::toString).toList(),
         "no IPv6 rule: the default denies every IPv6 peer");
-    assertEquals(6 + (1 + 3 * 4 + 1) + (1 + 1), KernelFilter.compile(p).length / 2,
+    assertEquals(6 + (1 + 3 * 4 + 1) + (1 + 1), KernelFilter.compile(dev.portcullis.spi.KernelRules.of(p)).length / 2,
         "six to dispatch on the version; the IPv4 block, three instructions a range; ::/0 is one drop");
   }
 
@@ -166,7 +166,7 @@ class KernelFilterTest {
       b.allow("10." + (i >> 8) + "." + (i & 0xFF) + ".1"); // every allowed /32 splits the denied space
     }
     AccessPolicy big = b.build();
-    assertNull(KernelFilter.compile(big));
+    assertNull(KernelFilter.compile(dev.portcullis.spi.KernelRules.of(big)));
     try (RunningServer server = Server.on(0).bindAddress("127.0.0.1").policy(big).kernelFilter()
         .handle(conn -> conn.output().write("ok".getBytes(StandardCharsets.US_ASCII))).start()) {
       assertEquals("ok", Clients.exchange("127.0.0.1", server.localAddress(), ""));

@@ -1,6 +1,6 @@
 package dev.portcullis.jetty;
 
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.Penalty;
 import dev.portcullis.RuleHits;
 import dev.portcullis.ServerStats;

@@ -1,7 +1,7 @@
 package dev.portcullis.netty;
 
 import dev.portcullis.ConnectionListener;
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.Penalty;
 import dev.portcullis.RuleHits;
 import dev.portcullis.RunningServer;

@@ -1,6 +1,6 @@
 package dev.portcullis.bench.jmh;
 
-import dev.portcullis.KernelFilterMode;
+import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.policy.AccessPolicy;

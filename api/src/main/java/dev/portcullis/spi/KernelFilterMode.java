@@ -1,8 +1,8 @@
-package dev.portcullis;
+package dev.portcullis.spi;
 
 /**
- * Which kernel filter a server's listening socket has ({@link Server.TcpBuilder#kernelFilter()}), as {@link
- * ServerStats#kernelFilter()} reports it. Whatever the mode, every accepted connection is still
+ * Which kernel filter a server's listening socket has ({@code Server.TcpBuilder.kernelFilter()}), as {@code
+ * ServerStats.kernelFilter()} and {@link KernelFiltering#mode()} report it. Whatever the mode, every accepted connection is still
  * checked in user space; the kernel filter only spares the process the packets of denied peers.
  *
  * <p>The transport tries the modes in the order they are listed: eBPF where the process may load
