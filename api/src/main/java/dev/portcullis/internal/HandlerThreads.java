@@ -26,6 +26,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class HandlerThreads {
   private HandlerThreads() {}
 
+  /** Whether this JDK has virtual threads (21+), so {@link #newDefault} makes them. */
+  static final boolean VIRTUAL = virtualFactory("probe-") != null;
+
   /** The default executor: threads named {@code portcullis-handler-PORT-N}. */
   static ExecutorService newDefault(int port) {
     String prefix = "portcullis-handler-" + port + "-";

@@ -247,7 +247,7 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   @Override
   public boolean awaitReadable() throws IOException {
     if (VirtualThreads.currentIsVirtual()) {
-      return awaitVirtual(true);
+      return EventLoop.currentIsLoopCarried() ? awaitOnLoop(true) : awaitVirtual(true);
     }
     return awaitInKernel(LibC.POLLIN | LibC.POLLRDHUP);
   }
@@ -255,9 +255,56 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   @Override
   public boolean awaitWritable() throws IOException {
     if (VirtualThreads.currentIsVirtual()) {
-      return awaitVirtual(false);
+      return EventLoop.currentIsLoopCarried() ? awaitOnLoop(false) : awaitVirtual(false);
     }
     return awaitInKernel(LibC.POLLOUT);
+  }
+
+  /** Virtual threads carried by this channel's loop, when the JDK allows it (see {@link LoopCarriers}). */
+  @Override
+  public java.util.Optional<java.util.concurrent.Executor> loopCarriedExecutor() {
+    return LoopCarriers.AVAILABLE ? java.util.Optional.of(loop.handlerExecutor()) : java.util.Optional.empty();
+  }
+
+  private final Runnable readableOnLoop = () -> virtualReady(LibC.EPOLLIN);
+  private final Runnable writableOnLoop = () -> virtualReady(LibC.EPOLLOUT);
+
+  /**
+   * Parks a virtual thread carried by an event loop until the loop sees the socket ready: the
+   * socket is armed in the loop's own epoll set ({@link #whenReadable}), and the readiness
+   * callback unparks the thread, whose continuation the loop then runs in the same round. No other
+   * thread and no second epoll set is involved. The waiter and ready flags are those of {@link
+   * #awaitVirtual}, so whatever wakes one (closing, {@link #virtualReady}) wakes the other; the flag
+   * is cleared before the waiter is published, so a wake that comes after is never lost.
+   */
+  private boolean awaitOnLoop(boolean read) throws IOException {
+    if (!isOpen()) {
+      throw new SocketException("Connection closed");
+    }
+    if (read && hangup) {
+      return true; // the end of stream (or an error) is there to read; no edge will come again
+    }
+    Thread me = Thread.currentThread();
+    if (read) {
+      readReady = false;
+      readWaiter = me;
+      whenReadable(readableOnLoop);
+      while (!readReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      readWaiter = null;
+      readReady = false;
+    } else {
+      writeReady = false;
+      writeWaiter = me;
+      whenWritable(writableOnLoop);
+      while (!writeReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      writeWaiter = null;
+      writeReady = false;
+    }
+    return true;
   }
 
   int generation() {
