@@ -43,10 +43,13 @@ final class CarrierWatchdog {
     return 100;
   }
 
-  /** Starts watching {@code loop} (its first carried handler is about to start). */
+  /**
+   * Starts watching {@code loop} (its first carried handler is about to start); the thread runs
+   * while some loop is watched, so a closed server leaves no thread behind.
+   */
   static void watch(EventLoop loop) {
-    LOOPS.add(loop);
     synchronized (LOOPS) {
+      LOOPS.add(loop);
       if (thread == null) {
         thread = new Thread(CarrierWatchdog::run, "portcullis-carrier-watchdog");
         thread.setDaemon(true);
@@ -70,6 +73,12 @@ final class CarrierWatchdog {
     while (true) {
       try {
         Thread.sleep(sleepMillis);
+        synchronized (LOOPS) {
+          if (LOOPS.isEmpty()) {
+            thread = null;
+            return;
+          }
+        }
         long now = System.nanoTime();
         for (EventLoop loop : LOOPS) {
           long since = loop.continuationSince();

@@ -132,11 +132,11 @@ final class LoopCarriers {
 
   /**
    * Where continuations run when their loop cannot: it has stopped, or a handler holds it (see
-   * {@link EventLoop}). Platform threads made on demand and ended after 10 s idle: a virtual
+   * {@link EventLoop}). Platform threads made on demand and ended after 1 s idle: a virtual
    * thread's continuation must run on a platform thread, and these may be held by a handler that
    * blocks its carrier without harming anyone else.
    */
-  static final Executor FALLBACK = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 10, TimeUnit.SECONDS,
+  static final Executor FALLBACK = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 1, TimeUnit.SECONDS,
       new SynchronousQueue<>(), fallbackThreads());
 
   private static ThreadFactory fallbackThreads() {
