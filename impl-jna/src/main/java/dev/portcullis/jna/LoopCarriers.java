@@ -100,6 +100,10 @@ final class LoopCarriers {
    */
   static boolean offered() {
     if (!AVAILABLE && Runtime.version().feature() >= 21 && LOGGED.getAndIncrement() == 0) {
+      if (CAUSE.startsWith("-D")) {
+        log.info("Handlers run as virtual threads on the JDK's scheduler: the event loops do not carry them ({})", CAUSE);
+        return false;
+      }
       log.info("Handlers run as virtual threads on the JDK's scheduler, a thread hand-off per wait, because {}; "
           + "add {} to the java command (the portcullis launcher jar declares it) to run them on the event loops",
           CAUSE, flag());
