@@ -82,6 +82,8 @@ final class EventLoop implements Runnable {
   /** Set by {@link CarrierWatchdog}: a continuation holds the loop; others run on the fallback. */
   private volatile boolean stalled;
   private volatile HandlerExecutor handlerExecutor;
+  /** The loop thread's kernel id (gettid), 0 until it runs: the watchdog reads its state and CPU. */
+  private volatile int tid;
   private final PriorityQueue<Timer> timers = new PriorityQueue<>();
   private final AtomicBoolean stopRequested = new AtomicBoolean();
   private final Object wakeLock = new Object();
@@ -229,6 +231,7 @@ final class EventLoop implements Runnable {
   @Override
   public void run() {
     try {
+      tid = (int) LibC.syscall(LibC.SYS_GETTID, 0, 0, 0);
       while (!stopRequested.get()) {
         int timeout = timeoutMillis();
         if (timeout != 0) {
@@ -388,6 +391,11 @@ final class EventLoop implements Runnable {
     }
     handOffContinuations();
     return c;
+  }
+
+  /** The loop thread's kernel id, 0 if unknown. */
+  int tid() {
+    return tid;
   }
 
   /** The loop's thread, for the stall report. */
