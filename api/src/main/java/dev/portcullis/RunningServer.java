@@ -53,6 +53,15 @@ public interface RunningServer extends AutoCloseable {
   ServerStats stats();
 
   /**
+   * How the handlers run: on the event loops' carriers, as virtual threads on the JDK's scheduler,
+   * on platform threads, on the user's executor, or on the loops as callbacks. Fixed at start; the
+   * start log line and JMX ({@code HandlerMode}) say the same.
+   *
+   * @return the mode, never null
+   */
+  HandlerMode handlerMode();
+
+  /**
    * How many connections each event loop has accepted, in loop order (refused ones included): how
    * evenly the kernel spreads new connections over {@link Server.Builder#eventLoops(int) the loops}. Their
    * sum is {@link ServerStats#accepted()}. Empty if the

@@ -118,6 +118,13 @@ public interface ServerMXBean {
   Map<String, Long> getRuleHits();
 
   /**
+   * How the handlers run: the name of a {@link HandlerMode}.
+   *
+   * @return {@code LOOP_CARRIER}, {@code VIRTUAL}, {@code PLATFORM}, {@code EXECUTOR} or {@code ON_LOOP}
+   */
+  String getHandlerMode();
+
+  /**
    * Which kernel filter the listening socket has: the name of a {@link dev.portcullis.spi.KernelFilterMode}.
    *
    * @return {@code EBPF}, {@code CLASSIC}, {@code CLASSIC_IPV4}, {@code USER_SPACE} or {@code OFF}

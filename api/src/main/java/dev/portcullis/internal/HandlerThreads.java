@@ -27,6 +27,9 @@ import java.util.function.IntSupplier;
 final class HandlerThreads {
   private HandlerThreads() {}
 
+  /** Whether this JDK has virtual threads (21+), so {@link #newDefault} makes them. */
+  static final boolean VIRTUAL = virtualFactory() != null;
+
   /**
    * The default executor: threads named {@code portcullis-handler-PORT-N}. The executor is made
    * before the socket is bound, so the port is read as each thread is made: a server on port 0

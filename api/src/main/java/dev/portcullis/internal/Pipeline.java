@@ -37,6 +37,10 @@ final class Pipeline implements Acceptor {
   private final Handler handler;
   private final LoopHandler loopHandler;
   private final Executor executor;
+  /** Blocking handlers start on the accepting loop's carrier ({@link Channel#loopCarriedExecutor}). */
+  private volatile boolean loopCarried;
+  /** The handler threads running on loop carriers, to interrupt at close. */
+  final java.util.Set<Thread> carriedHandlers = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile boolean closing;
   private volatile Runnable onListenerFailure = () -> {};
   /** Handshakes in progress per step of the chain. */
@@ -257,10 +261,32 @@ final class Pipeline implements Acceptor {
     }
     ChannelConnection connection = new ChannelConnection(channel, facts, leftover, server);
     try {
+      if (loopCarried) {
+        java.util.Optional<Executor> carrier = channel.loopCarriedExecutor();
+        if (carrier.isPresent()) {
+          carrier.get().execute(() -> serveCarried(connection));
+          return;
+        }
+      }
       executor.execute(() -> serve(connection));
     } catch (RejectedExecutionException e) {
       admission.overloaded(channel.remoteAddress(), channel.peerCredentials().orElse(null), facts.peer());
       channel.close();
+    }
+  }
+
+  /** Has blocking handlers start on their loop's carrier from now on (the server's own executor only). */
+  void useLoopCarriers() {
+    loopCarried = true;
+  }
+
+  private void serveCarried(ChannelConnection connection) {
+    Thread me = Thread.currentThread();
+    carriedHandlers.add(me);
+    try {
+      serve(connection);
+    } finally {
+      carriedHandlers.remove(me);
     }
   }
 

@@ -38,6 +38,7 @@ public final class ServerInstance implements RunningServer {
   private final AtomicBoolean shuttingDown = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private volatile Listener listener;
+  private dev.portcullis.HandlerMode handlerMode;
   // Released once start() has stored the listener (or failed): a loop that stops by itself right
   // away (an inherited connection, decided at once) must not close a half-built server.
   private final CountDownLatch started = new CountDownLatch(1);
@@ -102,6 +103,7 @@ public final class ServerInstance implements RunningServer {
     } finally {
       s.started.countDown();
     }
+    s.handlerMode = s.chooseHandlerMode(pipeline);
     s.registerMBean();
     s.startPenaltyHousekeeping();
     int loops = s.acceptedPerLoop().length;
@@ -110,7 +112,31 @@ public final class ServerInstance implements RunningServer {
         count(config.policy().credentialRules().size(), "credential rule"),
         count(config.handshakes().size(), "handshake step"),
         count(loops > 0 ? loops : config.eventLoops(), "event loop"), transport.name());
+    log.debug("Handlers of {} run in mode {}", where(s.listener.localAddress()), s.handlerMode);
     return s;
+  }
+
+  /**
+   * The server's own executor runs blocking handlers on the loops' carriers when the transport
+   * offers it (it logs what to add when it could but may not), else on {@link HandlerThreads}.
+   */
+  private dev.portcullis.HandlerMode chooseHandlerMode(Pipeline pipeline) {
+    if (config.loopHandler().isPresent()) {
+      return dev.portcullis.HandlerMode.ON_LOOP;
+    }
+    if (config.executor().isPresent()) {
+      return dev.portcullis.HandlerMode.EXECUTOR;
+    }
+    if (listener.loopCarriedExecutors()) {
+      pipeline.useLoopCarriers();
+      return dev.portcullis.HandlerMode.LOOP_CARRIER;
+    }
+    return HandlerThreads.VIRTUAL ? dev.portcullis.HandlerMode.VIRTUAL : dev.portcullis.HandlerMode.PLATFORM;
+  }
+
+  @Override
+  public dev.portcullis.HandlerMode handlerMode() {
+    return handlerMode;
   }
 
   /** {@code 1 address rule}, {@code 2 address rules}. */
@@ -304,8 +330,17 @@ public final class ServerInstance implements RunningServer {
       pipeline.closing();
       listener.close();
       if (ownedExecutor != null) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         ownedExecutor.shutdownNow();
-        if (!ownedExecutor.awaitTermination(5, TimeUnit.SECONDS)) {
+        // Handlers on the loops' carriers: their loops are closed, so they finish on the fallback.
+        for (Thread t : pipeline.carriedHandlers) {
+          t.interrupt();
+        }
+        boolean stopped = ownedExecutor.awaitTermination(5, TimeUnit.SECONDS);
+        while (!pipeline.carriedHandlers.isEmpty() && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
+        if (!stopped || !pipeline.carriedHandlers.isEmpty()) {
           log.warn("Some handlers of {} did not stop within 5s of close", where(listener.localAddress()));
         }
       }
@@ -585,6 +620,11 @@ public final class ServerInstance implements RunningServer {
     @Override
     public void clearShadow() {
       ServerInstance.this.clearShadow();
+    }
+
+    @Override
+    public String getHandlerMode() {
+      return handlerMode().name();
     }
 
     @Override

@@ -176,6 +176,21 @@ public interface Channel {
   }
 
   /**
+   * An executor that starts each task on a new virtual thread whose carrier is this channel's
+   * event loop: the loop runs the thread between its epoll waits, and when the thread waits for
+   * this channel ({@link #awaitReadable}) the loop resumes it in the same round that sees the
+   * socket ready, with no other thread involved. The server uses it for a blocking handler when
+   * the user gave no executor and {@link Listener#loopCarriedExecutors()} is true. A task that
+   * holds its carrier (computes, spins, blocks in a native call) holds the loop; a transport that
+   * offers this must say what it does then. The default, for a transport that cannot, is empty.
+   *
+   * @return the executor, or empty
+   */
+  default java.util.Optional<java.util.concurrent.Executor> loopCarriedExecutor() {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Runs {@code task} on the event loop each time new bytes arrive, at end of stream, on an error
    * and once at close, until {@code watchReadable(null)}: a standing registration, so a busy
    * connection costs no re-arming per message. The watch is edge-triggered: the task must read

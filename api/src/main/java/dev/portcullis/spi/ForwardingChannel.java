@@ -78,6 +78,12 @@ public abstract class ForwardingChannel implements Channel {
     delegate.execute(task);
   }
 
+  /** The delegate's: a codec changes the bytes, not the threads. */
+  @Override
+  public java.util.Optional<java.util.concurrent.Executor> loopCarriedExecutor() {
+    return delegate.loopCarriedExecutor();
+  }
+
   @Override
   public boolean inEventLoop() {
     return delegate.inEventLoop();

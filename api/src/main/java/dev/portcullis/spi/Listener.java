@@ -49,4 +49,16 @@ public interface Listener extends AutoCloseable {
   default <T> Optional<T> capability(Class<T> type) {
     return Optional.empty();
   }
+
+  /**
+   * Whether the channels this listener accepts offer {@link Channel#loopCarriedExecutor()}. The
+   * server asks once, at start, when a blocking handler has no executor of its own; a transport
+   * that could offer them but is not allowed to (the JNA transport on JDK 21+ without {@code
+   * --add-opens java.base/java.lang}) logs, once, what would allow it. The default is false.
+   *
+   * @return whether handlers can run on the event loops
+   */
+  default boolean loopCarriedExecutors() {
+    return false;
+  }
 }

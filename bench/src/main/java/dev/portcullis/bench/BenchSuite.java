@@ -74,8 +74,14 @@ public final class BenchSuite {
   private Path ipv6DenyPolicy;
 
   /** JDK 22+ warns when JNA loads native code unless it is allowed; 17-21 need (and some refuse) nothing. */
+  /**
+   * JVM options of the Java servers: native access without a warning (JDK 22+), and {@code
+   * java.lang} open so that Portcullis's blocking handlers run on its event loops (JDK 21+), as the
+   * launcher jar's manifest has it.
+   */
   private static final List<String> NATIVE_ACCESS = Runtime.version().feature() >= 22
-      ? List.of("--enable-native-access=ALL-UNNAMED") : List.of();
+      ? List.of("--enable-native-access=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED")
+      : List.of("--add-opens", "java.base/java.lang=ALL-UNNAMED");
 
   static final String HANDLE = "Portcullis handle";
   static final String ON_LOOP = "Portcullis handleOnLoop";

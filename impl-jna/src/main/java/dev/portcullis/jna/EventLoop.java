@@ -71,7 +71,19 @@ final class EventLoop implements Runnable {
   private final Memory wakeBuffer = new Memory(8);
 
   private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+  /** Continuations of the virtual threads this loop carries (see {@link #handlerExecutor}). */
+  private final ConcurrentLinkedQueue<Runnable> continuations = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean wakePending = new AtomicBoolean();
+  /** The loop is in (or about to enter) an {@code epoll_wait} that may block: a producer wakes it. */
+  private volatile boolean sleeping;
+  /** When the continuation running now started ({@link System#nanoTime()}), 0 between them. */
+  private volatile long continuationSince;
+  private volatile Runnable runningContinuation;
+  /** Set by {@link CarrierWatchdog}: a continuation holds the loop; others run on the fallback. */
+  private volatile boolean stalled;
+  private volatile HandlerExecutor handlerExecutor;
+  /** The loop thread's kernel id (gettid), 0 until it runs: the watchdog reads its state and CPU. */
+  private volatile int tid;
   private final PriorityQueue<Timer> timers = new PriorityQueue<>();
   private final AtomicBoolean stopRequested = new AtomicBoolean();
   private final Object wakeLock = new Object();
@@ -219,8 +231,19 @@ final class EventLoop implements Runnable {
   @Override
   public void run() {
     try {
+      tid = (int) LibC.syscall(LibC.SYS_GETTID, 0, 0, 0);
       while (!stopRequested.get()) {
-        int n = LibC.epoll_wait(epfd, Pointer.nativeValue(events), MAX_EVENTS, timeoutMillis());
+        int timeout = timeoutMillis();
+        if (timeout != 0) {
+          // Announce the sleep, then look again: a producer adds, then reads this flag, so either
+          // it sees the loop asleep and wakes it, or the loop sees its work here and does not sleep.
+          sleeping = true;
+          if (!tasks.isEmpty() || !continuations.isEmpty() || stopRequested.get()) {
+            timeout = 0;
+          }
+        }
+        int n = LibC.epoll_wait(epfd, Pointer.nativeValue(events), MAX_EVENTS, timeout);
+        sleeping = false;
         if (n < 0) {
           int errno = Errors.lastErrno();
           if (errno == LinuxErrno.EINTR) {
@@ -245,6 +268,7 @@ final class EventLoop implements Runnable {
             }
           }
         }
+        runContinuations();
         runTasks();
         runTimers();
       }
@@ -257,7 +281,7 @@ final class EventLoop implements Runnable {
   }
 
   private int timeoutMillis() {
-    if (!tasks.isEmpty()) {
+    if (!tasks.isEmpty() || !continuations.isEmpty()) {
       return 0;
     }
     Timer first = timers.peek();
@@ -288,8 +312,158 @@ final class EventLoop implements Runnable {
       runTasks();
       return;
     }
-    if (!inEventLoop() && wakePending.compareAndSet(false, true)) {
+    wakeIfSleeping();
+  }
+
+  /** Wakes the loop only if it may block in {@code epoll_wait}; a running loop finds the work anyway. */
+  private void wakeIfSleeping() {
+    if (sleeping && wakePending.compareAndSet(false, true)) {
       wake();
+    }
+  }
+
+  /**
+   * The scheduler of the virtual threads this loop carries: the JDK hands it a thread's
+   * continuation whenever the thread is to run (started, unparked, yielding), and the loop runs it
+   * between its epoll waits. A continuation submitted on the loop (a handler unparked by a
+   * readiness callback) runs in the same round; from elsewhere the loop is woken only if it sleeps.
+   * A stopped loop or one held by a handler ({@link #stalled}) cannot run it: the fallback carriers do.
+   */
+  void executeContinuation(Runnable continuation) {
+    if (stalled || terminated) {
+      LoopCarriers.FALLBACK.execute(continuation);
+      return;
+    }
+    continuations.add(continuation);
+    if (terminated) {
+      handOffContinuations(); // the loop ended between the check and the add
+      return;
+    }
+    wakeIfSleeping();
+  }
+
+  /** Moves the continuations waiting for this loop to the fallback carriers (any thread). */
+  void handOffContinuations() {
+    Runnable c;
+    while ((c = continuations.poll()) != null) {
+      LoopCarriers.FALLBACK.execute(c);
+    }
+  }
+
+  /**
+   * Runs the continuations queued before this round, not those they queue (a yielding thread
+   * would otherwise keep the loop from its epoll set); those run in the next round, which then
+   * does not block.
+   */
+  private void runContinuations() {
+    Runnable c;
+    for (int budget = MAX_EVENTS * 4; budget > 0 && !stalled && (c = continuations.poll()) != null; budget--) {
+      runningContinuation = c;
+      continuationSince = System.nanoTime() | 1; // never 0, which means none
+      try {
+        runSafely(c);
+      } finally {
+        continuationSince = 0;
+        runningContinuation = null;
+        if (stalled) {
+          stalled = false;
+          CarrierWatchdog.released(this);
+        }
+      }
+    }
+  }
+
+  /** Since when the running continuation has run ({@link System#nanoTime()}), or 0 if none runs. */
+  long continuationSince() {
+    return continuationSince;
+  }
+
+  /**
+   * Marks the loop held by the continuation that started at {@code since}, if it still runs:
+   * until it returns, continuations go to the fallback carriers. Returns the continuation, or
+   * null if it has returned meanwhile.
+   */
+  Runnable markStalled(long since) {
+    Runnable c = runningContinuation;
+    stalled = true;
+    if (continuationSince != since) {
+      stalled = false; // it returned: nothing is held (a continuation queued meanwhile is still there)
+      return null;
+    }
+    handOffContinuations();
+    return c;
+  }
+
+  /** The loop thread's kernel id, 0 if unknown. */
+  int tid() {
+    return tid;
+  }
+
+  /** The loop's thread, for the stall report. */
+  Thread thread() {
+    return thread;
+  }
+
+  /**
+   * The executor that starts each task on a new virtual thread carried by this loop, named after
+   * it ({@code portcullis-handler-PORT[-LOOP]-N}); only when {@link LoopCarriers#AVAILABLE}.
+   */
+  java.util.concurrent.Executor handlerExecutor() {
+    HandlerExecutor h = handlerExecutor;
+    if (h == null) {
+      synchronized (pollerLock) {
+        h = handlerExecutor;
+        if (h == null) {
+          handlerExecutor = h = new HandlerExecutor(this,
+              thread.getName().replace("portcullis-loop", "portcullis-handler") + "-");
+          CarrierWatchdog.watch(this);
+        }
+      }
+    }
+    return h;
+  }
+
+  /** The thread that {@code continuation} runs, if it is one this loop started; else null. */
+  Thread carriedThread(Runnable continuation) {
+    HandlerExecutor h = handlerExecutor;
+    return h == null || continuation == null ? null : h.threads.get(continuation);
+  }
+
+  /** Whether the calling thread is a virtual thread started by a loop's {@link #handlerExecutor}. */
+  static boolean currentIsLoopCarried() {
+    return HandlerExecutor.CARRIED.get() != null;
+  }
+
+  /** Starts each task on a virtual thread carried by one loop; remembers them for stall reports. */
+  private static final class HandlerExecutor implements java.util.concurrent.Executor {
+    static final ThreadLocal<EventLoop> CARRIED = new ThreadLocal<>();
+    final EventLoop loop;
+    final java.util.concurrent.ThreadFactory factory;
+    final java.util.concurrent.ConcurrentHashMap<Runnable, Thread> threads = new java.util.concurrent.ConcurrentHashMap<>();
+
+    HandlerExecutor(EventLoop loop, String prefix) {
+      this.loop = loop;
+      this.factory = LoopCarriers.factory(loop::executeContinuation, prefix);
+    }
+
+    @Override
+    public void execute(Runnable task) {
+      Thread t = factory.newThread(() -> {
+        CARRIED.set(loop);
+        try {
+          task.run();
+        } finally {
+          Runnable c = LoopCarriers.continuationOf(Thread.currentThread());
+          if (c != null) {
+            threads.remove(c);
+          }
+        }
+      });
+      Runnable c = LoopCarriers.continuationOf(t);
+      if (c != null) {
+        threads.put(c, t);
+      }
+      t.start();
     }
   }
 
@@ -400,6 +574,8 @@ final class EventLoop implements Runnable {
     }
     terminated = true;
     runTasks();
+    handOffContinuations();
+    CarrierWatchdog.unwatch(this);
     timers.clear();
     synchronized (wakeLock) {
       wakeClosed = true;

@@ -59,4 +59,10 @@ final class InheritedConnection implements Listener {
   public void close() {
     loop.close();
   }
+
+  /** On JDK 21+ with {@code java.lang} open to this module: see {@link LoopCarriers}. */
+  @Override
+  public boolean loopCarriedExecutors() {
+    return LoopCarriers.offered();
+  }
 }

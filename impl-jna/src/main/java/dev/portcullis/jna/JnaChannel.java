@@ -56,6 +56,11 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   private Runnable onWritable;
   private Runnable watcher;
   private boolean registered;
+  /**
+   * Loop-carried waits ({@link #awaitOnLoop}) keep the socket in the loop's set, edge-triggered
+   * both ways, and each event goes to {@link #virtualReady}. Set under this.
+   */
+  private volatile boolean carriedWatch;
   private int armed;
 
   JnaChannel(ConnectionGate gate, int fd, int generation, int family, long high, long low, int port) {
@@ -247,7 +252,7 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   @Override
   public boolean awaitReadable() throws IOException {
     if (VirtualThreads.currentIsVirtual()) {
-      return awaitVirtual(true);
+      return EventLoop.currentIsLoopCarried() ? awaitOnLoop(true) : awaitVirtual(true);
     }
     return awaitInKernel(LibC.POLLIN | LibC.POLLRDHUP);
   }
@@ -255,9 +260,93 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   @Override
   public boolean awaitWritable() throws IOException {
     if (VirtualThreads.currentIsVirtual()) {
-      return awaitVirtual(false);
+      return EventLoop.currentIsLoopCarried() ? awaitOnLoop(false) : awaitVirtual(false);
     }
     return awaitInKernel(LibC.POLLOUT);
+  }
+
+  /** Virtual threads carried by this channel's loop, when the JDK allows it (see {@link LoopCarriers}). */
+  @Override
+  public java.util.Optional<java.util.concurrent.Executor> loopCarriedExecutor() {
+    return LoopCarriers.AVAILABLE ? java.util.Optional.of(loop.handlerExecutor()) : java.util.Optional.empty();
+  }
+
+  private final Runnable readableOnLoop = () -> virtualReady(LibC.EPOLLIN);
+  private final Runnable writableOnLoop = () -> virtualReady(LibC.EPOLLOUT);
+
+  /**
+   * Parks a virtual thread carried by an event loop until the loop sees the socket ready, and the
+   * loop resumes it in the same round: no other thread and no second epoll set is involved. The
+   * first wait puts the socket in the loop's own set for good, edge-triggered for reading and
+   * writing ({@link #carriedWatch}), so a wait costs no {@code epoll_ctl}; as in {@link
+   * #awaitVirtual} (same waiter and ready flags, so whatever wakes one wakes the other), an edge
+   * that came while nobody waited is remembered, the waiter is published before the flag is read,
+   * and a wake may be spurious but is never lost. A channel with a standing read watch keeps
+   * one-shot arming instead ({@link #whenReadable} and park).
+   */
+  private boolean awaitOnLoop(boolean read) throws IOException {
+    if (!isOpen()) {
+      throw new SocketException("Connection closed");
+    }
+    if (read && hangup) {
+      return true; // the end of stream (or an error) is there to read; no edge will come again
+    }
+    Thread me = Thread.currentThread();
+    if (carriedWatch || startCarriedWatch()) {
+      if (read) {
+        readWaiter = me;
+        while (!readReady && isOpen() && !me.isInterrupted()) {
+          java.util.concurrent.locks.LockSupport.park(this);
+        }
+        readWaiter = null;
+        readReady = false;
+      } else {
+        writeWaiter = me;
+        while (!writeReady && isOpen() && !me.isInterrupted()) {
+          java.util.concurrent.locks.LockSupport.park(this);
+        }
+        writeWaiter = null;
+        writeReady = false;
+      }
+      return true;
+    }
+    if (read) {
+      readReady = false;
+      readWaiter = me;
+      whenReadable(readableOnLoop);
+      while (!readReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      readWaiter = null;
+      readReady = false;
+    } else {
+      writeReady = false;
+      writeWaiter = me;
+      whenWritable(writableOnLoop);
+      while (!writeReady && isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(this);
+      }
+      writeWaiter = null;
+      writeReady = false;
+    }
+    return true;
+  }
+
+  /** Arms the standing edge-triggered registration of loop-carried waits; false if it cannot be. */
+  private boolean startCarriedWatch() {
+    synchronized (this) {
+      if (watcher != null) {
+        return false;
+      }
+      readReady = false; // the registration reports what is ready now
+      writeReady = false;
+      carriedWatch = true;
+      if (rearm()) {
+        return true;
+      }
+      carriedWatch = false;
+      return false;
+    }
   }
 
   int generation() {
@@ -439,8 +528,16 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     try {
       int events;
       if (watcher != null) {
-        events = LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLET | (onWritable != null ? LibC.EPOLLOUT : 0);
+        events = LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLET
+            | (onWritable != null || carriedWatch ? LibC.EPOLLOUT : 0);
         if (registered && events == armed) {
+          return true;
+        }
+      } else if (carriedWatch) {
+        // Standing; a one-shot callback asked for meanwhile re-arms it, which makes epoll report
+        // what is ready now, so the callback does not wait for an edge that already passed.
+        events = LibC.EPOLLIN | LibC.EPOLLOUT | LibC.EPOLLRDHUP | LibC.EPOLLET;
+        if (registered && events == armed && onReadable == null && onWritable == null) {
           return true;
         }
       } else {
@@ -505,6 +602,9 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     EventLoop.runSafely(r);
     EventLoop.runSafely(w);
     EventLoop.runSafely(watch);
+    if (carriedWatch) {
+      virtualReady(events); // unparks a loop-carried waiter: the loop runs it this round
+    }
   }
 
   /** The loop is stopping: the connection is closed like any other. */

@@ -136,4 +136,6 @@ final class LibC {
 
   /** The bpf(2) system call's number: x86-64 has its own table; arm64 uses the generic one. */
   static final long SYS_BPF = com.sun.jna.Platform.isIntel() ? 321 : 280;
+  /** gettid(2), by number through syscall: the loop's thread id, for /proc/self/task/TID/stat. */
+  static final long SYS_GETTID = com.sun.jna.Platform.isIntel() ? 186 : 178;
 }

@@ -392,4 +392,10 @@ final class ListeningSocket implements Listener {
       view.loop.close();
     }
   }
+
+  /** On JDK 21+ with {@code java.lang} open to this module: see {@link LoopCarriers}. */
+  @Override
+  public boolean loopCarriedExecutors() {
+    return LoopCarriers.offered();
+  }
 }

@@ -253,4 +253,10 @@ final class UnixListener implements Listener {
       log.warn("Could not remove socket file {}: {}", path, e.toString());
     }
   }
+
+  /** On JDK 21+ with {@code java.lang} open to this module: see {@link LoopCarriers}. */
+  @Override
+  public boolean loopCarriedExecutors() {
+    return LoopCarriers.offered();
+  }
 }

@@ -47,6 +47,9 @@ class StatsJmxTest {
       assertEquals(1L, jmx.getAttribute(name, "Denied"));
       assertEquals(2L, jmx.getAttribute(name, "Handled"));
       assertEquals("OFF", jmx.getAttribute(name, "KernelFilter"), "no kernel filter was asked for");
+      assertEquals(Runtime.version().feature() >= 21 ? "LOOP_CARRIER" : "PLATFORM", jmx.getAttribute(name, "HandlerMode"),
+          "the default executor; the tests open java.lang");
+      assertEquals(server.handlerMode().name(), jmx.getAttribute(name, "HandlerMode"));
       TabularData hits = (TabularData) jmx.getAttribute(name, "RuleHits");
       CompositeData row = hits.get(new Object[] {"allow 127.0.0.0/8"});
       assertEquals(2L, row.get("value"));

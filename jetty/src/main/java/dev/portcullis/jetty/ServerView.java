@@ -44,6 +44,12 @@ final class ServerView implements RunningServer {
     return guard.stats();
   }
 
+  /** The application's handlers run on Jetty's own threads, which the guard does not choose: {@code EXECUTOR}. */
+  @Override
+  public dev.portcullis.HandlerMode handlerMode() {
+    return dev.portcullis.HandlerMode.EXECUTOR;
+  }
+
   /** Jetty's acceptors are not counted apart: one entry, every connection the guard decided on. */
   @Override
   public long[] acceptedPerLoop() {

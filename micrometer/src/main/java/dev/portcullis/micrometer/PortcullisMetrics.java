@@ -171,6 +171,12 @@ public final class PortcullisMetrics implements MeterBinder {
           .tags(tags).tag("loop", String.valueOf(loop)).register(registry);
     }
 
+    for (dev.portcullis.HandlerMode mode : dev.portcullis.HandlerMode.values()) {
+      Gauge.builder("portcullis.handler.mode", server, s -> s.handlerMode() == mode ? 1 : 0)
+          .description("1 for how the handlers run, 0 for the other modes").tags(tags)
+          .tag("mode", mode.name().toLowerCase(java.util.Locale.ROOT)).register(registry);
+    }
+
     for (dev.portcullis.spi.KernelFilterMode mode : dev.portcullis.spi.KernelFilterMode.values()) {
       Gauge.builder("portcullis.kernel.filter", server, s -> s.stats().kernelFilter() == mode ? 1 : 0)
           .description("1 for the kernel filter mode in force, 0 for the others").tags(tags)

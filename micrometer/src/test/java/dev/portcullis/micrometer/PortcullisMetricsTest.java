@@ -101,6 +101,10 @@ class PortcullisMetricsTest {
           "a default that has not decided yet is published too, at 0");
       assertEquals(1, simple.get("portcullis.kernel.filter").tag("mode", "off").gauge().value(), "no kernelFilter()");
       assertEquals(0, simple.get("portcullis.kernel.filter").tag("mode", "ebpf").gauge().value());
+      String mode = server.handlerMode().name().toLowerCase(java.util.Locale.ROOT);
+      assertEquals(1, simple.get("portcullis.handler.mode").tag("mode", mode).gauge().value(), "the mode that runs");
+      assertEquals(dev.portcullis.HandlerMode.values().length - 1, simple.get("portcullis.handler.mode").gauges().stream()
+          .filter(g -> g.value() == 0).count(), "the others are 0");
 
       // A client in its handshake shows in the per-step gauge while it is there.
       try (Socket waiting = connect("127.0.0.1", server)) {

@@ -119,6 +119,11 @@ final class Jmx {
     }
 
     @Override
+    public String getHandlerMode() {
+      return dev.portcullis.HandlerMode.EXECUTOR.name();
+    }
+
+    @Override
     public String getKernelFilter() {
       return guard.stats().kernelFilter().name();
     }

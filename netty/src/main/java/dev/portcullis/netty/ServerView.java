@@ -39,6 +39,12 @@ final class ServerView implements RunningServer {
     return guard.stats();
   }
 
+  /** The application's handlers run on Netty's own threads, which the guard does not choose: {@code EXECUTOR}. */
+  @Override
+  public dev.portcullis.HandlerMode handlerMode() {
+    return dev.portcullis.HandlerMode.EXECUTOR;
+  }
+
   /** Netty's loops are not counted apart: one entry, every channel the guard decided on. */
   @Override
   public long[] acceptedPerLoop() {

@@ -65,6 +65,7 @@ public final class PortcullisServer {
     }
     RunningServer running = server.start();
     ServerMain.perLoop = running::acceptedPerLoop;
+    System.err.println("portcullis handler mode " + running.handlerMode());
     Runtime.getRuntime().addShutdownHook(new Thread(running::close));
     ServerMain.ready(running.port());
     running.awaitTermination();
