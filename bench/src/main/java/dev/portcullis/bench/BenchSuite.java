@@ -24,6 +24,11 @@ import java.util.concurrent.TimeUnit;
  * <p>Options: {@code --runs N} (3), {@code --warmup S} (2), {@code --seconds S} (4), {@code
  * --idle-conns N} (10000), {@code --quick} (1 run of 1+2 s, 2000 idle connections), {@code
  * --skip-jmh}, {@code --only W1,W3-64,...}.
+ *
+ * <p>The adapter group ({@link #ADAPTER_WORKLOADS}) runs only when {@code --only} names it ({@code
+ * --only W1-ADAPT,W2-ADAPT,W2-KG-ADAPT}, or {@code --only ADAPT} for all three): the Portcullis
+ * adapters in front of the servers Java teams already run ({@link #ADAPTER_SERVERS}), against the
+ * same servers with their own filter and with none.
  */
 public final class BenchSuite {
   private BenchSuite() {}
@@ -95,6 +100,48 @@ public final class BenchSuite {
       // The tuned path beside it: callbacks on the event loop.
       new ServerKind(ON_LOOP, true, "dev.portcullis.bench.servers.PortcullisServer"));
 
+  static final String NETTY_PLAIN = "Netty plain";
+  static final String NETTY_FILTER = "Netty IpSubnetFilter";
+  static final String NETTY_ADAPTER = "Netty + Portcullis adapter";
+  static final String JETTY = "Jetty";
+  static final String JETTY_GUARD = "Jetty + JettyGuard";
+  static final String JETTY_KERNEL = "Jetty + KernelGuard";
+
+  /**
+   * The adapter group's servers: the Netty epoll server with no filter (the floor; the policy is
+   * ignored), with its own {@code IpSubnetFilter} and with {@code PortcullisNetty}; the Jetty 12
+   * server bare, with {@code JettyGuard} and with {@code KernelGuard} on its listening socket.
+   */
+  static final List<ServerKind> ADAPTER_SERVERS = List.of(
+      new ServerKind(NETTY_PLAIN, true, "dev.portcullis.bench.servers.NettyServer", List.of("--filter", "none")),
+      new ServerKind(NETTY_FILTER, true, "dev.portcullis.bench.servers.NettyServer", List.of("--filter", "ipsubnet")),
+      new ServerKind(NETTY_ADAPTER, true, "dev.portcullis.bench.servers.NettyServer",
+          List.of("--filter", "portcullis")),
+      new ServerKind(JETTY, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "none")),
+      new ServerKind(JETTY_GUARD, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "guard")),
+      new ServerKind(JETTY_KERNEL, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "kernel")));
+
+  /** One workload of the adapter group and the servers (by name) it runs. */
+  record AdapterWorkload(Workload workload, List<String> servers) {}
+
+  /**
+   * The adapter group. W1-ADAPT: churn with 100,000 rules, every server but the kernel-guarded one
+   * (with the allow policy it would only add a filter that lets everyone through). W2-ADAPT: W2's
+   * deny storm, the servers that deny in the JVM (a server with no filter would answer the denied
+   * clients). W2-KG-ADAPT: the same policy with {@code KernelGuard} on Jetty's socket, the {@code
+   * drop} load (denied SYNs dropped in the kernel).
+   */
+  static final List<AdapterWorkload> ADAPTER_WORKLOADS = List.of(
+      new AdapterWorkload(new Workload("W1-ADAPT", "connection churn, 100,000 rules, adapters", "churn", false,
+          List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
+          List.of(NETTY_PLAIN, NETTY_FILTER, NETTY_ADAPTER, JETTY, JETTY_GUARD)),
+      new AdapterWorkload(new Workload("W2-ADAPT", "deny storm, 100,000 rules, adapters", "churn", true,
+          List.of("deny", "--concurrency", "32", "--from-net", "127.0.2")),
+          List.of(NETTY_FILTER, NETTY_ADAPTER, JETTY_GUARD)),
+      new AdapterWorkload(new Workload("W2-KG-ADAPT", "deny storm, 100,000 rules, KernelGuard on Jetty's socket (SYNs"
+          + " dropped)", "churn", true, List.of("drop", "--concurrency", "32", "--from-net", "127.0.2")),
+          List.of(JETTY_KERNEL)));
+
   static final List<Workload> WORKLOADS = List.of(
       new Workload("W1", "connection churn, 100,000 rules", "churn", false,
           List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
@@ -140,6 +187,11 @@ public final class BenchSuite {
     return only.isEmpty() || only.contains(id);
   }
 
+  /** The adapter group runs only when named: {@code --only W1-ADAPT,...} or {@code --only ADAPT}. */
+  private boolean selectedAdapter(String id) {
+    return only.contains(id) || only.contains("ADAPT");
+  }
+
   private void run() throws Exception {
     Files.createDirectories(out);
     Files.createDirectories(cDir);
@@ -173,6 +225,23 @@ public final class BenchSuite {
         }
       }
     }
+    List<Measurement> adapterRows = new ArrayList<>();
+    for (AdapterWorkload a : ADAPTER_WORKLOADS) {
+      if (!selectedAdapter(a.workload().id())) {
+        continue;
+      }
+      List<String> names = a.servers().stream().filter(n -> servers.isEmpty() || servers.contains(n)).toList();
+      for (int r = 0; r < runs; r++) {
+        for (int k = 0; k < names.size(); k++) {
+          String name = names.get((k + r) % names.size()); // interleave: rotate the order each run
+          ServerKind s = ADAPTER_SERVERS.stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
+          Measurement m = measure(a.workload(), s, r + 1);
+          System.out.printf("%-11s %-26s run %d: %,.0f ops/s, %.2f us CPU/op, errors %d%n", a.workload().id(),
+              s.name(), r + 1, m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors());
+          adapterRows.add(m);
+        }
+      }
+    }
     List<IdleMeasurement> idle = new ArrayList<>();
     if (selected("W4")) {
       for (ServerKind s : SERVERS) {
@@ -192,7 +261,7 @@ public final class BenchSuite {
     if (jmh && selected("W5")) {
       jmhRows = runJmh();
     }
-    Report.write(out, rows, idle, loopRows, jmhRows, runs, warmup, seconds, idleConns);
+    Report.write(out, rows, adapterRows, idle, loopRows, jmhRows, runs, warmup, seconds, idleConns);
     System.out.println("results: " + out.resolve("results.md"));
   }
 
@@ -479,10 +548,24 @@ public final class BenchSuite {
 
   /** Medians per workload and server, in run order of {@link #SERVERS}. */
   static Map<String, Map<String, double[]>> medians(List<Measurement> rows) {
+    return medians(rows, WORKLOADS, SERVERS);
+  }
+
+  /** The adapter group's medians per workload and server, in the order of {@link #ADAPTER_SERVERS}. */
+  static Map<String, Map<String, double[]>> adapterMedians(List<Measurement> rows) {
+    return medians(rows, ADAPTER_WORKLOADS.stream().map(AdapterWorkload::workload).toList(), ADAPTER_SERVERS);
+  }
+
+  /**
+   * {ops/s, server CPU µs/op, errors, bytes/s} medians per workload and server: every run of a
+   * server on a workload counts.
+   */
+  static Map<String, Map<String, double[]>> medians(List<Measurement> rows, List<Workload> workloads,
+      List<ServerKind> servers) {
     Map<String, Map<String, double[]>> result = new LinkedHashMap<>();
-    for (Workload w : WORKLOADS) {
+    for (Workload w : workloads) {
       Map<String, double[]> perServer = new LinkedHashMap<>();
-      for (ServerKind s : SERVERS) {
+      for (ServerKind s : servers) {
         List<Measurement> mine = rows.stream()
             .filter(m -> m.workload().equals(w.id()) && m.server().equals(s.name())).toList();
         if (mine.isEmpty()) {

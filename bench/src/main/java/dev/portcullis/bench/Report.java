@@ -18,10 +18,12 @@ final class Report {
 
   private static final String[] COLORS = {"#6b7280", "#f59e0b", "#3b82f6", "#10b981", "#8b5cf6"};
 
-  static void write(Path out, List<Measurement> rows, List<IdleMeasurement> idle, List<LoopsMeasurement> loops,
+  static void write(Path out, List<Measurement> rows, List<Measurement> adapterRows, List<IdleMeasurement> idle, List<LoopsMeasurement> loops,
       List<String[]> jmh, int runs, int warmup, int seconds, int idleConns) throws IOException {
     StringBuilder csv = new StringBuilder("workload,server,run,ops,seconds,ops_per_second,server_cpu_us_per_op,errors,bytes\n");
-    for (Measurement m : rows) {
+    List<Measurement> all = new java.util.ArrayList<>(rows);
+    all.addAll(adapterRows);
+    for (Measurement m : all) {
       csv.append(String.format(Locale.ROOT, "%s,%s,%d,%d,%.3f,%.1f,%.3f,%d,%d%n", m.workload(), m.server(), m.run(),
           m.result().ops(), m.result().seconds(), m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors(), m.result().bytes()));
     }
@@ -69,6 +71,9 @@ final class Report {
       }
       md.append('\n').append(target(w.id(), perServer)).append("\n\n");
     }
+    if (!adapterRows.isEmpty()) {
+      md.append(adapterSection(BenchSuite.adapterMedians(adapterRows)));
+    }
     if (!idle.isEmpty()) {
       md.append(String.format(Locale.ROOT, "## W4: %,d idle connections past the handshake, plus W3 (64 B)%n%n",
           idleConns));
@@ -93,6 +98,58 @@ final class Report {
     }
     Files.writeString(out.resolve("results.md"), md, StandardCharsets.UTF_8);
     Files.writeString(out.resolve("results.svg"), chart(med), StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The adapter group's section of results.md: one table per workload with the CPU per operation
+   * against plain Netty and Netty's {@code IpSubnetFilter} in the same run, and the issue's two
+   * verdicts: the Netty adapter costs less than {@code IpSubnetFilter} per connection (W1 and W2),
+   * and {@code KernelGuard} makes a deny storm cost the guarded server nothing (its CPU per dropped
+   * SYN at most 5 % of what {@code JettyGuard} spends per denied connection, which is 0 within the
+   * clock tick the CPU time is read in).
+   *
+   * @param med {@link BenchSuite#adapterMedians} of the group's rows
+   * @return the markdown
+   */
+  static String adapterSection(Map<String, Map<String, double[]>> med) {
+    StringBuilder md = new StringBuilder("## Adapters: Portcullis in front of Netty and Jetty\n\n");
+    for (BenchSuite.AdapterWorkload a : BenchSuite.ADAPTER_WORKLOADS) {
+      Map<String, double[]> perServer = med.get(a.workload().id());
+      if (perServer == null) {
+        continue;
+      }
+      double plain = perServer.containsKey(BenchSuite.NETTY_PLAIN) ? perServer.get(BenchSuite.NETTY_PLAIN)[1]
+          : Double.NaN;
+      double filter = perServer.containsKey(BenchSuite.NETTY_FILTER) ? perServer.get(BenchSuite.NETTY_FILTER)[1]
+          : Double.NaN;
+      md.append("### ").append(a.workload().id()).append(": ").append(a.workload().title()).append("\n\n");
+      md.append("| server | ops/s | server CPU µs/op | CPU vs Netty plain | CPU vs Netty IpSubnetFilter | errors |\n");
+      md.append("|---|---:|---:|---:|---:|---:|\n");
+      for (Map.Entry<String, double[]> e : perServer.entrySet()) {
+        double[] v = e.getValue();
+        md.append(String.format(Locale.ROOT, "| %s | %,.0f | %.2f | %s | %s | %d |%n", e.getKey(), v[0], v[1],
+            ratio(v[1], plain), ratio(v[1], filter), (long) v[2]));
+      }
+      md.append('\n');
+      double[] f = perServer.get(BenchSuite.NETTY_FILTER);
+      double[] p = perServer.get(BenchSuite.NETTY_ADAPTER);
+      if (f != null && p != null) {
+        md.append(verdict("the Netty adapter's server CPU per connection < Netty `IpSubnetFilter`'s", p[1] < f[1],
+            String.format(Locale.ROOT, "%.2f ×", p[1] / f[1]))).append("\n\n");
+      }
+    }
+    double[] kernel = med.getOrDefault("W2-KG-ADAPT", Map.of()).get(BenchSuite.JETTY_KERNEL);
+    double[] guard = med.getOrDefault("W2-ADAPT", Map.of()).get(BenchSuite.JETTY_GUARD);
+    if (kernel != null && guard != null) {
+      md.append("An op in W2-KG-ADAPT is a SYN from a denied address that got no answer within 20 ms (the rate is "
+          + "bounded by the load generator, not the server); compare its server CPU per op with Jetty + JettyGuard's "
+          + "per denied connection in W2-ADAPT.\n\n");
+      md.append(verdict("`KernelGuard` makes a deny storm cost the guarded server nothing (CPU per dropped SYN ≤ "
+          + "0.05 × Jetty + JettyGuard's per denied connection)", kernel[1] <= 0.05 * guard[1],
+          String.format(Locale.ROOT, "%.3f µs against %.2f µs, %.3f ×", kernel[1], guard[1], kernel[1] / guard[1])))
+          .append("\n\n");
+    }
+    return md.toString();
   }
 
   /** The W5 section of results.md, from JMH's CSV: the policy table, then the kernel filter's. */

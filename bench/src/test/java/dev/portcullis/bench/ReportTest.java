@@ -66,4 +66,26 @@ class ReportTest {
     org.junit.jupiter.api.Assertions.assertTrue(svg.contains(">W2<") || svg.contains("W2"), svg);
     org.junit.jupiter.api.Assertions.assertFalse(svg.contains("W2-KF"), "no group for the row without C");
   }
+
+  @Test
+  void theAdapterSectionComparesWithPlainNettyAndIpSubnetFilterAndJudgesBothTargets() {
+    List<BenchSuite.Measurement> rows = List.of(
+        new BenchSuite.Measurement("W1-ADAPT", BenchSuite.NETTY_PLAIN, 1, new Processes.Result(1000, 1.0, 0, 0), 0.020),
+        new BenchSuite.Measurement("W1-ADAPT", BenchSuite.NETTY_FILTER, 1, new Processes.Result(1000, 1.0, 0, 0), 0.030),
+        new BenchSuite.Measurement("W1-ADAPT", BenchSuite.NETTY_ADAPTER, 1, new Processes.Result(1000, 1.0, 0, 0),
+            0.025),
+        new BenchSuite.Measurement("W2-ADAPT", BenchSuite.NETTY_FILTER, 1, new Processes.Result(1000, 1.0, 0, 0), 0.010),
+        new BenchSuite.Measurement("W2-ADAPT", BenchSuite.NETTY_ADAPTER, 1, new Processes.Result(1000, 1.0, 2, 0),
+            0.012),
+        new BenchSuite.Measurement("W2-ADAPT", BenchSuite.JETTY_GUARD, 1, new Processes.Result(1000, 1.0, 0, 0), 0.020),
+        new BenchSuite.Measurement("W2-KG-ADAPT", BenchSuite.JETTY_KERNEL, 1, new Processes.Result(1000, 1.0, 0, 0),
+            0.0));
+    String md = Report.adapterSection(BenchSuite.adapterMedians(rows));
+    assertTrue(md.contains("| Netty + Portcullis adapter | 1,000 | 25.00 | 1.25 | 0.83 | 0 |"), md);
+    assertTrue(md.contains("| Netty + Portcullis adapter | 1,000 | 12.00 | – | 1.20 | 2 |"), md);
+    assertTrue(md.contains("Measured: 0.83 ×: **met**"), md);
+    assertTrue(md.contains("Measured: 1.20 ×: **not met**"), md);
+    assertTrue(md.contains("0.000 µs against 20.00 µs, 0.000 ×: **met**"), md);
+    assertTrue(md.indexOf("W1-ADAPT") < md.indexOf("W2-ADAPT"), md);
+  }
 }

@@ -1,11 +1,13 @@
 package dev.portcullis.bench.servers;
 
+import dev.portcullis.netty.PortcullisNetty;
 import dev.portcullis.policy.Rule;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -22,21 +24,23 @@ import java.util.List;
 
 /**
  * The Netty bench server: native epoll, one event loop (as the C server and Portcullis have one),
- * {@link IpSubnetFilter} holding the same rules, then the {@code HELLO} line, reply and echo.
+ * a filter holding the same rules, then the {@code HELLO} line, reply and echo. The filter ({@code
+ * --filter}): {@code ipsubnet} (the default), Netty's own {@link IpSubnetFilter}; {@code
+ * portcullis}, the Portcullis adapter ({@link PortcullisNetty}, no penalty box, no limits); {@code
+ * none}, nothing (the policy is ignored: the floor the other two are measured against).
  */
 public final class NettyServer {
   private NettyServer() {}
 
   public static void main(String[] args) throws Exception {
     ServerMain m = ServerMain.parse(args);
-    List<IpSubnetFilterRule> rules = new ArrayList<>();
-    boolean anyAllow = false;
-    for (Rule r : m.policy.rules()) {
-      anyAllow |= r.isAllow();
-      rules.add(new IpSubnetFilterRule(r.cidr().network(), r.cidr().prefixLength(),
-          r.isAllow() ? IpFilterRuleType.ACCEPT : IpFilterRuleType.REJECT));
-    }
-    IpSubnetFilter filter = new IpSubnetFilter(!anyAllow, rules);
+    String kind = m.filter == null ? "ipsubnet" : m.filter;
+    ChannelHandler filter = switch (kind) {
+      case "ipsubnet" -> ipSubnetFilter(m);
+      case "portcullis" -> PortcullisNetty.guard(m.policy).handler();
+      case "none" -> null;
+      default -> throw new IllegalArgumentException("--filter " + kind + ": Netty takes ipsubnet, portcullis or none");
+    };
     EpollEventLoopGroup group = new EpollEventLoopGroup(1);
     ServerBootstrap b = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
         .option(ChannelOption.SO_BACKLOG, ServerMain.BACKLOG)
@@ -44,13 +48,28 @@ public final class NettyServer {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
-            ch.pipeline().addLast(filter, new Protocol(m.echo));
+            if (filter != null) {
+              ch.pipeline().addLast(filter);
+            }
+            ch.pipeline().addLast(new Protocol(m.echo));
           }
         });
     Channel server = b.bind(new InetSocketAddress("127.0.0.1", m.port)).sync().channel();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> group.shutdownGracefully().syncUninterruptibly()));
     ServerMain.ready(((InetSocketAddress) server.localAddress()).getPort());
     server.closeFuture().sync();
+  }
+
+  /** Netty's own filter holding the policy's rules (deny by default when any rule allows). */
+  private static IpSubnetFilter ipSubnetFilter(ServerMain m) {
+    List<IpSubnetFilterRule> rules = new ArrayList<>();
+    boolean anyAllow = false;
+    for (Rule r : m.policy.rules()) {
+      anyAllow |= r.isAllow();
+      rules.add(new IpSubnetFilterRule(r.cidr().network(), r.cidr().prefixLength(),
+          r.isAllow() ? IpFilterRuleType.ACCEPT : IpFilterRuleType.REJECT));
+    }
+    return new IpSubnetFilter(!anyAllow, rules);
   }
 
   /** The HELLO line, then OK and close (churn) or echo. */

@@ -31,12 +31,20 @@ final class ServerMain {
   /** Portcullis only: {@code --mode tls} runs a TLS handshake (this certificate and key) and closes. */
   final Path tlsCert;
   final Path tlsKey;
+  /**
+   * Netty and Jetty only ({@code --filter}): what guards the server. Netty: {@code ipsubnet} (its
+   * own {@code IpSubnetFilter}, the default), {@code portcullis} ({@code PortcullisNetty}), {@code
+   * none} (no filter: the policy is ignored). Jetty: {@code none} (the default), {@code guard}
+   * ({@code JettyGuard}), {@code kernel} ({@code KernelGuard} on its listening socket).
+   */
+  final String filter;
   /** What {@code stats} adds as {@code loops=a,b}: the connections each event loop accepted. */
   static volatile java.util.function.Supplier<long[]> perLoop = () -> new long[0];
 
   private ServerMain(int port, String mode, Path policyFile, String style, boolean kernelFilter, String bind,
-      int loops, Path tlsCert, Path tlsKey) throws IOException {
+      int loops, Path tlsCert, Path tlsKey, String filter) throws IOException {
     this.bind = bind;
+    this.filter = filter;
     this.port = port;
     this.echo = mode.equals("echo");
     this.policyFile = policyFile;
@@ -63,6 +71,7 @@ final class ServerMain {
     int loops = 1;
     String tlsCert = null;
     String tlsKey = null;
+    String filter = null;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--port" -> port = Integer.parseInt(args[i + 1]);
@@ -80,6 +89,7 @@ final class ServerMain {
         case "--loops" -> loops = Integer.parseInt(args[i + 1]);
         case "--tls-cert" -> tlsCert = args[i + 1];
         case "--tls-key" -> tlsKey = args[i + 1];
+        case "--filter" -> filter = args[i + 1];
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -93,7 +103,7 @@ final class ServerMain {
       throw new IllegalArgumentException("--mode tls needs --tls-cert PEM --tls-key PEM");
     }
     return new ServerMain(port, mode, Path.of(policy), style, kernelFilter, bind, loops,
-        "tls".equals(mode) ? Path.of(tlsCert) : null, "tls".equals(mode) ? Path.of(tlsKey) : null);
+        "tls".equals(mode) ? Path.of(tlsCert) : null, "tls".equals(mode) ? Path.of(tlsKey) : null, filter);
   }
 
   /** Prints the ready line and starts the stdin stats responder. */
