@@ -66,6 +66,8 @@ public final class Bouncer implements AutoCloseable {
   private final AtomicLong failures = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong refused = new AtomicLong();
+  /** The most distinct {@code type/scope} kinds of ignored decisions counted apart; the rest are {@code other/other}. */
+  static final int MAX_IGNORED_KINDS = 64;
   private final Map<String, AtomicLong> ignored = new ConcurrentHashMap<>();
   private volatile boolean failing;
   private boolean droppingLogged;
@@ -421,7 +423,15 @@ public final class Bouncer implements AutoCloseable {
   private Cidr enforced(CrowdSecDecision d) {
     boolean ip = d.scope().equalsIgnoreCase("Ip");
     if (!d.type().equalsIgnoreCase("ban") || !(ip || d.scope().equalsIgnoreCase("Range"))) {
-      ignored.computeIfAbsent(d.type() + "/" + d.scope(), k -> new AtomicLong()).incrementAndGet();
+      String key = d.type() + "/" + d.scope();
+      // The keys come from the LAPI: past MAX_IGNORED_KINDS distinct ones, the rest count as
+      // "other/other", so a hostile stream cannot grow this map without bound.
+      AtomicLong count = ignored.get(key);
+      if (count == null) {
+        count = ignored.size() < MAX_IGNORED_KINDS ? ignored.computeIfAbsent(key, k -> new AtomicLong())
+            : ignored.computeIfAbsent("other/other", k -> new AtomicLong());
+      }
+      count.incrementAndGet();
       return null;
     }
     try {

@@ -10,7 +10,8 @@ import java.util.Map;
  *     the decisions already in force stay
  * @param decisionsInForce the decisions held now (each enforced as a ban until it ends or is deleted)
  * @param ignored decisions not enforced, by {@code type/scope} ({@code captcha/Ip}, {@code
- *     ban/Country}), and {@code invalid} for a value that is no address or range
+ *     ban/Country}), and {@code invalid} for a value that is no address or range; at most
+ *     {@value Bouncer#MAX_IGNORED_KINDS} kinds apart, the rest as {@code other/other}
  * @param dropped decisions not taken because {@link Bouncer.Builder#maxDecisions} were held
  * @param refused bans the server refused (its penalty box full, or no penalty box)
  * @param failing whether the last poll failed

@@ -164,4 +164,22 @@ class FakeLapiTest {
       assertTrue(s.dropped() >= 2, s.toString());
     }
   }
+
+  @Test
+  void ignoredDecisionsOfEndlesslyNewKindsAreCountedInABoundedTable() throws Exception {
+    StringBuilder sb = new StringBuilder("{\"new\":[");
+    int kinds = Bouncer.MAX_IGNORED_KINDS + 36;
+    for (int i = 1; i <= kinds; i++) {
+      sb.append(i > 1 ? "," : "").append(decision(i, "Scope" + i, "x"));
+    }
+    answer(sb.append("]}").toString());
+    try (Bouncer b = bouncer(1000).start(target)) {
+      assertTrue(CrowdSecLapiTest.await(() -> b.stats().polls() >= 1, Duration.ofSeconds(10)));
+      Map<String, Long> ignored = b.stats().ignored();
+      assertTrue(ignored.size() <= Bouncer.MAX_IGNORED_KINDS + 1, "bounded: " + ignored.size());
+      assertEquals(kinds, ignored.values().stream().mapToLong(Long::longValue).sum(), "every one counted");
+      assertTrue(ignored.getOrDefault("other/other", 0L) >= 36, ignored.toString());
+      assertTrue(banned.isEmpty());
+    }
+  }
 }
