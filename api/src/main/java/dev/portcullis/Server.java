@@ -166,7 +166,10 @@ public final class Server {
    * @param <B> the builder's own type, which every setter returns
    */
   public abstract static sealed class Builder<B extends Builder<B>> permits IpBuilder, LocalBuilder {
-    // One field per collaborator; each setter replaces a value, and build() takes a snapshot.
+    // A field per setting, as the user gave it; build() checks them together and takes a snapshot.
+    // Two settings come more than one way: the address policy (allow/deny calls gathered in
+    // `rules`, with `anyRule`; a whole `policy`; `allowAll`) and the handler (`handler` or
+    // `loopHandler`); build() refuses a mix. allow/deny and handshake add; every other setter replaces.
     private Limits limits = Limits.NONE;
     private final AccessPolicy.Builder rules = AccessPolicy.builder();
     private boolean anyRule;

@@ -1,6 +1,6 @@
 package dev.portcullis.admission;
 
-import dev.portcullis.policy.AccessPolicy;
+import dev.portcullis.policy.CidrSet;
 import dev.portcullis.policy.Limits;
 import dev.portcullis.policy.PeerCredentials;
 import java.net.InetSocketAddress;
@@ -17,9 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class LimitsGate {
   private final Limiter limiter;
   final PendingHandshakes pending;
-  /** The socket peers the first step relays for (trusted proxies); null when no step relays. */
-  private final AccessPolicy relays;
-  private final java.util.List<dev.portcullis.policy.Cidr> relayRanges;
+  /** The socket peers the first step relays for (trusted proxies); empty when no step relays. */
+  private final CidrSet relays;
   /** Unix peers are counted per gid rather than per uid. */
   private final boolean localByGroup;
   /** The source each relayed connection was counted as, from its handshake until its release. */
@@ -32,12 +31,7 @@ final class LimitsGate {
     this.limiter = new Limiter(limits);
     this.pending = new PendingHandshakes(limits.effectiveMaxPendingHandshakes(), evictAfterNanos,
         counters.pendingHandshakes);
-    this.relayRanges = java.util.List.copyOf(relayRanges);
-    java.util.List<dev.portcullis.policy.Rule> rules = new java.util.ArrayList<>();
-    for (dev.portcullis.policy.Cidr c : relayRanges) {
-      rules.add(dev.portcullis.policy.Rule.allow(c));
-    }
-    this.relays = rules.isEmpty() ? null : AccessPolicy.of(rules);
+    this.relays = CidrSet.of(relayRanges);
     this.localByGroup = localByGroup;
   }
 
@@ -58,12 +52,7 @@ final class LimitsGate {
 
   /** A range trusted to relay from everywhere (a /0), or null: per-source limits behind it would mean nothing. */
   dev.portcullis.policy.Cidr trustedFromEverywhere() {
-    for (dev.portcullis.policy.Cidr c : relayRanges) {
-      if (c.prefixLength() == 0) {
-        return c;
-      }
-    }
-    return null;
+    return relays.everywhere();
   }
 
   /** An IP peer at accept. */
@@ -71,7 +60,7 @@ final class LimitsGate {
     if (!limiter.counting()) {
       return Refusal.NONE;
     }
-    boolean relayed = relays != null && relays.decideIpv6(high, low).isAllowed();
+    boolean relayed = relays.contains(high, low);
     Refusal r = limiter.tryAcquire(relayed ? null : limiter.v6(high, low), now);
     return r == null ? Refusal.NONE : r;
   }
@@ -110,8 +99,7 @@ final class LimitsGate {
 
   /** Whether this connection's per-source limits wait for (or were taken by) its relayed client. */
   boolean relayed(SocketAddress socketPeer) {
-    return relays != null && socketPeer instanceof InetSocketAddress ip && ip.getAddress() != null
-        && relays.decide(ip.getAddress()).isAllowed();
+    return socketPeer instanceof InetSocketAddress ip && ip.getAddress() != null && relays.contains(ip.getAddress());
   }
 
   void released(Object connection, SocketAddress socketPeer, PeerCredentials credentials) {

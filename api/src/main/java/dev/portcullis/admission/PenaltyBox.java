@@ -1,11 +1,10 @@
 package dev.portcullis.admission;
 
 import dev.portcullis.Penalty;
-import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
+import dev.portcullis.policy.CidrSet;
 import dev.portcullis.policy.IpAddresses;
 import dev.portcullis.policy.Penalties;
-import dev.portcullis.policy.Rule;
 import java.net.InetAddress;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -60,7 +59,7 @@ final class PenaltyBox {
   }
 
   private final Penalties settings;
-  private final AccessPolicy exempt;
+  private final CidrSet exempt;
   private final long windowNanos;
   private final Source.Prefix prefix;
   private final Map<Source, Entry> table = new LinkedHashMap<>(1024, 0.75f, true);
@@ -80,11 +79,7 @@ final class PenaltyBox {
 
   PenaltyBox(Penalties settings) {
     this.settings = settings;
-    List<Rule> rules = new ArrayList<>();
-    for (Cidr c : settings.exemptions()) {
-      rules.add(Rule.allow(c));
-    }
-    this.exempt = rules.isEmpty() ? null : AccessPolicy.of(rules);
+    this.exempt = CidrSet.of(settings.exemptions());
     this.windowNanos = settings.window().toNanos();
     this.prefix = new Source.Prefix(settings.ipv4Bits(), settings.ipv6Bits());
   }
@@ -278,35 +273,21 @@ final class PenaltyBox {
   }
 
   private boolean isExempt(long high, long low) {
-    if (exempt == null) {
-      return false;
-    }
-    return IpAddresses.isIpv4Mapped(high, low) ? exempt.decideIpv4((int) low).isAllowed()
-        : exempt.decideIpv6(high, low).isAllowed();
+    return exempt.contains(high, low);
   }
 
   /** Whether an address is exempt (never banned). */
   boolean isExempt(InetAddress address) {
-    return exempt != null && exempt.decide(address).isAllowed();
+    return exempt.contains(address);
   }
 
   /** The exempt range that holds all of {@code range}, or null. */
   Cidr exemptCovering(Cidr range) {
-    for (Cidr c : settings.exemptions()) {
-      if (c.isIpv4() == range.isIpv4() && c.prefixLength() <= range.prefixLength() && c.contains(range.network())) {
-        return c;
-      }
-    }
-    return null;
+    return exempt.covering(range);
   }
 
   private boolean overlapsExempt(Cidr range) {
-    for (Cidr c : settings.exemptions()) {
-      if (c.isIpv4() == range.isIpv4() && (c.contains(range.network()) || range.contains(c.network()))) {
-        return true;
-      }
-    }
-    return false;
+    return exempt.overlaps(range);
   }
 
   /**

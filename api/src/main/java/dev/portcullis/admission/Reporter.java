@@ -119,58 +119,52 @@ final class Reporter {
   // ---- the handshake ----
 
   void handshakesLimited(PendingHandshake h, int cap) {
-    long n = counters.limited.incrementAndGet();
-    String more = refusals.due(RefusalLog.Kind.LIMIT, key(h, null));
-    if (more != null) {
-      refused.info("Refused {} by the pending-handshakes limit of {} ({} refused by limits so far{})",
-          describe(h, null), cap, n, more);
-    }
+    handshakeLine(RefusalLog.Kind.LIMIT, h, null, counters.limited.incrementAndGet(),
+        "Refused {} by the pending-handshakes limit of {} ({} refused by limits so far{})", cap);
   }
 
   void evicted(PendingHandshake h, InetSocketAddress replaced, int cap, long pendingNanos) {
-    long n = counters.limited.incrementAndGet();
-    String more = refusals.due(RefusalLog.Kind.LIMIT, key(h, replaced));
-    if (more != null) {
-      refused.info("Closed {}: the slowest of {} pending handshakes ({} in its handshake) made room for a new"
-          + " connection ({} refused by limits so far{})", describe(h, replaced), cap,
-          dev.portcullis.policy.Durations.format(java.time.Duration.ofMillis(TimeUnit.NANOSECONDS.toMillis(pendingNanos))),
-          n, more);
-    }
+    handshakeLine(RefusalLog.Kind.LIMIT, h, replaced, counters.limited.incrementAndGet(),
+        "Closed {}: the slowest of {} pending handshakes ({} in its handshake) made room for a new"
+            + " connection ({} refused by limits so far{})", cap,
+        dev.portcullis.policy.Durations.format(java.time.Duration.ofMillis(TimeUnit.NANOSECONDS.toMillis(pendingNanos))));
   }
 
   void deniedAfterHandshake(PendingHandshake h, InetSocketAddress replaced, Decision d) {
-    long n = counters.deniedAfterHandshake.incrementAndGet();
-    String more = refusals.due(RefusalLog.Kind.AFTER_HANDSHAKE, key(h, replaced));
-    if (more != null) {
-      refused.info("Denied {} after the handshake by '{}' ({} denied after the handshake so far{})",
-          describe(h, replaced), d.reason(), n, more);
-    }
+    handshakeLine(RefusalLog.Kind.AFTER_HANDSHAKE, h, replaced, counters.deniedAfterHandshake.incrementAndGet(),
+        "Denied {} after the handshake by '{}' ({} denied after the handshake so far{})", d.reason());
   }
 
   void limitedAfterHandshake(Refusal r, PendingHandshake h, InetSocketAddress replaced) {
-    long n = limitedCount(r);
-    String more = refusals.due(RefusalLog.Kind.LIMIT, key(h, replaced));
-    if (more != null) {
-      refused.info("Refused {} after the handshake by the {} limit ({} refused by limits so far{})",
-          describe(h, replaced), r.label(), n, more);
-    }
+    handshakeLine(RefusalLog.Kind.LIMIT, h, replaced, limitedCount(r),
+        "Refused {} after the handshake by the {} limit ({} refused by limits so far{})", r.label());
   }
 
   void handshakeTimedOut(PendingHandshake h, InetSocketAddress replaced, String step) {
-    long n = counters.handshakeTimeouts.incrementAndGet();
-    String more = refusals.due(RefusalLog.Kind.HANDSHAKE_TIMEOUT, key(h, replaced));
-    if (more != null) {
-      refused.info("Refused {}: the handshake timed out in step '{}' ({} timed out so far{})",
-          describe(h, replaced), step, n, more);
-    }
+    handshakeLine(RefusalLog.Kind.HANDSHAKE_TIMEOUT, h, replaced, counters.handshakeTimeouts.incrementAndGet(),
+        "Refused {}: the handshake timed out in step '{}' ({} timed out so far{})", step);
   }
 
   void handshakeFailed(PendingHandshake h, InetSocketAddress replaced, String step, String why) {
-    long n = counters.handshakeFailures.incrementAndGet();
-    String more = refusals.due(RefusalLog.Kind.HANDSHAKE_FAILED, key(h, replaced));
+    handshakeLine(RefusalLog.Kind.HANDSHAKE_FAILED, h, replaced, counters.handshakeFailures.incrementAndGet(),
+        "Refused {}: handshake step '{}' failed: {} ({} failed so far{})", step, why);
+  }
+
+  /**
+   * A refusal line about a connection in (or past) its handshake, unless the throttle holds it back:
+   * {@code format}'s first {@code {}} is the peer ({@link #describe}), then {@code details}, then the
+   * running count {@code n} and the throttle's note.
+   */
+  private void handshakeLine(RefusalLog.Kind kind, PendingHandshake h, InetSocketAddress replaced, long n,
+      String format, Object... details) {
+    String more = refusals.due(kind, key(h, replaced));
     if (more != null) {
-      refused.info("Refused {}: handshake step '{}' failed: {} ({} failed so far{})",
-          describe(h, replaced), step, why, n, more);
+      Object[] args = new Object[details.length + 3];
+      args[0] = describe(h, replaced);
+      System.arraycopy(details, 0, args, 1, details.length);
+      args[details.length + 1] = n;
+      args[details.length + 2] = more;
+      refused.info(format, args);
     }
   }
 
@@ -227,8 +221,7 @@ final class Reporter {
         credentials != null ? RefusalLog.key(credentials) : RefusalLog.key(peer));
     if (more != null) {
       try {
-        String who = credentials != null ? "local peer uid " + credentials.uid() + " pid " + credentials.pid()
-            : RefusalLog.describe(peer, socketPeer);
+        String who = credentials != null ? RefusalLog.local(credentials) : RefusalLog.describe(peer, socketPeer);
         log.warn("Handler failed for {} ({} handler failures so far{})", who, n, more, t);
       } catch (Throwable unloggable) {
         // Building the line failed too (out of memory, most likely); the count above still tells.

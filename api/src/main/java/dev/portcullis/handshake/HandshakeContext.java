@@ -1,6 +1,5 @@
 package dev.portcullis.handshake;
 
-import dev.portcullis.handshake.proxy.ProxyHeader;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.function.UnaryOperator;
@@ -30,7 +29,8 @@ public interface HandshakeContext extends PeerInfo {
 
   /**
    * Attaches a value the handler can read with {@code connection.attribute(type)}, such as the
-   * parsed {@link ProxyHeader}. A later value of the same type replaces an earlier one.
+   * parsed {@link dev.portcullis.handshake.proxy.ProxyHeader}. A later value of the same type
+   * replaces an earlier one.
    *
    * @param <T> the value's type
    * @param type the class to attach the value under

@@ -1,6 +1,5 @@
 package dev.portcullis.handshake;
 
-import dev.portcullis.handshake.proxy.ProxyHeader;
 import java.net.SocketAddress;
 import java.util.Optional;
 
@@ -47,8 +46,8 @@ public interface PeerInfo {
   Optional<Identity> identity();
 
   /**
-   * A value a handshake step attached, such as the {@link ProxyHeader} the PROXY protocol step
-   * parsed, or the {@code PeerCredentials} of a Unix peer.
+   * A value a handshake step attached, such as the {@link dev.portcullis.handshake.proxy.ProxyHeader}
+   * the PROXY protocol step parsed, or the {@code PeerCredentials} of a Unix peer.
    *
    * @param <T> the attribute's type
    * @param type the class the value was attached under

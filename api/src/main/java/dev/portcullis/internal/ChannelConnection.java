@@ -171,7 +171,7 @@ final class ChannelConnection extends PeerView implements Connection, Pipeline.S
 
   @Override
   public String toString() {
-    return "Connection[" + dev.portcullis.policy.IpAddresses.format(peer()) + "]";
+    return "Connection[" + who() + "]";
   }
 
   /** Parks one thread until the event loop runs this as a readiness callback. */

@@ -589,9 +589,4 @@ final class LoopConnectionImpl extends PeerView implements LoopConnection, Pipel
   public String toString() {
     return "LoopConnection[" + who() + "]";
   }
-
-  /** The peer as the log lines name it: {@code 127.0.0.1:50312}, {@code [::1]:50312}. */
-  private String who() {
-    return dev.portcullis.policy.IpAddresses.format(peer());
-  }
 }

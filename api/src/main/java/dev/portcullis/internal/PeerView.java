@@ -37,4 +37,13 @@ abstract class PeerView implements PeerInfo {
   public final <T> Optional<T> attribute(Class<T> type) {
     return facts.attribute(type);
   }
+
+  /**
+   * The peer as this package's log lines and {@code toString} name it: {@code 127.0.0.1:50312},
+   * {@code [::1]:50312}, a socket path. The refusal and handler-failure lines of the admission chain
+   * name it their own way ({@code AdmissionChain}'s reporter).
+   */
+  final String who() {
+    return dev.portcullis.policy.IpAddresses.format(peer());
+  }
 }

@@ -313,12 +313,11 @@ final class Pipeline implements Acceptor {
     // An interrupt while the server closes is the close's doing too: close() interrupts the
     // default executor's threads, and a handler waiting on anything of its own then throws.
     if (t instanceof InterruptedException && closing) {
-      log.debug("Handler for {} interrupted by the server's close", dev.portcullis.policy.IpAddresses.format(connection.peer()));
+      log.debug("Handler for {} interrupted by the server's close", connection.who());
       return;
     }
     if (t instanceof java.io.IOException && (closing || peerWentAway(t) || connection.closedForIdleness())) {
-      log.debug("Connection with {} ended in the handler: {}",
-          dev.portcullis.policy.IpAddresses.format(connection.peer()), t.toString());
+      log.debug("Connection with {} ended in the handler: {}", connection.who(), t.toString());
       return;
     }
     admission.handlerFailed(log, connection.peer(), connection.socketPeer(),

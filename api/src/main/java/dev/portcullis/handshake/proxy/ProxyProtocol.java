@@ -4,9 +4,8 @@ import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.HandshakeContext;
 import dev.portcullis.handshake.HandshakeException;
 import dev.portcullis.handshake.HandshakeStep;
-import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Cidr;
-import dev.portcullis.policy.Rule;
+import dev.portcullis.policy.CidrSet;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +44,7 @@ import java.util.Objects;
 public final class ProxyProtocol implements Handshake {
   private final List<Cidr> trusted;
   private final boolean optional;
-  private final AccessPolicy trustedPolicy;
+  private final CidrSet trustedSet;
 
   /**
    * A step that trusts no proxy yet; the same as {@code Handshakes.proxyProtocol()}. {@code
@@ -60,11 +59,7 @@ public final class ProxyProtocol implements Handshake {
   private ProxyProtocol(List<Cidr> trusted, boolean optional) {
     this.trusted = List.copyOf(trusted);
     this.optional = optional;
-    List<Rule> rules = new ArrayList<>();
-    for (Cidr c : this.trusted) {
-      rules.add(Rule.allow(c));
-    }
-    this.trustedPolicy = AccessPolicy.of(rules);
+    this.trustedSet = CidrSet.of(this.trusted);
   }
 
   /**
@@ -189,7 +184,7 @@ public final class ProxyProtocol implements Handshake {
           throw new HandshakeException("PROXY protocol headers are accepted from trusted TCP proxies only; "
               + dev.portcullis.policy.IpAddresses.format(context.socketPeer()) + " is not a TCP peer");
         }
-        if (!trustedPolicy.decide(proxy.getAddress()).isAllowed()) {
+        if (!trustedSet.contains(proxy.getAddress())) {
           if (optional) {
             return Progress.DONE; // read nothing: whatever this peer sends is its own data
           }
