@@ -18,21 +18,25 @@ import org.slf4j.LoggerFactory;
 /**
  * A listening socket, TCP or Unix domain, served by one or more event loops of its own.
  *
- * <p>With several loops, the one descriptor is in every loop's epoll set with {@code
- * EPOLLEXCLUSIVE}, so a new connection wakes one idle loop rather than all of them; each loop has
- * its own {@link Loop} view (its own {@link ConnectionGate} and peer buffer), and a connection is
- * registered on the loop that accepted it, for its whole life. One socket means one accept queue,
- * one kernel filter and one code path for every kind of endpoint (TCP, Unix, inherited).
+ * <p>Each loop has its own {@link Loop} view (its own {@link ConnectionGate} and peer buffer), and
+ * a connection is registered on the loop that accepted it, for its whole life. With several loops
+ * the socket is either one {@code SO_REUSEPORT} descriptor per loop (a TCP listener this transport
+ * opened: the kernel hashes each connection to one loop's accept queue, so every loop accepts its
+ * share) or one descriptor in every loop's epoll set with {@code EPOLLEXCLUSIVE} (an inherited or
+ * Unix domain socket, which is one descriptor: a new connection wakes one idle loop rather than
+ * all of them, and the first idle loop in the wait queue takes most of them).
  *
  * <p>When a loop's view is readable it accepts in batches until {@code EAGAIN}, each connection
  * going through its gate before any object is made for it. Transient accept errors are retried;
  * running out of descriptors or memory pauses that loop's accepting for a moment instead of
  * spinning on a listener that stays readable.
  *
- * <p>{@link #stopAccepting()} loses nothing the kernel queued: the other loops let go of the
- * socket, a TCP socket this transport opened stops answering new handshakes (a socket filter drops
- * SYNs) while those under way complete for {@link #HANDSHAKE_LINGER_NANOS}, one loop accepts the
- * queue until {@code EAGAIN}, and only then is the socket closed.
+ * <p>{@link #stopAccepting()} loses nothing the kernel queued: a TCP socket this transport opened
+ * stops answering new handshakes (a socket filter drops SYNs) while those under way complete for
+ * {@link #HANDSHAKE_LINGER_NANOS}, and every accept queue is accepted until {@code EAGAIN} (with
+ * one shared descriptor the other loops let go and one loop drains it; with one descriptor per loop
+ * each loop drains its own), and only then are the sockets closed. A connection the kernel hashed
+ * to a busy loop's socket waits in that queue until the loop gets to it: it is never lost.
  */
 final class ListeningSocket implements Listener {
   private static final Logger log = LoggerFactory.getLogger(ListeningSocket.class);
@@ -52,7 +56,9 @@ final class ListeningSocket implements Listener {
     Errors.describe(LinuxErrno.EMFILE);
   }
 
-  private final int fd;
+  /** One descriptor for every loop, or one per loop ({@code SO_REUSEPORT}). */
+  private final int[] fds;
+  private final boolean shared;
   private final SocketAddress local;
   private final Acceptor acceptor;
   private final Loop[] loops;
@@ -69,8 +75,9 @@ final class ListeningSocket implements Listener {
   private final CountDownLatch socketClosed = new CountDownLatch(1);
   private final dev.portcullis.spi.LogThrottle exhaustionLog = dev.portcullis.spi.LogThrottle.every(10, TimeUnit.SECONDS);
 
-  private ListeningSocket(int fd, SocketAddress local, Acceptor acceptor, int count, boolean ownSocket) {
-    this.fd = fd;
+  private ListeningSocket(int[] fds, SocketAddress local, Acceptor acceptor, int count, boolean ownSocket) {
+    this.fds = fds.clone();
+    this.shared = fds.length == 1;
     this.local = local;
     this.acceptor = acceptor;
     this.loops = new Loop[count];
@@ -87,16 +94,30 @@ final class ListeningSocket implements Listener {
    */
   static ListeningSocket start(int fd, int count, Acceptor acceptor, SocketAddress local, boolean ownSocket)
       throws IOException {
-    ListeningSocket socket = new ListeningSocket(fd, local, acceptor, count, ownSocket);
-    int interest = count > 1 ? LibC.EPOLLIN | LibC.EPOLLEXCLUSIVE : LibC.EPOLLIN;
+    return start(new int[] {fd}, count, acceptor, local, ownSocket);
+  }
+
+  /**
+   * {@link #start(int, int, Acceptor, SocketAddress, boolean)} with {@code fds}: one descriptor that
+   * every loop shares, or one per loop (a {@code SO_REUSEPORT} group: loop {@code i} accepts on
+   * {@code fds[i]}). It owns them all; on failure nothing is started and they all stay open.
+   */
+  static ListeningSocket start(int[] fds, int count, Acceptor acceptor, SocketAddress local, boolean ownSocket)
+      throws IOException {
+    if (fds.length != 1 && fds.length != count) {
+      throw new IllegalArgumentException(fds.length + " descriptors for " + count + " loops");
+    }
+    ListeningSocket socket = new ListeningSocket(fds, local, acceptor, count, ownSocket);
+    int interest = count > 1 && socket.shared ? LibC.EPOLLIN | LibC.EPOLLEXCLUSIVE : LibC.EPOLLIN;
     try {
       for (int i = 0; i < count; i++) {
         EventLoop loop = EventLoop.open(local, i, count);
-        Loop view = socket.new Loop(loop, interest);
+        int fd = socket.shared ? fds[0] : fds[i];
+        Loop view = socket.new Loop(loop, fd, interest);
         socket.loops[i] = view;
         if (!loop.control(LibC.EPOLL_CTL_ADD, fd, interest, view.generation, view.event)) {
-          throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd + (count > 1 ? ", EPOLLEXCLUSIVE)" : ")"),
-              Errors.lastErrno());
+          throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd
+              + ((interest & LibC.EPOLLEXCLUSIVE) != 0 ? ", EPOLLEXCLUSIVE)" : ")"), Errors.lastErrno());
         }
         loop.register(fd, view.generation, view);
       }
@@ -139,6 +160,8 @@ final class ListeningSocket implements Listener {
    */
   private final class Loop implements EventLoop.Handler {
     final EventLoop loop;
+    /** The descriptor this loop accepts on: the shared one, or its own. */
+    final int fd;
     final ConnectionGate gate;
     final int generation;
     final int interest;
@@ -147,8 +170,9 @@ final class ListeningSocket implements Listener {
     final Runnable resumeAccepting = this::resumeAccepting;
     boolean closed;
 
-    Loop(EventLoop loop, int interest) {
+    Loop(EventLoop loop, int fd, int interest) {
       this.loop = loop;
+      this.fd = fd;
       this.gate = new ConnectionGate(loop, acceptor, local, null);
       this.generation = loop.newGeneration();
       this.interest = interest;
@@ -226,12 +250,32 @@ final class ListeningSocket implements Listener {
     public void loopStopping() {
       close();
     }
+
+    /** On this loop: stops new handshakes on its descriptor, drains its queue, lingers, drains, lets go. */
+    void stopAndDrain() {
+      boolean filtered;
+      synchronized (fdLock) {
+        stopping = true;
+        filtered = ownSocket && !fdClosed && !closed && KernelFilter.stopNewHandshakes(fd);
+      }
+      drain();
+      if (!filtered) {
+        close();
+        return;
+      }
+      loop.schedule(() -> {
+        drain();
+        close();
+      }, HANDSHAKE_LINGER_NANOS);
+    }
   }
 
   private void closeSocket() {
     synchronized (fdLock) {
       fdClosed = true;
-      LibC.close(fd);
+      for (int fd : fds) {
+        LibC.close(fd);
+      }
       if (kernelFilter != null) {
         kernelFilter.close();
       }
@@ -304,35 +348,28 @@ final class ListeningSocket implements Listener {
   }
 
   /**
-   * Stops accepting without losing what the kernel queued, and releases the address: every loop but
-   * the first lets go of the socket; then the first stops new TCP handshakes (on a socket opened
-   * here), accepts the queue until {@code EAGAIN}, still accepts for {@link
-   * #HANDSHAKE_LINGER_NANOS} while handshakes under way complete, accepts once more and closes
-   * the socket. Returns once it is closed (at once when called on one of the loops).
+   * Stops accepting without losing what the kernel queued, and releases the address. One shared
+   * descriptor: every loop but the first lets go of it, then the first stops new TCP handshakes (on
+   * a socket opened here), accepts the queue until {@code EAGAIN}, still accepts for {@link
+   * #HANDSHAKE_LINGER_NANOS} while handshakes under way complete, accepts once more and lets go.
+   * One descriptor per loop: every loop does that on its own descriptor at once. The descriptors
+   * are closed when the last loop has let go (closing one of a {@code SO_REUSEPORT} group would
+   * reset the connections in its queue), so this returns once every queue is drained and closed
+   * (at once when called on one of the loops).
    */
   @Override
   public void stopAccepting() {
     if (stopRequested.compareAndSet(false, true)) {
-      for (int i = 1; i < loops.length; i++) {
-        runAndWait(loops[i], loops[i]::close);
+      if (shared) {
+        for (int i = 1; i < loops.length; i++) {
+          runAndWait(loops[i], loops[i]::close);
+        }
+        loops[0].loop.execute(loops[0]::stopAndDrain);
+      } else {
+        for (Loop view : loops) {
+          view.loop.execute(view::stopAndDrain);
+        }
       }
-      Loop first = loops[0];
-      first.loop.execute(() -> {
-        boolean filtered;
-        synchronized (fdLock) {
-          stopping = true;
-          filtered = ownSocket && !fdClosed && KernelFilter.stopNewHandshakes(fd);
-        }
-        first.drain();
-        if (!filtered) {
-          first.close();
-          return;
-        }
-        first.loop.schedule(() -> {
-          first.drain();
-          first.close();
-        }, HANDSHAKE_LINGER_NANOS);
-      });
     }
     if (!onOneOfTheLoops()) {
       awaitUninterruptibly(socketClosed);
