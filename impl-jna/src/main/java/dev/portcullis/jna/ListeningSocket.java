@@ -113,8 +113,11 @@ final class ListeningSocket implements Listener {
       for (int i = 0; i < count; i++) {
         EventLoop loop = EventLoop.open(local, i, count);
         int fd = socket.shared ? fds[0] : fds[i];
-        Loop view = socket.new Loop(loop, fd, interest);
+        Loop view = socket.new Loop(loop, i, fd, interest);
         socket.loops[i] = view;
+        if (!socket.shared && count > 1) {
+          loop.stallListener(view);
+        }
         if (!loop.control(LibC.EPOLL_CTL_ADD, fd, interest, view.generation, view.event)) {
           throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd
               + ((interest & LibC.EPOLLEXCLUSIVE) != 0 ? ", EPOLLEXCLUSIVE)" : ")"), Errors.lastErrno());
@@ -158,8 +161,9 @@ final class ListeningSocket implements Listener {
    * One loop's hold on the socket: its registration, its gate, its pause. Everything but the
    * constructor runs on its loop's thread.
    */
-  private final class Loop implements EventLoop.Handler {
+  private final class Loop implements EventLoop.Handler, EventLoop.StallListener {
     final EventLoop loop;
+    final int index;
     /** The descriptor this loop accepts on: the shared one, or its own. */
     final int fd;
     final ConnectionGate gate;
@@ -170,8 +174,13 @@ final class ListeningSocket implements Listener {
     final Runnable resumeAccepting = this::resumeAccepting;
     boolean closed;
 
-    Loop(EventLoop loop, int fd, int interest) {
+    /** The other loops' sockets this loop accepts on while their loop is held, by their index. */
+    final Borrowed[] borrowed;
+
+    Loop(EventLoop loop, int index, int fd, int interest) {
       this.loop = loop;
+      this.index = index;
+      this.borrowed = new Borrowed[loops.length];
       this.fd = fd;
       this.gate = new ConnectionGate(loop, acceptor, local, null);
       this.generation = loop.newGeneration();
@@ -235,10 +244,102 @@ final class ListeningSocket implements Listener {
       }
     }
 
-    /** Lets go of the socket; the last loop to let go closes it. */
+    /**
+     * A handler holds this loop (watchdog thread): the next loop accepts on this loop's socket
+     * until it lets go, so that the connections the kernel hashes to it do not wait for it.
+     */
+    @Override
+    public void stalled() {
+      Loop partner = loops[(index + 1) % loops.length];
+      partner.loop.execute(() -> partner.borrow(this));
+    }
+
+    /** The handler let go (this loop's thread): the partner stops accepting on this loop's socket. */
+    @Override
+    public void released() {
+      Loop partner = loops[(index + 1) % loops.length];
+      partner.loop.execute(() -> partner.giveBack(this));
+    }
+
+    /** On this loop: accepts on {@code held}'s socket too, until {@link #giveBack}. */
+    void borrow(Loop held) {
+      if (closed || borrowed[held.index] != null) {
+        return;
+      }
+      synchronized (fdLock) {
+        if (fdClosed) {
+          return;
+        }
+      }
+      Borrowed b = new Borrowed(held.index, held.fd, loop.newGeneration());
+      loop.register(held.fd, b.generation, b);
+      if (loop.control(LibC.EPOLL_CTL_ADD, held.fd, LibC.EPOLLIN, b.generation, b.event)) {
+        borrowed[held.index] = b;
+        log.debug("{} accepts on the socket of held loop {} meanwhile", loop.thread().getName(),
+            held.loop.thread().getName());
+      }
+    }
+
+    /** On this loop: stops accepting on {@code held}'s socket. */
+    void giveBack(Loop held) {
+      Borrowed b = borrowed[held.index];
+      if (b != null) {
+        borrowed[held.index] = null;
+        loop.control(LibC.EPOLL_CTL_DEL, b.fd, 0, b.generation, b.event);
+      }
+    }
+
+    /** Another loop's socket, accepted on here while that loop is held; connections stay here. */
+    private final class Borrowed implements EventLoop.Handler {
+      final int heldIndex;
+      final int fd;
+      final int generation;
+      final int[] event = new int[4];
+
+      Borrowed(int heldIndex, int fd, int generation) {
+        this.heldIndex = heldIndex;
+        this.fd = fd;
+        this.generation = generation;
+      }
+
+      @Override
+      public void onEvents(int events) {
+        if (closed || borrowed[heldIndex] != this) {
+          return;
+        }
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
+          int connection = gate.accept(fd);
+          if (connection >= 0) {
+            gate.admit(connection);
+            continue;
+          }
+          int errno = Errors.ioErrno();
+          if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
+            continue;
+          }
+          if (errno != Errors.AGAIN) {
+            // Out of descriptors or memory: leave the socket to its own loop, which pauses.
+            giveBack(loops[heldIndex]);
+          }
+          return;
+        }
+      }
+
+      @Override
+      public void loopStopping() {
+        // Loop.close() lets go of it
+      }
+    }
+
+    /** Lets go of the socket (and of any it accepts on for a held loop); the last loop to let go closes it. */
     void close() {
       if (!closed) {
         closed = true;
+        for (Loop other : loops) {
+          if (other != null) {
+            giveBack(other);
+          }
+        }
         loop.control(LibC.EPOLL_CTL_DEL, fd, 0, generation, event);
         if (openViews.decrementAndGet() == 0) {
           closeSocket();
