@@ -54,6 +54,7 @@ final class ListeningSocket implements Listener {
     // EMFILE path touches is loaded now, while it still can (EventLoop loads its Timer).
     LinuxErrno.name(LinuxErrno.EMFILE);
     Errors.describe(LinuxErrno.EMFILE);
+    dev.portcullis.policy.Durations.format(java.time.Duration.ofNanos(ACCEPT_PAUSE_NANOS)); // the warning's text
   }
 
   /** One descriptor for every loop, or one per loop ({@code SO_REUSEPORT}). */
