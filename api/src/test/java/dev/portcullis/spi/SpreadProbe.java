@@ -10,8 +10,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * An acceptor that proves a listener spreads connections over its loops: it admits everyone, and
  * the first connection holds its loop (in {@link #accepted}) until a connection is accepted on
- * another thread, so the next connection must wake another loop. Records each channel's loop
- * thread. For {@link TransportContract} and the transports' own tests.
+ * another thread, so a later connection must be accepted by another loop (the next one, when the
+ * loops share one socket; one the kernel hashes to another loop's socket, when each loop has its
+ * own). Records each channel's loop thread. For {@link TransportContract} and the transports' own tests.
  */
 public final class SpreadProbe implements Acceptor {
   /** The thread each channel was accepted on. */

@@ -350,9 +350,15 @@ public abstract class TransportContract {
     toClose.add(listener);
     Socket a = client("127.0.0.1", listener.localAddress());
     await(acceptor.firstIn, "the first connection is accepted");
-    Socket b = client("127.0.0.1", listener.localAddress());
-    await(acceptor.otherLoop, "the second connection is accepted on another loop");
-    List<Socket> clients = List.of(a, b);
+    // While the first holds its loop: with one shared socket the next connection wakes the other
+    // loop; with a socket per loop (SO_REUSEPORT) the kernel hashes each connection to one, so
+    // connect until one lands on the other loop (at most 16, each with even odds).
+    List<Socket> clients = new ArrayList<>(List.of(a));
+    for (int i = 0; i < 16 && !acceptor.otherLoop.await(clients.size() == 1 ? 0 : 200, TimeUnit.MILLISECONDS); i++) {
+      Socket more = client("127.0.0.1", listener.localAddress());
+      clients.add(more);
+    }
+    await(acceptor.otherLoop, "a later connection is accepted on another loop");
     for (int i = 0; i < 2; i++) {
       Channel ch = acceptor.channels.poll(WAIT.toMillis(), TimeUnit.MILLISECONDS);
       assertNotNull(ch, "accepted");

@@ -16,9 +16,10 @@ import org.slf4j.LoggerFactory;
  * least) or slept in the kernel (the thread's state in {@code /proc/self/task/TID/stat}) is
  * reported once, with its thread's stack, and
  * until it lets go the loop's runnable continuations run on the fallback carriers ({@link
- * LoopCarriers#FALLBACK}) instead of waiting behind it. New connections need nothing: a loop that
- * is not waiting in {@code epoll_wait} is not woken by the kernel for the shared listening socket,
- * so the other loops accept them. What still waits for the loop: readiness of its own sockets, its
+ * LoopCarriers#FALLBACK}) instead of waiting behind it, and the loop's {@link
+ * EventLoop.StallListener} is told: a {@code SO_REUSEPORT} listener's next loop then accepts on the
+ * held loop's socket (a loop that is not waiting in {@code epoll_wait} is not woken by the kernel
+ * for a shared {@code EPOLLEXCLUSIVE} socket, so there the other loops accept anyway). What still waits for the loop: readiness of its own sockets, its
  * timers and handshakes, until the handler parks or returns. A loop thread that was only waiting
  * for a CPU (runnable, little CPU used: an overloaded machine) is not reported.
  */

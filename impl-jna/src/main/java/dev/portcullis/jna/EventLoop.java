@@ -81,6 +81,8 @@ final class EventLoop implements Runnable {
   private volatile Runnable runningContinuation;
   /** Set by {@link CarrierWatchdog}: a continuation holds the loop; others run on the fallback. */
   private volatile boolean stalled;
+  /** Told when a handler holds the loop and when it lets go; null if nobody asked. */
+  private volatile StallListener stallListener;
   private volatile HandlerExecutor handlerExecutor;
   /** The loop thread's kernel id (gettid), 0 until it runs: the watchdog reads its state and CPU. */
   private volatile int tid;
@@ -368,6 +370,10 @@ final class EventLoop implements Runnable {
         if (stalled) {
           stalled = false;
           CarrierWatchdog.released(this);
+          StallListener l = stallListener;
+          if (l != null) {
+            l.released();
+          }
         }
       }
     }
@@ -391,7 +397,28 @@ final class EventLoop implements Runnable {
       return null;
     }
     handOffContinuations();
+    StallListener l = stallListener;
+    if (l != null) {
+      l.stalled();
+    }
     return c;
+  }
+
+  /**
+   * What a listener does while a handler holds its loop: {@link #stalled()} on the watchdog's
+   * thread once the hold is noticed, {@link #released()} on the loop when the handler lets go.
+   */
+  interface StallListener {
+    /** A handler holds the loop (watchdog thread). */
+    void stalled();
+
+    /** The handler let go (loop thread). */
+    void released();
+  }
+
+  /** Sets the one stall listener (a {@code SO_REUSEPORT} listener's view: see {@link ListeningSocket}). */
+  void stallListener(StallListener listener) {
+    this.stallListener = listener;
   }
 
   /** The loop thread's kernel id, 0 if unknown. */

@@ -244,7 +244,8 @@ final class KernelFilter {
   /** The system property that makes {@link #attach} skip eBPF: {@code classic}. */
   static final String MODE_PROPERTY = "portcullis.kernelFilter";
 
-  private final int fd;
+  /** The sockets filtered alike: one, or a listener's {@code SO_REUSEPORT} group (one per loop). */
+  private final int[] fds;
   private final String where;
   /** What the lines say is left without a filter: a server's own check, or for a guard nothing. */
   private final String withoutFilter;
@@ -255,19 +256,22 @@ final class KernelFilter {
   /** Why the mode in force is not eBPF, as the log line said it; null in eBPF mode. */
   private volatile String notEbpf;
 
-  private KernelFilter(int fd, String where, String withoutFilter) {
-    this.fd = fd;
+  private KernelFilter(int[] fds, String where, String withoutFilter) {
+    this.fds = fds.clone();
     this.where = where;
     this.withoutFilter = withoutFilter;
   }
 
   /**
-   * Attaches the best filter the kernel takes for the policy to {@code fd}: eBPF, else classic BPF,
-   * else none (user space only). Logs one line naming the mode in force and, if it is not eBPF,
-   * why. Never throws for a refusal: the user-space check decides every peer anyway.
+   * Attaches the best filter the kernel takes for the policy to every socket of {@code fds} (a
+   * listener's sockets, one per loop, which share one port): eBPF, else classic BPF, else none
+   * (user space only), the same on all of them: one eBPF program and its maps serve them all, and
+   * a mode that any of them refuses is given up on all. Logs one line naming the mode in force and,
+   * if it is not eBPF, why. Never throws for a refusal: the user-space check decides every peer
+   * anyway. Attach before {@code listen(2)}, so that no connection is queued unfiltered.
    */
-  static KernelFilter attach(int fd, KernelRules policy, String where) {
-    KernelFilter filter = new KernelFilter(fd, where, "filtering in user space only");
+  static KernelFilter attach(int[] fds, KernelRules policy, String where) {
+    KernelFilter filter = new KernelFilter(fds, where, "filtering in user space only");
     filter.update(policy);
     return filter;
   }
@@ -278,7 +282,7 @@ final class KernelFilter {
    * and {@link #problem()} says why.
    */
   static KernelFilter attachGuard(int fd, KernelRules policy, List<Cidr> bans, String where) {
-    KernelFilter filter = new KernelFilter(fd, where, "nothing filters its peers");
+    KernelFilter filter = new KernelFilter(new int[] {fd}, where, "nothing filters its peers");
     filter.bans = List.copyOf(bans);
     filter.update(policy);
     return filter;
@@ -351,7 +355,11 @@ final class KernelFilter {
    * @return 0, or the errno of {@code SO_DETACH_FILTER} other than {@code ENOENT}
    */
   synchronized int detachAndClose() {
-    int errno = Bpf.detach(fd);
+    int errno = 0;
+    for (int fd : fds) {
+      int e = Bpf.detach(fd);
+      errno = errno != 0 && errno != LinuxErrno.ENOENT ? errno : e;
+    }
     close();
     mode = KernelFilterMode.USER_SPACE;
     notEbpf = "detached";
@@ -445,8 +453,12 @@ final class KernelFilter {
         return e.getMessage();
       }
     }
-    int errno = f.attachTo(fd);
+    int errno = 0;
+    for (int i = 0; i < fds.length && errno == 0; i++) {
+      errno = f.attachTo(fds[i]);
+    }
     if (errno != 0) {
+      detachAll(); // the sockets it did attach to drop the program (and whatever was there before)
       f.close();
       return "setsockopt(SO_ATTACH_BPF): " + LinuxErrno.name(errno) + " (" + Errors.describe(errno) + ")";
     }
@@ -478,7 +490,10 @@ final class KernelFilter {
       log.warn("kernelFilter on {}: {}; {}", where, this.notEbpf, withoutFilter);
       return;
     }
-    int errno = install(fd, program);
+    int errno = 0;
+    for (int i = 0; i < fds.length && errno == 0; i++) {
+      errno = install(fds[i], program);
+    }
     if (errno != 0) {
       detach();
       this.notEbpf = notEbpf + "setsockopt(SO_ATTACH_FILTER) failed: " + LinuxErrno.name(errno) + " ("
@@ -501,12 +516,18 @@ final class KernelFilter {
 
   /** Removes whatever filter is attached, so no old policy stays in the kernel. */
   private void detach() {
-    int errno = Bpf.detach(fd);
-    if (errno != 0 && errno != LinuxErrno.ENOENT) {
-      log.warn("kernelFilter on {}: setsockopt(SO_DETACH_FILTER) failed: {} ({})", where, LinuxErrno.name(errno),
-          Errors.describe(errno));
-    }
+    detachAll();
     mode = KernelFilterMode.USER_SPACE;
+  }
+
+  private void detachAll() {
+    for (int fd : fds) {
+      int errno = Bpf.detach(fd);
+      if (errno != 0 && errno != LinuxErrno.ENOENT) {
+        log.warn("kernelFilter on {}: setsockopt(SO_DETACH_FILTER) failed: {} ({})", where, LinuxErrno.name(errno),
+            Errors.describe(errno));
+      }
+    }
   }
 
   /** Lets go of the eBPF maps; called when the socket is closed. */

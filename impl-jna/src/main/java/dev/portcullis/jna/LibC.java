@@ -28,6 +28,7 @@ final class LibC {
   static final int SOCK_CLOEXEC = 0x80000;
   static final int SOL_SOCKET = 1;
   static final int SO_REUSEADDR = 2;
+  static final int SO_REUSEPORT = 15;
   static final int SO_TYPE = 3;
   static final int SO_ACCEPTCONN = 30;
   static final int SO_DOMAIN = 39;

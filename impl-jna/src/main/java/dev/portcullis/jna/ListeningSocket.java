@@ -18,21 +18,25 @@ import org.slf4j.LoggerFactory;
 /**
  * A listening socket, TCP or Unix domain, served by one or more event loops of its own.
  *
- * <p>With several loops, the one descriptor is in every loop's epoll set with {@code
- * EPOLLEXCLUSIVE}, so a new connection wakes one idle loop rather than all of them; each loop has
- * its own {@link Loop} view (its own {@link ConnectionGate} and peer buffer), and a connection is
- * registered on the loop that accepted it, for its whole life. One socket means one accept queue,
- * one kernel filter and one code path for every kind of endpoint (TCP, Unix, inherited).
+ * <p>Each loop has its own {@link Loop} view (its own {@link ConnectionGate} and peer buffer), and
+ * a connection is registered on the loop that accepted it, for its whole life. With several loops
+ * the socket is either one {@code SO_REUSEPORT} descriptor per loop (a TCP listener this transport
+ * opened: the kernel hashes each connection to one loop's accept queue, so every loop accepts its
+ * share) or one descriptor in every loop's epoll set with {@code EPOLLEXCLUSIVE} (an inherited or
+ * Unix domain socket, which is one descriptor: a new connection wakes one idle loop rather than
+ * all of them, and the first idle loop in the wait queue takes most of them).
  *
  * <p>When a loop's view is readable it accepts in batches until {@code EAGAIN}, each connection
  * going through its gate before any object is made for it. Transient accept errors are retried;
  * running out of descriptors or memory pauses that loop's accepting for a moment instead of
  * spinning on a listener that stays readable.
  *
- * <p>{@link #stopAccepting()} loses nothing the kernel queued: the other loops let go of the
- * socket, a TCP socket this transport opened stops answering new handshakes (a socket filter drops
- * SYNs) while those under way complete for {@link #HANDSHAKE_LINGER_NANOS}, one loop accepts the
- * queue until {@code EAGAIN}, and only then is the socket closed.
+ * <p>{@link #stopAccepting()} loses nothing the kernel queued: a TCP socket this transport opened
+ * stops answering new handshakes (a socket filter drops SYNs) while those under way complete for
+ * {@link #HANDSHAKE_LINGER_NANOS}, and every accept queue is accepted until {@code EAGAIN} (with
+ * one shared descriptor the other loops let go and one loop drains it; with one descriptor per loop
+ * each loop drains its own), and only then are the sockets closed. A connection the kernel hashed
+ * to a busy loop's socket waits in that queue until the loop gets to it: it is never lost.
  */
 final class ListeningSocket implements Listener {
   private static final Logger log = LoggerFactory.getLogger(ListeningSocket.class);
@@ -50,9 +54,12 @@ final class ListeningSocket implements Listener {
     // EMFILE path touches is loaded now, while it still can (EventLoop loads its Timer).
     LinuxErrno.name(LinuxErrno.EMFILE);
     Errors.describe(LinuxErrno.EMFILE);
+    dev.portcullis.policy.Durations.format(java.time.Duration.ofNanos(ACCEPT_PAUSE_NANOS)); // the warning's text
   }
 
-  private final int fd;
+  /** One descriptor for every loop, or one per loop ({@code SO_REUSEPORT}). */
+  private final int[] fds;
+  private final boolean shared;
   private final SocketAddress local;
   private final Acceptor acceptor;
   private final Loop[] loops;
@@ -69,8 +76,9 @@ final class ListeningSocket implements Listener {
   private final CountDownLatch socketClosed = new CountDownLatch(1);
   private final dev.portcullis.spi.LogThrottle exhaustionLog = dev.portcullis.spi.LogThrottle.every(10, TimeUnit.SECONDS);
 
-  private ListeningSocket(int fd, SocketAddress local, Acceptor acceptor, int count, boolean ownSocket) {
-    this.fd = fd;
+  private ListeningSocket(int[] fds, SocketAddress local, Acceptor acceptor, int count, boolean ownSocket) {
+    this.fds = fds.clone();
+    this.shared = fds.length == 1;
     this.local = local;
     this.acceptor = acceptor;
     this.loops = new Loop[count];
@@ -87,16 +95,33 @@ final class ListeningSocket implements Listener {
    */
   static ListeningSocket start(int fd, int count, Acceptor acceptor, SocketAddress local, boolean ownSocket)
       throws IOException {
-    ListeningSocket socket = new ListeningSocket(fd, local, acceptor, count, ownSocket);
-    int interest = count > 1 ? LibC.EPOLLIN | LibC.EPOLLEXCLUSIVE : LibC.EPOLLIN;
+    return start(new int[] {fd}, count, acceptor, local, ownSocket);
+  }
+
+  /**
+   * {@link #start(int, int, Acceptor, SocketAddress, boolean)} with {@code fds}: one descriptor that
+   * every loop shares, or one per loop (a {@code SO_REUSEPORT} group: loop {@code i} accepts on
+   * {@code fds[i]}). It owns them all; on failure nothing is started and they all stay open.
+   */
+  static ListeningSocket start(int[] fds, int count, Acceptor acceptor, SocketAddress local, boolean ownSocket)
+      throws IOException {
+    if (fds.length != 1 && fds.length != count) {
+      throw new IllegalArgumentException(fds.length + " descriptors for " + count + " loops");
+    }
+    ListeningSocket socket = new ListeningSocket(fds, local, acceptor, count, ownSocket);
+    int interest = count > 1 && socket.shared ? LibC.EPOLLIN | LibC.EPOLLEXCLUSIVE : LibC.EPOLLIN;
     try {
       for (int i = 0; i < count; i++) {
         EventLoop loop = EventLoop.open(local, i, count);
-        Loop view = socket.new Loop(loop, interest);
+        int fd = socket.shared ? fds[0] : fds[i];
+        Loop view = socket.new Loop(loop, i, fd, interest);
         socket.loops[i] = view;
+        if (!socket.shared && count > 1) {
+          loop.stallListener(view);
+        }
         if (!loop.control(LibC.EPOLL_CTL_ADD, fd, interest, view.generation, view.event)) {
-          throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd + (count > 1 ? ", EPOLLEXCLUSIVE)" : ")"),
-              Errors.lastErrno());
+          throw Errors.exception("epoll_ctl(EPOLL_CTL_ADD, fd " + fd
+              + ((interest & LibC.EPOLLEXCLUSIVE) != 0 ? ", EPOLLEXCLUSIVE)" : ")"), Errors.lastErrno());
         }
         loop.register(fd, view.generation, view);
       }
@@ -137,8 +162,11 @@ final class ListeningSocket implements Listener {
    * One loop's hold on the socket: its registration, its gate, its pause. Everything but the
    * constructor runs on its loop's thread.
    */
-  private final class Loop implements EventLoop.Handler {
+  private final class Loop implements EventLoop.Handler, EventLoop.StallListener {
     final EventLoop loop;
+    final int index;
+    /** The descriptor this loop accepts on: the shared one, or its own. */
+    final int fd;
     final ConnectionGate gate;
     final int generation;
     final int interest;
@@ -147,8 +175,14 @@ final class ListeningSocket implements Listener {
     final Runnable resumeAccepting = this::resumeAccepting;
     boolean closed;
 
-    Loop(EventLoop loop, int interest) {
+    /** The other loops' sockets this loop accepts on while their loop is held, by their index. */
+    final Borrowed[] borrowed;
+
+    Loop(EventLoop loop, int index, int fd, int interest) {
       this.loop = loop;
+      this.index = index;
+      this.borrowed = new Borrowed[loops.length];
+      this.fd = fd;
       this.gate = new ConnectionGate(loop, acceptor, local, null);
       this.generation = loop.newGeneration();
       this.interest = interest;
@@ -211,10 +245,102 @@ final class ListeningSocket implements Listener {
       }
     }
 
-    /** Lets go of the socket; the last loop to let go closes it. */
+    /**
+     * A handler holds this loop (watchdog thread): the next loop accepts on this loop's socket
+     * until it lets go, so that the connections the kernel hashes to it do not wait for it.
+     */
+    @Override
+    public void stalled() {
+      Loop partner = loops[(index + 1) % loops.length];
+      partner.loop.execute(() -> partner.borrow(this));
+    }
+
+    /** The handler let go (this loop's thread): the partner stops accepting on this loop's socket. */
+    @Override
+    public void released() {
+      Loop partner = loops[(index + 1) % loops.length];
+      partner.loop.execute(() -> partner.giveBack(this));
+    }
+
+    /** On this loop: accepts on {@code held}'s socket too, until {@link #giveBack}. */
+    void borrow(Loop held) {
+      if (closed || borrowed[held.index] != null) {
+        return;
+      }
+      synchronized (fdLock) {
+        if (fdClosed) {
+          return;
+        }
+      }
+      Borrowed b = new Borrowed(held.index, held.fd, loop.newGeneration());
+      loop.register(held.fd, b.generation, b);
+      if (loop.control(LibC.EPOLL_CTL_ADD, held.fd, LibC.EPOLLIN, b.generation, b.event)) {
+        borrowed[held.index] = b;
+        log.debug("{} accepts on the socket of held loop {} meanwhile", loop.thread().getName(),
+            held.loop.thread().getName());
+      }
+    }
+
+    /** On this loop: stops accepting on {@code held}'s socket. */
+    void giveBack(Loop held) {
+      Borrowed b = borrowed[held.index];
+      if (b != null) {
+        borrowed[held.index] = null;
+        loop.control(LibC.EPOLL_CTL_DEL, b.fd, 0, b.generation, b.event);
+      }
+    }
+
+    /** Another loop's socket, accepted on here while that loop is held; connections stay here. */
+    private final class Borrowed implements EventLoop.Handler {
+      final int heldIndex;
+      final int fd;
+      final int generation;
+      final int[] event = new int[4];
+
+      Borrowed(int heldIndex, int fd, int generation) {
+        this.heldIndex = heldIndex;
+        this.fd = fd;
+        this.generation = generation;
+      }
+
+      @Override
+      public void onEvents(int events) {
+        if (closed || borrowed[heldIndex] != this) {
+          return;
+        }
+        for (int i = 0; i < ACCEPT_BATCH; i++) {
+          int connection = gate.accept(fd);
+          if (connection >= 0) {
+            gate.admit(connection);
+            continue;
+          }
+          int errno = Errors.ioErrno();
+          if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
+            continue;
+          }
+          if (errno != Errors.AGAIN) {
+            // Out of descriptors or memory: leave the socket to its own loop, which pauses.
+            giveBack(loops[heldIndex]);
+          }
+          return;
+        }
+      }
+
+      @Override
+      public void loopStopping() {
+        // Loop.close() lets go of it
+      }
+    }
+
+    /** Lets go of the socket (and of any it accepts on for a held loop); the last loop to let go closes it. */
     void close() {
       if (!closed) {
         closed = true;
+        for (Loop other : loops) {
+          if (other != null) {
+            giveBack(other);
+          }
+        }
         loop.control(LibC.EPOLL_CTL_DEL, fd, 0, generation, event);
         if (openViews.decrementAndGet() == 0) {
           closeSocket();
@@ -226,12 +352,32 @@ final class ListeningSocket implements Listener {
     public void loopStopping() {
       close();
     }
+
+    /** On this loop: stops new handshakes on its descriptor, drains its queue, lingers, drains, lets go. */
+    void stopAndDrain() {
+      boolean filtered;
+      synchronized (fdLock) {
+        stopping = true;
+        filtered = ownSocket && !fdClosed && !closed && KernelFilter.stopNewHandshakes(fd);
+      }
+      drain();
+      if (!filtered) {
+        close();
+        return;
+      }
+      loop.schedule(() -> {
+        drain();
+        close();
+      }, HANDSHAKE_LINGER_NANOS);
+    }
   }
 
   private void closeSocket() {
     synchronized (fdLock) {
       fdClosed = true;
-      LibC.close(fd);
+      for (int fd : fds) {
+        LibC.close(fd);
+      }
       if (kernelFilter != null) {
         kernelFilter.close();
       }
@@ -304,35 +450,28 @@ final class ListeningSocket implements Listener {
   }
 
   /**
-   * Stops accepting without losing what the kernel queued, and releases the address: every loop but
-   * the first lets go of the socket; then the first stops new TCP handshakes (on a socket opened
-   * here), accepts the queue until {@code EAGAIN}, still accepts for {@link
-   * #HANDSHAKE_LINGER_NANOS} while handshakes under way complete, accepts once more and closes
-   * the socket. Returns once it is closed (at once when called on one of the loops).
+   * Stops accepting without losing what the kernel queued, and releases the address. One shared
+   * descriptor: every loop but the first lets go of it, then the first stops new TCP handshakes (on
+   * a socket opened here), accepts the queue until {@code EAGAIN}, still accepts for {@link
+   * #HANDSHAKE_LINGER_NANOS} while handshakes under way complete, accepts once more and lets go.
+   * One descriptor per loop: every loop does that on its own descriptor at once. The descriptors
+   * are closed when the last loop has let go (closing one of a {@code SO_REUSEPORT} group would
+   * reset the connections in its queue), so this returns once every queue is drained and closed
+   * (at once when called on one of the loops).
    */
   @Override
   public void stopAccepting() {
     if (stopRequested.compareAndSet(false, true)) {
-      for (int i = 1; i < loops.length; i++) {
-        runAndWait(loops[i], loops[i]::close);
+      if (shared) {
+        for (int i = 1; i < loops.length; i++) {
+          runAndWait(loops[i], loops[i]::close);
+        }
+        loops[0].loop.execute(loops[0]::stopAndDrain);
+      } else {
+        for (Loop view : loops) {
+          view.loop.execute(view::stopAndDrain);
+        }
       }
-      Loop first = loops[0];
-      first.loop.execute(() -> {
-        boolean filtered;
-        synchronized (fdLock) {
-          stopping = true;
-          filtered = ownSocket && !fdClosed && KernelFilter.stopNewHandshakes(fd);
-        }
-        first.drain();
-        if (!filtered) {
-          first.close();
-          return;
-        }
-        first.loop.schedule(() -> {
-          first.drain();
-          first.close();
-        }, HANDSHAKE_LINGER_NANOS);
-      });
     }
     if (!onOneOfTheLoops()) {
       awaitUninterruptibly(socketClosed);

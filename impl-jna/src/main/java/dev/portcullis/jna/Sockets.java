@@ -18,8 +18,37 @@ final class Sockets {
   private static final InetAddress ANY6 = address(new byte[16]);
   private static final InetAddress ANY4 = address(new byte[4]);
 
-  /** A bound, listening, non-blocking TCP socket for these options. */
-  static int openTcpListener(Endpoint.Tcp options) throws IOException {
+  /**
+   * {@code count} bound, non-blocking TCP sockets for these options, not listening yet (so that a
+   * kernel filter can be attached first; see {@link #listen}). More than one: each has {@code
+   * SO_REUSEPORT} and they share the port the first one got, so the kernel spreads new connections
+   * over their accept queues by a hash of the peer's address and port. Only sockets of the same
+   * effective user can join such a group (the kernel refuses others with {@code EADDRINUSE}). On
+   * failure every socket opened is closed.
+   */
+  static int[] openTcpSockets(Endpoint.Tcp options, int count) throws IOException {
+    int[] fds = new int[count];
+    int opened = 0;
+    try {
+      fds[0] = openTcpSocket(options, options.port(), count > 1);
+      opened = 1;
+      if (count > 1) {
+        int port = ((java.net.InetSocketAddress) localAddress(fds[0])).getPort();
+        for (; opened < count; opened++) {
+          fds[opened] = openTcpSocket(options, port, true);
+        }
+      }
+      return fds;
+    } catch (IOException | RuntimeException e) {
+      for (int i = 0; i < opened; i++) {
+        LibC.close(fds[i]);
+      }
+      throw e;
+    }
+  }
+
+  /** A bound, non-blocking TCP socket for these options on {@code port}, not listening yet. */
+  private static int openTcpSocket(Endpoint.Tcp options, int port, boolean reusePort) throws IOException {
     boolean wildcard = options.bindAddress().isEmpty();
     InetAddress bindTo = options.bindAddress().orElse(ANY6);
     int domain = bindTo instanceof Inet6Address ? LibC.AF_INET6 : LibC.AF_INET;
@@ -36,18 +65,20 @@ final class Sockets {
     }
     try {
       setInt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEADDR, 1, "SO_REUSEADDR");
+      if (reusePort) {
+        setInt(fd, LibC.SOL_SOCKET, LibC.SO_REUSEPORT, 1, "SO_REUSEPORT");
+      }
       if (domain == LibC.AF_INET6) {
         // Dual-stack only on the wildcard '::'; a specific IPv6 address is IPv6 only anyway.
         setInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, bindTo.isAnyLocalAddress() ? 0 : 1, "IPV6_V6ONLY");
       }
       // Accepted sockets inherit TCP_NODELAY from the listener, saving a syscall per connection.
       setInt(fd, LibC.IPPROTO_TCP, LibC.TCP_NODELAY, 1, "TCP_NODELAY");
-      byte[] sa = SockAddr.encode(bindTo, options.port());
+      byte[] sa = SockAddr.encode(bindTo, port);
       if (LibC.bind(fd, sa, sa.length) < 0) {
-        throw Errors.bindException("bind(fd " + fd + ", " + SockAddr.describe(bindTo, options.port()) + ")",
-            Errors.lastErrno(), options.port());
+        throw Errors.bindException("bind(fd " + fd + ", " + SockAddr.describe(bindTo, port) + ")",
+            Errors.lastErrno(), port);
       }
-      listen(fd, options.backlog());
       return fd;
     } catch (IOException | RuntimeException e) {
       LibC.close(fd);
