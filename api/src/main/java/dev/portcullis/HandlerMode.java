@@ -21,7 +21,7 @@ public enum HandlerMode {
   VIRTUAL,
   /** A platform thread per connection, reused when idle (JDK 17-20). */
   PLATFORM,
-  /** The executor given to {@link Server#executor}. */
+  /** The executor given to {@link Server.Builder#executor}. */
   EXECUTOR,
   /** A {@link LoopHandler}: callbacks on the event loop, no thread per connection. */
   ON_LOOP
