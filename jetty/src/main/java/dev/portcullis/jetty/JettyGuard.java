@@ -4,6 +4,7 @@ import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.Penalty;
 import dev.portcullis.RuleHits;
 import dev.portcullis.ServerStats;
+import dev.portcullis.admission.AdapterServerView;
 import dev.portcullis.admission.AdmissionChain;
 import dev.portcullis.admission.PendingHandshake;
 import dev.portcullis.admission.Refusal;
@@ -83,7 +84,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Attach it before the connector starts. Thread-safe.
  */
-public final class JettyGuard {
+public final class JettyGuard implements AdapterServerView.Guard {
   /** The protocol name of the guard's connection factory, after a PROXY protocol factory. */
   public static final String PROTOCOL = "portcullis";
   /** The step name in refusal lines for the PROXY header read by Jetty. */

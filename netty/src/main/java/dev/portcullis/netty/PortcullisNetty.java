@@ -7,6 +7,7 @@ import dev.portcullis.RuleHits;
 import dev.portcullis.RunningServer;
 import dev.portcullis.ServerStats;
 import dev.portcullis.ShadowStats;
+import dev.portcullis.admission.AdapterServerView;
 import dev.portcullis.admission.AdmissionChain;
 import dev.portcullis.handshake.proxy.ProxyProtocol;
 import dev.portcullis.policy.AccessPolicy;
@@ -78,7 +79,7 @@ import org.slf4j.LoggerFactory;
  * stopped by {@link #close()}; {@link #close()} also unregisters the JMX bean. It does not touch the
  * Netty server, which stays the application's to run and close.
  */
-public final class PortcullisNetty implements AutoCloseable {
+public final class PortcullisNetty implements AutoCloseable, AdapterServerView.Guard {
   /**
    * On an admitted child channel: the client the chain decided on, the one a trusted proxy's
    * header named, else the socket's peer.
