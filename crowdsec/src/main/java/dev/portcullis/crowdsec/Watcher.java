@@ -283,6 +283,9 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
     private String machineId;
     private String password;
     private SSLContext sslContext;
+    private Path caPem; // kept so that clientCertificate and caCertificate combine in either order
+    private Path certPem;
+    private Path keyPem;
     private Duration requestTimeout = Duration.ofSeconds(10);
     private Duration maxBackoff = Duration.ofMinutes(5);
     private int maxQueue = 10_000;
@@ -360,7 +363,10 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
 
     /**
      * Authenticates with a client certificate instead of a password (the LAPI's {@code tls} section
-     * with {@code agents_allowed_ou}), trusting the CAs of {@code caPem} (null: the JDK's).
+     * with {@code agents_allowed_ou}: its OU must be one listed there; the LAPI makes the machine
+     * {@code CN@ADDRESS} at the first login), trusting the CAs of {@code caPem} (null: those of an
+     * earlier {@link #caCertificate}, else the JDK's). A later {@link #caCertificate} keeps the
+     * certificate; {@link #sslContext} replaces both.
      *
      * @param caPem the LAPI's CA certificates, or null
      * @param certPem the machine's certificate chain, PEM
@@ -369,7 +375,11 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
      * @throws IOException naming a file that cannot be read or used
      */
     public Builder clientCertificate(Path caPem, Path certPem, Path keyPem) throws IOException {
-      this.sslContext = Lapi.tls(caPem, Objects.requireNonNull(certPem, "certPem"), keyPem);
+      Path ca = caPem != null ? caPem : this.caPem;
+      this.sslContext = Lapi.tls(ca, Objects.requireNonNull(certPem, "certPem"), keyPem);
+      this.caPem = ca;
+      this.certPem = certPem;
+      this.keyPem = keyPem;
       if (machineId == null) {
         machineId = "";
         password = "";
@@ -378,14 +388,16 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
     }
 
     /**
-     * Trusts the CA certificates of a PEM file for an {@code https} LAPI.
+     * Trusts the CA certificates of a PEM file for an {@code https} LAPI (keeping a
+     * {@link #clientCertificate} given before).
      *
      * @param caPem the PEM file
      * @return this builder
      * @throws IOException naming the file if it holds no certificate
      */
     public Builder caCertificate(Path caPem) throws IOException {
-      this.sslContext = Lapi.tls(caPem, null, null);
+      this.sslContext = Lapi.tls(Objects.requireNonNull(caPem, "caPem"), certPem, keyPem);
+      this.caPem = caPem;
       return this;
     }
 
@@ -397,6 +409,9 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
      */
     public Builder sslContext(SSLContext context) {
       this.sslContext = Objects.requireNonNull(context, "context");
+      this.caPem = null;
+      this.certPem = null;
+      this.keyPem = null;
       return this;
     }
 

@@ -37,7 +37,7 @@ class HttpsLapiTest {
   @RegisterExtension
   final LogCapture log = new LogCapture();
 
-  private static void openssl(Path dir, String... args) throws Exception {
+  static void openssl(Path dir, String... args) throws Exception {
     LocalApi.require("openssl", "openssl");
     List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
     cmd.addAll(List.of(args));

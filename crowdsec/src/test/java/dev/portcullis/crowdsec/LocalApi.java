@@ -27,10 +27,18 @@ final class LocalApi implements AutoCloseable {
   final Path dir;
   final int port;
   private final Path config;
+  private final boolean tls;
   private Process process;
 
-  private LocalApi(Path dir) throws IOException {
+  /**
+   * The LAPI's TLS files: its certificate and key, and the CA its clients' certificates must chain
+   * to (agents with OU {@code agent-ou}, bouncers with OU {@code bouncer-ou}).
+   */
+  record Tls(Path certFile, Path keyFile, Path caFile) {}
+
+  private LocalApi(Path dir, Tls tls) throws IOException {
     this.dir = dir;
+    this.tls = tls != null;
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       this.port = s.getLocalPort();
     }
@@ -73,7 +81,8 @@ final class LocalApi implements AutoCloseable {
         "  use_wal: false",
         "api:",
         "  client:",
-        "    insecure_skip_verify: false",
+        // cscli's own client (decisions add/list): our test CA is not in the system's store
+        "    insecure_skip_verify: " + (tls != null),
         "    credentials_path: " + dir + "/local_api_credentials.yaml",
         "  server:",
         "    log_level: info",
@@ -81,22 +90,38 @@ final class LocalApi implements AutoCloseable {
         "    profiles_path: " + dir + "/profiles.yaml",
         "    trusted_ips:",
         "      - 127.0.0.1",
+        tls == null ? "" : String.join("\n",
+            "    tls:",
+            "      cert_file: " + tls.certFile(),
+            "      key_file: " + tls.keyFile(),
+            "      ca_cert_path: " + tls.caFile(),
+            "      client_verification: VerifyClientCertIfGiven",
+            "      agents_allowed_ou:",
+            "        - agent-ou",
+            "      bouncers_allowed_ou:",
+            "        - bouncer-ou"),
         "prometheus:",
         "  enabled: false", ""));
   }
 
   /** Starts a LAPI in {@code dir}, with a machine for cscli's own decisions. */
   static LocalApi start(Path dir) throws Exception {
+    return start(dir, null);
+  }
+
+  /** Starts a LAPI in {@code dir} serving HTTPS with {@code tls} (plain HTTP when null). */
+  static LocalApi start(Path dir, Tls tls) throws Exception {
     require("crowdsec", "crowdsec");
     require("cscli", "crowdsec");
-    LocalApi api = new LocalApi(dir);
+    LocalApi api = new LocalApi(dir, tls);
     api.startProcess();
-    api.cscli("machines", "add", "cscli", "--auto", "--force", "-f", dir + "/local_api_credentials.yaml");
+    api.cscli("machines", "add", "cscli", "--auto", "--force", "-f", dir + "/local_api_credentials.yaml",
+        "--url", api.url().toString());
     return api;
   }
 
   URI url() {
-    return URI.create("http://127.0.0.1:" + port);
+    return URI.create((tls ? "https" : "http") + "://127.0.0.1:" + port);
   }
 
   /** Starts the process (again, after {@link #stop}) and waits until it listens. */
