@@ -145,7 +145,7 @@ public final class AdmissionChain {
    * @return as {@link #admit(long, long)}
    */
   public Refusal admitIpv4(int address) {
-    return admit(0, 0x0000_FFFF_0000_0000L | (address & 0xFFFF_FFFFL));
+    return admit(0, dev.portcullis.policy.IpAddresses.mappedLow(address));
   }
 
   /**
@@ -156,9 +156,8 @@ public final class AdmissionChain {
    * @return as {@link #admit(long, long)}
    */
   public Refusal admit(InetAddress address) {
-    byte[] b = Objects.requireNonNull(address, "address").getAddress();
-    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
-    return b.length == 4 ? admitIpv4(bb.getInt()) : admit(bb.getLong(), bb.getLong());
+    Objects.requireNonNull(address, "address");
+    return admit(dev.portcullis.policy.IpAddresses.high(address), dev.portcullis.policy.IpAddresses.low(address));
   }
 
   /**

@@ -43,9 +43,8 @@ final class PenaltyGate {
     if (source == null) {
       return Refusal.NONE;
     }
-    java.nio.ByteBuffer bits = java.nio.ByteBuffer.wrap(client.getAddress().getAddress());
-    long high = bits.capacity() == 4 ? 0 : bits.getLong();
-    long low = bits.capacity() == 4 ? 0x0000_FFFF_0000_0000L | (bits.getInt() & 0xFFFF_FFFFL) : bits.getLong();
+    long high = dev.portcullis.policy.IpAddresses.high(client.getAddress());
+    long low = dev.portcullis.policy.IpAddresses.low(client.getAddress());
     PenaltyBox.Active ban = box.active(source, high, low, now);
     if (ban == null) {
       return Refusal.NONE;

@@ -118,7 +118,7 @@ final class RefusalLog {
 
   /** The key of an IPv4 source: that of its IPv4-mapped IPv6 form, as a dual-stack socket reports it. */
   static long key(int v4) {
-    return key(0, 0x0000_FFFF_0000_0000L | (v4 & 0xFFFF_FFFFL));
+    return key(0, IpAddresses.mappedLow(v4));
   }
 
   /** The key of an IPv6 source (an IPv4-mapped one is the IPv4 source): 64 mixed bits of the 128, never 0. */

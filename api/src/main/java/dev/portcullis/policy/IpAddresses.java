@@ -177,7 +177,18 @@ public final class IpAddresses {
    */
   public static long low(InetAddress address) {
     byte[] b = address.getAddress();
-    return b.length == 4 ? 0xFFFF_0000_0000L | bits(b, 0, 4) : bits(b, 8, 8);
+    return b.length == 4 ? mappedLow((int) bits(b, 0, 4)) : bits(b, 8, 8);
+  }
+
+  /**
+   * The low 64 bits of an IPv4 address in the 128-bit form (its high bits are 0): {@code
+   * 0xFFFF_0A00_0001L} for {@code 10.0.0.1}, given as {@code 0x0A000001}.
+   *
+   * @param ipv4 the address, big-endian
+   * @return the low bits of {@code ::ffff:a.b.c.d}
+   */
+  public static long mappedLow(int ipv4) {
+    return 0xFFFF_0000_0000L | (ipv4 & 0xFFFF_FFFFL);
   }
 
   /**

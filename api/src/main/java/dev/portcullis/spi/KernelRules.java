@@ -131,7 +131,7 @@ public final class KernelRules {
    * @return {@code true} if allowed
    */
   public boolean allowsIpv4(int address) {
-    return decider.allows(0L, 0xFFFF_0000_0000L | (address & 0xFFFF_FFFFL));
+    return decider.allows(0L, dev.portcullis.policy.IpAddresses.mappedLow(address));
   }
 
   /**
