@@ -66,6 +66,8 @@ final class PenaltyBox {
   private final RangeBans ranges = new RangeBans();
   /** Offence bans and external bans in force (or expired and not yet swept). */
   private volatile int activeBans;
+  /** The offence bans in force (in {@code table}), a part of {@link #activeBans}: only they need the lock at accept. */
+  private volatile int tableBans;
   private final java.util.List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile Events events = new Events() {
     @Override
@@ -145,26 +147,22 @@ final class PenaltyBox {
     }
     boolean changed = false;
     Active result = null;
-    synchronized (this) {
-      Entry e = table.get(source);
-      if (e != null && e.bannedUntil != 0) {
-        if (e.bannedUntil - now > 0) {
-          result = new Active(e.bannedUntil, e.lastBanOffences, e.reason, false);
-        } else {
-          changed = unban(source, e, "the ban ended");
+    if (tableBans > 0) {
+      synchronized (this) {
+        Entry e = table.get(source);
+        if (e != null && e.bannedUntil != 0) {
+          if (e.bannedUntil - now > 0) {
+            result = new Active(e.bannedUntil, e.lastBanOffences, e.reason, false);
+          } else {
+            changed = unban(source, e, "the ban ended");
+          }
         }
       }
-      if (result == null && withRanges && ranges.size() > 0) {
-        RangeBans.Ban b = ranges.find(high, low);
-        if (b != null && b.until - now <= 0) {
-          ranges.remove(b.range);
-          ended(b, "the ban ended");
-          changed = true;
-          b = ranges.find(high, low); // a shorter range may still hold it
-        }
-        if (b != null && b.until - now > 0 && !isExempt(high, low)) {
-          result = new Active(b.until, 0, b.reason, true);
-        }
+    }
+    if (result == null && withRanges && ranges.size() > 0) {
+      RangeBans.Ban b = ranges.find(high, low, now); // no lock: see RangeBans
+      if (b != null && !isExempt(high, low)) {
+        result = new Active(b.until, 0, b.reason, true);
       }
     }
     if (changed) {
@@ -233,6 +231,7 @@ final class PenaltyBox {
         e.count = 0;
         e.direct = direct;
         e.reason = reason;
+        tableBans++;
         activeBans++;
         until = e.bannedUntil;
         events.banned(new Penalty(cidr(source), wall(until), e.lastBanOffences, e.bans, direct, reason), false);
@@ -261,6 +260,7 @@ final class PenaltyBox {
       return false;
     }
     e.bannedUntil = 0;
+    tableBans--;
     activeBans--;
     events.lifted(cidr(source), why, e.reason, false);
     return e.direct;

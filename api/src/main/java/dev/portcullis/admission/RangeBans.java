@@ -2,7 +2,6 @@ package dev.portcullis.admission;
 
 import dev.portcullis.policy.Cidr;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -10,16 +9,18 @@ import java.util.Map;
 /**
  * The external bans of a penalty box ({@code AdmissionChain.ban}): whole ranges of any length, kept
  * by prefix length over the 128-bit space (an IPv4 {@code /n} is the IPv4-mapped {@code /96+n}), so
- * that a peer is looked up once per length in use, not once per ban. Not thread-safe: the penalty
- * box's lock guards it.
+ * that a peer is looked up once per length in use, not once per ban. Written under the penalty
+ * box's lock; {@link #find} and {@link #size} read without it, so an accept while bans of ranges are
+ * in force (a CrowdSec list) takes no lock: the maps are concurrent and the lengths in use are
+ * published, copied on write, through a volatile array.
  */
 final class RangeBans {
   /** One external ban. */
   static final class Ban {
     final Cidr range;
     final Source key;
-    long until;
-    String reason;
+    volatile long until;
+    volatile String reason;
 
     Ban(Cidr range, Source key, long until, String reason) {
       this.range = range;
@@ -32,8 +33,8 @@ final class RangeBans {
   @SuppressWarnings("unchecked")
   private final Map<Source, Ban>[] byLength = new Map[129];
   /** The prefix lengths in use, shortest first (few: a list beats a scan of all 129). */
-  private int[] lengths = new int[0];
-  private int size;
+  private volatile int[] lengths = new int[0];
+  private volatile int size;
 
   int size() {
     return size;
@@ -46,11 +47,8 @@ final class RangeBans {
 
   /** The key of {@code range}: its network in the 128-bit space. */
   static Source key(Cidr range) {
-    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(range.network().getAddress());
-    if (range.isIpv4()) {
-      return new Source(0, 0x0000_FFFF_0000_0000L | (bb.getInt() & 0xFFFF_FFFFL));
-    }
-    return new Source(bb.getLong(), bb.getLong());
+    return new Source(dev.portcullis.policy.IpAddresses.high(range.network()),
+        dev.portcullis.policy.IpAddresses.low(range.network()));
   }
 
   private static Source mask(long high, long low, int bits) {
@@ -68,7 +66,7 @@ final class RangeBans {
     int bits = bits(ban.range);
     Map<Source, Ban> m = byLength[bits];
     if (m == null) {
-      m = new HashMap<>();
+      m = new java.util.concurrent.ConcurrentHashMap<>();
       byLength[bits] = m;
       int[] next = new int[lengths.length + 1];
       int i = 0;
@@ -113,11 +111,16 @@ final class RangeBans {
     lengths = next;
   }
 
-  /** The ban covering the 128-bit address, the longest prefix first; null if none. */
-  Ban find(long high, long low) {
-    for (int i = lengths.length - 1; i >= 0; i--) {
-      Ban b = byLength[lengths[i]].get(mask(high, low, lengths[i]));
-      if (b != null) {
+  /**
+   * The ban in force at {@code now} covering the 128-bit address, the longest prefix first; null if
+   * none. An ended ban is passed over (the sweep removes it and says so). Needs no lock.
+   */
+  Ban find(long high, long low, long now) {
+    int[] in = lengths;
+    for (int i = in.length - 1; i >= 0; i--) {
+      Map<Source, Ban> m = byLength[in[i]];
+      Ban b = m == null ? null : m.get(mask(high, low, in[i])); // null: that length just went
+      if (b != null && b.until - now > 0) {
         return b;
       }
     }

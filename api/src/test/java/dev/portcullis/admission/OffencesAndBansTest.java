@@ -149,6 +149,20 @@ class OffencesAndBansTest {
   }
 
   @Test
+  void anEndedLongerRangeBanNeverHidesAShorterOneStillInForce() throws Exception {
+    AdmissionChain c = chain(Penalties.after(5, Duration.ofMinutes(1)));
+    c.ban(Cidr.parse("198.51.100.0/24"), Duration.ofMinutes(10), "wide");
+    c.ban(Cidr.parse("198.51.100.0/28"), Duration.ofMillis(20), "narrow");
+    Thread.sleep(60);
+    // Before the sweep: the narrow ban has ended, the wide one still refuses (looked up with no lock).
+    assertEquals(Refusal.BANNED, c.admit(ip("198.51.100.1")));
+    assertEquals(Refusal.NONE, c.admit(ip("198.51.101.1")));
+    c.ban(Cidr.parse("203.0.113.0/28"), Duration.ofMillis(20), "brief, alone");
+    Thread.sleep(60);
+    assertEquals(Refusal.NONE, c.admit(ip("203.0.113.1")), "an ended ban refuses nobody, swept or not");
+  }
+
+  @Test
   void rangeBansAreBoundedAndNeverPushOutOffenceBans() throws Exception {
     AdmissionChain c = chain(Penalties.after(1, Duration.ofMinutes(1)).maxSources(16));
     for (int i = 0; i < 16; i++) {
