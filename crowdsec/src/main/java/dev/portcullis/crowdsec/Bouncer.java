@@ -512,7 +512,8 @@ public final class Bouncer implements AutoCloseable {
      */
     public Builder pollInterval(Duration interval) {
       if (interval.compareTo(Duration.ofMillis(100)) < 0) {
-        throw new IllegalArgumentException("a poll interval is at least 100ms: " + interval);
+        throw new IllegalArgumentException("a poll interval is at least 100ms: "
+            + dev.portcullis.policy.Durations.format(interval));
       }
       this.pollInterval = interval;
       return this;
@@ -539,7 +540,8 @@ public final class Bouncer implements AutoCloseable {
      */
     public Builder requestTimeout(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("a request timeout is positive: " + timeout);
+        throw new IllegalArgumentException("a request timeout is positive: "
+            + dev.portcullis.policy.Durations.format(timeout));
       }
       this.requestTimeout = timeout;
       return this;

@@ -455,7 +455,8 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
      */
     public Builder maxBackoff(Duration max) {
       if (max.compareTo(Duration.ofSeconds(1)) < 0) {
-        throw new IllegalArgumentException("maxBackoff is at least 1s: " + max);
+        throw new IllegalArgumentException("maxBackoff is at least 1s: "
+            + dev.portcullis.policy.Durations.format(max));
       }
       this.maxBackoff = max;
       return this;
@@ -470,7 +471,8 @@ public final class Watcher implements PenaltyListener, AutoCloseable {
      */
     public Builder requestTimeout(Duration timeout) {
       if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("a request timeout is positive: " + timeout);
+        throw new IllegalArgumentException("a request timeout is positive: "
+            + dev.portcullis.policy.Durations.format(timeout));
       }
       this.requestTimeout = timeout;
       return this;
