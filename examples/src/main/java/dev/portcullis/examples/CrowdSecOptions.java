@@ -13,7 +13,8 @@ import java.util.List;
  * The CrowdSec options the serving commands share: {@code --crowdsec URL} with {@code
  * --crowdsec-key-file FILE} enforces the Local API's decisions (a bouncer), and machine credentials
  * ({@code --crowdsec-machine-file FILE}, or {@code --crowdsec-login ID --crowdsec-password-file
- * FILE}) push this server's own bans to it (a watcher). Read and checked before the server starts
+ * FILE}, or a client certificate: {@code --crowdsec-cert FILE --crowdsec-cert-key FILE}) push this
+ * server's own bans to it (a watcher). Read and checked before the server starts
  * ({@link #read}), attached once it runs ({@link #attach}).
  */
 public final class CrowdSecOptions {
@@ -36,8 +37,17 @@ public final class CrowdSecOptions {
   public static final Option CA = Option.valued("--crowdsec-ca", "FILE", "trust the CA certificates of this PEM"
       + " file for an https Local API (default: the JDK's)");
 
+  /** {@code --crowdsec-cert FILE}: the watcher's client certificate. */
+  public static final Option CERT = Option.valued("--crowdsec-cert", "FILE", "push this server's own bans as"
+      + " alerts, logging in with this client certificate chain (PEM; with --crowdsec-cert-key), for a LAPI"
+      + " whose tls section lists its OU in agents_allowed_ou");
+  /** {@code --crowdsec-cert-key FILE}: the key of {@code --crowdsec-cert}. */
+  public static final Option CERT_KEY = Option.valued("--crowdsec-cert-key", "FILE", "the PKCS #8 private key"
+      + " (PEM) of --crowdsec-cert");
+
   /** Every option above, for a command's list. */
-  public static final List<Option> OPTIONS = List.of(URL, KEY_FILE, MACHINE_FILE, LOGIN, PASSWORD_FILE, CA);
+  public static final List<Option> OPTIONS =
+      List.of(URL, KEY_FILE, MACHINE_FILE, LOGIN, PASSWORD_FILE, CERT, CERT_KEY, CA);
 
   private final Bouncer bouncer;
   private final Watcher.Builder watcher;
@@ -94,7 +104,18 @@ public final class CrowdSecOptions {
       bouncer = b.build();
     }
     Watcher.Builder w = null;
-    if (o.one("--crowdsec-machine-file") != null || o.one("--crowdsec-login") != null) {
+    String cert = o.one("--crowdsec-cert");
+    if ((cert == null) != (o.one("--crowdsec-cert-key") == null)) {
+      throw new UsageException(cert == null ? "--crowdsec-cert-key needs --crowdsec-cert FILE"
+          : "--crowdsec-cert needs --crowdsec-cert-key FILE (its private key)");
+    }
+    if (cert != null && (o.one("--crowdsec-machine-file") != null || o.one("--crowdsec-login") != null)) {
+      throw new UsageException("--crowdsec-cert is a watcher's credentials: give it, or --crowdsec-machine-file,"
+          + " or --crowdsec-login, not several");
+    }
+    if (cert != null) {
+      w = Watcher.builder(lapi).clientCertificate(ca, Path.of(cert), Path.of(o.one("--crowdsec-cert-key")));
+    } else if (o.one("--crowdsec-machine-file") != null || o.one("--crowdsec-login") != null) {
       w = Watcher.builder(lapi);
       if (o.one("--crowdsec-machine-file") != null) {
         w.machineFile(Path.of(o.one("--crowdsec-machine-file")));
@@ -110,7 +131,8 @@ public final class CrowdSecOptions {
     }
     if (bouncer == null && w == null) {
       throw new UsageException("--crowdsec needs --crowdsec-key-file FILE (bouncer) or machine credentials"
-          + " (--crowdsec-machine-file FILE, or --crowdsec-login ID --crowdsec-password-file FILE)");
+          + " (--crowdsec-machine-file FILE, --crowdsec-login ID --crowdsec-password-file FILE, or"
+          + " --crowdsec-cert FILE --crowdsec-cert-key FILE)");
     }
     return new CrowdSecOptions(bouncer, w);
   }
