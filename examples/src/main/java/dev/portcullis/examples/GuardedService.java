@@ -224,6 +224,27 @@ public final class GuardedService {
     return token.getBytes(StandardCharsets.UTF_8);
   }
 
+  /**
+   * The exception to throw when the server could not listen on {@code address}: a {@link
+   * java.net.BindException} (exit status 1) that names the address, if {@code e} or a cause of it is
+   * one (Jetty wraps it in an {@link IOException}); else {@code e} as an {@link IOException}.
+   *
+   * @param address where the server was to listen
+   * @param e what the server threw
+   * @return the exception to throw
+   */
+  public static IOException bindFailed(SocketAddress address, Exception e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.net.BindException) {
+        java.net.BindException b = new java.net.BindException("cannot listen on " + Service.describe(address) + ": "
+            + t.getMessage());
+        b.initCause(e);
+        return b;
+      }
+    }
+    return e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+  }
+
   /** Stops the guarded server, letting connections in flight finish within {@code grace}. */
   @FunctionalInterface
   public interface Stop {

@@ -4,9 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
@@ -25,6 +29,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code portcullis jetty-http} and {@code netty-http}, each in its own JVM on loopback, with a
@@ -139,5 +144,36 @@ class GuardedHttpServicesTest {
     Outcome other = request("127.0.0.1", port, "GET", "/hello", null);
     assertTrue(other.answer().startsWith("HTTP/1.1 200") && other.answer().endsWith("hello 127.0.0.1\n"),
         "another source is still served: " + other.answer());
+  }
+
+  private static int launch(PrintStream err, String... args) {
+    return Launcher.run(args, new java.io.ByteArrayInputStream(new byte[0]), new PrintStream(
+        new java.io.ByteArrayOutputStream(), true, StandardCharsets.UTF_8), err);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"jetty-http", "netty-http"})
+  void aPortInUseIsStatus1NamingTheAddressAndAMissingTokenIsAUsageError(String command, @TempDir Path dir)
+      throws Exception {
+    Path token = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+      int port = taken.getLocalPort();
+      assertEquals(1, launch(new PrintStream(err, true, StandardCharsets.UTF_8), command, "--port",
+          String.valueOf(port), "--bind", "127.0.0.1", "--allow-all", "--token-file", token.toString()));
+      assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("portcullis " + command + ": cannot listen on 127.0.0.1:"
+          + port + ": "), err.toString(StandardCharsets.UTF_8));
+    }
+    err.reset();
+    assertEquals(2, launch(new PrintStream(err, true, StandardCharsets.UTF_8), command, "--port", "0", "--allow-all",
+        "--token-file", dir.resolve("missing").toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).startsWith("portcullis " + command + ": --token-file "
+        + dir.resolve("missing") + " is not a regular file"), err.toString(StandardCharsets.UTF_8));
+    err.reset();
+    Files.writeString(token, "\n");
+    assertEquals(2, launch(new PrintStream(err, true, StandardCharsets.UTF_8), command, "--port", "0", "--allow-all",
+        "--token-file", token.toString()));
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("has no token on its first line"),
+        err.toString(StandardCharsets.UTF_8));
   }
 }

@@ -104,12 +104,12 @@ public final class JettyHttpService {
       server.setHandler(new App(settings, guard));
       try {
         server.start();
-      } catch (java.io.IOException | RuntimeException e) {
+      } catch (RuntimeException e) {
         stopQuietly(server);
         throw e;
-      } catch (Exception e) {
+      } catch (Exception e) { // a port in use: Jetty's IOException around the BindException
         stopQuietly(server);
-        throw new IllegalStateException("Jetty did not start: " + e.getMessage(), e);
+        throw GuardedService.bindFailed(settings.address(), e);
       }
       InetSocketAddress local = settings.bind() == null ? new InetSocketAddress(connector.getLocalPort())
           : new InetSocketAddress(settings.bind(), connector.getLocalPort());

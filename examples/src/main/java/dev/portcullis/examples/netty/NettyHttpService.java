@@ -125,11 +125,7 @@ public final class NettyHttpService {
         throw e;
       } catch (Exception e) { // syncUninterruptibly rethrows the bind's own exception, checked or not
         stop(group, guard, socket, Duration.ZERO);
-        if (e instanceof java.io.IOException io) {
-          throw io;
-        }
-        throw new IllegalStateException("Netty did not bind " + Service.describe(settings.address()) + ": "
-            + e.getMessage(), e);
+        throw GuardedService.bindFailed(settings.address(), e);
       }
       InetSocketAddress local = (InetSocketAddress) server.localAddress();
       return GuardedService.started(settings, guard, socket, local, grace -> {
