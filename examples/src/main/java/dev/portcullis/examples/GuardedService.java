@@ -37,7 +37,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Each of them serves {@code GET /health} ({@code ok}), {@code GET /hello} ({@code hello
  * ADDRESS}) and {@code POST /login} with {@code Authorization: Bearer TOKEN}: the right token is
- * 200, a wrong one 401 and one offence of weight {@value #BAD_LOGIN_WEIGHT} in the penalty box
+ * 200, a wrong or missing one 401 and one offence of weight {@value #BAD_LOGIN_WEIGHT} in the penalty box
  * (reason {@value #BAD_LOGIN_REASON}); by default {@value #DEFAULT_PENALTY} (five within a minute)
  * bans the source for a minute, doubling on repeat up to an hour. A banned source is refused at
  * accept, and with the kernel guard its SYNs are dropped in the kernel.
