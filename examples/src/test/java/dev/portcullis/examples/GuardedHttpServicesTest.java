@@ -87,19 +87,8 @@ class GuardedHttpServicesTest {
   void theGuardedServiceServesTheAllowedRefusesTheDeniedAndBansAfterWrongTokens(String command, String guard,
       @TempDir Path dir) throws Exception {
     Path policy = Files.writeString(dir.resolve("access.rules"), "allow 127.0.0.0/8\ndeny 127.0.0.2\n");
-    Path token = Files.writeString(dir.resolve("token"), TOKEN + "\n");
     Path log = dir.resolve("service.log");
-    List<String> args = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-cp", System.getProperty("java.class.path"), Launcher.class.getName(), command, "--port", "0", "--bind",
-        "127.0.0.1", "--policy", policy.toString(), "--token-file", token.toString(), "--penalty", "3:60"));
-    if (guard.equals("jvm")) {
-      args.add("--no-kernel-guard");
-    }
-    Process svc = new ProcessBuilder(args).redirectError(log.toFile()).start();
-    started.add(svc);
-    String ready = new BufferedReader(new InputStreamReader(svc.getInputStream(), StandardCharsets.UTF_8)).readLine();
-    assertTrue(ready != null && ready.startsWith("listening on 127.0.0.1:"), ready + "\n" + Files.readString(log));
-    int port = Integer.parseInt(ready.substring(ready.lastIndexOf(':') + 1));
+    int port = start(dir, command, log, guard.equals("jvm") ? List.of("--no-kernel-guard") : List.of());
     String logText = Files.readString(log);
     boolean inKernel = logText.contains("Kernel guard on 127.0.0.1:" + port + ": ");
     assertTrue(inKernel || logText.contains("No kernel guard on 127.0.0.1:" + port + ": "), logText);
@@ -144,6 +133,45 @@ class GuardedHttpServicesTest {
     Outcome other = request("127.0.0.1", port, "GET", "/hello", null);
     assertTrue(other.answer().startsWith("HTTP/1.1 200") && other.answer().endsWith("hello 127.0.0.1\n"),
         "another source is still served: " + other.answer());
+  }
+
+  /** Starts {@code command} on 127.0.0.1 with {@code dir/access.rules}, its log in {@code log}; returns its port. */
+  private int start(Path dir, String command, Path log, List<String> more) throws IOException {
+    Path token = Files.writeString(dir.resolve("token"), TOKEN + "\n");
+    List<String> args = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"), Launcher.class.getName(), command, "--port", "0", "--bind",
+        "127.0.0.1", "--policy", dir.resolve("access.rules").toString(), "--token-file", token.toString(),
+        "--penalty", "3:60"));
+    args.addAll(more);
+    Process svc = new ProcessBuilder(args).redirectError(log.toFile()).start();
+    started.add(svc);
+    String ready = new BufferedReader(new InputStreamReader(svc.getInputStream(), StandardCharsets.UTF_8)).readLine();
+    assertTrue(ready != null && ready.startsWith("listening on 127.0.0.1:"), ready + "\n" + Files.readString(log));
+    return Integer.parseInt(ready.substring(ready.lastIndexOf(':') + 1));
+  }
+
+  /**
+   * {@code --watch}: a policy file renamed into place is in force for the next connection, in the
+   * guard in the JVM and, where it is attached, in the kernel (127.0.0.4's SYN dropped).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"jetty-http", "netty-http"})
+  void watchPutsTheNewPolicyInTheJvmAndTheKernel(String command, @TempDir Path dir) throws Exception {
+    Path policy = Files.writeString(dir.resolve("access.rules"), "allow 127.0.0.0/8\n");
+    Path log = dir.resolve("service.log");
+    int port = start(dir, command, log, List.of("--watch"));
+    boolean inKernel = Files.readString(log).contains("Kernel guard on 127.0.0.1:" + port + ": ");
+    assertTrue(request("127.0.0.4", port, "GET", "/hello", null).answer().endsWith("hello 127.0.0.4\n"));
+    Path next = Files.writeString(dir.resolve("access.rules.tmp"), "allow 127.0.0.0/8\ndeny 127.0.0.4\n");
+    Files.move(next, policy, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    Outcome denied = request("127.0.0.4", port, "GET", "/hello", null);
+    for (int i = 0; i < 50 && (denied.served() || inKernel && !denied.connectTimedOut()); i++) { // 5 s at most
+      Thread.sleep(100);
+      denied = request("127.0.0.4", port, "GET", "/hello", null);
+    }
+    assertTrue(!denied.served() && denied.connectTimedOut() == inKernel, "127.0.0.4 denied after the reload"
+        + (inKernel ? ", in the kernel" : "") + ": " + denied + "\n" + Files.readString(log));
+    assertTrue(request("127.0.0.1", port, "GET", "/hello", null).answer().endsWith("hello 127.0.0.1\n"));
   }
 
   private static int launch(PrintStream err, String... args) {
