@@ -166,10 +166,10 @@ public final class GuardedService {
    * @param args the command-line arguments, without the command name
    * @param command the command, for its options
    * @return the settings
-   * @throws UsageException for a bad option, in the command line's words
-   * @throws IOException if the token file cannot be read
+   * @throws UsageException for a bad option, in the command line's words (a token file that cannot
+   *     be read among them)
    */
-  public static Settings settings(String[] args, Command command) throws IOException {
+  public static Settings settings(String[] args, Command command) {
     Options o = Options.parse(args, command.options());
     if (!o.positional().isEmpty()) {
       throw new UsageException("unexpected argument '" + o.positional().get(0) + "'");
@@ -195,7 +195,7 @@ public final class GuardedService {
   }
 
   /** The token: the first line of the file, else the environment variable; never empty. */
-  private static byte[] token(String file) throws IOException {
+  private static byte[] token(String file) {
     String token;
     if (file != null) {
       Path path = Path.of(file);
@@ -210,7 +210,7 @@ public final class GuardedService {
         }
         token = new String(b, StandardCharsets.UTF_8).lines().findFirst().orElse("").strip();
       } catch (IOException e) {
-        throw new IOException(FileProblem.message(e), e);
+        throw new UsageException("--token-file " + FileProblem.message(e));
       }
       if (token.isEmpty()) {
         throw new UsageException("--token-file " + file + " has no token on its first line");

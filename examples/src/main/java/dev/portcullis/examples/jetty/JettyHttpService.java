@@ -79,13 +79,7 @@ public final class JettyHttpService {
    * @throws dev.portcullis.examples.UsageException for a bad command line
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    GuardedService.Settings settings;
-    try {
-      settings = GuardedService.settings(args, COMMAND);
-    } catch (java.io.IOException e) {
-      err.println("portcullis jetty-http: " + e.getMessage());
-      return 2;
-    }
+    GuardedService.Settings settings = GuardedService.settings(args, COMMAND);
     Service.Setup setup = () -> {
       AccessPolicy policy = settings.policy();
       QueuedThreadPool threads = new QueuedThreadPool(MAX_THREADS, 4);

@@ -95,13 +95,7 @@ public final class NettyHttpService {
    * @throws dev.portcullis.examples.UsageException for a bad command line
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    GuardedService.Settings settings;
-    try {
-      settings = GuardedService.settings(args, COMMAND);
-    } catch (java.io.IOException e) {
-      err.println("portcullis netty-http: " + e.getMessage());
-      return 2;
-    }
+    GuardedService.Settings settings = GuardedService.settings(args, COMMAND);
     Service.Setup setup = () -> {
       AccessPolicy policy = settings.policy();
       PortcullisNetty guard = PortcullisNetty.builder(policy).limits(settings.limits())
