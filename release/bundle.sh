@@ -43,7 +43,7 @@ if $check; then
       [ "$(sha1sum < "$f" | cut -d' ' -f1)" = "$(cat "$f.sha1")" ] || { echo "bad sha1: $name" >&2; fail=1; }
     done
   done
-  for skipped in portcullis-examples portcullis-bench portcullis-site portcullis-parent; do
+  for skipped in portcullis-examples portcullis-examples-spring-boot portcullis-bench portcullis-site portcullis-parent; do
     if [ "$skipped" = portcullis-parent ]; then
       [ -d "$staging/dev/portcullis/$skipped" ] || { echo "the parent POM must be published (the jars' POMs name it)" >&2; fail=1; }
     else

@@ -7,8 +7,10 @@ import dev.portcullis.examples.demo.Demo;
 import dev.portcullis.examples.echo.EchoService;
 import dev.portcullis.examples.guard.Guard;
 import dev.portcullis.examples.http.HttpService;
+import dev.portcullis.examples.jetty.JettyHttpService;
 import dev.portcullis.examples.kv.KvClient;
 import dev.portcullis.examples.kv.KvServer;
+import dev.portcullis.examples.netty.NettyHttpService;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -24,8 +26,8 @@ public final class Launcher {
 
   /** Every command, in the order the usage lists them. */
   public static final List<Command> COMMANDS = List.of(Demo.COMMAND, EchoService.COMMAND, Check.COMMAND,
-      Guard.COMMAND, KvServer.COMMAND, KvClient.COMMAND, HttpService.COMMAND, AdminConsole.COMMAND,
-      Connect.COMMAND);
+      Guard.COMMAND, KvServer.COMMAND, KvClient.COMMAND, HttpService.COMMAND, JettyHttpService.COMMAND,
+      NettyHttpService.COMMAND, AdminConsole.COMMAND, Connect.COMMAND);
 
   /** The usage text printed on {@code --help} and, with exit status 2, when no command is given. */
   public static final String USAGE = usage();
@@ -50,7 +52,7 @@ public final class Launcher {
     Service.handleSignals();
     int status = run(args, System.in, System.out, System.err);
     String command = args.length > 0 ? args[0] : "";
-    if (status != 0 || !Set.of("echo", "guard", "admin", "kv", "http").contains(command)) {
+    if (status != 0 || !Set.of("echo", "guard", "admin", "kv", "http", "jetty-http", "netty-http").contains(command)) {
       System.exit(status);
     }
   }
@@ -87,6 +89,8 @@ public final class Launcher {
         case "kv" -> KvServer.run(rest, out, err);
         case "kv-client" -> KvClient.run(rest, out, err);
         case "http" -> HttpService.run(rest, out, err);
+        case "jetty-http" -> JettyHttpService.run(rest, out, err);
+        case "netty-http" -> NettyHttpService.run(rest, out, err);
         case "help", "--help", "-h" -> {
           out.print(USAGE);
           yield 0;

@@ -43,12 +43,12 @@ class BomTest {
     assertEquals(child(parent, "version"), child(bom, "version"), "the BOM's version is the build's");
     assertEquals(child(parent, "groupId"), child(bom, "groupId"));
 
-    // The libraries: every module but the launcher and examples, the benchmarks, the site and the BOM.
+    // The libraries: every module but the launcher and examples (Spring Boot's too), the benchmarks, the site and the BOM.
     TreeSet<String> libraries = new TreeSet<>();
     NodeList modules = parent.getElementsByTagName("module");
     for (int i = 0; i < modules.getLength(); i++) {
       String dir = modules.item(i).getTextContent().strip();
-      if (List.of("examples", "bench", "site", "bom").contains(dir)) {
+      if (List.of("examples", "examples-spring-boot", "bench", "site", "bom").contains(dir)) {
         continue;
       }
       Element pom = read(ROOT.resolve(dir).resolve("pom.xml")).getDocumentElement();

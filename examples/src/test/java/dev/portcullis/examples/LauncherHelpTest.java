@@ -26,16 +26,18 @@ import org.junit.jupiter.api.Test;
  */
 class LauncherHelpTest {
   /** Where each command's code is, to find the options it reads (the tests run in examples/). */
-  private static final Map<String, List<String>> SOURCES = Map.of(
-      "demo", List.of("demo/Demo.java"),
-      "echo", List.of("echo/EchoService.java"),
-      "check", List.of("check/Check.java"),
-      "guard", List.of("guard/Guard.java"),
-      "kv", List.of("kv/KvServer.java"),
-      "kv-client", List.of("kv/KvClient.java"),
-      "http", List.of("http/HttpService.java"),
-      "admin", List.of("admin/AdminConsole.java"),
-      "connect", List.of("connect/Connect.java"));
+  private static final Map<String, List<String>> SOURCES = Map.ofEntries(
+      Map.entry("demo", List.of("demo/Demo.java")),
+      Map.entry("echo", List.of("echo/EchoService.java")),
+      Map.entry("check", List.of("check/Check.java")),
+      Map.entry("guard", List.of("guard/Guard.java")),
+      Map.entry("kv", List.of("kv/KvServer.java")),
+      Map.entry("kv-client", List.of("kv/KvClient.java")),
+      Map.entry("http", List.of("http/HttpService.java")),
+      Map.entry("jetty-http", List.of("jetty/JettyHttpService.java", "GuardedService.java")),
+      Map.entry("netty-http", List.of("netty/NettyHttpService.java", "GuardedService.java")),
+      Map.entry("admin", List.of("admin/AdminConsole.java")),
+      Map.entry("connect", List.of("connect/Connect.java")));
 
   private static String help(String command) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();

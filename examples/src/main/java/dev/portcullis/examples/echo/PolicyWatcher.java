@@ -26,8 +26,9 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 
 /**
- * Reloads a policy file when it changes ({@code echo --policy FILE --watch}), but never while it
- * is still being written, and never trusting what is at the path.
+ * Reloads a policy file when it changes ({@code echo --policy FILE --watch}, and {@code --watch} of
+ * {@code jetty-http} and {@code netty-http}), but never while it is still being written, and never
+ * trusting what is at the path.
  *
  * <p>The rule: after a change event for the file, wait until it has been <em>stable</em> for the
  * settle period, that is no further event came and its size, modification time and file key
@@ -63,7 +64,7 @@ import java.util.function.Consumer;
  * a rewrite looks finished. Replace a policy by writing a temporary file in the same directory and
  * renaming it over the old one; a rename is atomic within one file system.
  */
-final class PolicyWatcher implements AutoCloseable {
+public final class PolicyWatcher implements AutoCloseable {
   /** How long an edited file must stay unchanged before it is loaded. */
   static final Duration SETTLE = Duration.ofSeconds(1);
   /** How long a file renamed into place must stay unchanged before it is loaded. */
@@ -164,7 +165,8 @@ final class PolicyWatcher implements AutoCloseable {
 
   /**
    * As {@link #start(Path, Callable, RunningServer, PrintStream)}, installing each reloaded policy
-   * with {@code apply} (such as a shadow that is promoted later).
+   * with {@code apply} (such as a shadow that is promoted later, or a guard in front of Jetty or
+   * Netty).
    *
    * @param file the policy file
    * @param load reads the policy
@@ -173,7 +175,8 @@ final class PolicyWatcher implements AutoCloseable {
    * @return the running watcher
    * @throws IOException if the directory cannot be watched
    */
-  static PolicyWatcher start(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply, PrintStream err)
+  public static PolicyWatcher start(Path file, Callable<AccessPolicy> load, Consumer<AccessPolicy> apply,
+      PrintStream err)
       throws IOException {
     return new PolicyWatcher(file, load, apply, err, SETTLE, RENAME_SETTLE).start();
   }
