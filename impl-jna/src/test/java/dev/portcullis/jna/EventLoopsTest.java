@@ -9,7 +9,7 @@ import dev.portcullis.Handler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.ServerStats;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.Endpoint;

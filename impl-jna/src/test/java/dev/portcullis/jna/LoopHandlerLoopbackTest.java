@@ -9,7 +9,7 @@ import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.nio.ByteBuffer;

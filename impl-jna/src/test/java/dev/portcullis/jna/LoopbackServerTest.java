@@ -12,7 +12,7 @@ import dev.portcullis.Connection;
 import dev.portcullis.Handler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.net.Inet4Address;

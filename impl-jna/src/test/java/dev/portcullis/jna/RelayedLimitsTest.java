@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.Handler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;

@@ -10,7 +10,7 @@ import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.handshake.tls.CertificateIdentity;
 import dev.portcullis.handshake.tls.Tls;

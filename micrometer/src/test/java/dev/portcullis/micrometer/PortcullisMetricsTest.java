@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -4,7 +4,7 @@ import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 

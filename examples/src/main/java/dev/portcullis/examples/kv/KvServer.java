@@ -9,7 +9,7 @@ import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
-import dev.portcullis.handshake.Handshakes;
+import dev.portcullis.Handshakes;
 import dev.portcullis.handshake.secret.SharedSecret;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.BufferedInputStream;
