@@ -19,4 +19,7 @@ module dev.portcullis {
   requires java.management; // the ServerMXBean registered while a server runs
 
   uses dev.portcullis.spi.Transport;
+  // ServerSpec.start() finds its implementation here, so the API package never names dev.portcullis.internal.
+  uses dev.portcullis.ServerRuntime;
+  provides dev.portcullis.ServerRuntime with dev.portcullis.internal.PipelineRuntime;
 }

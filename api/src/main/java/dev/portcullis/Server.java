@@ -1,8 +1,6 @@
 package dev.portcullis;
 
 import dev.portcullis.handshake.Handshake;
-import dev.portcullis.internal.Activation;
-import dev.portcullis.internal.ServerConfig;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.CredentialRule;
 import dev.portcullis.policy.Durations;
@@ -123,7 +121,7 @@ public final class Server {
    * @return a new builder for that socket
    */
   public static InheritedBuilder fromSystemd() {
-    return new InheritedBuilder(new Activation.Declared(false, Optional.empty()));
+    return new InheritedBuilder(new ServerSpec.Declared(false, Optional.empty()));
   }
 
   /**
@@ -136,7 +134,7 @@ public final class Server {
    * @throws IllegalArgumentException if the name is empty or contains {@code :}
    */
   public static InheritedBuilder fromSystemd(String name) {
-    return new InheritedBuilder(new Activation.Declared(false, Optional.of(Objects.requireNonNull(name, "name"))));
+    return new InheritedBuilder(new ServerSpec.Declared(false, Optional.of(Objects.requireNonNull(name, "name"))));
   }
 
   /**
@@ -151,7 +149,7 @@ public final class Server {
    * @return a new builder for that connection
    */
   public static InheritedBuilder fromInetd() {
-    return new InheritedBuilder(new Activation.Declared(true, Optional.empty()));
+    return new InheritedBuilder(new ServerSpec.Declared(true, Optional.empty()));
   }
 
   /**
@@ -222,7 +220,7 @@ public final class Server {
     }
 
     /** For a socket this process is given, how it is passed. */
-    Optional<Activation.Declared> declared() {
+    Optional<ServerSpec.Declared> declared() {
       return Optional.empty();
     }
 
@@ -578,10 +576,10 @@ public final class Server {
       checkRules(effective);
       Limits merged = limits.over(effective.limits());
       checkRelayedLimits(merged);
-      ServerConfig config = new ServerConfig(endpointToBind(), declared(), kernelFilterAsked(), effective, List.copyOf(handshakes), handshakeTimeout,
-          idleTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler), Optional.ofNullable(executor),
-          merged, eventLoops, Optional.ofNullable(penalties), localSourceByGroup);
-      return new ServerSpec<>(copy(), config, Optional.ofNullable(transport));
+      return new ServerSpec<>(copy(), endpointToBind(), declared(), kernelFilterAsked(), effective, handshakes,
+          handshakeTimeout, idleTimeout, Optional.ofNullable(handler), Optional.ofNullable(loopHandler),
+          Optional.ofNullable(executor), merged, eventLoops, Optional.ofNullable(penalties), localSourceByGroup,
+          Optional.ofNullable(transport));
     }
 
     /**
@@ -993,9 +991,9 @@ public final class Server {
    * rules and credential rules may be given.
    */
   public static final class InheritedBuilder extends IpBuilder<InheritedBuilder> {
-    private final Activation.Declared declared;
+    private final ServerSpec.Declared declared;
 
-    InheritedBuilder(Activation.Declared declared) {
+    InheritedBuilder(ServerSpec.Declared declared) {
       this.declared = declared;
     }
 
@@ -1104,7 +1102,7 @@ public final class Server {
     }
 
     @Override
-    Optional<Activation.Declared> declared() {
+    Optional<ServerSpec.Declared> declared() {
       return Optional.of(declared);
     }
 

@@ -1,9 +1,6 @@
 package dev.portcullis;
 
 import dev.portcullis.handshake.Handshake;
-import dev.portcullis.internal.ServerConfig;
-import dev.portcullis.internal.ServerInstance;
-import dev.portcullis.internal.Transports;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.policy.Limits;
 import dev.portcullis.policy.Penalties;
@@ -15,6 +12,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
 import java.util.concurrent.Executor;
 import java.util.stream.Collectors;
 
@@ -43,14 +42,82 @@ import java.util.stream.Collectors;
  * @param <B> the builder of this kind of server, which {@link #newBuilder()} returns
  */
 public final class ServerSpec<B extends Server.Builder<B>> {
+  private static volatile ServerRuntime runtime; // found on the first start()
+
   private final B template; // a copy of the builder, never handed out or changed
-  private final ServerConfig config;
+  private final Optional<Endpoint> endpoint;
+  private final Optional<Declared> declared;
+  private final boolean kernelFilter;
+  private final AccessPolicy policy;
+  private final List<Handshake> handshakes;
+  private final Duration handshakeTimeout;
+  private final Duration idleTimeout;
+  private final Optional<Handler> handler;
+  private final Optional<LoopHandler> loopHandler;
+  private final Optional<Executor> executor;
+  private final Limits limits;
+  private final int eventLoops; // 0: one per available processor, counted at start
+  private final Optional<Penalties> penalties;
+  private final boolean localSourceByGroup;
   private final Optional<Transport> transport;
 
-  ServerSpec(B template, ServerConfig config, Optional<Transport> transport) {
+  /** The settings {@code template.build()} checked: exactly one of {@code endpoint} and {@code declared}. */
+  ServerSpec(B template, Optional<Endpoint> endpoint, Optional<Declared> declared, boolean kernelFilter,
+      AccessPolicy policy, List<Handshake> handshakes, Duration handshakeTimeout, Duration idleTimeout,
+      Optional<Handler> handler, Optional<LoopHandler> loopHandler, Optional<Executor> executor, Limits limits,
+      int eventLoops, Optional<Penalties> penalties, boolean localSourceByGroup, Optional<Transport> transport) {
     this.template = template;
-    this.config = config;
+    this.endpoint = endpoint;
+    this.declared = declared;
+    this.kernelFilter = kernelFilter;
+    this.policy = policy;
+    this.handshakes = List.copyOf(handshakes);
+    this.handshakeTimeout = handshakeTimeout;
+    this.idleTimeout = idleTimeout;
+    this.handler = handler;
+    this.loopHandler = loopHandler;
+    this.executor = executor;
+    this.limits = limits;
+    this.eventLoops = eventLoops;
+    this.penalties = penalties;
+    this.localSourceByGroup = localSourceByGroup;
     this.transport = transport;
+  }
+
+  /**
+   * A socket this process is given rather than one it opens ({@link Server#fromSystemd()}, {@link
+   * Server#fromSystemd(String)}, {@link Server#fromInetd()}): only the process's environment turns it
+   * into a descriptor, when the server starts. A transport never sees it; it is given the {@link
+   * Endpoint.Inherited} it resolves to.
+   *
+   * @param inetd the one connection inetd ({@code nowait}) or systemd's {@code Accept=yes} accepted
+   * @param systemdName for systemd, the {@code FileDescriptorName=}, or empty for the only socket
+   */
+  public record Declared(boolean inetd, Optional<String> systemdName) {
+    /**
+     * Checks the name.
+     *
+     * @param inetd inetd rather than systemd
+     * @param systemdName empty, or a non-empty name without {@code :}; always empty for inetd
+     * @throws IllegalArgumentException if the name is empty or contains {@code :} or NUL
+     */
+    public Declared {
+      Objects.requireNonNull(systemdName, "systemdName");
+      systemdName.ifPresent(n -> {
+        if (n.isEmpty() || n.contains(":") || n.contains("\0")) {
+          throw new IllegalArgumentException("'" + n + "' is not a socket name systemd can pass (non-empty, no ':')");
+        }
+      });
+    }
+
+    /**
+     * How messages name it: {@code systemd socket 'web'}, {@code systemd}, {@code inetd}.
+     *
+     * @return the text
+     */
+    public String describe() {
+      return inetd ? "inetd" : systemdName.map(n -> "systemd socket '" + n + "'").orElse("systemd");
+    }
   }
 
   /**
@@ -61,7 +128,16 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the endpoint, or empty
    */
   public Optional<Endpoint> endpoint() {
-    return config.endpoint();
+    return endpoint;
+  }
+
+  /**
+   * The socket this process is to be given, for {@code fromSystemd()} and {@code fromInetd()}.
+   *
+   * @return what was declared, or empty when {@link #endpoint()} is present
+   */
+  public Optional<Declared> declared() {
+    return declared;
   }
 
   /**
@@ -71,7 +147,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return {@code true} if asked for
    */
   public boolean kernelFilter() {
-    return config.kernelFilter();
+    return kernelFilter;
   }
 
   /**
@@ -81,7 +157,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the policy; never empty
    */
   public AccessPolicy policy() {
-    return config.policy();
+    return policy;
   }
 
   /**
@@ -90,7 +166,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return an immutable list, possibly empty
    */
   public List<Handshake> handshakes() {
-    return config.handshakes();
+    return handshakes;
   }
 
   /**
@@ -99,7 +175,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the deadline
    */
   public Duration handshakeTimeout() {
-    return config.handshakeTimeout();
+    return handshakeTimeout;
   }
 
   /**
@@ -108,7 +184,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the timeout; {@link Duration#ZERO} for none
    */
   public Duration idleTimeout() {
-    return config.idleTimeout();
+    return idleTimeout;
   }
 
   /**
@@ -117,7 +193,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the limits
    */
   public Limits limits() {
-    return config.limits();
+    return limits;
   }
 
   /**
@@ -126,7 +202,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the settings, or empty
    */
   public Optional<Penalties> penalties() {
-    return config.penalties();
+    return penalties;
   }
 
   /**
@@ -135,7 +211,17 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the count, or empty for one per available processor, counted when the server starts
    */
   public OptionalInt eventLoops() {
-    return config.eventLoops() > 0 ? OptionalInt.of(config.eventLoops()) : OptionalInt.empty();
+    return eventLoops > 0 ? OptionalInt.of(eventLoops) : OptionalInt.empty();
+  }
+
+  /**
+   * On a Unix socket, whether per-source limits and the penalty box count a peer by its group id
+   * ({@code LocalBuilder.perSourceByGroup()}) rather than its user id.
+   *
+   * @return {@code true} if counted by gid
+   */
+  public boolean localSourceByGroup() {
+    return localSourceByGroup;
   }
 
   /**
@@ -144,7 +230,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the handler, or empty if {@link #loopHandler()} is present
    */
   public Optional<Handler> handler() {
-    return config.handler();
+    return handler;
   }
 
   /**
@@ -153,7 +239,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the handler, or empty if {@link #handler()} is present
    */
   public Optional<LoopHandler> loopHandler() {
-    return config.loopHandler();
+    return loopHandler;
   }
 
   /**
@@ -162,7 +248,7 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @return the executor given, or empty for the server's own threads
    */
   public Optional<Executor> executor() {
-    return config.executor();
+    return executor;
   }
 
   /**
@@ -197,15 +283,23 @@ public final class ServerSpec<B extends Server.Builder<B>> {
    * @throws IOException if another socket call fails; nothing stays open then
    */
   public RunningServer start() throws IOException {
-    Transport t = transport.isPresent() ? transport.get() : Transports.load();
-    if (!t.isAvailable()) {
-      Throwable cause = t.unavailabilityCause().orElse(null);
-      throw new IllegalStateException("Transport '" + t.name() + "' cannot run on this machine: "
-          + (cause == null ? "no reason given" : cause), cause);
+    return runtime().start(this);
+  }
+
+  /** The api's own {@link ServerRuntime}, found once (a race finds it twice, harmlessly). */
+  private static ServerRuntime runtime() {
+    ServerRuntime r = runtime;
+    if (r == null) {
+      try {
+        r = ServiceLoader.load(ServerRuntime.class, ServerRuntime.class.getClassLoader()).findFirst()
+            .orElseThrow(() -> new IllegalStateException("No dev.portcullis.ServerRuntime found: the api jar's"
+                + " META-INF/services/dev.portcullis.ServerRuntime is missing (a shaded jar must merge service files)"));
+      } catch (ServiceConfigurationError e) {
+        throw new IllegalStateException("The Portcullis server runtime could not be loaded: " + e.getMessage(), e);
+      }
+      runtime = r;
     }
-    ServerConfig run = config.eventLoops() > 0 ? config
-        : config.withEventLoops(Math.max(1, Runtime.getRuntime().availableProcessors()));
-    return ServerInstance.start(run, t);
+    return r;
   }
 
   /**
@@ -220,23 +314,23 @@ public final class ServerSpec<B extends Server.Builder<B>> {
   @Override
   public String toString() {
     StringBuilder sb = new StringBuilder("Server ").append(template.describeEndpoint()).append(": ")
-        .append(count(config.policy().rules().size(), "address rule"));
-    if (!config.policy().credentialRules().isEmpty()) {
-      sb.append(", ").append(count(config.policy().credentialRules().size(), "credential rule"));
+        .append(count(policy().rules().size(), "address rule"));
+    if (!policy().credentialRules().isEmpty()) {
+      sb.append(", ").append(count(policy().credentialRules().size(), "credential rule"));
     }
-    if (!config.handshakes().isEmpty()) {
-      sb.append("; handshakes ").append(config.handshakes().stream().map(Handshake::name)
-          .collect(Collectors.joining(", ", "[", "]"))).append(" within ").append(seconds(config.handshakeTimeout()));
+    if (!handshakes().isEmpty()) {
+      sb.append("; handshakes ").append(handshakes().stream().map(Handshake::name)
+          .collect(Collectors.joining(", ", "[", "]"))).append(" within ").append(seconds(handshakeTimeout()));
     }
-    sb.append("; limits ").append(limits(config.limits()));
-    config.penalties().ifPresent(p -> sb.append("; ").append(p));
-    if (!config.idleTimeout().isZero()) {
-      sb.append("; idle timeout ").append(seconds(config.idleTimeout()));
+    sb.append("; limits ").append(limits(limits()));
+    penalties().ifPresent(p -> sb.append("; ").append(p));
+    if (!idleTimeout().isZero()) {
+      sb.append("; idle timeout ").append(seconds(idleTimeout()));
     }
-    sb.append(config.loopHandler().isPresent() ? "; handler on the event loop"
-        : config.executor().isPresent() ? "; blocking handler on the given executor"
+    sb.append(loopHandler().isPresent() ? "; handler on the event loop"
+        : executor().isPresent() ? "; blocking handler on the given executor"
         : "; blocking handler on the server's threads");
-    sb.append("; event loops ").append(config.eventLoops() > 0 ? String.valueOf(config.eventLoops())
+    sb.append("; event loops ").append(eventLoops > 0 ? String.valueOf(eventLoops)
         : "one per processor");
     sb.append("; transport ").append(transport.map(Transport::name).orElse("found at start"));
     return sb.toString();

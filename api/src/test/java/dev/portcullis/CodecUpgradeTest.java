@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.HandshakeContext;
 import dev.portcullis.handshake.HandshakeStep;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.ForwardingChannel;
 import dev.portcullis.spi.LogCapture;

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Transport;
 import java.nio.ByteBuffer;

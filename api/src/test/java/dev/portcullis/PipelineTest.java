@@ -12,7 +12,6 @@ import static org.mockito.Mockito.when;
 
 import dev.portcullis.handshake.Handshake;
 import dev.portcullis.handshake.HandshakeStep;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.spi.Acceptor;
 import dev.portcullis.spi.Endpoint;

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.proxy.ProxyHeader;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

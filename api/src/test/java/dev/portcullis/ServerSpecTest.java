@@ -12,7 +12,6 @@ import static org.mockito.Mockito.times;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.when;
 
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.Listener;
@@ -55,6 +54,18 @@ class ServerSpecTest {
     assertEquals(AccessPolicy.parse("allow 10.0.0.0/8"), spec.policy());
     verify(t, never()).open(any(), anyInt(), any(), any());
     verify(t, never()).isAvailable();
+  }
+
+  @Test
+  void aSpecShowsTheDeclaredSocketAndHowLocalPeersAreCounted() {
+    ServerSpec<Server.InheritedBuilder> systemd = Server.fromSystemd("web").allowAll().handle(NOOP).build();
+    assertEquals(Optional.of(new ServerSpec.Declared(false, Optional.of("web"))), systemd.declared());
+    assertEquals(Optional.empty(), systemd.endpoint());
+    assertEquals("inetd", Server.fromInetd().allowAll().handle(NOOP).build().declared().orElseThrow().describe());
+    ServerSpec<Server.TcpBuilder> tcp = Server.on(7000).allowAll().handle(NOOP).build();
+    assertEquals(Optional.empty(), tcp.declared());
+    assertFalse(tcp.localSourceByGroup());
+    assertTrue(Server.onAbstract("spec-test").allowUid(0).perSourceByGroup().handle(NOOP).build().localSourceByGroup());
   }
 
   @Test

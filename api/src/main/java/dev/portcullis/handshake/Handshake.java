@@ -26,7 +26,7 @@ package dev.portcullis.handshake;
  * });
  * }</pre>
  *
- * @see Handshakes for the built-in steps
+ * @see dev.portcullis.Handshakes for the built-in steps
  */
 public interface Handshake {
   /**

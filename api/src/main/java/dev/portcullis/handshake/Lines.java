@@ -52,8 +52,14 @@ public final class Lines {
     return new String(bytes, StandardCharsets.UTF_8);
   }
 
-  /** At most 80 characters of {@code s}, control characters escaped: safe to quote in a message. */
-  static String printable(String s) {
+  /**
+   * At most 80 characters of {@code s}, control characters escaped ({@code \x1b}) and a longer
+   * text cut with {@code ...}: safe to quote in a message or a log line.
+   *
+   * @param s what a peer sent
+   * @return the quotable text
+   */
+  public static String printable(String s) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < s.length() && i < 80; i++) {
       char c = s.charAt(i);

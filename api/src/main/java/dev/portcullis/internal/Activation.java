@@ -1,5 +1,6 @@
 package dev.portcullis.internal;
 
+import dev.portcullis.ServerSpec;
 import dev.portcullis.spi.InheritedSocket;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,52 +19,18 @@ public final class Activation {
   private Activation() {}
 
   /**
-   * A socket a builder asks for by how it was passed, which only the process's environment turns
-   * into a descriptor: systemd's (the only one, or the one with this name) or inetd's one
-   * connection. It stays on this side of the SPI; a transport is given the {@link
-   * dev.portcullis.spi.Endpoint.Inherited} it resolves to.
+   * The socket this process was given, from its environment.
    *
-   * @param inetd the one connection inetd ({@code nowait}) or systemd's {@code Accept=yes} accepted
-   * @param systemdName for systemd, the {@code FileDescriptorName=}, or empty for the only socket
+   * @param declared how it is passed: systemd's (the only one, or the one with this name) or inetd's
+   * @param env the environment
+   * @param pid this process's id
+   * @return the endpoint a transport serves
+   * @throws IllegalStateException if the environment does not pass what was declared, naming the variable
    */
-  public record Declared(boolean inetd, java.util.Optional<String> systemdName) {
-    /**
-     * Checks the name.
-     *
-     * @param inetd inetd rather than systemd
-     * @param systemdName empty, or a non-empty name without {@code :}; always empty for inetd
-     * @throws IllegalArgumentException if the name is empty or contains {@code :} or NUL
-     */
-    public Declared {
-      java.util.Objects.requireNonNull(systemdName, "systemdName");
-      systemdName.ifPresent(n -> {
-        if (n.isEmpty() || n.contains(":") || n.contains("\0")) {
-          throw new IllegalArgumentException("'" + n + "' is not a socket name systemd can pass (non-empty, no ':')");
-        }
-      });
-    }
-
-    /**
-     * How messages name it: {@code systemd socket 'web'}, {@code systemd}, {@code inetd}.
-     *
-     * @return the text
-     */
-    public String describe() {
-      return inetd ? "inetd" : systemdName.map(n -> "systemd socket '" + n + "'").orElse("systemd");
-    }
-
-    /**
-     * The socket this process was given, from its environment.
-     *
-     * @param env the environment
-     * @param pid this process's id
-     * @return the endpoint a transport serves
-     * @throws IllegalStateException if the environment does not pass what was declared, naming the variable
-     */
-    public dev.portcullis.spi.Endpoint.Inherited resolve(Map<String, String> env, long pid) {
-      return new dev.portcullis.spi.Endpoint.Inherited(inetd ? Activation.inetd(env, pid)
-          : Activation.systemd(env, pid, systemdName.orElse(null), false));
-    }
+  public static dev.portcullis.spi.Endpoint.Inherited resolve(ServerSpec.Declared declared, Map<String, String> env,
+      long pid) {
+    return new dev.portcullis.spi.Endpoint.Inherited(declared.inetd() ? inetd(env, pid)
+        : systemd(env, pid, declared.systemdName().orElse(null), false));
   }
 
   /** One passed socket: its descriptor and its name ({@code unknown} when none was given). */

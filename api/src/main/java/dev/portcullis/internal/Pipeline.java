@@ -63,7 +63,7 @@ final class Pipeline implements Acceptor {
     void stop();
   }
 
-  Pipeline(ServerConfig config, Executor executor, Counters counters, dev.portcullis.RunningServer server) {
+  Pipeline(dev.portcullis.ServerSpec<?> config, Executor executor, Counters counters, dev.portcullis.RunningServer server) {
     this.server = server;
     this.handshakes = config.handshakes();
     this.admission = AdmissionChain.builder()

@@ -1,6 +1,7 @@
 package dev.portcullis.internal;
 
 import dev.portcullis.RunningServer;
+import dev.portcullis.ServerSpec;
 import dev.portcullis.ServerStats;
 import dev.portcullis.admission.AdmissionChain;
 import dev.portcullis.admission.Counters;
@@ -10,8 +11,8 @@ import dev.portcullis.spi.Endpoint;
 import dev.portcullis.spi.KernelFilterMode;
 import dev.portcullis.spi.KernelFiltering;
 import dev.portcullis.spi.KernelRules;
-import dev.portcullis.spi.OpenOptions;
 import dev.portcullis.spi.Listener;
+import dev.portcullis.spi.OpenOptions;
 import dev.portcullis.spi.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -31,7 +32,8 @@ public final class ServerInstance implements RunningServer {
 
   /** Handlers the default executor runs at once. */
 
-  private final ServerConfig config;
+  private final ServerSpec<?> config;
+  private final int eventLoops;
   private final Counters counters = new Counters();
   private final ExecutorService ownedExecutor;
   private final AtomicBoolean closing = new AtomicBoolean();
@@ -44,8 +46,9 @@ public final class ServerInstance implements RunningServer {
   private final CountDownLatch started = new CountDownLatch(1);
   private Pipeline pipeline;
 
-  private ServerInstance(ServerConfig config) {
+  private ServerInstance(ServerSpec<?> config, int eventLoops) {
     this.config = config;
+    this.eventLoops = eventLoops;
     boolean needsExecutor = config.handler().isPresent() && config.executor().isEmpty();
     this.ownedExecutor = needsExecutor ? defaultExecutor(config.endpoint()) : null;
   }
@@ -55,11 +58,12 @@ public final class ServerInstance implements RunningServer {
    *
    * @param config the settings, already validated by {@code Server.Builder.build()}
    * @param transport an available transport to listen with
+   * @param eventLoops how many event loops the transport accepts on, at least 1
    * @return the running server, already accepting
    * @throws IOException if listening fails; nothing stays open then
    */
-  public static ServerInstance start(ServerConfig config, Transport transport) throws IOException {
-    ServerInstance s = new ServerInstance(config);
+  public static ServerInstance start(ServerSpec<?> config, Transport transport, int eventLoops) throws IOException {
+    ServerInstance s = new ServerInstance(config, eventLoops);
     Executor executor = config.executor().isPresent() ? config.executor().get() : s.ownedExecutor;
     Pipeline pipeline = new Pipeline(config, executor, s.counters, s);
     s.pipeline = pipeline;
@@ -75,7 +79,7 @@ public final class ServerInstance implements RunningServer {
     }, "portcullis-close").start());
     try {
       Endpoint endpoint = config.endpoint().isPresent() ? config.endpoint().get()
-          : config.declared().orElseThrow().resolve(System.getenv(), ProcessHandle.current().pid());
+          : Activation.resolve(config.declared().orElseThrow(), System.getenv(), ProcessHandle.current().pid());
       boolean bindAddress = endpoint instanceof Endpoint.Tcp tcp && tcp.bindAddress().isPresent();
       if (endpoint instanceof Endpoint.Tcp tcp) {
         // Before any socket: a bind address names the peers' family; the wildcard is '::', both.
@@ -84,7 +88,7 @@ public final class ServerInstance implements RunningServer {
       }
       OpenOptions options = config.kernelFilter() && endpoint instanceof Endpoint.Tcp
           ? OpenOptions.none().withKernelFilter(KernelRules.of(config.policy())) : OpenOptions.none();
-      s.listener = transport.open(endpoint, config.eventLoops(), pipeline, options);
+      s.listener = transport.open(endpoint, eventLoops, pipeline, options);
       // Otherwise the address bound tells: an inherited socket's, or 0.0.0.0 where IPv6 is missing.
       try {
         if (!bindAddress) {
@@ -111,7 +115,7 @@ public final class ServerInstance implements RunningServer {
         count(config.policy().rules().size(), "address rule"),
         count(config.policy().credentialRules().size(), "credential rule"),
         count(config.handshakes().size(), "handshake step"),
-        count(loops > 0 ? loops : config.eventLoops(), "event loop"), transport.name());
+        count(loops > 0 ? loops : eventLoops, "event loop"), transport.name());
     log.debug("Handlers of {} run in mode {}", where(s.listener.localAddress()), s.handlerMode);
     return s;
   }

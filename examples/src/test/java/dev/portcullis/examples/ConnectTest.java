@@ -3,9 +3,9 @@ package dev.portcullis.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.secret.SharedSecret;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * object exists, so a refused connection costs an {@code accept4}, a lookup and a {@code close}. An
  * admitted one becomes a {@link JnaChannel}, registered on the loop and handed to the acceptor.
  */
-final class ConnectionGate {
+final class ConnectionGate implements JnaChannel.Origin {
   private static final Logger log = LoggerFactory.getLogger(ConnectionGate.class);
 
   final EventLoop loop;
@@ -53,7 +53,8 @@ final class ConnectionGate {
     this.whenAllReleased = whenAllReleased;
   }
 
-  SocketAddress localAddress() {
+  @Override
+  public SocketAddress localAddress() {
     return localAddress;
   }
 
@@ -64,6 +65,33 @@ final class ConnectionGate {
   int accept(int listenFd) {
     peerNative.putInt(SockAddr.STORAGE_LENGTH, SockAddr.STORAGE_LENGTH);
     return LibC.accept4(listenFd, peerAddress, peerLengthAddress, LibC.SOCK_NONBLOCK | LibC.SOCK_CLOEXEC);
+  }
+
+  /** What {@link #acceptBatch} answers after a whole batch: more connections may be queued. */
+  static final int MORE = Integer.MIN_VALUE;
+
+  /**
+   * Accepts and admits ({@link #admit}) the connections queued on {@code listenFd}, at most {@code
+   * max}, passing over transient errors (a connection reset while queued, {@code EINTR}): {@link
+   * Errors#AGAIN} once the queue ran dry, {@link #MORE} after {@code max}, or the errno that stops
+   * accepting (out of descriptors or memory). On the loop thread.
+   */
+  int acceptBatch(int listenFd, int max) {
+    for (int i = 0; i < max; i++) {
+      int connection = accept(listenFd);
+      if (connection >= 0) {
+        admit(connection);
+        continue;
+      }
+      int errno = Errors.ioErrno();
+      if (errno == Errors.AGAIN) {
+        return Errors.AGAIN;
+      }
+      if (errno != Errors.RETRY && !LinuxErrno.isTransientAcceptError(errno)) {
+        return errno;
+      }
+    }
+    return MORE;
   }
 
   /** Puts the peer address of the connected socket {@code fd} in the buffer {@link #admit} reads. */
@@ -115,7 +143,7 @@ final class ConnectionGate {
       return false;
     }
     int generation = loop.newGeneration();
-    JnaChannel channel = new JnaChannel(this, fd, generation, family, high, low, port);
+    JnaChannel channel = new JnaChannel(this, loop, fd, generation, family, high, low, port);
     channel.credentials = credentials;
     loop.register(fd, generation, channel);
     openChannels.incrementAndGet();
@@ -133,8 +161,8 @@ final class ConnectionGate {
     return accepted;
   }
 
-  /** The channel's descriptor was closed; from whichever thread closed it. */
-  void released(JnaChannel channel) {
+  @Override
+  public void released(JnaChannel channel) {
     try {
       acceptor.released(channel);
     } catch (Throwable t) {

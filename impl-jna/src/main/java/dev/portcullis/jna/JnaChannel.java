@@ -23,10 +23,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Readiness uses {@code EPOLLONESHOT}: the fd is armed only while someone waits, and each event
  * disarms it, so an idle connection costs the loop nothing.
  */
-final class JnaChannel implements Channel, EventLoop.Handler {
+final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Waiter {
   private static final int CLOSED = 1 << 30;
 
-  private final ConnectionGate gate;
+  private final Origin origin;
   private final EventLoop loop;
   private final int fd;
   private final int generation;
@@ -63,9 +63,21 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   private volatile boolean carriedWatch;
   private int armed;
 
-  JnaChannel(ConnectionGate gate, int fd, int generation, int family, long high, long low, int port) {
-    this.gate = gate;
-    this.loop = gate.loop;
+  /**
+   * Where a channel came from: its listener's side of the transport (a {@code ConnectionGate}),
+   * which a channel names only through this, so the two types do not depend on each other.
+   */
+  interface Origin {
+    /** The listener's address, which a channel reports until it has read its own. */
+    SocketAddress localAddress();
+
+    /** The channel's descriptor was closed; from whichever thread closed it, exactly once. */
+    void released(JnaChannel channel);
+  }
+
+  JnaChannel(Origin origin, EventLoop loop, int fd, int generation, int family, long high, long low, int port) {
+    this.origin = origin;
+    this.loop = loop;
     this.fd = fd;
     this.generation = generation;
     this.family = family;
@@ -106,7 +118,7 @@ final class JnaChannel implements Channel, EventLoop.Handler {
   public SocketAddress localAddress() {
     SocketAddress l = local;
     if (l == null) {
-      l = gate.localAddress();
+      l = origin.localAddress();
       // A Unix socket was bound under a private name and renamed: the listener knows its real path.
       if (family != LibC.AF_UNIX && acquire()) {
         try {
@@ -349,7 +361,8 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     }
   }
 
-  int generation() {
+  @Override
+  public int generation() {
     return generation;
   }
 
@@ -412,8 +425,8 @@ final class JnaChannel implements Channel, EventLoop.Handler {
     return true;
   }
 
-  /** The poller saw these events for this socket (any thread). */
-  void virtualReady(int events) {
+  @Override
+  public void virtualReady(int events) {
     if ((events & (LibC.EPOLLRDHUP | LibC.EPOLLHUP | LibC.EPOLLERR)) != 0) {
       hangup = true;
     }
@@ -699,7 +712,7 @@ final class JnaChannel implements Channel, EventLoop.Handler {
       p.remove(this, fd);
     }
     LibC.close(fd);
-    gate.released(this);
+    origin.released(this);
   }
 
   @Override

@@ -197,23 +197,14 @@ final class ListeningSocket implements Listener {
 
     /** Accepts up to a batch; true if the queue ran dry ({@code EAGAIN}) or accepting paused. */
     boolean acceptBatch() {
-      for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int connection = gate.accept(fd);
-        if (connection >= 0) {
-          gate.admit(connection);
-          continue;
-        }
-        int errno = Errors.ioErrno();
-        if (errno == Errors.AGAIN) {
-          return true;
-        }
-        if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
-          continue;
-        }
-        pauseAccepting(errno);
-        return true;
+      int stopped = gate.acceptBatch(fd, ACCEPT_BATCH);
+      if (stopped == ConnectionGate.MORE) {
+        return false;
       }
-      return false;
+      if (stopped != Errors.AGAIN) {
+        pauseAccepting(stopped);
+      }
+      return true;
     }
 
     /** Accepts until the queue is empty (or accepting pauses). */
@@ -308,21 +299,10 @@ final class ListeningSocket implements Listener {
         if (closed || borrowed[heldIndex] != this) {
           return;
         }
-        for (int i = 0; i < ACCEPT_BATCH; i++) {
-          int connection = gate.accept(fd);
-          if (connection >= 0) {
-            gate.admit(connection);
-            continue;
-          }
-          int errno = Errors.ioErrno();
-          if (errno == Errors.RETRY || LinuxErrno.isTransientAcceptError(errno)) {
-            continue;
-          }
-          if (errno != Errors.AGAIN) {
-            // Out of descriptors or memory: leave the socket to its own loop, which pauses.
-            giveBack(loops[heldIndex]);
-          }
-          return;
+        int stopped = gate.acceptBatch(fd, ACCEPT_BATCH);
+        if (stopped != Errors.AGAIN && stopped != ConnectionGate.MORE) {
+          // Out of descriptors or memory: leave the socket to its own loop, which pauses.
+          giveBack(loops[heldIndex]);
         }
       }
 

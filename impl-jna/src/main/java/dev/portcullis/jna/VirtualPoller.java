@@ -34,6 +34,15 @@ import org.slf4j.LoggerFactory;
  */
 final class VirtualPoller implements EventLoop.Handler {
   private static final Logger log = LoggerFactory.getLogger(VirtualPoller.class);
+
+  /** A socket's waiters, which this poller wakes (a {@code JnaChannel}, named only through this). */
+  interface Waiter {
+    /** The generation the socket was registered under: an event for an older one is dropped. */
+    int generation();
+
+    /** The poller saw these events for this socket (any thread). */
+    void virtualReady(int events);
+  }
   private static final int MAX_EVENTS = 128;
   private static final int RUNNING = 0;
   private static final int PARKED = 1;
@@ -55,7 +64,7 @@ final class VirtualPoller implements EventLoop.Handler {
   private final int[] armScratch = new int[4];
   private final int[] loopScratch = new int[4];
   private final ReentrantLock tableLock = new ReentrantLock();
-  private volatile AtomicReferenceArray<JnaChannel> channels = new AtomicReferenceArray<>(1024);
+  private volatile AtomicReferenceArray<Waiter> channels = new AtomicReferenceArray<>(1024);
   private final AtomicInteger state = new AtomicInteger(RUNNING);
   private final Thread thread;
   /** Set on the loop before the thread starts. */
@@ -102,12 +111,12 @@ final class VirtualPoller implements EventLoop.Handler {
   }
 
   /** Adds {@code channel}'s descriptor (the caller holds it open), edge-triggered; false if refused. */
-  boolean add(JnaChannel channel, int fd, int channelGeneration, int[] scratch) {
+  boolean add(Waiter channel, int fd, int channelGeneration, int[] scratch) {
     tableLock.lock();
     try {
-      AtomicReferenceArray<JnaChannel> table = channels;
+      AtomicReferenceArray<Waiter> table = channels;
       if (fd >= table.length()) {
-        AtomicReferenceArray<JnaChannel> bigger = new AtomicReferenceArray<>(Math.max(fd + 1, table.length() * 2));
+        AtomicReferenceArray<Waiter> bigger = new AtomicReferenceArray<>(Math.max(fd + 1, table.length() * 2));
         for (int i = 0; i < table.length(); i++) {
           bigger.set(i, table.get(i));
         }
@@ -122,8 +131,8 @@ final class VirtualPoller implements EventLoop.Handler {
   }
 
   /** The channel on {@code fd} is closing: forget it (the kernel drops the fd from the set at close). */
-  void remove(JnaChannel channel, int fd) {
-    AtomicReferenceArray<JnaChannel> table = channels;
+  void remove(Waiter channel, int fd) {
+    AtomicReferenceArray<Waiter> table = channels;
     if (fd < table.length()) {
       table.compareAndSet(fd, channel, null);
     }
@@ -177,13 +186,13 @@ final class VirtualPoller implements EventLoop.Handler {
       }
       return -1;
     }
-    AtomicReferenceArray<JnaChannel> table = channels;
+    AtomicReferenceArray<Waiter> table = channels;
     for (int i = 0; i < n; i++) {
       int mask = view.getInt(i * EventLoop.EVENT_SIZE);
       long data = view.getLong(i * EventLoop.EVENT_SIZE + EventLoop.DATA_OFFSET);
       int fd = (int) data;
       if (fd >= 0 && fd < table.length()) {
-        JnaChannel c = table.get(fd);
+        Waiter c = table.get(fd);
         if (c != null && c.generation() == (int) (data >>> 32)) {
           c.virtualReady(mask);
         }

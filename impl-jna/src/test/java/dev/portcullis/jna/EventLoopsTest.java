@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.Handler;
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.ServerStats;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import dev.portcullis.spi.Channel;
 import dev.portcullis.spi.Endpoint;

@@ -10,9 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.Connection;
 import dev.portcullis.Handler;
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.spi.LogCapture;
 import java.io.IOException;
 import java.net.Inet4Address;

@@ -3,9 +3,9 @@ package dev.portcullis.jna;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.secret.SharedSecretClient;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;

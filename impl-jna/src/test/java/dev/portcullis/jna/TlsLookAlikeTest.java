@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.portcullis.Handler;
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.Identity;
 import dev.portcullis.handshake.tls.Tls;
 import dev.portcullis.handshake.tls.TlsSession;

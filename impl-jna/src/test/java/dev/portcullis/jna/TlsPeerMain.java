@@ -1,8 +1,8 @@
 package dev.portcullis.jna;
 
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.tls.TlsSession;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;

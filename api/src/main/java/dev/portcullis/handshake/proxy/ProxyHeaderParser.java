@@ -29,6 +29,12 @@ final class ProxyHeaderParser {
   static final int V1_MAX = 107;
   /** The longest v2 header this server buffers: the handshake buffer limit. */
   static final int V2_MAX = HandshakeStep.MAX_BUFFERED;
+  /** A v2 header's address family (the high nibble of byte 13): AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX. */
+  private static final ProxyHeader.Family[] V2_FAMILIES = {
+    ProxyHeader.Family.UNKNOWN, ProxyHeader.Family.TCP4, ProxyHeader.Family.TCP6, ProxyHeader.Family.UNIX
+  };
+  /** The length of each family's address block: two addresses and two ports (two 108-byte paths for AF_UNIX). */
+  private static final int[] V2_ADDRESS_LENGTHS = {0, 12, 36, 216};
 
   /**
    * Parses a header.
@@ -215,27 +221,11 @@ final class ProxyHeaderParser {
       return new ProxyHeader(2, ProxyHeader.Command.LOCAL, ProxyHeader.Family.UNKNOWN, null, null, List.of(), null,
           false);
     }
-    int addressLength;
-    ProxyHeader.Family fam;
-    switch (family) {
-      case 0 -> {
-        addressLength = 0;
-        fam = ProxyHeader.Family.UNKNOWN;
-      }
-      case 1 -> {
-        addressLength = 12;
-        fam = ProxyHeader.Family.TCP4;
-      }
-      case 2 -> {
-        addressLength = 36;
-        fam = ProxyHeader.Family.TCP6;
-      }
-      case 3 -> {
-        addressLength = 216;
-        fam = ProxyHeader.Family.UNIX;
-      }
-      default -> throw new HandshakeException("PROXY v2 header has unknown address family " + family);
+    if (family >= V2_FAMILIES.length) {
+      throw new HandshakeException("PROXY v2 header has unknown address family " + family);
     }
+    int addressLength = V2_ADDRESS_LENGTHS[family];
+    ProxyHeader.Family fam = V2_FAMILIES[family];
     if (protocol == 2) {
       throw new HandshakeException("PROXY v2 header relays a datagram (DGRAM) connection; only STREAM is served");
     }

@@ -1,10 +1,10 @@
 package dev.portcullis.bench.servers;
 
+import dev.portcullis.Handshakes;
 import dev.portcullis.LoopConnection;
 import dev.portcullis.LoopHandler;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 

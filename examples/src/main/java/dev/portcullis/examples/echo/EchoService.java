@@ -1,5 +1,6 @@
 package dev.portcullis.examples.echo;
 
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
@@ -9,7 +10,6 @@ import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.handshake.secret.SharedSecret;
 import dev.portcullis.handshake.tls.Tls;
 import dev.portcullis.policy.AccessPolicy;

@@ -1,6 +1,7 @@
 package dev.portcullis.examples.http;
 
 import dev.portcullis.Connection;
+import dev.portcullis.Handshakes;
 import dev.portcullis.Server;
 import dev.portcullis.examples.Command;
 import dev.portcullis.examples.CrowdSecOptions;
@@ -9,7 +10,6 @@ import dev.portcullis.examples.Options;
 import dev.portcullis.examples.PolicyOptions;
 import dev.portcullis.examples.Service;
 import dev.portcullis.examples.UsageException;
-import dev.portcullis.handshake.Handshakes;
 import dev.portcullis.policy.AccessPolicy;
 import java.io.BufferedInputStream;
 import java.io.IOException;

@@ -1,5 +1,10 @@
-package dev.portcullis.handshake;
+package dev.portcullis;
 
+import dev.portcullis.handshake.Handshake;
+import dev.portcullis.handshake.HandshakeContext;
+import dev.portcullis.handshake.HandshakeException;
+import dev.portcullis.handshake.HandshakeStep;
+import dev.portcullis.handshake.Lines;
 import dev.portcullis.handshake.proxy.ProxyProtocol;
 import dev.portcullis.handshake.secret.SharedSecret;
 import dev.portcullis.handshake.secret.SharedSecretClient;
