@@ -5,8 +5,9 @@ import java.util.Set;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedTransferQueue;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,13 +23,15 @@ import org.slf4j.LoggerFactory;
  * 10,000 of them); made on the event loop, as a {@code ThreadPoolExecutor} does in {@code execute},
  * it held up every accept and handshake of that loop behind it.
  *
- * <p>Here {@link #execute} only queues: a parked spare thread takes the task at once, and one
- * spawner thread makes new threads off the loop, as long as the tasks waiting plus {@value #SPARES}
- * spares outnumber the idle threads. So a newcomer is served by a spare while its replacement is
- * made, and a burst waits only for the spawner, never for the loop. Every queued task gets a thread
- * (the spawner retries, with a line, when the system refuses one), so a connection past its
- * handshake is never dropped for want of one: capacity is refused at accept. Threads idle past the
- * keep-alive end, down to the spares. {@link #shutdown} runs what is queued and ends idle threads;
+ * <p>Here {@link #execute} hands the task to an idle thread if one waits (the one idle the
+ * shortest, as a {@code ThreadPoolExecutor}'s {@code SynchronousQueue} does, so under a trickle of
+ * work the other idle threads reach their keep-alive and end), else queues it for the one spawner
+ * thread, which gives it to a thread that became idle meanwhile or to a new thread, off the loop.
+ * The spawner also keeps {@value #SPARES} idle threads parked, so a newcomer is served by a spare
+ * while its replacement is made, and a burst waits only for the spawner, never for the loop. Every
+ * queued task gets a thread (the spawner retries, with a line, when the system refuses one), so a
+ * connection past its handshake is never dropped for want of one: capacity is refused at accept.
+ * Threads idle past the keep-alive end, down to the spares. {@link #shutdown} runs what is queued and ends idle threads;
  * {@link #shutdownNow} interrupts every thread, as {@code ThreadPoolExecutor} does, but drops
  * nothing: each queued task is a connection that only its task closes, so it still gets a thread,
  * interrupted from its start.
@@ -36,19 +39,22 @@ import org.slf4j.LoggerFactory;
 final class PlatformHandlerThreads extends AbstractExecutorService {
   private static final Logger log = LoggerFactory.getLogger(PlatformHandlerThreads.class);
 
-  /** Idle threads kept parked beyond the tasks waiting, so a newcomer never waits for a thread's birth. */
+  /** Idle threads kept parked, so a newcomer never waits for a thread's birth. */
   static final int SPARES = 4;
 
-  /** Tells an idle thread to end at shutdown; never counted as a task. */
+  /** Wakes an idle thread at shutdown, so it ends; never counted as a task. */
   private static final Runnable STOP = () -> {};
 
   private final ThreadFactory handlers;
   private final ThreadFactory spawners;
   private final long keepAliveNanos;
-  private final LinkedTransferQueue<Runnable> queue = new LinkedTransferQueue<>();
-  /** Tasks submitted and not yet taken by a thread. */
-  private final AtomicInteger waiting = new AtomicInteger();
-  /** Threads alive and not running a task (parked, or about to take one). */
+  /** From a submitter (or the spawner) straight to a waiting idle thread, the last one to wait first. */
+  private final SynchronousQueue<Runnable> handoff = new SynchronousQueue<>();
+  /** Tasks no idle thread took: the spawner's to place. */
+  private final ConcurrentLinkedDeque<Runnable> backlog = new ConcurrentLinkedDeque<>();
+  /** Tasks submitted and not yet given to a thread. */
+  private final AtomicInteger pending = new AtomicInteger();
+  /** Threads alive and not running a task (waiting for one, or about to). */
   private final AtomicInteger idle = new AtomicInteger();
   private final Set<Thread> workers = ConcurrentHashMap.newKeySet();
   private final CountDownLatch terminated = new CountDownLatch(1);
@@ -70,34 +76,31 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
   }
 
   /**
-   * Never blocks, and makes no thread but the spawner, once: a spare takes {@code task}, or it
-   * waits for the spawner's next thread.
+   * Never blocks, and makes no thread but the spawner, once: an idle thread takes {@code task}, or
+   * the spawner places it.
    */
   @Override
   public void execute(Runnable task) {
     java.util.Objects.requireNonNull(task, "task");
-    waiting.incrementAndGet(); // before reading the flag: the spawner ends only once nothing waits
+    pending.incrementAndGet(); // before reading the flag: the spawner ends only once nothing is pending
     if (shutdown) {
-      waiting.decrementAndGet();
+      pending.decrementAndGet();
       throw new RejectedExecutionException("the handler threads are shut down");
     }
-    queue.offer(task);
-    wakeSpawnerIfShort();
-  }
-
-  /** How many threads are missing: tasks waiting and spares, less the idle threads. */
-  private int shortfall() {
-    return waiting.get() + (shutdown ? 0 : SPARES) - idle.get();
-  }
-
-  private void wakeSpawnerIfShort() {
-    if (shortfall() > 0) {
-      Thread s = spawner;
-      if (s == null) {
-        s = startSpawner();
-      }
-      LockSupport.unpark(s);
+    if (handoff.offer(task)) {
+      pending.decrementAndGet();
+      return;
     }
+    backlog.offer(task);
+    wakeSpawner();
+  }
+
+  private void wakeSpawner() {
+    Thread s = spawner;
+    if (s == null) {
+      s = startSpawner();
+    }
+    LockSupport.unpark(s);
   }
 
   private Thread startSpawner() {
@@ -112,29 +115,53 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
     }
   }
 
-  /** The spawner: makes threads while some are missing, parks otherwise; ends at shutdown once nothing waits. */
+  /**
+   * The spawner: places the backlog (an idle thread, else a new one), keeps the spares, parks
+   * otherwise; at shutdown it wakes idle threads until every thread has ended, then ends.
+   */
   private void spawn() {
     long failingSince = 0; // a streak of refused threads is said once, and its end once
     try {
       while (true) {
-        if (shortfall() > 0) {
-          Throwable refused = startWorker();
-          if (refused == null && failingSince != 0) {
-            log.info("Handler threads can be started again, after {} ms", (System.nanoTime() - failingSince) / 1_000_000);
-            failingSince = 0;
-          } else if (refused != null) {
-            if (failingSince == 0) {
-              failingSince = System.nanoTime();
-              log.warn("Could not start a handler thread ({} connections wait for one, {} threads run handlers);"
-                  + " retrying every 100 ms until one starts: {}", waiting.get(), workers.size() - idle.get(),
-                  refused.toString());
-            }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100)); // a handler that ends frees room
-          }
+        Runnable task = backlog.poll();
+        boolean spare = task == null && !shutdown && idle.get() < SPARES;
+        if (task != null && handoff.offer(task)) {
+          pending.decrementAndGet(); // a thread became idle meanwhile
           continue;
         }
-        if (shutdown && waiting.get() == 0) {
-          return;
+        if (task != null || spare) {
+          Throwable refused = startWorker(task);
+          if (refused == null) {
+            if (task != null) {
+              pending.decrementAndGet();
+            }
+            if (failingSince != 0) {
+              log.info("Handler threads can be started again, after {} ms", (System.nanoTime() - failingSince) / 1_000_000);
+              failingSince = 0;
+            }
+            continue;
+          }
+          if (task != null) {
+            backlog.offerFirst(task);
+          }
+          if (failingSince == 0) {
+            failingSince = System.nanoTime();
+            log.warn("Could not start a handler thread ({} connections wait for one, {} threads run handlers);"
+                + " retrying every 100 ms until one starts: {}", pending.get(), workers.size() - idle.get(),
+                refused.toString());
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100)); // a handler that ends frees room
+          continue;
+        }
+        if (shutdown) {
+          if (pending.get() == 0 && workers.isEmpty()) {
+            return;
+          }
+          while (handoff.offer(STOP)) {
+            // each offer wakes one idle thread, which ends
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20)); // until the running handlers end
+          continue;
         }
         LockSupport.park(this);
       }
@@ -144,18 +171,22 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
     }
   }
 
-  /** Starts one thread, counted idle from now; what refused it, or null. */
-  private Throwable startWorker() {
-    idle.incrementAndGet();
+  /** Starts one thread, with {@code first} to run (else idle from now); what refused it, or null. */
+  private Throwable startWorker(Runnable first) {
+    if (first == null) {
+      idle.incrementAndGet();
+    }
     Thread t = null;
     try {
-      t = handlers.newThread(this::work);
+      t = handlers.newThread(() -> work(first));
       workers.add(t);
       t.start();
       return null;
     } catch (OutOfMemoryError | RuntimeException e) {
-      // "unable to create native thread": the tasks stay queued; a handler ending frees a thread
-      idle.decrementAndGet();
+      // "unable to create native thread": the task stays in the backlog; a handler ending frees a thread
+      if (first == null) {
+        idle.decrementAndGet();
+      }
       if (t != null) {
         workers.remove(t);
       }
@@ -163,28 +194,27 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
     }
   }
 
-  private void work() {
+  private void work(Runnable first) {
     Thread me = Thread.currentThread();
     try {
+      Runnable task = first;
       while (true) {
-        Runnable task;
-        try {
-          task = shutdown ? queue.poll() : queue.poll(keepAliveNanos, TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-          continue; // shutdownNow, or a handler's own interrupt left over: look again
-        }
-        if (task == null || task == STOP) {
-          if (mayEnd()) {
-            return;
+        if (task == null) {
+          try {
+            task = shutdown ? null : handoff.poll(keepAliveNanos, TimeUnit.NANOSECONDS);
+          } catch (InterruptedException e) {
+            continue; // shutdownNow, or a handler's own interrupt left over: look again
           }
-          continue;
-        }
-        waiting.decrementAndGet();
-        idle.decrementAndGet();
-        if (shutdown) {
-          LockSupport.unpark(spawner); // it ends once nothing waits
-        } else {
-          wakeSpawnerIfShort();
+          if (task == null || task == STOP) {
+            task = null;
+            if (mayEnd()) {
+              return;
+            }
+            continue;
+          }
+          if (idle.decrementAndGet() < SPARES && !shutdown) {
+            LockSupport.unpark(spawner); // a spare was taken: make its replacement
+          }
         }
         Thread.interrupted(); // an interrupt meant for the last task, or for idleness, is not this one's
         if (stopNow) {
@@ -194,36 +224,38 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
           task.run();
         } catch (Throwable t) {
           // the pipeline's tasks catch everything; anyone else's failure ends only the task
-          Thread.UncaughtExceptionHandler h = me.getUncaughtExceptionHandler();
-          h.uncaughtException(me, t);
+          me.getUncaughtExceptionHandler().uncaughtException(me, t);
         }
+        task = null;
         idle.incrementAndGet();
       }
     } finally {
       workers.remove(me);
+      if (shutdown) {
+        LockSupport.unpark(spawner);
+      }
       tryTerminate();
     }
   }
 
   /**
    * Whether an idle thread with nothing to take may end (and, if so, it is no longer counted): at
-   * shutdown always, else only beyond the tasks waiting and the spares.
+   * shutdown always, else only beyond the spares.
    */
   private boolean mayEnd() {
     while (true) {
       int i = idle.get();
-      if (!shutdown && i <= waiting.get() + SPARES) {
+      if (!shutdown && i <= SPARES) {
         return false;
       }
       if (idle.compareAndSet(i, i - 1)) {
-        wakeSpawnerIfShort(); // a task may have come in between
         return true;
       }
     }
   }
 
   private void tryTerminate() {
-    if (shutdown && spawnerDone && workers.isEmpty() && waiting.get() == 0) {
+    if (shutdown && spawnerDone && workers.isEmpty() && pending.get() == 0) {
       terminated.countDown();
     }
   }
@@ -243,9 +275,6 @@ final class PlatformHandlerThreads extends AbstractExecutorService {
     }
     if (s != null) {
       LockSupport.unpark(s);
-    }
-    for (int i = workers.size(); i > 0; i--) {
-      queue.offer(STOP); // wakes a parked thread; one left over is dropped by the next poll
     }
     tryTerminate();
   }

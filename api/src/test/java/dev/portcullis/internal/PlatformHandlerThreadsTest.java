@@ -108,6 +108,35 @@ class PlatformHandlerThreadsTest {
   }
 
   @Test
+  void aTrickleOfWorkKeepsOneThreadBusyAndLetsTheOthersEnd() throws Exception {
+    PlatformHandlerThreads ex = start(1000);
+    int burst = 40;
+    CountDownLatch running = new CountDownLatch(burst);
+    CountDownLatch release = new CountDownLatch(1);
+    for (int i = 0; i < burst; i++) {
+      ex.execute(() -> {
+        running.countDown();
+        await(release);
+      });
+    }
+    assertTrue(running.await(30, TimeUnit.SECONDS));
+    release.countDown();
+    assertTrue(await(() -> ex.idleThreads() == ex.threads()), "the burst is over");
+    // A task at a time, often enough that handing work round every idle thread in turn would
+    // keep all of them alive: the most recently idle thread takes each one, as a
+    // ThreadPoolExecutor's does, so the rest pass their keep-alive and end.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (ex.threads() > 2 * PlatformHandlerThreads.SPARES && System.nanoTime() < deadline) {
+      CountDownLatch done = new CountDownLatch(1);
+      ex.execute(done::countDown);
+      assertTrue(done.await(10, TimeUnit.SECONDS));
+      Thread.sleep(1);
+    }
+    assertTrue(ex.threads() <= 2 * PlatformHandlerThreads.SPARES,
+        () -> "threads left beside a trickle of work: " + ex.threads());
+  }
+
+  @Test
   void shutdownRunsWhatIsQueuedWaitsForItAndEndsEveryThread() throws Exception {
     PlatformHandlerThreads ex = start(60_000);
     births = new CountDownLatch(1);
