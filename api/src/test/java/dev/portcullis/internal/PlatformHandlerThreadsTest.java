@@ -91,14 +91,8 @@ class PlatformHandlerThreadsTest {
   void everyTaskGetsAThreadAndIdleThreadsEndDownToTheSpares() throws Exception {
     PlatformHandlerThreads ex = start(50);
     int tasks = 200;
-    CountDownLatch running = new CountDownLatch(tasks);
     CountDownLatch release = new CountDownLatch(1);
-    for (int i = 0; i < tasks; i++) {
-      ex.execute(() -> {
-        running.countDown();
-        await(release);
-      });
-    }
+    CountDownLatch running = blockedTasks(ex, tasks, release);
     assertTrue(running.await(30, TimeUnit.SECONDS), () -> "every blocked task has its own thread: "
         + (tasks - running.getCount()) + " of " + tasks + " run");
     assertTrue(ex.threads() <= tasks + PlatformHandlerThreads.SPARES, () -> "threads: " + ex.threads());
@@ -110,16 +104,8 @@ class PlatformHandlerThreadsTest {
   @Test
   void aTrickleOfWorkKeepsOneThreadBusyAndLetsTheOthersEnd() throws Exception {
     PlatformHandlerThreads ex = start(1000);
-    int burst = 40;
-    CountDownLatch running = new CountDownLatch(burst);
     CountDownLatch release = new CountDownLatch(1);
-    for (int i = 0; i < burst; i++) {
-      ex.execute(() -> {
-        running.countDown();
-        await(release);
-      });
-    }
-    assertTrue(running.await(30, TimeUnit.SECONDS));
+    assertTrue(blockedTasks(ex, 40, release).await(30, TimeUnit.SECONDS));
     release.countDown();
     assertTrue(await(() -> ex.idleThreads() == ex.threads()), "the burst is over");
     // A task at a time, often enough that handing work round every idle thread in turn would
@@ -191,6 +177,18 @@ class PlatformHandlerThreadsTest {
       System.clearProperty(HandlerThreads.PROPERTY);
     }
     assertFalse(HandlerThreads.platformAsked(), "unset: the best the JDK offers");
+  }
+
+  /** Submits {@code n} tasks that wait for {@code release}; the latch counts those that started. */
+  private static CountDownLatch blockedTasks(ExecutorService ex, int n, CountDownLatch release) {
+    CountDownLatch running = new CountDownLatch(n);
+    for (int i = 0; i < n; i++) {
+      ex.execute(() -> {
+        running.countDown();
+        await(release);
+      });
+    }
+    return running;
   }
 
   private static void await(CountDownLatch latch) {
