@@ -19,7 +19,11 @@ public enum HandlerMode {
    * each wait is a hand-off between the loop or the transport's poller and a carrier thread.
    */
   VIRTUAL,
-  /** A platform thread per connection, reused when idle (JDK 17-20). */
+  /**
+   * A platform thread per connection, reused when idle (JDK 17-20, or any JDK with {@code
+   * -Dportcullis.handlerThreads=platform}): threads are made off the event loops, and a few spares
+   * wait parked for newcomers.
+   */
   PLATFORM,
   /** The executor given to {@link Server.Builder#executor}. */
   EXECUTOR,

@@ -36,6 +36,8 @@ public final class ServerInstance implements RunningServer {
   private final int eventLoops;
   private final Counters counters = new Counters();
   private final ExecutorService ownedExecutor;
+  /** {@code -Dportcullis.handlerThreads=platform}: the JDK 17 path on any JDK, loop carriers included. */
+  private final boolean platformAsked = HandlerThreads.platformAsked();
   private final AtomicBoolean closing = new AtomicBoolean();
   private final AtomicBoolean shuttingDown = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
@@ -131,6 +133,9 @@ public final class ServerInstance implements RunningServer {
     if (config.executor().isPresent()) {
       return dev.portcullis.HandlerMode.EXECUTOR;
     }
+    if (platformAsked) {
+      return dev.portcullis.HandlerMode.PLATFORM;
+    }
     if (listener.loopCarriedExecutors()) {
       pipeline.useLoopCarriers();
       return dev.portcullis.HandlerMode.LOOP_CARRIER;
@@ -159,7 +164,7 @@ public final class ServerInstance implements RunningServer {
     return HandlerThreads.newDefault(() -> {
       Listener bound = listener;
       return bound != null ? port(bound.localAddress()) : declared;
-    });
+    }, platformAsked);
   }
 
   @Override
