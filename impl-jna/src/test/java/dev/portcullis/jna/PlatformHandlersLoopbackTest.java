@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.portcullis.HandlerMode;
+import dev.portcullis.Handshakes;
 import dev.portcullis.RunningServer;
 import dev.portcullis.Server;
-import dev.portcullis.handshake.Handshakes;
 import java.io.IOException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
