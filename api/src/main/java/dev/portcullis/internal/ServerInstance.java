@@ -30,8 +30,6 @@ import org.slf4j.LoggerFactory;
 public final class ServerInstance implements RunningServer {
   private static final Logger log = LoggerFactory.getLogger(ServerInstance.class);
 
-  /** Handlers the default executor runs at once. */
-
   private final ServerSpec<?> config;
   private final int eventLoops;
   private final Counters counters = new Counters();
