@@ -103,13 +103,15 @@ public final class BenchSuite {
   static final String NETTY_PLAIN = "Netty plain";
   static final String NETTY_FILTER = "Netty IpSubnetFilter";
   static final String NETTY_ADAPTER = "Netty + Portcullis adapter";
+  static final String NETTY_ADAPTER_CHILD = "Netty + adapter in child pipeline";
   static final String JETTY = "Jetty";
   static final String JETTY_GUARD = "Jetty + JettyGuard";
   static final String JETTY_KERNEL = "Jetty + KernelGuard";
 
   /**
    * The adapter group's servers: the Netty epoll server with no filter (the floor; the policy is
-   * ignored), with its own {@code IpSubnetFilter} and with {@code PortcullisNetty}; the Jetty 12
+   * ignored), with its own {@code IpSubnetFilter}, with {@code PortcullisNetty} on the server channel
+   * and with it in each child pipeline instead; the Jetty 12
    * server bare, with {@code JettyGuard} and with {@code KernelGuard} on its listening socket.
    */
   static final List<ServerKind> ADAPTER_SERVERS = List.of(
@@ -117,6 +119,8 @@ public final class BenchSuite {
       new ServerKind(NETTY_FILTER, true, "dev.portcullis.bench.servers.NettyServer", List.of("--filter", "ipsubnet")),
       new ServerKind(NETTY_ADAPTER, true, "dev.portcullis.bench.servers.NettyServer",
           List.of("--filter", "portcullis")),
+      new ServerKind(NETTY_ADAPTER_CHILD, true, "dev.portcullis.bench.servers.NettyServer",
+          List.of("--filter", "portcullis-child")),
       new ServerKind(JETTY, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "none")),
       new ServerKind(JETTY_GUARD, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "guard")),
       new ServerKind(JETTY_KERNEL, true, "dev.portcullis.bench.servers.JettyServer", List.of("--filter", "kernel")));
@@ -134,10 +138,10 @@ public final class BenchSuite {
   static final List<AdapterWorkload> ADAPTER_WORKLOADS = List.of(
       new AdapterWorkload(new Workload("W1-ADAPT", "connection churn, 100,000 rules, adapters", "churn", false,
           List.of("churn", "--concurrency", "32", "--from-net", "127.0.1")),
-          List.of(NETTY_PLAIN, NETTY_FILTER, NETTY_ADAPTER, JETTY, JETTY_GUARD)),
+          List.of(NETTY_PLAIN, NETTY_FILTER, NETTY_ADAPTER, NETTY_ADAPTER_CHILD, JETTY, JETTY_GUARD)),
       new AdapterWorkload(new Workload("W2-ADAPT", "deny storm, 100,000 rules, adapters", "churn", true,
           List.of("deny", "--concurrency", "32", "--from-net", "127.0.2")),
-          List.of(NETTY_FILTER, NETTY_ADAPTER, JETTY_GUARD)),
+          List.of(NETTY_FILTER, NETTY_ADAPTER, NETTY_ADAPTER_CHILD, JETTY_GUARD)),
       new AdapterWorkload(new Workload("W2-KG-ADAPT", "deny storm, 100,000 rules, KernelGuard on Jetty's socket (SYNs"
           + " dropped)", "churn", true, List.of("drop", "--concurrency", "32", "--from-net", "127.0.2")),
           List.of(JETTY_KERNEL)));

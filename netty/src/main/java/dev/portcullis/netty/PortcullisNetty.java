@@ -44,9 +44,9 @@ import org.slf4j.LoggerFactory;
  *     .penalties(Penalties.after(5, Duration.ofMinutes(1)))
  *     .build();
  * new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
+ *     .handler(guard.serverHandler())                 // the one line
  *     .childHandler(new ChannelInitializer<SocketChannel>() {
  *       protected void initChannel(SocketChannel ch) {
- *         ch.pipeline().addFirst(guard.handler());   // the one line
  *         ch.pipeline().addLast(new HttpServerCodec(), new MyHandler());
  *       }
  *     });
@@ -55,11 +55,18 @@ import org.slf4j.LoggerFactory;
  * <p>What happens to a child channel:
  *
  * <ul>
- *   <li>When it is registered (an accepted channel is connected by then, and Netty has read
- *       nothing from it yet), the chain decides on the socket's peer: policy, then penalty box,
- *       then limits. A refused channel is closed there; the handlers after {@link #handler()} see
- *       none of its events: not {@code channelRegistered}, {@code channelActive}, any byte, nor
- *       its {@code channelInactive}. An admitted one goes on, and the guard leaves its pipeline.
+ *   <li>When the server channel accepts it, and before the bootstrap registers it with an event
+ *       loop or runs the child handler, {@link #serverHandler()} has the chain decide on the
+ *       socket's peer: policy, then penalty box, then limits. A refused channel is closed there: the
+ *       application's child handler is never called for it and no event of it fires. An admitted
+ *       one goes on as if the guard were not there.
+ *   <li>Or, with {@link #handler()} first in the child pipeline instead (the other one line), the
+ *       chain decides when the channel is registered (an accepted channel is connected by then, and
+ *       Netty has read nothing from it yet). A refused channel is closed there; the handlers after
+ *       {@link #handler()} see none of its events: not {@code channelRegistered}, {@code
+ *       channelActive}, any byte, nor its {@code channelInactive}. An admitted one goes on, and the
+ *       guard leaves its pipeline. This costs a refused channel its registration and pipeline,
+ *       which {@link #serverHandler()} spares.
  *   <li>With {@link Builder#proxyProtocol}, a channel from a trusted proxy reads its PROXY header
  *       (v1 or v2, through Netty's {@code HAProxyMessageDecoder}) and the chain decides again on
  *       the client it names (policy, penalty box, per-source limits); the application's handlers
@@ -71,9 +78,10 @@ import org.slf4j.LoggerFactory;
  *   <li>When an admitted channel closes, its slots are freed.
  * </ul>
  *
- * <p>Add {@link #handler()} first in the pipeline of each child channel ({@code addFirst}), or wrap
- * the application's initializer with {@link #childHandler}. It decides on the peer of the socket
- * Netty accepted: behind a proxy that does not send the PROXY protocol, that is the proxy.
+ * <p>Give {@link #serverHandler()} to {@code ServerBootstrap.handler}; or add {@link #handler()}
+ * first in the pipeline of each child channel ({@code addFirst}), or wrap the application's
+ * initializer with {@link #childHandler}. Either decides on the peer of the socket Netty accepted:
+ * behind a proxy that does not send the PROXY protocol, that is the proxy.
  *
  * <p>Penalties expire on a daemon thread of the guard's ({@code portcullis-netty-penalties}),
  * stopped by {@link #close()}; {@link #close()} also unregisters the JMX bean. It does not touch the
@@ -92,6 +100,7 @@ public final class PortcullisNetty implements AutoCloseable, AdapterServerView.G
   private final ProxyProtocol proxy;
   private final Duration handshakeTimeout;
   private final Gate gate;
+  private final AcceptGate acceptGate;
   private final List<ConnectionListener> connectionListeners = new CopyOnWriteArrayList<>();
   private final List<Consumer<AccessPolicy>> policyListeners = new CopyOnWriteArrayList<>();
   private final ScheduledThreadPoolExecutor housekeeping;
@@ -107,6 +116,7 @@ public final class PortcullisNetty implements AutoCloseable, AdapterServerView.G
     }
     this.chain = cb.build();
     this.gate = new Gate(this);
+    this.acceptGate = new AcceptGate(gate);
     if (chain.hasPenaltyBox()) {
       housekeeping = new ScheduledThreadPoolExecutor(1, r -> {
         Thread t = new Thread(r, "portcullis-netty-penalties");
@@ -142,13 +152,43 @@ public final class PortcullisNetty implements AutoCloseable, AdapterServerView.G
   }
 
   /**
-   * The handler to add first in each child channel's pipeline. One instance, {@link
-   * ChannelHandler.Sharable shared} by every channel.
+   * The handler to add first in each child channel's pipeline: it decides when the channel is
+   * registered. {@link #serverHandler()} decides earlier, and costs a refused channel less. One
+   * instance, {@link ChannelHandler.Sharable shared} by every channel.
    *
    * @return the handler
    */
   public ChannelHandler handler() {
     return gate;
+  }
+
+  /**
+   * The handler for the server channel ({@code ServerBootstrap.handler}): it decides on each child
+   * channel the server channel accepts before the bootstrap sets it up, so a refused one is closed
+   * before it is registered with an event loop, before the child handler runs, and before any
+   * event fires: the cheapest place to refuse (no pipeline, no registration, no event). The
+   * application's child handler is never called for a refused channel; an admitted one reaches it
+   * as usual, with {@link #CLIENT} set (and, with {@link Builder#proxyProtocol}, {@link #handler()}
+   * first in its pipeline, which runs the PROXY stages). Nothing else is needed in the child
+   * pipeline; adding {@link #handler()} there too does no harm (it sees the channel decided and
+   * steps aside).
+   *
+   * <pre>{@code
+   * new ServerBootstrap().group(boss, workers).channel(EpollServerSocketChannel.class)
+   *     .handler(guard.serverHandler())              // the one line
+   *     .childHandler(new MyInitializer());
+   * }</pre>
+   *
+   * <p>If the server channel has handlers of its own, add this one first: {@code
+   * serverChannel.pipeline().addFirst(guard.serverHandler())} (it must come before the bootstrap's
+   * acceptor, which the bootstrap adds last). Added to a child channel's pipeline instead, it
+   * closes that channel and throws {@link IllegalStateException} from {@code handlerAdded}. One
+   * instance, {@link ChannelHandler.Sharable shared} by every server channel of the guard.
+   *
+   * @return the handler
+   */
+  public ChannelHandler serverHandler() {
+    return acceptGate;
   }
 
   /**
@@ -206,7 +246,7 @@ public final class PortcullisNetty implements AutoCloseable, AdapterServerView.G
 
   /**
    * Replaces the policy and puts its limits in force (those of {@link Builder#limits} still win),
-   * as {@link RunningServer#updatePolicy} does: channels registered from now on are decided by it;
+   * as {@link RunningServer#updatePolicy} does: channels accepted from now on are decided by it;
    * open ones stay open and counted.
    *
    * @param policy the new policy
@@ -363,7 +403,7 @@ public final class PortcullisNetty implements AutoCloseable, AdapterServerView.G
   }
 
   /**
-   * Tells {@code listener} how long each channel admitted at registration stayed open, when it
+   * Tells {@code listener} how long each channel admitted at accept stayed open, when it
    * closes (on the channel's event loop).
    *
    * @param listener what to tell; quick

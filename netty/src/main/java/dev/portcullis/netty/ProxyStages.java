@@ -53,12 +53,12 @@ final class ProxyStages {
   /**
    * Starts the handshake of a channel the gate admitted.
    *
-   * @param gateCtx the gate's context, which this replaces
+   * @param gateCtx the gate's context, which this replaces: the gate leaves the pipeline unless the
+   *     channel is refused
    * @param fromTrusted whether the socket's peer is a trusted proxy
    * @param fireRegistered whether to pass {@code channelRegistered} on
-   * @param gate the gate, removed from the pipeline unless the channel is refused
    */
-  void begin(ChannelHandlerContext gateCtx, boolean fromTrusted, boolean fireRegistered, Gate gate) {
+  void begin(ChannelHandlerContext gateCtx, boolean fromTrusted, boolean fireRegistered) {
     pending = chain.pendingHandshake(channel, peer, null, channel::close);
     if (chain.beginHandshake(pending).refused()) {
       ended = true; // counted and logged as a refusal by the chain
@@ -77,7 +77,7 @@ final class ProxyStages {
         if (fireRegistered) {
           gateCtx.fireChannelRegistered();
         }
-        gateCtx.pipeline().remove(gate);
+        gateCtx.pipeline().remove(gateCtx.name());
         return;
       }
       ended = true;
@@ -98,7 +98,7 @@ final class ProxyStages {
     if (fireRegistered) {
       gateCtx.fireChannelRegistered();
     }
-    gateCtx.pipeline().remove(gate);
+    gateCtx.pipeline().remove(gateCtx.name());
   }
 
   private static void refuse(ChannelHandlerContext gateCtx) {

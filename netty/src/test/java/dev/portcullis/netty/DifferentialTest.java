@@ -20,6 +20,8 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The guard decides as a Portcullis server does: the same random policies, real connections from
@@ -77,12 +79,13 @@ class DifferentialTest {
     }
   }
 
-  @Test
-  void sameDecisionsAsAPortcullisServerOnRandomPolicies() throws Exception {
+  @ParameterizedTest
+  @EnumSource(value = TestServer.Usage.class, names = {"CHILD", "SERVER"})
+  void sameDecisionsAsAPortcullisServerOnRandomPolicies(TestServer.Usage usage) throws Exception {
     Random r = new Random(SEED);
     int compared = 0;
     try (PortcullisNetty guard = PortcullisNetty.guard(AccessPolicy.parse("allow 127.0.0.1/32"));
-        TestServer netty = TestServer.greeter(TestServer.Kind.NIO, guard);
+        TestServer netty = TestServer.greeter(TestServer.Kind.NIO, usage, guard);
         RunningServer portcullis = Server.on(0).bindAddress("127.0.0.1").allow("127.0.0.1/32")
             .handle(conn -> conn.output().write("ok\n".getBytes(StandardCharsets.US_ASCII))).start()) {
       for (int round = 0; round < 6; round++) {

@@ -59,6 +59,59 @@ class NettyGuardTest {
 
   @ParameterizedTest
   @EnumSource(TestServer.Kind.class)
+  void serverHandlerRefusesBeforeTheChildIsSetUp(TestServer.Kind kind) throws Exception {
+    try (PortcullisNetty guard = PortcullisNetty.guard(AccessPolicy.parse("allow 127.0.0.1/32"));
+        TestServer server = TestServer.http(kind, TestServer.Usage.SERVER, guard)) {
+      assertEquals("", Peers.get("127.0.0.2", server.port()), "the denied client got an answer");
+      assertEquals("", Peers.get("127.0.0.2", server.port()), "the denied client got an answer");
+      assertTrue(Peers.get("127.0.0.1", server.port()).endsWith("hello 127.0.0.1\n"), "CLIENT was not set");
+      assertTrue(Peers.await(() -> guard.stats().accepted() == 3 && guard.stats().openConnections() == 0,
+          Duration.ofSeconds(10)), () -> guard.stats().toString());
+      assertEquals(List.of("127.0.0.1"), List.copyOf(server.initialized),
+          "the application's child handler ran for a denied channel");
+      assertEquals(List.of(), server.eventsFrom("127.0.0.2"));
+      ServerStats s = guard.stats();
+      assertEquals(2, s.denied());
+      assertEquals(1, s.handled());
+      assertEquals(s.accepted(), s.outcomes());
+      assertEquals(2L, guard.ruleHits().get("default (address)"));
+      assertTrue(!log.lines("Denied 127.0.0.2").isEmpty(), log.text());
+    }
+  }
+
+  @Test
+  void serverAndChildHandlerTogetherDecideOnce() throws Exception {
+    // one connection per source: a second decision on the same channel would refuse it
+    try (PortcullisNetty guard = PortcullisNetty.builder(AccessPolicy.parse("allow 127.0.0.0/8"))
+        .limits(Limits.NONE.withMaxPerSource(1)).build();
+        TestServer server = TestServer.greeter(TestServer.Kind.NIO, TestServer.Usage.BOTH, guard)) {
+      try (Socket s = Peers.connect("127.0.0.3", server.port())) {
+        assertEquals("ok 127.0.0.3", Peers.readLine(s));
+        try (Socket second = Peers.connect("127.0.0.3", server.port())) {
+          assertEquals("", Peers.readAll(second), "the second connection of the source was served");
+        }
+      }
+      assertTrue(Peers.await(() -> guard.stats().openConnections() == 0 && guard.stats().accepted() == 2,
+          Duration.ofSeconds(10)), () -> guard.stats().toString());
+      assertEquals(1, guard.stats().handled());
+      assertEquals(1, guard.stats().limited());
+      assertEquals(List.of("127.0.0.3"), List.copyOf(server.initialized));
+    }
+  }
+
+  @Test
+  void serverHandlerInAChildPipelineClosesTheChannel() throws Exception {
+    try (PortcullisNetty guard = PortcullisNetty.guard(AccessPolicy.parse("allow 127.0.0.0/8"));
+        TestServer server = TestServer.greeter(TestServer.Kind.NIO, TestServer.Usage.MISPLACED, guard)) {
+      try (Socket s = Peers.connect("127.0.0.2", server.port())) {
+        assertEquals("", Peers.readAll(s), "a peer went through a misplaced server handler");
+      }
+      assertEquals(0, guard.stats().accepted());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(TestServer.Kind.class)
   void perSourceLimitRefusesTheNextConnectionOfOneSource(TestServer.Kind kind) throws Exception {
     try (PortcullisNetty guard = PortcullisNetty.builder(AccessPolicy.parse("allow 127.0.0.0/8"))
         .limits(Limits.NONE.withMaxPerSource(2)).build();

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
@@ -71,11 +72,11 @@ class NettyProxyProtocolTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TestServer.Kind.class)
-  void haproxyV2RelayedClientIsDecidedAgain(TestServer.Kind kind) throws Exception {
+  @CsvSource({"NIO, CHILD", "EPOLL, CHILD", "EPOLL, SERVER"})
+  void haproxyV2RelayedClientIsDecidedAgain(TestServer.Kind kind, TestServer.Usage usage) throws Exception {
     try (PortcullisNetty guard = PortcullisNetty.builder(AccessPolicy.parse("allow 127.0.0.0/8\ndeny 127.0.0.6/32"))
         .proxyProtocol(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32")).build();
-        TestServer server = TestServer.greeter(kind, guard)) {
+        TestServer server = TestServer.greeter(kind, usage, guard)) {
       Process haproxy = haproxy(server.port());
       try {
         // HAProxy's own probe at startup relayed 127.0.0.1: one handled connection before these
@@ -123,11 +124,12 @@ class NettyProxyProtocolTest {
   }
 
   @ParameterizedTest
-  @EnumSource(TestServer.Kind.class)
-  void optionalHeaderFromATrustedProxyTheFirstBytesDecide(TestServer.Kind kind) throws Exception {
+  @CsvSource({"NIO, CHILD", "EPOLL, CHILD", "NIO, SERVER"})
+  void optionalHeaderFromATrustedProxyTheFirstBytesDecide(TestServer.Kind kind, TestServer.Usage usage)
+      throws Exception {
     try (PortcullisNetty guard = PortcullisNetty.builder(AccessPolicy.parse("allow 127.0.0.0/8"))
         .proxyProtocol(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32").optional()).build();
-        TestServer server = TestServer.greeter(kind, guard)) {
+        TestServer server = TestServer.greeter(kind, usage, guard)) {
       try (Socket direct = Peers.connect("127.0.0.1", server.port())) {
         direct.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
         assertEquals("ok 127.0.0.1", Peers.readLine(direct), "a health check without a header");
@@ -148,12 +150,13 @@ class NettyProxyProtocolTest {
     }
   }
 
-  @Test
-  void malformedOrMissingHeaderClosesTheConnection() throws Exception {
+  @ParameterizedTest
+  @EnumSource(value = TestServer.Usage.class, names = {"CHILD", "SERVER", "BOTH"})
+  void malformedOrMissingHeaderClosesTheConnection(TestServer.Usage usage) throws Exception {
     try (PortcullisNetty guard = PortcullisNetty.builder(AccessPolicy.parse("allow 127.0.0.0/8"))
         .proxyProtocol(Handshakes.proxyProtocol().trustedFrom("127.0.0.1/32"))
         .handshakeTimeout(Duration.ofMillis(300)).build();
-        TestServer server = TestServer.greeter(TestServer.Kind.NIO, guard)) {
+        TestServer server = TestServer.greeter(TestServer.Kind.NIO, usage, guard)) {
       assertEquals("", Peers.exchange("127.0.0.1", server.port(), "PROXY NONSENSE\r\nhello\n"));
       try (Socket silent = Peers.connect("127.0.0.1", server.port())) {
         assertNull(Peers.readLine(silent), "a proxy that sent nothing was served");

@@ -46,12 +46,26 @@ final class TestServer implements AutoCloseable {
     NIO, EPOLL
   }
 
+  /** Where the guard is put: in each child pipeline, on the server channel, or both. */
+  enum Usage {
+    /** {@code childHandler(guard.childHandler(app))}. */
+    CHILD,
+    /** {@code handler(guard.serverHandler()).childHandler(app)}. */
+    SERVER,
+    /** Both at once. */
+    BOTH,
+    /** {@code guard.serverHandler()} in the child pipeline, where it does not belong. */
+    MISPLACED
+  }
+
   final EventLoopGroup group;
   final Channel channel;
   /** What the application's first handler saw: {@code active 127.0.0.2}, {@code read 127.0.0.2 17}. */
   final Queue<String> events = new ConcurrentLinkedQueue<>();
+  /** The socket peers of the channels the application's child initializer was called for. */
+  final Queue<String> initialized = new ConcurrentLinkedQueue<>();
 
-  private TestServer(Kind kind, PortcullisNetty guard, boolean http) throws InterruptedException {
+  private TestServer(Kind kind, Usage usage, PortcullisNetty guard, boolean http) throws InterruptedException {
     IoHandlerFactory io;
     Class<? extends ServerChannel> type;
     if (kind == Kind.EPOLL) {
@@ -67,6 +81,7 @@ final class TestServer implements AutoCloseable {
     ChannelHandler app = new ChannelInitializer<>() {
       @Override
       protected void initChannel(Channel ch) {
+        initialized.add(((InetSocketAddress) ch.remoteAddress()).getAddress().getHostAddress());
         ch.pipeline().addLast(recorder);
         if (http) {
           ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(4096), new Hello());
@@ -75,16 +90,37 @@ final class TestServer implements AutoCloseable {
         }
       }
     };
-    channel = new ServerBootstrap().group(group).channel(type).childHandler(guard.childHandler(app))
-        .bind("127.0.0.1", 0).sync().channel();
+    ChannelHandler child = switch (usage) {
+      case CHILD, BOTH -> guard.childHandler(app);
+      case SERVER -> app;
+      case MISPLACED -> new ChannelInitializer<>() {
+        @Override
+        protected void initChannel(Channel ch) {
+          ch.pipeline().addLast(guard.serverHandler(), app);
+        }
+      };
+    };
+    ServerBootstrap b = new ServerBootstrap().group(group).channel(type).childHandler(child);
+    if (usage == Usage.SERVER || usage == Usage.BOTH) {
+      b.handler(guard.serverHandler());
+    }
+    channel = b.bind("127.0.0.1", 0).sync().channel();
   }
 
   static TestServer http(Kind kind, PortcullisNetty guard) throws InterruptedException {
-    return new TestServer(kind, guard, true);
+    return new TestServer(kind, Usage.CHILD, guard, true);
+  }
+
+  static TestServer http(Kind kind, Usage usage, PortcullisNetty guard) throws InterruptedException {
+    return new TestServer(kind, usage, guard, true);
   }
 
   static TestServer greeter(Kind kind, PortcullisNetty guard) throws InterruptedException {
-    return new TestServer(kind, guard, false);
+    return new TestServer(kind, Usage.CHILD, guard, false);
+  }
+
+  static TestServer greeter(Kind kind, Usage usage, PortcullisNetty guard) throws InterruptedException {
+    return new TestServer(kind, usage, guard, false);
   }
 
   int port() {

@@ -26,8 +26,10 @@ import java.util.List;
  * The Netty bench server: native epoll, one event loop (as the C server and Portcullis have one),
  * a filter holding the same rules, then the {@code HELLO} line, reply and echo. The filter ({@code
  * --filter}): {@code ipsubnet} (the default), Netty's own {@link IpSubnetFilter}; {@code
- * portcullis}, the Portcullis adapter ({@link PortcullisNetty}, no penalty box, no limits); {@code
- * none}, nothing (the policy is ignored: the floor the other two are measured against).
+ * portcullis}, the Portcullis adapter ({@link PortcullisNetty}, no penalty box, no limits) on the
+ * server channel ({@code ServerBootstrap.handler(guard.serverHandler())}); {@code portcullis-child},
+ * the adapter first in each child pipeline instead ({@code guard.handler()}); {@code none}, nothing
+ * (the policy is ignored: the floor the others are measured against).
  */
 public final class NettyServer {
   private NettyServer() {}
@@ -37,9 +39,10 @@ public final class NettyServer {
     String kind = m.filter == null ? "ipsubnet" : m.filter;
     ChannelHandler filter = switch (kind) {
       case "ipsubnet" -> ipSubnetFilter(m);
-      case "portcullis" -> PortcullisNetty.guard(m.policy).handler();
-      case "none" -> null;
-      default -> throw new IllegalArgumentException("--filter " + kind + ": Netty takes ipsubnet, portcullis or none");
+      case "portcullis-child" -> PortcullisNetty.guard(m.policy).handler();
+      case "portcullis", "none" -> null;
+      default -> throw new IllegalArgumentException("--filter " + kind
+          + ": Netty takes ipsubnet, portcullis, portcullis-child or none");
     };
     EpollEventLoopGroup group = new EpollEventLoopGroup(1);
     ServerBootstrap b = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
@@ -54,6 +57,9 @@ public final class NettyServer {
             ch.pipeline().addLast(new Protocol(m.echo));
           }
         });
+    if (kind.equals("portcullis")) {
+      b.handler(PortcullisNetty.guard(m.policy).serverHandler());
+    }
     Channel server = b.bind(new InetSocketAddress("127.0.0.1", m.port)).sync().channel();
     Runtime.getRuntime().addShutdownHook(new Thread(() -> group.shutdownGracefully().syncUninterruptibly()));
     ServerMain.ready(((InetSocketAddress) server.localAddress()).getPort());

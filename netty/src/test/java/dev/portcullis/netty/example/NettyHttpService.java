@@ -59,10 +59,10 @@ public final class NettyHttpService implements AutoCloseable {
     group = new MultiThreadIoEventLoopGroup(NioIoHandler.newFactory());
     try {
       channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+          .handler(guard.serverHandler()) // the one line
           .childHandler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {
-              ch.pipeline().addFirst(guard.handler()); // the one line
               ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new App(guard));
             }
           }).bind(host, port).sync().channel();
