@@ -38,9 +38,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An HTTP service on Netty 4.2 ({@code netty-codec-http}), guarded by Portcullis as a Netty user
- * would guard their own: {@link PortcullisNetty#handler()} first in each child pipeline (the
- * policy, the penalty box, the limits, decided when the channel is registered, before the HTTP
- * codec sees a byte), the penalty box fed by failed logins, and {@code KernelGuard} on the server's
+ * would guard their own: {@link PortcullisNetty#serverHandler()} on the server channel (the
+ * policy, the penalty box, the limits, decided on each accepted channel before it is registered,
+ * so the HTTP codec of a refused one is never even made), the penalty box fed by failed logins, and {@code KernelGuard} on the server's
  * own listening socket, so that the kernel drops denied and banned peers before the TCP handshake.
  *
  * <pre>
@@ -105,10 +105,10 @@ public final class NettyHttpService {
       Channel server;
       try {
         server = new ServerBootstrap().group(group).channelFactory(() -> new NioServerSocketChannel(socket))
+            .handler(guard.serverHandler()) // the one line
             .childHandler(new ChannelInitializer<SocketChannel>() {
               @Override
               protected void initChannel(SocketChannel ch) {
-                ch.pipeline().addFirst(guard.handler()); // the one line
                 ch.pipeline().addLast(new IdleStateHandler(0, 0, GuardedService.IDLE_TIMEOUT_SECONDS, TimeUnit.SECONDS),
                     new HttpServerCodec(4096, MAX_HEAD_BYTES, 8192),
                     new HttpObjectAggregator(GuardedService.MAX_BODY_BYTES), new App(settings, guard));
