@@ -88,6 +88,35 @@ public final class Service {
     handleSignals = true;
   }
 
+  /** A service's {@code run(args, out, err)}: its exit status. */
+  @FunctionalInterface
+  public interface Main {
+    /**
+     * Runs the service.
+     *
+     * @param args the command-line arguments, without the command name
+     * @param out where the ready line and results go
+     * @param err where errors go
+     * @return the exit status: 0 on success, 2 for a usage error, 1 otherwise
+     */
+    int run(String[] args, PrintStream out, PrintStream err);
+  }
+
+  /**
+   * A service's own {@code main}: {@link #handleSignals}, then {@code run} on the process's
+   * streams, exiting with its status when it is not 0.
+   *
+   * @param args the command-line arguments
+   * @param run the service's {@code run}
+   */
+  public static void main(String[] args, Main run) {
+    handleSignals();
+    int status = run.run(args, System.out, System.err);
+    if (status != 0) {
+      System.exit(status);
+    }
+  }
+
   private static void awaitQuietly(CountDownLatch latch) {
     try {
       latch.await();

@@ -108,11 +108,7 @@ public final class EchoService {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
-    Service.handleSignals();
-    int status = run(args, System.out, System.err);
-    if (status != 0) {
-      System.exit(status);
-    }
+    Service.main(args, EchoService::run);
   }
 
   /**

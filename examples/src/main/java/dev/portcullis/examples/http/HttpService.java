@@ -121,11 +121,7 @@ public final class HttpService {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
-    dev.portcullis.examples.Service.handleSignals();
-    int status = run(args, System.out, System.err);
-    if (status != 0) {
-      System.exit(status);
-    }
+    Service.main(args, HttpService::run);
   }
 
   /**

@@ -78,11 +78,7 @@ public final class NettyHttpService {
    * @param args the command-line arguments, without the command name
    */
   public static void main(String[] args) {
-    Service.handleSignals();
-    int status = run(args, System.out, System.err);
-    if (status != 0) {
-      System.exit(status);
-    }
+    Service.main(args, NettyHttpService::run);
   }
 
   /**
