@@ -490,8 +490,9 @@ public final class Server {
      * passed its handshake always gets one (bound the load at accept with {@link #maxConnections}):
      * on JDK 21 and later a virtual thread per connection (a handler waiting on its streams holds no
      * platform thread; found at run time, the jar is built for Java 17); on JDK 17 platform threads,
-     * created on demand, reused and ended after 60 s idle, one per open connection (each reserves its
-     * stack's address space, 1 MiB on x86-64, and touches a few pages). An executor passed here is
+     * one per open connection, reused and ended after 60 s idle, made by a spawner thread (never by
+     * an event loop) that keeps a few parked spares for newcomers (each reserves its stack's address
+     * space, 1 MiB on x86-64, and touches a few pages). An executor passed here is
      * not shut down by the server; if it refuses a task, the connection is closed and counted as
      * {@link ServerStats#overloaded()}.
      *
@@ -519,10 +520,11 @@ public final class Server {
      * How many event loops accept and serve connections, each on a thread of its own named {@code
      * portcullis-loop-...}. Every connection lives on the loop that accepted it for its whole life
      * (its handshake and, with {@link #handleOnLoop}, its handler), so a loop count near the number
-     * of cores spreads the work without any connection moving between threads. All loops accept from
-     * the one listening socket, whatever the endpoint (TCP, Unix, systemd), with one accept queue and
-     * one kernel filter; the limits, the statistics and {@code updatePolicy} are the server's, exact
-     * across loops. Default: {@link Runtime#availableProcessors()} at {@code start()} (which follows
+     * of cores spreads the work without any connection moving between threads. A TCP port the server
+     * binds itself gets one {@code SO_REUSEPORT} socket per loop (the kernel spreads new connections
+     * evenly; each socket has its own accept queue of {@link TcpBuilder#backlog} and the kernel
+     * filter attached), while a Unix or systemd socket is one descriptor every loop accepts from; the
+     * limits, the statistics and {@code updatePolicy} are the server's, exact across loops. Default: {@link Runtime#availableProcessors()} at {@code start()} (which follows
      * the CPU affinity and container limits the JVM sees). An inetd connection is served on one loop.
      *
      * @param loops the number of loops, at least 1
