@@ -22,8 +22,10 @@ page=site/src/site/markdown/benchmarks.md
 # Benchmarks
 
 Portcullis is measured side by side with a minimal C epoll server (the near-physical limit), a
-plain JDK NIO server and Netty (native epoll with `IpSubnetFilter`), in one run on one machine,
-and reported as ratios. Every server does the same work (see `bench/README.md`): the same policy,
+plain JDK NIO server, Netty (native epoll with `IpSubnetFilter`) and `ServerSocket VT`, the peer
+users pick for blocking code (a JDK `ServerSocket` with one virtual thread per connection, as
+Helidon's web server; a platform thread per connection on JDK 17, where its row is `ServerSocket
+threads`), in one run on one machine, and reported as ratios. Every server does the same work (see `bench/README.md`): the same policy,
 the same one-line handshake, the same replies. The load comes from a small C client pinned to the
 other CPU. Two Portcullis rows stand in every table: **`Portcullis handle`**, the headline, is what
 users write first (`handle(conn -> ...)` on the default executor: virtual threads on JDK 21+,

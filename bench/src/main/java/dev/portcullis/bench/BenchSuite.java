@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * (utime + stime, all threads) per operation. Runs are interleaved across servers and the median
  * is reported. Run from the {@code bench} folder: {@code java -jar target/portcullis-bench.jar}.
  *
- * <p>Options: {@code --runs N} (3), {@code --warmup S} (2), {@code --seconds S} (4), {@code
+ * <p>Options: {@code --runs N} (3), {@code --warmup S} (2), {@code --settle MS} (1000), {@code --seconds S} (4), {@code
  * --idle-conns N} (10000), {@code --quick} (1 run of 1+2 s, 2000 idle connections), {@code
  * --skip-jmh}, {@code --only W1,W3-64,...}.
  *
@@ -65,6 +65,16 @@ public final class BenchSuite {
   private final Path jar = bench.resolve("target/portcullis-bench.jar");
   private int runs = 3;
   private int warmup = 2;
+  /**
+   * Milliseconds the server is left idle between the warm-up load and the measured one ({@code
+   * --settle MS}). The warm-up's connections all close at its end, and their closes take branches
+   * the JIT never saw taken (end of stream, errors): it deoptimizes the hot methods and compiles
+   * them again, for a second or two on this machine. Without the pause that compile lands in the
+   * measured window and is billed as the server's CPU per operation (seen: the C2 compiler thread
+   * at 38-47 % of a Java server's CPU in W1 and W3-64 on JDK 25), and it competes for the server's
+   * one CPU, which lowers its rate. The pause applies to every server alike.
+   */
+  private int settleMillis = 1000;
   private int seconds = 4;
   private int idleConns = 10_000;
   private boolean jmh = true;
@@ -90,6 +100,14 @@ public final class BenchSuite {
 
   static final String HANDLE = "Portcullis handle";
   static final String ON_LOOP = "Portcullis handleOnLoop";
+  /**
+   * The peer users pick for blocking code: a JDK {@code ServerSocket} with one virtual thread per
+   * connection (Helidon's model). JDK 17 has no virtual threads: the server runs a platform thread
+   * per connection there, and its row says so.
+   */
+  static final String PEER = Runtime.version().feature() >= 21 ? "ServerSocket VT" : "ServerSocket threads";
+  /** The workloads the peer runs in: the ones a blocking handler serves (no deny storm, no kernel filter). */
+  static final List<String> PEER_WORKLOADS = List.of("W1", "W3-64", "W3-16K", "W4");
 
   static final List<ServerKind> SERVERS = List.of(
       new ServerKind("C", false, null),
@@ -98,7 +116,8 @@ public final class BenchSuite {
       // The headline: what users write first, handle(conn -> ...) on the default executor.
       new ServerKind(HANDLE, true, "dev.portcullis.bench.servers.PortcullisServer", List.of("--style", "threads")),
       // The tuned path beside it: callbacks on the event loop.
-      new ServerKind(ON_LOOP, true, "dev.portcullis.bench.servers.PortcullisServer"));
+      new ServerKind(ON_LOOP, true, "dev.portcullis.bench.servers.PortcullisServer"),
+      new ServerKind(PEER, true, "dev.portcullis.bench.servers.ServerSocketServer"));
 
   static final String NETTY_PLAIN = "Netty plain";
   static final String NETTY_FILTER = "Netty IpSubnetFilter";
@@ -169,6 +188,7 @@ public final class BenchSuite {
       switch (args[i]) {
         case "--runs" -> suite.runs = Integer.parseInt(args[++i]);
         case "--warmup" -> suite.warmup = Integer.parseInt(args[++i]);
+        case "--settle" -> suite.settleMillis = Integer.parseInt(args[++i]);
         case "--seconds" -> suite.seconds = Integer.parseInt(args[++i]);
         case "--idle-conns" -> suite.idleConns = Integer.parseInt(args[++i]);
         case "--skip-jmh" -> suite.jmh = false;
@@ -189,6 +209,18 @@ public final class BenchSuite {
 
   private boolean selected(String id) {
     return only.isEmpty() || only.contains(id);
+  }
+
+  /**
+   * Whether server {@code s} runs in workload {@code id}: named by {@code --servers} (or none named),
+   * and, for the peer, a workload it runs in. {@code ServerSocket VT} names the peer on every JDK,
+   * so one command line serves JDK 17 and 25.
+   */
+  private boolean wanted(ServerKind s, String id) {
+    if (s.name().equals(PEER) && !PEER_WORKLOADS.contains(id)) {
+      return false;
+    }
+    return servers.isEmpty() || servers.contains(s.name()) || s.name().equals(PEER) && servers.contains("ServerSocket VT");
   }
 
   /** The adapter group runs only when named: {@code --only W1-ADAPT,...} or {@code --only ADAPT}. */
@@ -216,14 +248,14 @@ public final class BenchSuite {
       for (int r = 0; r < runs; r++) {
         for (int k = 0; k < SERVERS.size(); k++) {
           ServerKind s = SERVERS.get((k + r) % SERVERS.size()); // interleave: rotate the order each run
-          if (!servers.isEmpty() && !servers.contains(s.name())) {
+          if (!wanted(s, w.id())) {
             continue;
           }
           if (w.filtered() && !s.name().equals(ON_LOOP)) {
             continue; // only Portcullis compiles its policy into the kernel
           }
           Measurement m = measure(w, s, r + 1);
-          System.out.printf("%-7s %-11s run %d: %,.0f ops/s, %.2f us CPU/op, errors %d%n", w.id(), s.name(),
+          System.out.printf("%-7s %-23s run %d: %,.0f ops/s, %.2f us CPU/op, errors %d%n", w.id(), s.name(),
               r + 1, m.opsPerSecond(), m.cpuMicrosPerOp(), m.errors());
           rows.add(m);
         }
@@ -249,7 +281,7 @@ public final class BenchSuite {
     List<IdleMeasurement> idle = new ArrayList<>();
     if (selected("W4")) {
       for (ServerKind s : SERVERS) {
-        if (!servers.isEmpty() && !servers.contains(s.name())) {
+        if (!wanted(s, "W4")) {
           continue;
         }
         IdleMeasurement m = measureIdle(s);
@@ -265,7 +297,7 @@ public final class BenchSuite {
     if (jmh && selected("W5")) {
       jmhRows = runJmh();
     }
-    Report.write(out, rows, adapterRows, idle, loopRows, jmhRows, runs, warmup, seconds, idleConns);
+    Report.write(out, rows, adapterRows, idle, loopRows, jmhRows, runs, warmup, settleMillis, seconds, idleConns);
     System.out.println("results: " + out.resolve("results.md"));
   }
 
@@ -322,6 +354,7 @@ public final class BenchSuite {
     command.addAll(w.serverArgs());
     try (Running server = Processes.startServer(command)) {
       Processes.runLoad(load(w.load(), server.port(), warmup));
+      Thread.sleep(settleMillis);
       long before = server.cpuTicks();
       Result r = Processes.runLoad(load(w.load(), server.port(), seconds));
       long after = server.cpuTicks();
@@ -350,6 +383,7 @@ public final class BenchSuite {
     List<String> echo = WORKLOADS.stream().filter(w -> w.id().equals("W3-64")).findFirst().orElseThrow().load();
     try (Running server = Processes.startServer(serverCommand(s, "echo", allowPolicy))) {
       Processes.runLoad(load(echo, server.port(), warmup));
+      Thread.sleep(settleMillis);
       double alone = Processes.runLoad(load(echo, server.port(), seconds)).opsPerSecond();
       if (s.java()) {
         server.javaStats(); // the first full GC after start-up leaves garbage behind; settle first
@@ -425,6 +459,7 @@ public final class BenchSuite {
         List<String> command = loopsServer("churn", n, List.of());
         try (Running server = Processes.startServer(command)) {
           Processes.runLoad(unpinnedLoad(churn, server.port(), warmup));
+          Thread.sleep(settleMillis);
           long before = server.cpuTicks();
           Result res = Processes.runLoad(unpinnedLoad(churn, server.port(), seconds));
           long after = server.cpuTicks();
@@ -435,6 +470,7 @@ public final class BenchSuite {
             pki.resolve("key.pem").toString()));
         try (Running server = Processes.startServer(command)) {
           tlsHandshakes(server.port(), warmup);
+          Thread.sleep(settleMillis);
           long before = server.cpuTicks();
           double[] hs = tlsHandshakes(server.port(), seconds);
           long after = server.cpuTicks();

@@ -450,47 +450,45 @@ final class EventLoop implements Runnable {
     return h;
   }
 
-  /** The thread that {@code continuation} runs, if it is one this loop started; else null. */
+  /** The thread that {@code continuation} runs, if it is one this loop carries; else null. */
   Thread carriedThread(Runnable continuation) {
-    HandlerExecutor h = handlerExecutor;
-    return h == null || continuation == null ? null : h.threads.get(continuation);
+    Thread t = LoopCarriers.threadOf(continuation);
+    return t != null && LoopCarriers.schedulerOf(t) instanceof Scheduler s && s.loop == this ? t : null;
   }
 
-  /** Whether the calling thread is a virtual thread started by a loop's {@link #handlerExecutor}. */
+  /** Whether the calling thread is a virtual thread carried by a loop (one its {@link #handlerExecutor} started). */
   static boolean currentIsLoopCarried() {
-    return HandlerExecutor.CARRIED.get() != null;
+    return LoopCarriers.AVAILABLE && LoopCarriers.schedulerOf(Thread.currentThread()) instanceof Scheduler;
   }
 
-  /** Starts each task on a virtual thread carried by one loop; remembers them for stall reports. */
-  private static final class HandlerExecutor implements java.util.concurrent.Executor {
-    static final ThreadLocal<EventLoop> CARRIED = new ThreadLocal<>();
+  /** The scheduler the JDK hands a loop-carried thread's continuation: {@link #executeContinuation}. */
+  private static final class Scheduler implements java.util.concurrent.Executor {
     final EventLoop loop;
+
+    Scheduler(EventLoop loop) {
+      this.loop = loop;
+    }
+
+    @Override
+    public void execute(Runnable continuation) {
+      loop.executeContinuation(continuation);
+    }
+  }
+
+  /**
+   * Starts each task on a new virtual thread carried by one loop. Nothing is recorded per thread:
+   * whether a thread is carried, and by which loop, is its scheduler ({@link #currentIsLoopCarried}).
+   */
+  private static final class HandlerExecutor implements java.util.concurrent.Executor {
     final java.util.concurrent.ThreadFactory factory;
-    final java.util.concurrent.ConcurrentHashMap<Runnable, Thread> threads = new java.util.concurrent.ConcurrentHashMap<>();
 
     HandlerExecutor(EventLoop loop, String prefix) {
-      this.loop = loop;
-      this.factory = LoopCarriers.factory(loop::executeContinuation, prefix);
+      this.factory = LoopCarriers.factory(new Scheduler(loop), prefix);
     }
 
     @Override
     public void execute(Runnable task) {
-      Thread t = factory.newThread(() -> {
-        CARRIED.set(loop);
-        try {
-          task.run();
-        } finally {
-          Runnable c = LoopCarriers.continuationOf(Thread.currentThread());
-          if (c != null) {
-            threads.remove(c);
-          }
-        }
-      });
-      Runnable c = LoopCarriers.continuationOf(t);
-      if (c != null) {
-        threads.put(c, t);
-      }
-      t.start();
+      factory.newThread(task).start();
     }
   }
 

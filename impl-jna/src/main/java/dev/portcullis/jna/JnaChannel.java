@@ -40,11 +40,9 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
   private volatile boolean hangup;
   private volatile SocketAddress remote;
   private volatile SocketAddress local;
-  // Waits of virtual threads, through the loop's VirtualPoller (see awaitVirtual).
-  private volatile boolean readReady;
-  private volatile boolean writeReady;
-  private volatile Thread readWaiter;
-  private volatile Thread writeWaiter;
+  // Waits of virtual threads, on the loop (awaitOnLoop) or through its VirtualPoller (awaitVirtual).
+  private final Readiness readable = new Readiness();
+  private final Readiness writable = new Readiness();
   private volatile VirtualPoller poller;
   /** 0: not in the poller's set; 1: being added or added; -1: the poller refused it. */
   private final AtomicInteger pollerState = new AtomicInteger();
@@ -156,21 +154,7 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
   /** Reads straight into a direct buffer's memory: no copy. */
   @Override
   public int read(ByteBuffer dst) throws IOException {
-    if (!dst.isDirect()) {
-      return Channel.super.read(dst);
-    }
-    if (!acquire()) {
-      throw new SocketException("Connection closed");
-    }
-    try {
-      long n = readAt(Pointer.nativeValue(Native.getDirectBufferPointer(dst)) + dst.position(), dst.remaining());
-      if (n > 0) {
-        dst.position(dst.position() + (int) n);
-      }
-      return (int) n;
-    } finally {
-      release();
-    }
+    return dst.isDirect() ? direct(dst, false) : Channel.super.read(dst);
   }
 
   @Override
@@ -193,15 +177,20 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
   /** Sends straight from a direct buffer's memory: no copy. */
   @Override
   public int write(ByteBuffer src) throws IOException {
-    if (!src.isDirect()) {
-      return Channel.super.write(src);
-    }
+    return src.isDirect() ? direct(src, true) : Channel.super.write(src);
+  }
+
+  /** Reads into ({@code send} false) or sends from a direct buffer's remaining bytes, moving its position. */
+  private int direct(ByteBuffer buffer, boolean send) throws IOException {
     if (!acquire()) {
       throw new SocketException("Connection closed");
     }
     try {
-      long n = sendFrom(Pointer.nativeValue(Native.getDirectBufferPointer(src)) + src.position(), src.remaining());
-      src.position(src.position() + (int) n);
+      long address = Pointer.nativeValue(Native.getDirectBufferPointer(buffer)) + buffer.position();
+      long n = send ? sendFrom(address, buffer.remaining()) : readAt(address, buffer.remaining());
+      if (n > 0) {
+        buffer.position(buffer.position() + (int) n);
+      }
       return (int) n;
     } finally {
       release();
@@ -291,57 +280,37 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
    * loop resumes it in the same round: no other thread and no second epoll set is involved. The
    * first wait puts the socket in the loop's own set for good, edge-triggered for reading and
    * writing ({@link #carriedWatch}), so a wait costs no {@code epoll_ctl}; as in {@link
-   * #awaitVirtual} (same waiter and ready flags, so whatever wakes one wakes the other), an edge
-   * that came while nobody waited is remembered, the waiter is published before the flag is read,
-   * and a wake may be spurious but is never lost. A channel with a standing read watch keeps
+   * #awaitVirtual} (the same {@link Readiness}, so whatever wakes one wakes the other), an edge
+   * that came while nobody waited is remembered. A channel with a standing read watch keeps
    * one-shot arming instead ({@link #whenReadable} and park).
    */
   private boolean awaitOnLoop(boolean read) throws IOException {
+    if (nothingToWaitFor(read)) {
+      return true;
+    }
+    Readiness r = read ? readable : writable;
+    if (!carriedWatch && !startCarriedWatch()) {
+      r.ready = false; // one-shot: the arming reports what is ready now
+      r.waiter = Thread.currentThread();
+      if (read) {
+        whenReadable(readableOnLoop);
+      } else {
+        whenWritable(writableOnLoop);
+      }
+    }
+    r.await(this);
+    return true;
+  }
+
+  /**
+   * Before a virtual thread's wait: throws if the channel is closed; true if a read need not wait,
+   * the end of stream (or an error) being there to read, since no edge will come again for it.
+   */
+  private boolean nothingToWaitFor(boolean read) throws IOException {
     if (!isOpen()) {
       throw new SocketException("Connection closed");
     }
-    if (read && hangup) {
-      return true; // the end of stream (or an error) is there to read; no edge will come again
-    }
-    Thread me = Thread.currentThread();
-    if (carriedWatch || startCarriedWatch()) {
-      if (read) {
-        readWaiter = me;
-        while (!readReady && isOpen() && !me.isInterrupted()) {
-          java.util.concurrent.locks.LockSupport.park(this);
-        }
-        readWaiter = null;
-        readReady = false;
-      } else {
-        writeWaiter = me;
-        while (!writeReady && isOpen() && !me.isInterrupted()) {
-          java.util.concurrent.locks.LockSupport.park(this);
-        }
-        writeWaiter = null;
-        writeReady = false;
-      }
-      return true;
-    }
-    if (read) {
-      readReady = false;
-      readWaiter = me;
-      whenReadable(readableOnLoop);
-      while (!readReady && isOpen() && !me.isInterrupted()) {
-        java.util.concurrent.locks.LockSupport.park(this);
-      }
-      readWaiter = null;
-      readReady = false;
-    } else {
-      writeReady = false;
-      writeWaiter = me;
-      whenWritable(writableOnLoop);
-      while (!writeReady && isOpen() && !me.isInterrupted()) {
-        java.util.concurrent.locks.LockSupport.park(this);
-      }
-      writeWaiter = null;
-      writeReady = false;
-    }
-    return true;
+    return read && hangup;
   }
 
   /** Arms the standing edge-triggered registration of loop-carried waits; false if it cannot be. */
@@ -350,8 +319,8 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
       if (watcher != null) {
         return false;
       }
-      readReady = false; // the registration reports what is ready now
-      writeReady = false;
+      readable.ready = false; // the registration reports what is ready now
+      writable.ready = false;
       carriedWatch = true;
       if (rearm()) {
         return true;
@@ -369,10 +338,8 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
   /**
    * Parks the calling virtual thread until the poller reports the socket ready for {@code read}
    * (or writing), it hangs up, or the channel closes. The socket joins the poller's set on the
-   * first wait and stays there, edge-triggered; a ready flag per direction remembers an edge that
-   * came while nobody waited, so a wait that starts after it returns at once. A wake may be
-   * spurious (the caller's read finds nothing and waits again); it is never lost, since the waiter
-   * is published before the flag is read, and the poller sets the flag before it reads the waiter.
+   * first wait and stays there, edge-triggered; each direction's {@link Readiness} remembers an
+   * edge that came while nobody waited.
    */
   private boolean awaitVirtual(boolean read) throws IOException {
     int added = pollerState.get();
@@ -400,27 +367,8 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
         release();
       }
     }
-    if (!isOpen()) {
-      throw new SocketException("Connection closed");
-    }
-    if (read && hangup) {
-      return true; // the end of stream (or an error) is there to read; no edge will come again
-    }
-    Thread me = Thread.currentThread();
-    if (read) {
-      readWaiter = me;
-      while (!readReady && isOpen() && !me.isInterrupted()) {
-        java.util.concurrent.locks.LockSupport.park(this);
-      }
-      readWaiter = null;
-      readReady = false;
-    } else {
-      writeWaiter = me;
-      while (!writeReady && isOpen() && !me.isInterrupted()) {
-        java.util.concurrent.locks.LockSupport.park(this);
-      }
-      writeWaiter = null;
-      writeReady = false;
+    if (!nothingToWaitFor(read)) {
+      (read ? readable : writable).await(this);
     }
     return true;
   }
@@ -431,15 +379,38 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
       hangup = true;
     }
     if ((events & (LibC.EPOLLIN | LibC.EPOLLRDHUP | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
-      readReady = true;
-      Thread t = readWaiter;
-      if (t != null) {
-        java.util.concurrent.locks.LockSupport.unpark(t);
-      }
+      readable.signal();
     }
     if ((events & (LibC.EPOLLOUT | LibC.EPOLLERR | LibC.EPOLLHUP)) != 0) {
-      writeReady = true;
-      Thread t = writeWaiter;
+      writable.signal();
+    }
+  }
+
+  /**
+   * One direction's wait of a virtual thread: a flag that remembers an edge that came while nobody
+   * waited, so a wait that starts after it returns at once, and the thread to unpark. A wake may be
+   * spurious (the caller's read finds nothing and waits again); it is never lost, since the waiter
+   * is published before the flag is read, and the signaller sets the flag before it reads the waiter.
+   */
+  private static final class Readiness {
+    volatile boolean ready;
+    volatile Thread waiter;
+
+    /** Parks the calling thread until signalled, {@code channel} closes or the thread is interrupted. */
+    void await(JnaChannel channel) {
+      Thread me = Thread.currentThread();
+      waiter = me;
+      while (!ready && channel.isOpen() && !me.isInterrupted()) {
+        java.util.concurrent.locks.LockSupport.park(channel);
+      }
+      waiter = null;
+      ready = false;
+    }
+
+    /** The socket is ready this way (any thread). */
+    void signal() {
+      ready = true;
+      Thread t = waiter;
       if (t != null) {
         java.util.concurrent.locks.LockSupport.unpark(t);
       }

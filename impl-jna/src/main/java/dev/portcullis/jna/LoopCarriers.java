@@ -1,5 +1,8 @@
 package dev.portcullis.jna;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -27,8 +30,11 @@ final class LoopCarriers {
   private static final Constructor<?> BUILDER;
   private static final Method NAME;
   private static final Method FACTORY;
-  /** {@code VirtualThread.runContinuation}: the Runnable its scheduler is given, to name a stalled thread. */
-  private static final Field RUN_CONTINUATION;
+  /**
+   * {@code VirtualThread.scheduler} as {@code (Thread) -> Executor}: whether the calling virtual
+   * thread is one a loop carries is whether its scheduler is a loop's ({@link #schedulerOf}).
+   */
+  private static final MethodHandle SCHEDULER;
   private static final String CAUSE;
   /** Whether handlers can run as virtual threads carried by the loops. */
   static final boolean AVAILABLE;
@@ -37,7 +43,7 @@ final class LoopCarriers {
     Constructor<?> builder = null;
     Method name = null;
     Method factory = null;
-    Field runContinuation = null;
+    MethodHandle scheduler = null;
     String cause = null;
     if (Runtime.version().feature() < 21) {
       cause = "JDK " + Runtime.version().feature() + " has no virtual threads";
@@ -49,17 +55,16 @@ final class LoopCarriers {
         Class<?> ofVirtual = Class.forName("java.lang.Thread$Builder$OfVirtual");
         name = ofVirtual.getMethod("name", String.class, long.class);
         factory = ofVirtual.getMethod("factory");
-        try {
-          runContinuation = Class.forName("java.lang.VirtualThread").getDeclaredField("runContinuation");
-          runContinuation.setAccessible(true);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-          runContinuation = null; // only the stall report's stack depends on it
-        }
+        Class<?> virtual = Class.forName("java.lang.VirtualThread");
+        scheduler = MethodHandles.privateLookupIn(virtual, MethodHandles.lookup())
+            .findGetter(virtual, "scheduler", Executor.class)
+            .asType(MethodType.methodType(Executor.class, Thread.class));
       } catch (ReflectiveOperationException | RuntimeException e) {
         builder = null;
         cause = e.getClass().getSimpleName().equals("InaccessibleObjectException")
             ? "java.base does not open java.lang to " + moduleName()
-            : "this JDK has no java.lang.ThreadBuilders$VirtualThreadBuilder(Executor) (" + e + ")";
+            : "this JDK has no java.lang.ThreadBuilders$VirtualThreadBuilder(Executor) or VirtualThread.scheduler ("
+                + e + ")";
       }
     }
     if (builder != null && "false".equals(System.getProperty("portcullis.loopCarriers"))) {
@@ -69,7 +74,7 @@ final class LoopCarriers {
     BUILDER = builder;
     NAME = name;
     FACTORY = factory;
-    RUN_CONTINUATION = runContinuation;
+    SCHEDULER = scheduler;
     CAUSE = cause;
     AVAILABLE = builder != null;
   }
@@ -125,13 +130,40 @@ final class LoopCarriers {
     }
   }
 
-  /** The Runnable the JDK hands the scheduler for {@code virtual}, or null if unknown. */
-  static Runnable continuationOf(Thread virtual) {
+  /**
+   * The scheduler of {@code thread} (null for a platform thread), when {@link #AVAILABLE}: one field read, so
+   * that a wait can tell a loop-carried thread from any other without a thread-local.
+   */
+  static Executor schedulerOf(Thread thread) {
     try {
-      return RUN_CONTINUATION == null ? null : (Runnable) RUN_CONTINUATION.get(virtual);
-    } catch (ReflectiveOperationException | RuntimeException e) {
+      return (Executor) SCHEDULER.invokeExact(thread);
+    } catch (ClassCastException e) {
+      return null; // a platform thread
+    } catch (Throwable t) {
+      throw new AssertionError("VirtualThread.scheduler could not be read", t);
+    }
+  }
+
+  /**
+   * The virtual thread whose continuation is {@code continuation} (the Runnable the JDK hands a
+   * scheduler: on JDK 21-25 {@code VirtualThread::runContinuation} bound to its thread), or null if
+   * it cannot be found. Only the stall report asks, so nothing is recorded per thread for it.
+   */
+  static Thread threadOf(Runnable continuation) {
+    if (continuation == null) {
       return null;
     }
+    try {
+      for (Field f : continuation.getClass().getDeclaredFields()) {
+        if (Thread.class.isAssignableFrom(f.getType()) && !java.lang.reflect.Modifier.isStatic(f.getModifiers())) {
+          f.setAccessible(true);
+          return (Thread) f.get(continuation);
+        }
+      }
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      // not a shape we know: the report goes without the stack
+    }
+    return null;
   }
 
   /**
