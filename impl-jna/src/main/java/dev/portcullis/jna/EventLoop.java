@@ -10,7 +10,10 @@ import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Map;
+import java.util.Optional;
 import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -89,9 +92,7 @@ final class EventLoop implements Runnable {
   private final PriorityQueue<Timer> timers = new PriorityQueue<>();
   private final AtomicBoolean stopRequested = new AtomicBoolean();
   private final Object wakeLock = new Object();
-  private final Object pollerLock = new Object();
-  private volatile VirtualPoller virtualPoller;
-  private volatile boolean pollerFailed;
+  private final Map<Class<?>, Optional<Object>> helpers = new ConcurrentHashMap<>();
   private boolean wakeClosed; // guarded by wakeLock: nothing writes to wakeFd once it is closed
   private volatile boolean terminated;
   private volatile Throwable failure;
@@ -213,21 +214,36 @@ final class EventLoop implements Runnable {
   }
 
   /**
-   * This loop's {@link VirtualPoller}, started the first time a virtual thread asks; null if there
-   * is none (JDK 17-20, or it could not be made), and the caller waits through the loop.
+   * A helper this loop keeps, one per {@code kind}, made by {@code make} the first time it is asked
+   * for (the virtual threads' poller); null if {@code make} could not make one (remembered: it is
+   * not tried again) or the loop is stopping. The loop knows nothing of what it keeps: a helper that
+   * must stop with the loop registers itself as a {@link Handler}.
+   *
+   * @param kind the helper's class, the key
+   * @param make makes it for this loop, or returns null
+   * @param <T> the helper's type
+   * @return the helper, or null
    */
-  VirtualPoller virtualPoller() {
-    VirtualPoller p = virtualPoller;
-    if (p != null || pollerFailed) {
-      return p;
-    }
-    synchronized (pollerLock) {
-      if (virtualPoller == null && !pollerFailed && !stopRequested.get()) {
-        virtualPoller = VirtualPoller.start(this, thread.getName().replace("portcullis-loop", "portcullis-poller"));
-        pollerFailed = virtualPoller == null;
+  <T> T helper(Class<T> kind, java.util.function.Function<EventLoop, T> make) {
+    Optional<Object> h = helpers.get(kind);
+    if (h == null) {
+      synchronized (helpers) {
+        h = helpers.get(kind);
+        if (h == null) {
+          if (stopRequested.get()) {
+            return null;
+          }
+          h = Optional.ofNullable(make.apply(this));
+          helpers.put(kind, h);
+        }
       }
-      return virtualPoller;
     }
+    return kind.cast(h.orElse(null));
+  }
+
+  /** This loop's thread's name with {@code portcullis-loop} replaced by {@code role}, for its helpers' threads. */
+  String threadName(String role) {
+    return thread.getName().replace("portcullis-loop", role);
   }
 
   @Override
@@ -438,11 +454,10 @@ final class EventLoop implements Runnable {
   java.util.concurrent.Executor handlerExecutor() {
     HandlerExecutor h = handlerExecutor;
     if (h == null) {
-      synchronized (pollerLock) {
+      synchronized (helpers) {
         h = handlerExecutor;
         if (h == null) {
-          handlerExecutor = h = new HandlerExecutor(this,
-              thread.getName().replace("portcullis-loop", "portcullis-handler") + "-");
+          handlerExecutor = h = new HandlerExecutor(this, threadName("portcullis-handler") + "-");
           CarrierWatchdog.watch(this);
         }
       }

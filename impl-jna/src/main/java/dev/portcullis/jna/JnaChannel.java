@@ -347,7 +347,7 @@ final class JnaChannel implements Channel, EventLoop.Handler, VirtualPoller.Wait
       return false;
     }
     if (added == 0 && pollerState.compareAndSet(0, 1)) {
-      VirtualPoller p = loop.virtualPoller();
+      VirtualPoller p = loop.helper(VirtualPoller.class, VirtualPoller::start);
       if (p == null) {
         pollerState.set(-1);
         return false;

@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Where virtual threads wait for their sockets (JDK 21+), one per {@link EventLoop}, made the first
- * time a virtual thread waits on one of its channels.
+ * time a virtual thread waits on one of its channels (kept as the loop's helper: {@link
+ * EventLoop#helper}, so the loop never names it).
  *
  * <p>A waiting virtual thread parks; the wake has to come from a thread that sees the socket
  * ready. Through the event loop, that is a hand-off per message: the loop thread wakes, unparks
@@ -80,7 +81,8 @@ final class VirtualPoller implements EventLoop.Handler {
    * A new poller for {@code loop}, registered with it and running; null if it cannot be made (no
    * virtual threads, or out of descriptors): the channel then waits through the loop.
    */
-  static VirtualPoller start(EventLoop loop, String name) {
+  static VirtualPoller start(EventLoop loop) {
+    String name = loop.threadName("portcullis-poller");
     if (!VirtualThreads.AVAILABLE) {
       return null;
     }
