@@ -27,9 +27,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -39,16 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(90)
 class GuardTest {
-  private final List<Process> started = new ArrayList<>();
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    for (Process p : started) {
-      p.toHandle().destroy();
-      p.waitFor(10, TimeUnit.SECONDS);
-      p.destroyForcibly();
-    }
-  }
+  @RegisterExtension final StartedProcesses started = new StartedProcesses();
 
   private static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {

@@ -23,9 +23,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -42,16 +41,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Timeout(60)
 class GuardedHttpServicesTest {
   private static final String TOKEN = "s3cret-token";
-  private final List<Process> started = new ArrayList<>();
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    for (Process p : started) {
-      p.toHandle().destroy();
-      p.waitFor(10, TimeUnit.SECONDS);
-      p.destroyForcibly();
-    }
-  }
+  @RegisterExtension final StartedProcesses started = new StartedProcesses();
 
   /** What a connection from {@code from} got: the answer, or how it was turned away. */
   private record Outcome(String answer, boolean connectTimedOut) {

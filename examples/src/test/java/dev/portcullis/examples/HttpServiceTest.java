@@ -16,24 +16,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code portcullis http} in its own JVM behind a real HAProxy sending PROXY v2, reached with {@code curl}. */
 @Timeout(90)
 class HttpServiceTest {
-  private final List<Process> started = new ArrayList<>();
-
-  @AfterEach
-  void stop() throws InterruptedException {
-    for (Process p : started) {
-      p.toHandle().destroy();
-      p.waitFor(10, TimeUnit.SECONDS);
-      p.destroyForcibly();
-    }
-  }
+  @RegisterExtension final StartedProcesses started = new StartedProcesses();
 
   private static int freePort() throws Exception {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
